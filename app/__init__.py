@@ -1,0 +1,1 @@
+"""boucle: the HTTP service."""

@@ -1,0 +1,91 @@
+"""Operator commands: `python -m app.cli openapi|reference|demo|admin-token`."""
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+
+from app.db import create_engine, create_sessionmaker
+from app.demo import load_demo
+from app.reference import load_reference_data
+from app.settings import PROJECT_ROOT, get_settings
+
+OPENAPI_FILE = PROJECT_ROOT / "openapi" / "openapi.json"
+
+
+def openapi_document() -> str:
+    from app.main import create_app
+
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+
+
+def export_openapi(check: bool) -> int:
+    document = openapi_document()
+    if check:
+        if not OPENAPI_FILE.exists() or OPENAPI_FILE.read_text(encoding="utf-8") != document:
+            print(
+                f"{OPENAPI_FILE.relative_to(PROJECT_ROOT)} is out of date: run `make openapi`.",
+                file=sys.stderr,
+            )
+            return 1
+        print("openapi/openapi.json is up to date")
+        return 0
+    OPENAPI_FILE.parent.mkdir(exist_ok=True)
+    OPENAPI_FILE.write_text(document, encoding="utf-8")
+    print(f"wrote {OPENAPI_FILE.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
+async def load(demo: bool, keys_file: Path | None) -> int:
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            count = await load_reference_data(session, settings.shared_dir)
+            print(f"reference data: {count} EWC codes and the Brussels region outline")
+            if demo:
+                keys = await load_demo(session, settings, date.today(), keys_file)
+                if keys:
+                    print(f"demo data loaded; API keys of the demo organizations in {keys_file}")
+                else:
+                    print("demo data already there")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def admin_token(path: Path) -> int:
+    """Prints the admin token kept in `path`, making one the first time."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32) + "\n")
+        path.chmod(0o600)
+    print(path.read_text().strip())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app.cli")
+    commands = parser.add_subparsers(dest="command", required=True)
+    openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
+    openapi.add_argument("--check", action="store_true", help="fail when the file is out of date")
+    commands.add_parser("reference", help="load the EWC list and the region outline")
+    demo = commands.add_parser("demo", help="load reference data and the Brussels demo data")
+    demo.add_argument("--keys-file", type=Path, default=PROJECT_ROOT / ".data" / "demo-keys.json")
+    token = commands.add_parser("admin-token", help="print the admin token kept in a file")
+    token.add_argument("--file", type=Path, default=PROJECT_ROOT / ".data" / "admin-token")
+    args = parser.parse_args(argv)
+    if args.command == "openapi":
+        return export_openapi(args.check)
+    if args.command == "reference":
+        return asyncio.run(load(demo=False, keys_file=None))
+    if args.command == "demo":
+        return asyncio.run(load(demo=True, keys_file=args.keys_file))
+    return admin_token(args.file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Demo data built from `shared/data/brussels/`: organizations, their sites, offers and
+requests, created through the services so that every rule applies. Loading twice changes
+nothing: the demo organizations have fixed ids."""
+
+import csv
+import json
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.kit.quantity import Quantity
+from app.models import Organization, Site
+from app.offers.schemas import OfferCreate
+from app.offers.service import create_offer
+from app.organizations.schemas import OrganizationCreate
+from app.organizations.service import create_organization
+from app.requests.schemas import RequestCreate
+from app.requests.service import create_request
+from app.settings import Settings
+from app.sites.schemas import SiteCreate
+from app.sites.service import create_site
+
+SITES_FILE = Path("data/brussels/brussels_demo_sites.csv")
+_NAMESPACE = uuid.UUID("6f1c2d4e-0b0c-4c1e-9a51-b0c1e0000000")
+
+
+@dataclass(frozen=True)
+class DemoOrganization:
+    slug: str
+    name: str
+    roles: tuple[str, ...]
+    # Site ids of the CSV (or a category prefix) and the kind each becomes.
+    sites: tuple[tuple[str, str], ...]
+
+
+ORGANIZATIONS = (
+    DemoOrganization(
+        "bruxelles-proprete",
+        "Bruxelles-Propreté (Recy-K, Recyparks)",
+        ("supplier", "hub_operator"),
+        (
+            ("recy-k", "yard"),
+            ("recypark-nord", "yard"),
+            ("recypark-sud", "yard"),
+            ("container_park", "yard"),
+        ),
+    ),
+    DemoOrganization(
+        "rotor", "Rotor Deconstruction", ("supplier", "consumer"), (("rotor-dc", "yard"),)
+    ),
+    DemoOrganization(
+        "mpro", "MPRO Bruxelles", ("supplier", "consumer"), (("mpro-bruxelles", "production"),)
+    ),
+    DemoOrganization(
+        "port",
+        "Port de Bruxelles (hypothetical hubs)",
+        ("hub_operator", "carrier"),
+        (
+            ("tir-centre", "hub"),
+            ("tour-taxis", "hub"),
+            ("mabru", "hub"),
+            ("abattoir", "hub"),
+            ("schaerbeek-formation", "hub"),
+        ),
+    ),
+    DemoOrganization(
+        "chantiers",
+        "Chantiers bruxellois (demo builder)",
+        ("supplier", "consumer"),
+        (("commune_centroid", "construction_site"),),
+    ),
+    DemoOrganization(
+        "commerces",
+        "Commerces de quartier (demo shops)",
+        ("supplier", "consumer"),
+        (("shopping_street", "shop"),),
+    ),
+)
+
+# EWC code, title, unit, typical quantity range, condition.
+SUPPLY = {
+    "yard": [
+        ("170201", "Reclaimed timber", "t", (0.5, 6), "B"),
+        ("170102", "Used bricks", "t", (1, 12), "B"),
+        ("170405", "Steel sections", "t", (0.2, 3), "A"),
+        ("170802", "Gypsum board offcuts", "t", (0.5, 4), "C"),
+        ("200110", "Sorted textiles", "kg", (100, 900), "B"),
+    ],
+    "production": [
+        ("170101", "Crushed concrete", "t", (5, 40), "C"),
+        ("170504", "Excavated soil", "t", (10, 60), "C"),
+    ],
+    "construction_site": [
+        ("170504", "Excavated soil", "t", (5, 50), "C"),
+        ("170107", "Concrete and brick mix", "t", (2, 20), "C"),
+        ("170201", "Formwork timber", "t", (0.3, 2), "B"),
+        ("170202", "Window glass", "piece", (4, 40), "A"),
+    ],
+    "shop": [
+        ("150101", "Cardboard packaging", "kg", (50, 400), "A"),
+        ("200108", "Food surplus", "kg", (20, 200), "A"),
+        ("200110", "Unsold clothes", "kg", (20, 150), "A"),
+    ],
+}
+DEMAND = {
+    "construction_site": [
+        ("1705", "Fill material", "t", (5, 30), "C"),
+        ("170201", "Timber for hoarding", "t", (0.5, 3), "B"),
+        ("170102", "Bricks for a facade", "t", (1, 8), "B"),
+        ("1704", "Metal for a workshop", "t", (0.2, 2), "B"),
+    ],
+    "shop": [
+        ("170201", "Timber for shop fittings", "t", (0.2, 1), "A"),
+        ("1501", "Packaging", "kg", (20, 200), "A"),
+    ],
+    "yard": [("17", "Construction materials to recondition", "t", (1, 10), "C")],
+    "production": [("170101", "Crushed concrete for aggregates", "t", (10, 50), "C")],
+}
+
+
+def demo_id(*parts: str) -> uuid.UUID:
+    return uuid.uuid5(_NAMESPACE, "/".join(parts))
+
+
+def _sites_for(rows: list[dict[str, str]], selector: str) -> list[dict[str, str]]:
+    return [r for r in rows if selector in (r["id"], r["category"])]
+
+
+async def load_demo(
+    session: AsyncSession, settings: Settings, today: date, keys_file: Path | None
+) -> dict[str, str]:
+    """Creates what is missing; answers the API keys of organizations created now."""
+    with (settings.shared_dir / SITES_FILE).open(encoding="utf-8", newline="") as f:
+        site_rows = list(csv.DictReader(f))
+    rng = random.Random(2026)
+    new_keys: dict[str, str] = {}
+    for demo in ORGANIZATIONS:
+        org_id = demo_id(demo.slug)
+        if await session.get(Organization, org_id) is not None:
+            continue
+        _, new_keys[demo.name] = await create_organization(
+            session,
+            OrganizationCreate.model_validate({"name": demo.name, "roles": demo.roles}),
+            org_id,
+        )
+        principal = Principal(organization_id=org_id, roles=demo.roles)
+        for selector, kind in demo.sites:
+            for row in _sites_for(site_rows, selector):
+                site = await create_site(
+                    session,
+                    settings,
+                    principal,
+                    SiteCreate.model_validate(
+                        {
+                            "name": row["name"],
+                            "kind": kind,
+                            "address": row["address"] or None,
+                            "location": {
+                                "type": "Point",
+                                "coordinates": [float(row["lon"]), float(row["lat"])],
+                            },
+                            "access_notes": row["note"] or None,
+                        }
+                    ),
+                )
+                await _post_listings(session, settings, principal, site, kind, rng, today)
+    if new_keys and keys_file is not None:
+        known = json.loads(keys_file.read_text()) if keys_file.exists() else {}
+        keys_file.write_text(json.dumps({**known, **new_keys}, indent=2, ensure_ascii=False) + "\n")
+    return new_keys
+
+
+async def _post_listings(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    site: Site,
+    kind: str,
+    rng: random.Random,
+    today: date,
+) -> None:
+    if "supplier" in principal.roles or "hub_operator" in principal.roles:
+        for code, title, unit, (low, high), condition in rng.sample(
+            SUPPLY.get(kind, []), k=min(2, len(SUPPLY.get(kind, [])))
+        ):
+            start = today + timedelta(days=rng.randint(0, 20))
+            await create_offer(
+                session,
+                settings,
+                principal,
+                OfferCreate(
+                    site_id=site.id,
+                    material=code,
+                    title=title,
+                    condition=condition,
+                    quantity=Quantity.model_validate(
+                        {"value": _amount(rng, low, high, unit), "unit": unit}
+                    ),
+                    mass_kg=rng.randint(15, 40) * 1.0 if unit == "piece" else None,
+                    available_from=start,
+                    available_until=start + timedelta(days=rng.randint(14, 60)),
+                    price_per_unit=round(rng.uniform(-20, 60), 2),
+                ),
+            )
+    if "consumer" in principal.roles:
+        for code, title, unit, (low, high), condition in rng.sample(
+            DEMAND.get(kind, []), k=min(1, len(DEMAND.get(kind, [])))
+        ):
+            start = today + timedelta(days=rng.randint(5, 25))
+            await create_request(
+                session,
+                settings,
+                principal,
+                RequestCreate(
+                    site_id=site.id,
+                    material=code,
+                    title=title,
+                    min_condition=condition,
+                    quantity=Quantity.model_validate(
+                        {"value": _amount(rng, low, high, unit), "unit": unit}
+                    ),
+                    needed_from=start,
+                    needed_by=start + timedelta(days=rng.randint(10, 40)),
+                    max_distance_km=rng.choice([5, 10, 15, 25]),
+                ),
+            )
+
+
+def _amount(rng: random.Random, low: float, high: float, unit: str) -> float:
+    value = rng.uniform(low, high)
+    return float(round(value)) if unit in ("piece", "kg") else round(value, 1)

@@ -1,0 +1,151 @@
+"""The one error hierarchy, rendered as RFC 9457 problem+json."""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError as PydanticValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://boucle.brussels/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+class FieldError(dict[str, str]):
+    """One failing field: where it is, which rule it broke and a sentence for humans."""
+
+    def __init__(self, field: str, rule: str, message: str, location: str = "body") -> None:
+        super().__init__(field=field, location=location, rule=rule, message=message)
+
+
+class Problem(Exception):
+    status: int = 500
+    slug: str = "internal-error"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+    def body(self, instance: str) -> dict[str, Any]:
+        return {
+            "type": PROBLEM_TYPE_BASE + self.slug,
+            "title": HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "detail": self.detail,
+            "instance": instance,
+            **self.extensions,
+        }
+
+
+class BadRequest(Problem):
+    status, slug = 400, "bad-request"
+
+
+class Unauthorized(Problem):
+    status, slug = 401, "unauthorized"
+
+
+class Forbidden(Problem):
+    status, slug = 403, "forbidden"
+
+
+class NotFound(Problem):
+    status, slug = 404, "not-found"
+
+
+class Conflict(Problem):
+    status, slug = 409, "conflict"
+
+
+class PreconditionFailed(Problem):
+    status, slug = 412, "precondition-failed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug = 413, "payload-too-large"
+
+
+class ValidationFailed(Problem):
+    status, slug = 422, "validation-error"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(detail, errors=list(errors))
+
+    @classmethod
+    def from_pydantic(cls, exc: PydanticValidationError) -> "ValidationFailed":
+        return cls(field_errors(exc.errors(), location="body"))
+
+    @classmethod
+    def field(
+        cls, field: str, rule: str, message: str, location: str = "body"
+    ) -> "ValidationFailed":
+        return cls([FieldError(field, rule, message, location)])
+
+
+class ServiceUnavailable(Problem):
+    status, slug = 503, "service-unavailable"
+
+
+def field_errors(errors: Sequence[Any], location: str | None = None) -> list[FieldError]:
+    """Pydantic's errors as field errors. Request errors carry their location (body, query,
+    header) first in `loc`; model errors raised in a service have none and get `location`."""
+    result = []
+    for err in errors:
+        loc = tuple(err["loc"])
+        if location is None:
+            where, path = (str(loc[0]) if loc else "body"), list(loc[1:])
+        else:
+            where, path = location, list(loc)
+        # Pydantic names the union member a value failed in; users only care about the field.
+        path = [p for p in path if not (isinstance(p, str) and ("[" in p or p[:1].isupper()))]
+        field = ".".join(str(p) for p in path) or where
+        message = str(err["msg"]).removeprefix("Value error, ")
+        result.append(FieldError(field, str(err["type"]), message, where))
+    return result
+
+
+def problem_response(
+    problem: Problem, request: Request, headers: dict[str, str] | None = None
+) -> ProblemResponse:
+    return ProblemResponse(
+        problem.body(request.url.path), status_code=problem.status, headers=headers
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, Problem)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return problem_response(exc, request, headers)
+
+    async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(ValidationFailed(field_errors(exc.errors())), request)
+
+    async def on_http(request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        problem = Problem(str(exc.detail))
+        problem.status = exc.status_code
+        problem.slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+        return problem_response(problem, request, dict(exc.headers or {}))
+
+    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return problem_response(Problem("The server hit an unexpected error."), request)
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,1 @@
+"""Pieces shared by every domain: pagination, GeoJSON, ETags, idempotency, body limits."""

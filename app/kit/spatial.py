@@ -1,0 +1,100 @@
+"""The one query shape behind every spatial list: filter, optionally within a radius of a
+point, ordered by distance (or by creation), paged by keyset."""
+
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from geoalchemy2 import WKBElement
+from sqlalchemy import ColumnElement, Float, Select, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped
+
+from app.errors import ValidationFailed
+from app.kit.pagination import PageParams
+
+Row = TypeVar("Row")
+
+
+def parse_near(near: str | None, radius_km: float | None) -> tuple[float, float] | None:
+    if near is None:
+        if radius_km is not None:
+            raise ValidationFailed.field(
+                "radius_km", "requires_near", "radius_km needs near=lon,lat.", "query"
+            )
+        return None
+    try:
+        lon, lat = (float(part) for part in near.split(","))
+    except ValueError:
+        raise ValidationFailed.field(
+            "near", "lon_lat", "Give near as lon,lat in WGS84, e.g. near=4.35,50.85.", "query"
+        ) from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValidationFailed.field(
+            "near",
+            "coordinate_range",
+            "Longitude lies in [-180, 180], latitude in [-90, 90].",
+            "query",
+        )
+    return lon, lat
+
+
+def geography(location: Any) -> ColumnElement[Any]:
+    # Spelled as the GiST index is (`location::geography`) so that the planner can use it.
+    return func.geography(location)
+
+
+def point_geography(lon: float, lat: float) -> ColumnElement[Any]:
+    return func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
+
+
+def _after(page: PageParams, parse_first: Any) -> tuple[Any, uuid.UUID] | None:
+    if not page.after:
+        return None
+    try:
+        first, last_id = page.after
+        return parse_first(first), uuid.UUID(last_id)
+    except (ValueError, TypeError):
+        raise ValidationFailed.field(
+            "cursor",
+            "valid_cursor",
+            "This cursor belongs to another listing: start again without it.",
+            "query",
+        ) from None
+
+
+def near_query(
+    model: Any,
+    filters: list[ColumnElement[bool]],
+    near: tuple[float, float] | None,
+    radius_km: float | None,
+    page: PageParams,
+) -> Select[Any]:
+    location: Mapped[WKBElement] = model.location
+    if near is None:
+        query = select(model, literal(None, Float).label("distance_m"))
+        key = tuple_(model.created_at, model.id)
+        order = [model.created_at, model.id]
+        after = _after(page, datetime.fromisoformat)
+    else:
+        here = point_geography(*near)
+        distance = func.ST_Distance(geography(location), here)
+        query = select(model, distance.label("distance_m"))
+        if radius_km is not None:
+            query = query.where(func.ST_DWithin(geography(location), here, radius_km * 1000))
+        key = tuple_(distance, model.id)
+        order = [distance, model.id]
+        after = _after(page, float)
+    if after is not None:
+        query = query.where(key > tuple_(*after))
+    return query.where(*filters).order_by(*order).limit(page.limit)
+
+
+async def run_near_query(
+    session: AsyncSession, query: Select[Any]
+) -> list[tuple[Any, float | None]]:
+    return [(row[0], row[1]) for row in (await session.execute(query)).all()]
+
+
+def sort_key(row: Any, distance_m: float | None) -> list[Any]:
+    return [row.created_at.isoformat() if distance_m is None else distance_m, str(row.id)]

@@ -1,0 +1,85 @@
+"""The application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from app.db import create_engine, create_sessionmaker
+from app.errors import install_error_handlers
+from app.health.router import router as health_router
+from app.health.service import migration_head
+from app.kit.body_limit import BodyLimitMiddleware
+from app.kit.idempotency import IdempotencyMiddleware
+from app.materials.router import router as materials_router
+from app.offers.router import router as offers_router
+from app.organizations.router import router as organizations_router
+from app.requests.router import router as requests_router
+from app.settings import Settings, get_settings
+from app.sites.router import router as sites_router
+
+DESCRIPTION = """
+boucle puts the secondary materials of Brussels back into circulation: companies post what
+they have (**offers**) and what they need (**requests**), boucle finds them near each other.
+
+* Auth: `Authorization: Bearer <api key>`; the admin token creates organizations.
+* Errors are `application/problem+json` (RFC 9457); validation errors list each failing
+  `field` with the `rule` it broke.
+* Locations are GeoJSON Points, `[lon, lat]` in WGS84. Belgian users may send Belgian
+  Lambert 72 or 2008 metres instead with `"crs": "EPSG:31370"` or `"EPSG:3812"`.
+* Every POST takes an `Idempotency-Key`: the same key and body answer the first response again.
+* PATCH and DELETE take `If-Match` with the ETag you read: a stale write answers 412.
+* Spatial lists answer `application/geo+json` FeatureCollections with a `next` link.
+
+Map data © OpenStreetMap contributors (ODbL).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = create_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="boucle",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.migration_head = migration_head()
+
+    install_error_handlers(app)
+    for router in (
+        health_router,
+        organizations_router,
+        materials_router,
+        sites_router,
+        offers_router,
+        requests_router,
+    ):
+        app.include_router(router)
+
+    # Outermost last: the body limit runs first, then idempotency sees a bounded body.
+    app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Location", "Link"],
+        )
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    return app

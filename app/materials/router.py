@@ -1,0 +1,39 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.db import get_session
+from app.kit.pagination import Page, next_links
+from app.materials import service
+from app.materials.schemas import Material, MaterialPage
+
+router = APIRouter(prefix="/v1/materials", tags=["materials"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+@router.get("", summary="The European List of Waste (EWC codes)")
+async def list_materials(
+    request: Request,
+    _: CurrentPrincipal,
+    session: Session,
+    page: Page,
+    q: Annotated[
+        str | None, Query(description="Words of the description or titles, or the start of a code.")
+    ] = None,
+    chapter: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
+    subchapter: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+    hazardous: bool | None = None,
+) -> MaterialPage:
+    rows = await service.list_materials(session, page, q, chapter, subchapter, hazardous)
+    last = [rows[-1].code] if len(rows) == page.limit else None
+    return MaterialPage(
+        items=[Material.model_validate(r, from_attributes=True) for r in rows],
+        links=next_links(request, last, "application/json"),
+    )
+
+
+@router.get("/{code}", summary="One EWC code")
+async def read_material(code: str, _: CurrentPrincipal, session: Session) -> Material:
+    return Material.model_validate(await service.get_material(session, code), from_attributes=True)

@@ -1,0 +1,200 @@
+"""The ORM mapping of every table. Alembic migrations are the only way the schema changes;
+these classes describe it for queries."""
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _quantity() -> Mapped[float]:
+    # Exact in the database (no float drift when quantities are split), float in Python.
+    return mapped_column(Numeric(16, 3, asdecimal=False), nullable=False)
+
+
+def _optional_quantity() -> Mapped[float | None]:
+    return mapped_column(Numeric(16, 3, asdecimal=False), nullable=True)
+
+
+def _point() -> Mapped[WKBElement]:
+    return mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Timestamped:
+    # Set in Python, not by the server, so that the values are known without a round trip.
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=_now
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=_now, onupdate=_now
+    )
+
+
+class Material(Base):
+    __tablename__ = "materials"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    display: Mapped[str] = mapped_column(String(12), nullable=False)
+    chapter: Mapped[str] = mapped_column(String(2), nullable=False)
+    subchapter: Mapped[str] = mapped_column(String(4), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    hazardous: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    chapter_title: Mapped[str] = mapped_column(Text, nullable=False)
+    subchapter_title: Mapped[str] = mapped_column(Text, nullable=False)
+    entry_type: Mapped[str] = mapped_column(String(32), nullable=False)
+
+
+class ServiceArea(Base):
+    __tablename__ = "service_areas"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
+
+
+class Organization(Timestamped, Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(ARRAY(String(20)), nullable=False)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Site(Timestamped, Base):
+    __tablename__ = "sites"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    address: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[WKBElement] = _point()
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    access_notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Offer(Timestamped, Base):
+    __tablename__ = "offers"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    location: Mapped[WKBElement] = _point()
+    material: Mapped[str] = mapped_column(ForeignKey("materials.code"), nullable=False)
+    item_type: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str | None] = mapped_column(Text)
+    quantity_value: Mapped[float] = _quantity()
+    quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
+    remaining_value: Mapped[float] = _quantity()
+    mass_kg: Mapped[float | None] = _optional_quantity()
+    volume_m3: Mapped[float | None] = _optional_quantity()
+    available_from: Mapped[date] = mapped_column(Date, nullable=False)
+    available_until: Mapped[date | None] = mapped_column(Date)
+    condition: Mapped[str] = mapped_column(String(1), nullable=False)
+    min_lot: Mapped[float | None] = _optional_quantity()
+    price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
+    notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class MaterialRequest(Timestamped, Base):
+    """A request for material (the API calls them requests; the name avoids HTTP's)."""
+
+    __tablename__ = "material_requests"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    location: Mapped[WKBElement] = _point()
+    # A 6-digit EWC code, a 4-digit sub-chapter or a 2-digit chapter.
+    material: Mapped[str] = mapped_column(String(6), nullable=False)
+    title: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    quantity_value: Mapped[float] = _quantity()
+    quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
+    remaining_value: Mapped[float] = _quantity()
+    mass_kg: Mapped[float | None] = _optional_quantity()
+    volume_m3: Mapped[float | None] = _optional_quantity()
+    needed_from: Mapped[date] = mapped_column(Date, nullable=False)
+    needed_by: Mapped[date] = mapped_column(Date, nullable=False)
+    max_distance_km: Mapped[float] = mapped_column(Numeric(8, 3, asdecimal=False), nullable=False)
+    min_condition: Mapped[str] = mapped_column(String(1), nullable=False)
+    max_price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
+    notes: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    # Who sent it (a hash of the bearer credential) and the client's key.
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    method: Mapped[str] = mapped_column(String(8), nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Null while the first request is still being served.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -1,0 +1,132 @@
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.db import get_session
+from app.kit.etag import IfMatch, set_etag
+from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
+from app.kit.pagination import Page, next_links
+from app.kit.spatial import parse_near, sort_key
+from app.models import MaterialRequest
+from app.requests import service
+from app.requests.schemas import (
+    Request,
+    RequestCreate,
+    RequestPublic,
+    RequestStatus,
+    RequestUpdate,
+    request_view,
+)
+from app.settings import Settings, get_settings
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _answer(response: Response, row: MaterialRequest, viewer: uuid.UUID) -> Request | RequestPublic:
+    set_etag(response, row.version)
+    return request_view(row, viewer)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Request material (role supplier or hub_operator)",
+)
+async def create_request(
+    data: RequestCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+) -> Request:
+    row = await service.create_request(session, settings, principal, data)
+    response.headers["Location"] = f"/v1/requests/{row.id}"
+    set_etag(response, row.version)
+    return Request.model_validate(request_view(row, principal.organization_id).model_dump())
+
+
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    responses={
+        200: {"content": {GEOJSON_MEDIA_TYPE: {"schema": FeatureCollection.model_json_schema()}}}
+    },
+    summary="Requests of every organization as GeoJSON, nearest first when `near` is given",
+)
+async def list_requests(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    page: Page,
+    near: Annotated[
+        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
+    ] = None,
+    radius_km: Annotated[
+        float | None, Query(gt=0, le=500, description="Only within this distance of `near`.")
+    ] = None,
+    material: Annotated[
+        str | None,
+        Query(description="An EWC code, sub-chapter or chapter: requests that would take it."),
+    ] = None,
+    needed_on: Annotated[
+        date | None, Query(description="Only requests that need material on this day.")
+    ] = None,
+    status: RequestStatus | None = None,
+    mine: Annotated[bool, Query(description="Only your organization's requests.")] = False,
+) -> GeoJSONResponse:
+    rows = await service.list_requests(
+        session,
+        principal,
+        page,
+        near=parse_near(near, radius_km),
+        radius_km=radius_km,
+        material=material,
+        needed_on=needed_on,
+        status=status,
+        mine=mine,
+    )
+    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
+    return feature_collection(
+        [(request_view(r, principal.organization_id), d) for r, d in rows],
+        next_links(request, last, GEOJSON_MEDIA_TYPE),
+    )
+
+
+@router.get("/{request_id}", summary="One request; private fields only for its owner")
+async def read_request(
+    request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Request | RequestPublic:
+    return _answer(
+        response,
+        await service.get_request(session, principal, request_id),
+        principal.organization_id,
+    )
+
+
+@router.patch("/{request_id}", summary="Change your request (send `If-Match` with its ETag)")
+async def update_request(
+    request_id: uuid.UUID,
+    patch: RequestUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Request | RequestPublic:
+    row = await service.update_request(session, settings, principal, request_id, patch, if_match)
+    return _answer(response, row, principal.organization_id)
+
+
+@router.delete(
+    "/{request_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Withdraw your request"
+)
+async def delete_request(
+    request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
+) -> None:
+    await service.delete_request(session, principal, request_id, if_match)

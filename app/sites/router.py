@@ -1,0 +1,97 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.db import get_session
+from app.kit.etag import IfMatch, set_etag
+from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
+from app.kit.pagination import Page, next_links
+from app.kit.spatial import parse_near, sort_key
+from app.models import Site as SiteRow
+from app.settings import Settings, get_settings
+from app.sites import service
+from app.sites.schemas import Site, SiteCreate, SiteUpdate
+
+router = APIRouter(prefix="/v1/sites", tags=["sites"])
+Session = Annotated[AsyncSession, Depends(get_session)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _site(row: SiteRow) -> Site:
+    return Site.model_validate(row, from_attributes=True)
+
+
+def _answer(response: Response, row: SiteRow) -> Site:
+    set_etag(response, row.version)
+    return _site(row)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a site of your organization")
+async def create_site(
+    data: SiteCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+) -> Site:
+    row = await service.create_site(session, settings, principal, data)
+    response.headers["Location"] = f"/v1/sites/{row.id}"
+    return _answer(response, row)
+
+
+@router.get(
+    "",
+    response_class=GeoJSONResponse,
+    responses={
+        200: {"content": {GEOJSON_MEDIA_TYPE: {"schema": FeatureCollection.model_json_schema()}}}
+    },
+    summary="Your organization's sites, as GeoJSON",
+)
+async def list_sites(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    page: Page,
+    near: Annotated[
+        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
+    ] = None,
+    radius_km: Annotated[float | None, Query(gt=0, le=500)] = None,
+) -> GeoJSONResponse:
+    rows = await service.list_sites(
+        session, principal, parse_near(near, radius_km), radius_km, page
+    )
+    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
+    return feature_collection(
+        [(_site(r), d) for r, d in rows], next_links(request, last, GEOJSON_MEDIA_TYPE)
+    )
+
+
+@router.get("/{site_id}", summary="One of your sites")
+async def read_site(
+    site_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Site:
+    return _answer(response, await service.get_site(session, principal, site_id))
+
+
+@router.patch("/{site_id}", summary="Change a site (send `If-Match` with its ETag)")
+async def update_site(
+    site_id: uuid.UUID,
+    patch: SiteUpdate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Site:
+    row = await service.update_site(session, settings, principal, site_id, patch, if_match)
+    return _answer(response, row)
+
+
+@router.delete("/{site_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a site")
+async def delete_site(
+    site_id: uuid.UUID, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
+) -> None:
+    await service.delete_site(session, principal, site_id, if_match)

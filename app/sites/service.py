@@ -1,0 +1,120 @@
+import uuid
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.errors import Conflict, ValidationFailed
+from app.kit.geo import Point, PointIn, locate
+from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.pagination import PageParams
+from app.kit.spatial import near_query, run_near_query
+from app.models import Site
+from app.settings import Settings
+from app.sites.schemas import SiteCreate, SiteUpdate
+
+NOUN = "site"
+
+
+async def create_site(
+    session: AsyncSession, settings: Settings, principal: Principal, data: SiteCreate
+) -> Site:
+    site = Site(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        location=await locate(session, data.location, settings.service_area_buffer_km),
+        **data.model_dump(exclude={"location"}),
+    )
+    session.add(site)
+    await session.commit()
+    return site
+
+
+async def get_site(session: AsyncSession, principal: Principal, site_id: uuid.UUID) -> Site:
+    return await load_readable(session, Site, site_id, principal, public=False, noun=NOUN)
+
+
+async def list_sites(
+    session: AsyncSession,
+    principal: Principal,
+    near: tuple[float, float] | None,
+    radius_km: float | None,
+    page: PageParams,
+) -> list[tuple[Site, float | None]]:
+    query = near_query(
+        Site, [Site.organization_id == principal.organization_id], near, radius_km, page
+    )
+    return await run_near_query(session, query)
+
+
+def _as_input(site: Site) -> dict[str, Any]:
+    return {
+        "name": site.name,
+        "kind": site.kind,
+        "address": site.address,
+        "location": Point.model_validate(site.location).model_dump(),
+        "opening_hours": site.opening_hours,
+        "access_notes": site.access_notes,
+    }
+
+
+async def update_site(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    site_id: uuid.UUID,
+    patch: SiteUpdate,
+    if_match: str | None,
+) -> Site:
+    site = await load_writable(
+        session, Site, site_id, principal, public=False, noun=NOUN, if_match=if_match
+    )
+    merged = merge_patch(SiteCreate, _as_input(site), patch)
+    changed = patch.model_fields_set
+    if "location" in changed:
+        site.location = await locate(session, merged.location, settings.service_area_buffer_km)
+    for field in changed - {"location"}:
+        setattr(site, field, getattr(merged, field))
+    await commit_versioned(session, NOUN)
+    return site
+
+
+async def delete_site(
+    session: AsyncSession, principal: Principal, site_id: uuid.UUID, if_match: str | None
+) -> None:
+    site = await load_writable(
+        session, Site, site_id, principal, public=False, noun=NOUN, if_match=if_match
+    )
+    await session.delete(site)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            "Offers or requests still name this site: delete or move them first."
+        ) from None
+
+
+async def place_of(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    site_id: uuid.UUID | None,
+    location: PointIn | None,
+) -> Any:
+    """Where an offer or request lies: the given point, else its site's location. The site
+    must be one of the organization's own."""
+    if site_id is not None:
+        site = await session.get(Site, site_id)
+        if site is None or site.organization_id != principal.organization_id:
+            raise ValidationFailed.field(
+                "site_id", "own_site", f"No site {site_id} in your organization."
+            )
+        if location is None:
+            return site.location
+    if location is None:
+        raise ValidationFailed.field(
+            "location", "site_or_location", "Give a site_id or a location."
+        )
+    return await locate(session, location, settings.service_area_buffer_km)

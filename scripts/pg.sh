@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A local PostgreSQL + PostGIS cluster in a folder of the project.
+#   scripts/pg.sh start DIR   init (first time) and start; prints the database URL
+#   scripts/pg.sh stop DIR    stop it
+# As root, the server runs as the `postgres` system user (PostgreSQL refuses root); when that
+# user cannot reach DIR (a checkout under /root, say) the cluster lives in /var/tmp and DIR
+# links to it.
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+cmd=${1:?usage: pg.sh start|stop DIR}
+dir=${2:?usage: pg.sh start|stop DIR}
+mkdir -p "$(dirname "$dir")"
+dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
+
+as_pg() {
+    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+case "$cmd" in
+start)
+    if [[ ! -e "$dir" ]]; then
+        if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$(dirname "$dir")"; then
+            real=/var/tmp/boucle-pg-$(echo -n "$dir" | md5sum | cut -c1-12)
+            rm -rf "$real"
+            mkdir -p "$real"
+            ln -s "$real" "$dir"
+        else
+            mkdir -p "$dir"
+        fi
+        [[ $(id -u) -eq 0 ]] && chown postgres: "$(readlink -f "$dir")"
+        as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    fi
+    if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+        port=$(free_port)
+        as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
+            -o "-p $port -k $(readlink -f "$dir") -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null
+        echo "$port" | as_pg tee "$dir/port" >/dev/null
+    fi
+    port=$(cat "$dir/port")
+    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
+        -c "SELECT 1 FROM pg_database WHERE datname = 'boucle'" | grep -q 1 ||
+        as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres boucle
+    echo "postgresql+asyncpg://postgres@127.0.0.1:$port/boucle"
+    ;;
+stop)
+    if [[ -e "$dir/data" ]]; then
+        as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
+*)
+    echo "usage: pg.sh start|stop DIR" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make run`: the local database in .data/pg, migrated, with reference and demo data; then the API.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BOUCLE_DATABASE_URL=$(scripts/pg.sh start .data/pg)
+export BOUCLE_DATABASE_URL
+if [[ -z "${BOUCLE_ADMIN_TOKEN:-}" ]]; then
+    BOUCLE_ADMIN_TOKEN=$(.venv/bin/python -m app.cli admin-token --file .data/admin-token)
+    export BOUCLE_ADMIN_TOKEN
+    echo "admin token (kept in .data/admin-token): $BOUCLE_ADMIN_TOKEN"
+fi
+.venv/bin/alembic upgrade head
+.venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
+echo "database: $BOUCLE_DATABASE_URL"
+echo "serving boucle on http://127.0.0.1:${PORT:-8000} (API docs at /docs)"
+exec .venv/bin/uvicorn app.main:create_app --factory --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log
