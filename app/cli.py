@@ -47,14 +47,22 @@ async def load(demo: bool, keys_file: Path | None) -> int:
             count = await load_reference_data(session, settings.shared_dir)
             print(f"reference data: {count} EWC codes and the Brussels region outline")
             if demo:
-                keys = await load_demo(session, settings, date.today(), keys_file)
-                if keys:
+                keys = await load_demo(session, settings, date.today())
+                if keys and keys_file is not None:
+                    save_demo_keys(keys_file, keys)
                     print(f"demo data loaded; API keys of the demo organizations in {keys_file}")
                 else:
                     print("demo data already there")
     finally:
         await engine.dispose()
     return 0
+
+
+def save_demo_keys(path: Path, keys: dict[str, str]) -> None:
+    known = json.loads(path.read_text()) if path.exists() else {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
+    path.chmod(0o600)
 
 
 def admin_token(path: Path) -> int:

@@ -3,7 +3,6 @@ requests, created through the services so that every rule applies. Loading twice
 nothing: the demo organizations have fixed ids."""
 
 import csv
-import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -83,7 +82,8 @@ ORGANIZATIONS = (
 )
 
 # EWC code, title, unit, typical quantity range, condition.
-SUPPLY = {
+ListingTemplate = tuple[str, str, str, tuple[float, float], str]
+SUPPLY: dict[str, list[ListingTemplate]] = {
     "yard": [
         ("170201", "Reclaimed timber", "t", (0.5, 6), "B"),
         ("170102", "Used bricks", "t", (1, 12), "B"),
@@ -107,7 +107,7 @@ SUPPLY = {
         ("200110", "Unsold clothes", "kg", (20, 150), "A"),
     ],
 }
-DEMAND = {
+DEMAND: dict[str, list[ListingTemplate]] = {
     "construction_site": [
         ("1705", "Fill material", "t", (5, 30), "C"),
         ("170201", "Timber for hoarding", "t", (0.5, 3), "B"),
@@ -131,9 +131,7 @@ def _sites_for(rows: list[dict[str, str]], selector: str) -> list[dict[str, str]
     return [r for r in rows if selector in (r["id"], r["category"])]
 
 
-async def load_demo(
-    session: AsyncSession, settings: Settings, today: date, keys_file: Path | None
-) -> dict[str, str]:
+async def load_demo(session: AsyncSession, settings: Settings, today: date) -> dict[str, str]:
     """Creates what is missing; answers the API keys of organizations created now."""
     with (settings.shared_dir / SITES_FILE).open(encoding="utf-8", newline="") as f:
         site_rows = list(csv.DictReader(f))
@@ -169,9 +167,6 @@ async def load_demo(
                     ),
                 )
                 await _post_listings(session, settings, principal, site, kind, rng, today)
-    if new_keys and keys_file is not None:
-        known = json.loads(keys_file.read_text()) if keys_file.exists() else {}
-        keys_file.write_text(json.dumps({**known, **new_keys}, indent=2, ensure_ascii=False) + "\n")
     return new_keys
 
 

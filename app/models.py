@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-from geoalchemy2 import Geometry, WKBElement
+from geoalchemy2 import Geometry, WKBElement, WKTElement
 from sqlalchemy import (
     Boolean,
     Date,
@@ -39,7 +39,7 @@ def _optional_quantity() -> Mapped[float | None]:
     return mapped_column(Numeric(16, 3, asdecimal=False), nullable=True)
 
 
-def _point() -> Mapped[WKBElement]:
+def _point() -> Mapped[WKBElement | WKTElement]:
     return mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
 
 
@@ -112,7 +112,7 @@ class Site(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False)
     address: Mapped[str | None] = mapped_column(Text)
-    location: Mapped[WKBElement] = _point()
+    location: Mapped[WKBElement | WKTElement] = _point()
     opening_hours: Mapped[str | None] = mapped_column(Text)
     access_notes: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
@@ -128,7 +128,7 @@ class Offer(Timestamped, Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
     )
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
-    location: Mapped[WKBElement] = _point()
+    location: Mapped[WKBElement | WKTElement] = _point()
     material: Mapped[str] = mapped_column(ForeignKey("materials.code"), nullable=False)
     item_type: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200), nullable=False)
@@ -160,7 +160,7 @@ class MaterialRequest(Timestamped, Base):
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
     )
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
-    location: Mapped[WKBElement] = _point()
+    location: Mapped[WKBElement | WKTElement] = _point()
     # A 6-digit EWC code, a 4-digit sub-chapter or a 2-digit chapter.
     material: Mapped[str] = mapped_column(String(6), nullable=False)
     title: Mapped[str | None] = mapped_column(String(200))

@@ -119,13 +119,10 @@ def feature_collection(
     with a distance when the list was ordered by one."""
     features = []
     for item, distance_m in items:
-        properties = item.model_dump(mode="json", exclude={"location"})
+        properties = item.model_dump(mode="json")
+        geometry = Point.model_validate(properties.pop("location"))
         if distance_m is not None:
             properties["distance_m"] = round(distance_m, 1)
-        features.append(
-            Feature(
-                id=str(properties["id"]), geometry=getattr(item, "location"), properties=properties
-            )  # noqa: B009
-        )
+        features.append(Feature(id=str(properties["id"]), geometry=geometry, properties=properties))
     collection = FeatureCollection(features=features, numberReturned=len(features), links=links)
     return GeoJSONResponse(collection.model_dump(mode="json", exclude_none=True))

@@ -11,12 +11,12 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
 from app.kit.pagination import Page, next_links
 from app.kit.spatial import parse_near, sort_key
-from app.models import MaterialRequest
+from app.models import MaterialRequest as MaterialRequestRow
 from app.requests import service
 from app.requests.schemas import (
-    Request,
+    MaterialRequest,
+    MaterialRequestPublic,
     RequestCreate,
-    RequestPublic,
     RequestStatus,
     RequestUpdate,
     request_view,
@@ -28,7 +28,9 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def _answer(response: Response, row: MaterialRequest, viewer: uuid.UUID) -> Request | RequestPublic:
+def _answer(
+    response: Response, row: MaterialRequestRow, viewer: uuid.UUID
+) -> MaterialRequest | MaterialRequestPublic:
     set_etag(response, row.version)
     return request_view(row, viewer)
 
@@ -36,7 +38,7 @@ def _answer(response: Response, row: MaterialRequest, viewer: uuid.UUID) -> Requ
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    summary="Request material (role supplier or hub_operator)",
+    summary="Ask for material (role consumer or hub_operator)",
 )
 async def create_request(
     data: RequestCreate,
@@ -44,11 +46,11 @@ async def create_request(
     session: Session,
     settings: AppSettings,
     response: Response,
-) -> Request:
+) -> MaterialRequest:
     row = await service.create_request(session, settings, principal, data)
     response.headers["Location"] = f"/v1/requests/{row.id}"
     set_etag(response, row.version)
-    return Request.model_validate(request_view(row, principal.organization_id).model_dump())
+    return MaterialRequest.model_validate(request_view(row, principal.organization_id).model_dump())
 
 
 @router.get(
@@ -101,7 +103,7 @@ async def list_requests(
 @router.get("/{request_id}", summary="One request; private fields only for its owner")
 async def read_request(
     request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
-) -> Request | RequestPublic:
+) -> MaterialRequest | MaterialRequestPublic:
     return _answer(
         response,
         await service.get_request(session, principal, request_id),
@@ -118,7 +120,7 @@ async def update_request(
     settings: AppSettings,
     response: Response,
     if_match: IfMatch = None,
-) -> Request | RequestPublic:
+) -> MaterialRequest | MaterialRequestPublic:
     row = await service.update_request(session, settings, principal, request_id, patch, if_match)
     return _answer(response, row, principal.organization_id)
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.kit.geo import Point, PointIn
 from app.kit.quantity import Condition, Quantity, window_error
-from app.models import MaterialRequest
+from app.models import MaterialRequest as MaterialRequestRow
 
 
 class RequestStatus(StrEnum):
@@ -90,7 +90,7 @@ class RequestUpdate(BaseModel):
     )
 
 
-class RequestPublic(BaseModel):
+class MaterialRequestPublic(BaseModel):
     """What every organization sees of a request."""
 
     id: uuid.UUID
@@ -115,21 +115,21 @@ class RequestPublic(BaseModel):
     updated_at: datetime
 
 
-class Request(RequestPublic):
+class MaterialRequest(MaterialRequestPublic):
     """A request as its owner sees it."""
 
     site_id: uuid.UUID | None
     notes: str | None
 
 
-def request_view(row: MaterialRequest, viewer: uuid.UUID) -> Request | RequestPublic:
+def request_view(
+    row: MaterialRequestRow, viewer: uuid.UUID
+) -> MaterialRequest | MaterialRequestPublic:
     data: dict[str, Any] = {
-        **{name: getattr(row, name) for name in Request.model_fields if hasattr(row, name)},
+        **{name: getattr(row, name) for name in MaterialRequest.model_fields if hasattr(row, name)},
         "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
         "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
     }
-    return (
-        Request.model_validate(data)
-        if row.organization_id == viewer
-        else RequestPublic.model_validate(data)
-    )
+    if row.organization_id == viewer:
+        return MaterialRequest.model_validate(data)
+    return MaterialRequestPublic.model_validate(data)
