@@ -43,7 +43,9 @@ def server_url() -> Iterator[str]:
     pg = str(PROJECT_ROOT / "scripts" / "pg.sh")
     subprocess.run([pg, "stop", str(TEST_CLUSTER)], check=False)
     _remove_cluster(TEST_CLUSTER)
-    url = subprocess.run([pg, "start", str(TEST_CLUSTER)], check=True, capture_output=True, text=True)
+    url = subprocess.run(
+        [pg, "start", str(TEST_CLUSTER)], check=True, capture_output=True, text=True
+    )
     try:
         yield url.stdout.strip()
     finally:
@@ -93,7 +95,7 @@ async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
     return url
 
 
-def test_settings(database_url: str, **overrides: Any) -> Settings:
+def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
@@ -103,7 +105,7 @@ def test_settings(database_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(test_settings(database_url, max_body_bytes=100_000))
+    application = create_app(settings_for(database_url, max_body_bytes=100_000))
     yield application
     await application.state.engine.dispose()
 
@@ -185,7 +187,9 @@ def request_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def assert_problem(response: httpx.Response, status: int, field: str | None = None, rule: str | None = None) -> dict[str, Any]:
+def assert_problem(
+    response: httpx.Response, status: int, field: str | None = None, rule: str | None = None
+) -> dict[str, Any]:
     """The response is problem+json with this status and, for validation, names this field and rule."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")

@@ -44,11 +44,16 @@ async def test_organization_key_is_shown_once_and_stored_hashed(
     assert "api_key" not in me.json()
 
     url = make_url(database_url)
-    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
     try:
-        stored = await conn.fetch("SELECT key_hash FROM api_keys WHERE organization_id = $1", me.json()["id"])
+        stored = await conn.fetch(
+            "SELECT key_hash FROM api_keys WHERE organization_id = $1", me.json()["id"]
+        )
         leaked = await conn.fetchval(
-            "SELECT count(*) FROM api_keys WHERE key_hash = $1 OR key_hash LIKE '%' || $1 || '%'", key
+            "SELECT count(*) FROM api_keys WHERE key_hash = $1 OR key_hash LIKE '%' || $1 || '%'",
+            key,
         )
     finally:
         await conn.close()
@@ -63,9 +68,13 @@ async def test_missing_or_unknown_key_answers_401(client: httpx.AsyncClient) -> 
     assert_problem(await client.get("/v1/sites", headers={"Authorization": "Bearer bk_nope"}), 401)
 
 
-async def test_only_the_admin_token_creates_organizations(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
+async def test_only_the_admin_token_creates_organizations(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
     org = await make_org("supplier")
-    refused = await client.post("/v1/organizations", json={"name": "x", "roles": ["supplier"]}, headers=org.headers)
+    refused = await client.post(
+        "/v1/organizations", json={"name": "x", "roles": ["supplier"]}, headers=org.headers
+    )
     assert_problem(refused, 403)
     bad_role = await client.post(
         "/v1/organizations",
@@ -74,12 +83,16 @@ async def test_only_the_admin_token_creates_organizations(client: httpx.AsyncCli
     )
     assert_problem(bad_role, 422, "roles.0", "enum")
     no_role = await client.post(
-        "/v1/organizations", json={"name": "x", "roles": []}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        "/v1/organizations",
+        json={"name": "x", "roles": []},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
     )
     assert_problem(no_role, 422, "roles", "too_short")
 
 
-async def test_materials_search_filter_and_pages(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
+async def test_materials_search_filter_and_pages(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
     org = await make_org("consumer")
     soil = await client.get("/v1/materials", params={"q": "soil and stones"}, headers=org.headers)
     codes = {m["code"] for m in soil.json()["items"]}
@@ -87,7 +100,9 @@ async def test_materials_search_filter_and_pages(client: httpx.AsyncClient, make
     hazardous = {m["code"]: m["hazardous"] for m in soil.json()["items"]}
     assert hazardous["170503"] is True and hazardous["170504"] is False
 
-    chapter = await client.get("/v1/materials", params={"chapter": "17", "limit": 10}, headers=org.headers)
+    chapter = await client.get(
+        "/v1/materials", params={"chapter": "17", "limit": 10}, headers=org.headers
+    )
     items = chapter.json()["items"]
     assert len(items) == 10 and all(m["chapter"] == "17" for m in items)
     seen = [m["code"] for m in items]
@@ -102,20 +117,31 @@ async def test_materials_search_filter_and_pages(client: httpx.AsyncClient, make
     one = await client.get("/v1/materials/17 05 04", headers=org.headers)
     assert one.json()["description"].startswith("Soil and stones")
     assert_problem(await client.get("/v1/materials/999999", headers=org.headers), 404)
-    assert_problem(await client.get("/v1/materials", params={"chapter": "1"}, headers=org.headers), 422, "chapter", "string_pattern_mismatch")
+    assert_problem(
+        await client.get("/v1/materials", params={"chapter": "1"}, headers=org.headers),
+        422,
+        "chapter",
+        "string_pattern_mismatch",
+    )
 
 
-async def test_unknown_route_and_bad_json_are_problems(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
+async def test_unknown_route_and_bad_json_are_problems(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
     org = await make_org()
     assert_problem(await client.get("/v1/nothing-here", headers=org.headers), 404)
     broken = await client.post(
-        "/v1/sites", content=b'{"name": ', headers={**org.headers, "content-type": "application/json"}
+        "/v1/sites",
+        content=b'{"name": ',
+        headers={**org.headers, "content-type": "application/json"},
     )
     assert_problem(broken, 422)
 
 
 async def test_oversized_body_answers_413(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
     org = await make_org()
-    huge = await client.post("/v1/sites", json={"name": "x" * 200_000, "kind": "yard"}, headers=org.headers)
+    huge = await client.post(
+        "/v1/sites", json={"name": "x" * 200_000, "kind": "yard"}, headers=org.headers
+    )
     body = assert_problem(huge, 413)
     assert body["max_body_bytes"] == 100_000

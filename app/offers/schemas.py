@@ -27,7 +27,7 @@ class OfferFields(BaseModel):
         default=None, description="Where the material is, when no site is named."
     )
     material: str = Field(
-        min_length=6, max_length=12, examples=["170504"], description="A 6-digit EWC code."
+        min_length=1, max_length=12, examples=["170504"], description="A 6-digit EWC code."
     )
     item_type: str | None = Field(default=None, max_length=100, examples=["door"])
     title: str = Field(min_length=1, max_length=200, examples=["Excavated soil"])
