@@ -62,6 +62,15 @@ def migrate(database_url: str, revision: str = "head", command: str = "upgrade")
     )
 
 
+def load_reference(database_url: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "reference"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "BOUCLE_DATABASE_URL": database_url},
+        check=True,
+    )
+
+
 @pytest.fixture(scope="session")
 def make_database(server_url: str) -> Callable[[str], Awaitable[str]]:
     """Creates an empty database on the test cluster and answers its URL."""
@@ -86,19 +95,14 @@ async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
     """The suite's database: migrated to head, with the reference data loaded."""
     url = await make_database("boucle_test")
     migrate(url)
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "reference"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "BOUCLE_DATABASE_URL": url},
-        check=True,
-    )
+    load_reference(url)
     return url
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
-        admin_token=ADMIN_TOKEN,  # type: ignore[arg-type]
+        admin_token=ADMIN_TOKEN,
         **overrides,
     )
 

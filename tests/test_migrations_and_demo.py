@@ -1,8 +1,5 @@
 """Migrations from empty to head and back to base; the demo data loads once."""
 
-import os
-import subprocess
-import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 
@@ -14,8 +11,7 @@ from app.db import create_sessionmaker
 from app.demo import ORGANIZATIONS, load_demo
 from app.main import create_app
 from app.models import MaterialRequest, Offer, Organization, Site
-from app.settings import PROJECT_ROOT
-from tests.conftest import migrate, settings_for
+from tests.conftest import load_reference, migrate, settings_for
 
 TABLES = {
     "materials",
@@ -66,10 +62,7 @@ async def test_upgrade_from_empty_and_downgrade_to_base(
 async def test_demo_data_loads_once(make_database: Callable[[str], Awaitable[str]]) -> None:
     url = await make_database("boucle_demo")
     migrate(url)
-    env = {**os.environ, "BOUCLE_DATABASE_URL": url}
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "reference"], cwd=PROJECT_ROOT, env=env, check=True
-    )
+    load_reference(url)
     engine = create_async_engine(url)
     settings = settings_for(url)
     try:

@@ -74,9 +74,12 @@ async def test_offer_filters_on_availability(
     for start, end in (("2027-01-01", "2027-01-31"), ("2027-02-01", None)):
         body = offer_body(material="020305", available_from=start, available_until=end)
         assert (await client.post("/v1/offers", json=body, headers=org.headers)).status_code == 201
-    listed = lambda day: client.get(
-        "/v1/offers", params={"material": "020305", "available_on": day}, headers=org.headers
-    )  # noqa: E731
+
+    def listed(day: str) -> Awaitable[httpx.Response]:
+        return client.get(
+            "/v1/offers", params={"material": "020305", "available_on": day}, headers=org.headers
+        )
+
     assert [
         f["properties"]["available_from"] for f in (await listed("2027-01-15")).json()["features"]
     ] == ["2027-01-01"]
