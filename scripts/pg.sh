@@ -14,7 +14,7 @@ mkdir -p "$(dirname "$dir")"
 dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
 
 as_pg() {
-    if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+    if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 free_port() {
@@ -33,12 +33,14 @@ start)
             mkdir -p "$dir"
         fi
         [[ $(id -u) -eq 0 ]] && chown postgres: "$(readlink -f "$dir")"
+        dir=$(readlink -f "$dir")
         as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
+    dir=$(readlink -f "$dir")
     if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         port=$(free_port)
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-            -o "-p $port -k $(readlink -f "$dir") -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null
+            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null
         echo "$port" | as_pg tee "$dir/port" >/dev/null
     fi
     port=$(cat "$dir/port")
@@ -48,6 +50,7 @@ start)
     echo "postgresql+asyncpg://postgres@127.0.0.1:$port/boucle"
     ;;
 stop)
+    dir=$(readlink -f "$dir")
     if [[ -e "$dir/data" ]]; then
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
