@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.kit.quantity import Quantity
+from app.listings import create_listing
 from app.models import Organization, Site
 from app.offers.schemas import OfferCreate
-from app.offers.service import create_offer
+from app.offers.service import OFFERS
 from app.organizations.schemas import OrganizationCreate
 from app.organizations.service import create_organization
 from app.requests.schemas import RequestCreate
-from app.requests.service import create_request
+from app.requests.service import REQUESTS
 from app.settings import Settings
 from app.sites.schemas import SiteCreate
 from app.sites.service import create_site
@@ -184,7 +185,8 @@ async def _post_listings(
             SUPPLY.get(kind, []), k=min(2, len(SUPPLY.get(kind, [])))
         ):
             start = today + timedelta(days=rng.randint(0, 20))
-            await create_offer(
+            await create_listing(
+                OFFERS,
                 session,
                 settings,
                 principal,
@@ -207,7 +209,8 @@ async def _post_listings(
             DEMAND.get(kind, []), k=min(1, len(DEMAND.get(kind, [])))
         ):
             start = today + timedelta(days=rng.randint(5, 25))
-            await create_request(
+            await create_listing(
+                REQUESTS,
                 session,
                 settings,
                 principal,

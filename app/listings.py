@@ -1,8 +1,11 @@
-"""What offers and requests have in common: a place (site or point), a material, a quantity
-with its mass, volume and remaining part, a status, and the rules for patching them."""
+"""What offers and requests have in common: a place (a site or a point), a material, a quantity
+with its mass, volume and remaining part, a status; created, read, patched and deleted by the
+same rules. Each kind says what differs in a `ListingKind`."""
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,113 +13,95 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.errors import ValidationFailed
 from app.kit.geo import Point
-from app.kit.ownership import commit_versioned, merge_patch
+from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.quantity import mass_and_volume, rebased_remaining
-from app.models import MaterialRequest, Offer
+from app.models import Listing
 from app.settings import Settings
 from app.sites.service import place_of
 
-# Fields copied as they are between the schemas and the rows.
-OFFER_PLAIN_FIELDS = frozenset(
-    {
-        "item_type",
-        "title",
-        "description",
-        "min_lot",
-        "available_from",
-        "available_until",
-        "condition",
-        "price_per_unit",
-        "notes",
-        "status",
-    }
-)
-REQUEST_PLAIN_FIELDS = frozenset(
-    {
-        "title",
-        "description",
-        "needed_from",
-        "needed_by",
-        "max_distance_km",
-        "min_condition",
-        "max_price_per_unit",
-        "notes",
-        "status",
-    }
-)
+Row = TypeVar("Row", bound=Listing)
 
 
-class ListingFields(Protocol):
-    site_id: Any
-    location: Any
-    material: str
-    quantity: Any
-    mass_kg: float | None
-    volume_m3: float | None
+@dataclass(frozen=True)
+class ListingKind(Generic[Row]):
+    model: type[Row]
+    noun: str
+    # Roles allowed to create one.
+    roles: tuple[str, ...]
+    # Checks and normalises the `material` field.
+    check_material: Callable[[AsyncSession, str], Awaitable[str]]
+    # Fields copied as they are between the schemas and the rows.
+    plain_fields: frozenset[str]
+    # The whole listing as a patch may leave it: the create rules plus the status.
+    stored_schema: type[BaseModel]
 
 
-Listing = Offer | MaterialRequest
-CheckMaterial = Callable[[AsyncSession, str], Awaitable[str]]
-
-
-async def new_listing(
-    model: type[Listing],
+async def create_listing(
+    kind: ListingKind[Row],
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
-    data: ListingFields,
-    check_material: CheckMaterial,
-    plain_fields: frozenset[str],
-) -> Any:
-    mass_kg, volume_m3 = mass_and_volume(data.quantity, data.mass_kg, data.volume_m3)
-    assert isinstance(data, BaseModel)
-    row = model(
+    data: BaseModel,
+) -> Row:
+    principal.require_role(*kind.roles)
+    fields: Any = data
+    mass_kg, volume_m3 = mass_and_volume(fields.quantity, fields.mass_kg, fields.volume_m3)
+    # The mixin declares no constructor for the type checker; the mapped classes have one.
+    row: Row = cast(Any, kind.model)(
+        id=uuid.uuid4(),
         organization_id=principal.organization_id,
-        site_id=data.site_id,
-        location=await place_of(session, settings, principal, data.site_id, data.location),
-        material=await check_material(session, data.material),
-        quantity_value=data.quantity.value,
-        quantity_unit=data.quantity.unit.value,
-        remaining_value=data.quantity.value,
+        site_id=fields.site_id,
+        location=await place_of(session, settings, principal, fields.site_id, fields.location),
+        material=await kind.check_material(session, fields.material),
+        quantity_value=fields.quantity.value,
+        quantity_unit=fields.quantity.unit.value,
+        remaining_value=fields.quantity.value,
         mass_kg=mass_kg,
         volume_m3=volume_m3,
         status="open",
-        **data.model_dump(include=set(plain_fields - {"status"})),
+        **data.model_dump(include=set(kind.plain_fields - {"status"})),
     )
     session.add(row)
     await session.commit()
     return row
 
 
-def _as_input(row: Listing, plain_fields: frozenset[str]) -> dict[str, Any]:
+async def get_listing(
+    kind: ListingKind[Row], session: AsyncSession, principal: Principal, row_id: uuid.UUID
+) -> Row:
+    return await load_readable(session, kind.model, row_id, principal, public=True, noun=kind.noun)
+
+
+def _as_input(kind: ListingKind[Row], row: Row) -> dict[str, Any]:
     return {
         "site_id": row.site_id,
         "location": Point.model_validate(row.location).model_dump(),
-        "material": row.material,
+        "material": getattr(row, "material"),  # noqa: B009 (each kind maps it its own way)
         "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
         "mass_kg": row.mass_kg,
         "volume_m3": row.volume_m3,
-        **{field: getattr(row, field) for field in plain_fields},
+        **{field: getattr(row, field) for field in kind.plain_fields},
     }
 
 
-async def patch_listing(
-    row: Listing,
+async def update_listing(
+    kind: ListingKind[Row],
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
+    row_id: uuid.UUID,
     patch: BaseModel,
-    stored_schema: type[BaseModel],
-    check_material: CheckMaterial,
-    plain_fields: frozenset[str],
-    noun: str,
-) -> None:
+    if_match: str | None,
+) -> Row:
+    row = await load_writable(
+        session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
+    )
     changed = patch.model_fields_set
-    current = _as_input(row, plain_fields)
+    current = _as_input(kind, row)
     if "quantity" in changed:
         # Mass and volume follow a new quantity unless given with it.
         current.update(mass_kg=None, volume_m3=None)
-    merged: Any = merge_patch(stored_schema, current, patch)
+    merged: Any = merge_patch(kind.stored_schema, current, patch)
     if "status" in changed and merged.status == "reserved" and row.status != "reserved":
         raise ValidationFailed.field(
             "status", "settable_status", "Set status to open or closed; matches reserve."
@@ -131,7 +116,7 @@ async def patch_listing(
         )
         row.site_id = merged.site_id
     if "material" in changed:
-        row.material = await check_material(session, merged.material)
+        setattr(row, "material", await kind.check_material(session, merged.material))  # noqa: B010
     if changed & {"quantity", "mass_kg", "volume_m3"}:
         row.mass_kg, row.volume_m3 = mass_and_volume(
             merged.quantity, merged.mass_kg, merged.volume_m3
@@ -141,6 +126,21 @@ async def patch_listing(
             row.quantity_value, row.quantity_unit, row.remaining_value, merged.quantity
         )
         row.quantity_value, row.quantity_unit = merged.quantity.value, merged.quantity.unit.value
-    for field in changed & plain_fields:
+    for field in changed & kind.plain_fields:
         setattr(row, field, getattr(merged, field))
-    await commit_versioned(session, noun)
+    await commit_versioned(session, kind.noun)
+    return row
+
+
+async def delete_listing(
+    kind: ListingKind[Row],
+    session: AsyncSession,
+    principal: Principal,
+    row_id: uuid.UUID,
+    if_match: str | None,
+) -> None:
+    row = await load_writable(
+        session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
+    )
+    await session.delete(row)
+    await session.commit()

@@ -39,10 +39,6 @@ def _optional_quantity() -> Mapped[float | None]:
     return mapped_column(Numeric(16, 3, asdecimal=False), nullable=True)
 
 
-def _point() -> Mapped[WKBElement | WKTElement]:
-    return mapped_column(Geometry("POINT", srid=4326, spatial_index=False), nullable=False)
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -102,84 +98,75 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Site(Timestamped, Base):
-    __tablename__ = "sites"
+class Owned(Timestamped):
+    """A row of one organization, versioned for optimistic concurrency (its ETag)."""
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    address: Mapped[str | None] = mapped_column(Text)
-    location: Mapped[WKBElement | WKTElement] = _point()
-    opening_hours: Mapped[str | None] = mapped_column(Text)
-    access_notes: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
+class Listing(Owned):
+    """What offers and requests share: a place, a quantity with its remaining part, a status."""
 
-class Offer(Timestamped, Base):
-    __tablename__ = "offers"
-
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
-    )
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
-    location: Mapped[WKBElement | WKTElement] = _point()
-    material: Mapped[str] = mapped_column(ForeignKey("materials.code"), nullable=False)
-    item_type: Mapped[str | None] = mapped_column(String(100))
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
     description: Mapped[str | None] = mapped_column(Text)
     quantity_value: Mapped[float] = _quantity()
     quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
     remaining_value: Mapped[float] = _quantity()
     mass_kg: Mapped[float | None] = _optional_quantity()
     volume_m3: Mapped[float | None] = _optional_quantity()
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class Site(Owned, Base):
+    __tablename__ = "sites"
+
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    address: Mapped[str | None] = mapped_column(Text)
+    opening_hours: Mapped[str | None] = mapped_column(Text)
+    access_notes: Mapped[str | None] = mapped_column(Text)
+
+    __mapper_args__ = {"version_id_col": Owned.version}  # noqa: RUF012
+
+
+class Offer(Listing, Base):
+    __tablename__ = "offers"
+
+    material: Mapped[str] = mapped_column(ForeignKey("materials.code"), nullable=False)
+    item_type: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
     available_from: Mapped[date] = mapped_column(Date, nullable=False)
     available_until: Mapped[date | None] = mapped_column(Date)
     condition: Mapped[str] = mapped_column(String(1), nullable=False)
     min_lot: Mapped[float | None] = _optional_quantity()
     price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
-    notes: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": Owned.version}  # noqa: RUF012
 
 
-class MaterialRequest(Timestamped, Base):
+class MaterialRequest(Listing, Base):
     """A request for material (the API calls them requests; the name avoids HTTP's)."""
 
     __tablename__ = "material_requests"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
-    location: Mapped[WKBElement | WKTElement] = _point()
     # A 6-digit EWC code, a 4-digit sub-chapter or a 2-digit chapter.
     material: Mapped[str] = mapped_column(String(6), nullable=False)
     title: Mapped[str | None] = mapped_column(String(200))
-    description: Mapped[str | None] = mapped_column(Text)
-    quantity_value: Mapped[float] = _quantity()
-    quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
-    remaining_value: Mapped[float] = _quantity()
-    mass_kg: Mapped[float | None] = _optional_quantity()
-    volume_m3: Mapped[float | None] = _optional_quantity()
     needed_from: Mapped[date] = mapped_column(Date, nullable=False)
     needed_by: Mapped[date] = mapped_column(Date, nullable=False)
     max_distance_km: Mapped[float] = mapped_column(Numeric(8, 3, asdecimal=False), nullable=False)
     min_condition: Mapped[str] = mapped_column(String(1), nullable=False)
     max_price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
-    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
-    notes: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+    __mapper_args__ = {"version_id_col": Owned.version}  # noqa: RUF012
 
 
 class IdempotencyRecord(Base):

@@ -1,7 +1,9 @@
 """GeoJSON in and out, and the one way a location becomes a stored WGS84 point."""
 
-from typing import Any, Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from geoalchemy2 import WKBElement, WKTElement
 from geoalchemy2.shape import to_shape
@@ -10,9 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationFailed
-from app.kit.pagination import Link
+from app.kit.pagination import Link, PageParams, next_links
+from app.kit.spatial import sort_key
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
+Row = TypeVar("Row")
 SRID_WGS84 = 4326
 # Belgian Lambert 72 and Belgian Lambert 2008, what Belgian GIS tools export by default.
 ACCEPTED_CRS = {"EPSG:4326": 4326, "EPSG:31370": 31370, "EPSG:3812": 3812}
@@ -110,6 +114,19 @@ async def locate(
             "Brussels-Capital Region. Check the order: GeoJSON is [longitude, latitude].",
         )
     return WKTElement(f"POINT({row.lon!r} {row.lat!r})", srid=SRID_WGS84)
+
+
+def feature_page(
+    request: Request,
+    rows: Sequence[tuple[Row, float | None]],
+    page: PageParams,
+    view: Callable[[Row], BaseModel],
+) -> GeoJSONResponse:
+    """One page of a spatial list, with the `next` link when the page is full."""
+    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
+    return feature_collection(
+        [(view(r), d) for r, d in rows], next_links(request, last, GEOJSON_MEDIA_TYPE)
+    )
 
 
 def feature_collection(

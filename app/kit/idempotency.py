@@ -7,7 +7,9 @@ A request that fails with a 5xx releases its key so that it can be retried."""
 
 import hashlib
 from datetime import timedelta
+from typing import Annotated
 
+from fastapi import Depends, Header
 from sqlalchemy import delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -148,3 +150,21 @@ class IdempotencyMiddleware:
             await send({"type": "http.response.body", "body": body})
             return
         await problem_response(problem, request)(request.scope, request.receive, send)
+
+
+def _document_idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=MAX_KEY_LENGTH,
+            description="Makes a retry safe: the same key and body answer the first response again "
+            "(header `Idempotent-Replayed: true`) without doing the work twice; the same key with "
+            "another body answers 409. Keys are kept 24 hours, per API key.",
+        ),
+    ] = None,
+) -> None:
+    """Declares the header in the OpenAPI document; the middleware above does the work."""
+
+
+IdempotencyKey = Depends(_document_idempotency_key)

@@ -8,12 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import CurrentPrincipal
 from app.db import get_session
 from app.kit.etag import IfMatch, set_etag
-from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
-from app.kit.pagination import Page, next_links
-from app.kit.spatial import parse_near, sort_key
+from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page
+from app.kit.spatial import parse_near
+from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import Offer as OfferRow
-from app.offers import service
 from app.offers.schemas import Offer, OfferCreate, OfferPublic, OfferStatus, OfferUpdate, offer_view
+from app.offers.service import OFFERS
+from app.offers.service import list_offers as list_offer_rows
 from app.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
@@ -29,6 +32,8 @@ def _answer(response: Response, row: OfferRow, viewer: uuid.UUID) -> Offer | Off
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=Offer,
+    dependencies=[IdempotencyKey],
     summary="Offer material (role supplier or hub_operator)",
 )
 async def create_offer(
@@ -37,19 +42,16 @@ async def create_offer(
     session: Session,
     settings: AppSettings,
     response: Response,
-) -> Offer:
-    row = await service.create_offer(session, settings, principal, data)
+) -> Offer | OfferPublic:
+    row = await create_listing(OFFERS, session, settings, principal, data)
     response.headers["Location"] = f"/v1/offers/{row.id}"
-    set_etag(response, row.version)
-    return Offer.model_validate(offer_view(row, principal.organization_id).model_dump())
+    return _answer(response, row, principal.organization_id)
 
 
 @router.get(
     "",
     response_class=GeoJSONResponse,
-    responses={
-        200: {"content": {GEOJSON_MEDIA_TYPE: {"schema": FeatureCollection.model_json_schema()}}}
-    },
+    response_model=FeatureCollection,
     summary="Offers of every organization as GeoJSON, nearest first when `near` is given",
 )
 async def list_offers(
@@ -72,7 +74,7 @@ async def list_offers(
     status: OfferStatus | None = None,
     mine: Annotated[bool, Query(description="Only your organization's offers.")] = False,
 ) -> GeoJSONResponse:
-    rows = await service.list_offers(
+    rows = await list_offer_rows(
         session,
         principal,
         page,
@@ -83,20 +85,15 @@ async def list_offers(
         status=status,
         mine=mine,
     )
-    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
-    return feature_collection(
-        [(offer_view(r, principal.organization_id), d) for r, d in rows],
-        next_links(request, last, GEOJSON_MEDIA_TYPE),
-    )
+    return feature_page(request, rows, page, lambda row: offer_view(row, principal.organization_id))
 
 
 @router.get("/{offer_id}", summary="One offer; private fields only for its owner")
 async def read_offer(
     offer_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Offer | OfferPublic:
-    return _answer(
-        response, await service.get_offer(session, principal, offer_id), principal.organization_id
-    )
+    row = await get_listing(OFFERS, session, principal, offer_id)
+    return _answer(response, row, principal.organization_id)
 
 
 @router.patch("/{offer_id}", summary="Change your offer (send `If-Match` with its ETag)")
@@ -109,7 +106,7 @@ async def update_offer(
     response: Response,
     if_match: IfMatch = None,
 ) -> Offer | OfferPublic:
-    row = await service.update_offer(session, settings, principal, offer_id, patch, if_match)
+    row = await update_listing(OFFERS, session, settings, principal, offer_id, patch, if_match)
     return _answer(response, row, principal.organization_id)
 
 
@@ -117,4 +114,4 @@ async def update_offer(
 async def delete_offer(
     offer_id: uuid.UUID, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
 ) -> None:
-    await service.delete_offer(session, principal, offer_id, if_match)
+    await delete_listing(OFFERS, session, principal, offer_id, if_match)

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal, require_admin
 from app.db import get_session
+from app.kit.idempotency import IdempotencyKey
 from app.organizations import service
 from app.organizations.schemas import Organization, OrganizationCreate, OrganizationCreated
 
@@ -16,7 +17,7 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    dependencies=[Depends(require_admin)],
+    dependencies=[Depends(require_admin), IdempotencyKey],
     summary="Create an organization (admin token); answers its API key once",
 )
 async def create_organization(

@@ -8,11 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import CurrentPrincipal
 from app.db import get_session
 from app.kit.etag import IfMatch, set_etag
-from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
-from app.kit.pagination import Page, next_links
-from app.kit.spatial import parse_near, sort_key
+from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page
+from app.kit.spatial import parse_near
+from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import MaterialRequest as MaterialRequestRow
-from app.requests import service
 from app.requests.schemas import (
     MaterialRequest,
     MaterialRequestPublic,
@@ -21,6 +22,8 @@ from app.requests.schemas import (
     RequestUpdate,
     request_view,
 )
+from app.requests.service import REQUESTS
+from app.requests.service import list_requests as list_request_rows
 from app.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
@@ -38,6 +41,8 @@ def _answer(
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
+    response_model=MaterialRequest,
+    dependencies=[IdempotencyKey],
     summary="Ask for material (role consumer or hub_operator)",
 )
 async def create_request(
@@ -46,19 +51,16 @@ async def create_request(
     session: Session,
     settings: AppSettings,
     response: Response,
-) -> MaterialRequest:
-    row = await service.create_request(session, settings, principal, data)
+) -> MaterialRequest | MaterialRequestPublic:
+    row = await create_listing(REQUESTS, session, settings, principal, data)
     response.headers["Location"] = f"/v1/requests/{row.id}"
-    set_etag(response, row.version)
-    return MaterialRequest.model_validate(request_view(row, principal.organization_id).model_dump())
+    return _answer(response, row, principal.organization_id)
 
 
 @router.get(
     "",
     response_class=GeoJSONResponse,
-    responses={
-        200: {"content": {GEOJSON_MEDIA_TYPE: {"schema": FeatureCollection.model_json_schema()}}}
-    },
+    response_model=FeatureCollection,
     summary="Requests of every organization as GeoJSON, nearest first when `near` is given",
 )
 async def list_requests(
@@ -82,7 +84,7 @@ async def list_requests(
     status: RequestStatus | None = None,
     mine: Annotated[bool, Query(description="Only your organization's requests.")] = False,
 ) -> GeoJSONResponse:
-    rows = await service.list_requests(
+    rows = await list_request_rows(
         session,
         principal,
         page,
@@ -93,10 +95,8 @@ async def list_requests(
         status=status,
         mine=mine,
     )
-    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
-    return feature_collection(
-        [(request_view(r, principal.organization_id), d) for r, d in rows],
-        next_links(request, last, GEOJSON_MEDIA_TYPE),
+    return feature_page(
+        request, rows, page, lambda row: request_view(row, principal.organization_id)
     )
 
 
@@ -104,11 +104,8 @@ async def list_requests(
 async def read_request(
     request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> MaterialRequest | MaterialRequestPublic:
-    return _answer(
-        response,
-        await service.get_request(session, principal, request_id),
-        principal.organization_id,
-    )
+    row = await get_listing(REQUESTS, session, principal, request_id)
+    return _answer(response, row, principal.organization_id)
 
 
 @router.patch("/{request_id}", summary="Change your request (send `If-Match` with its ETag)")
@@ -121,7 +118,7 @@ async def update_request(
     response: Response,
     if_match: IfMatch = None,
 ) -> MaterialRequest | MaterialRequestPublic:
-    row = await service.update_request(session, settings, principal, request_id, patch, if_match)
+    row = await update_listing(REQUESTS, session, settings, principal, request_id, patch, if_match)
     return _answer(response, row, principal.organization_id)
 
 
@@ -131,4 +128,4 @@ async def update_request(
 async def delete_request(
     request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, if_match: IfMatch = None
 ) -> None:
-    await service.delete_request(session, principal, request_id, if_match)
+    await delete_listing(REQUESTS, session, principal, request_id, if_match)

@@ -7,9 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import CurrentPrincipal
 from app.db import get_session
 from app.kit.etag import IfMatch, set_etag
-from app.kit.geo import GEOJSON_MEDIA_TYPE, FeatureCollection, GeoJSONResponse, feature_collection
-from app.kit.pagination import Page, next_links
-from app.kit.spatial import parse_near, sort_key
+from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page
+from app.kit.spatial import parse_near
 from app.models import Site as SiteRow
 from app.settings import Settings, get_settings
 from app.sites import service
@@ -29,7 +30,12 @@ def _answer(response: Response, row: SiteRow) -> Site:
     return _site(row)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, summary="Create a site of your organization")
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Create a site of your organization",
+)
 async def create_site(
     data: SiteCreate,
     principal: CurrentPrincipal,
@@ -45,9 +51,7 @@ async def create_site(
 @router.get(
     "",
     response_class=GeoJSONResponse,
-    responses={
-        200: {"content": {GEOJSON_MEDIA_TYPE: {"schema": FeatureCollection.model_json_schema()}}}
-    },
+    response_model=FeatureCollection,
     summary="Your organization's sites, as GeoJSON",
 )
 async def list_sites(
@@ -63,10 +67,7 @@ async def list_sites(
     rows = await service.list_sites(
         session, principal, parse_near(near, radius_km), radius_km, page
     )
-    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
-    return feature_collection(
-        [(_site(r), d) for r, d in rows], next_links(request, last, GEOJSON_MEDIA_TYPE)
-    )
+    return feature_page(request, rows, page, _site)
 
 
 @router.get("/{site_id}", summary="One of your sites")
