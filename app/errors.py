@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +20,50 @@ log = logging.getLogger(__name__)
 
 class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
+
+
+class ProblemDoc(BaseModel):
+    """An RFC 9457 problem. Extra members carry details, such as `errors` for validation."""
+
+    type: str = Field(examples=[PROBLEM_TYPE_BASE + "validation-error"])
+    title: str = Field(examples=["Unprocessable Entity"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["quantity.value: Input should be greater than 0"])
+    instance: str = Field(examples=["/v1/offers"])
+    errors: list[dict[str, str]] | None = Field(
+        default=None,
+        description="Validation only: one entry per failing field, with `field`, `location` "
+        "(body, query, header or path), `rule` (the rule it broke) and `message`.",
+        examples=[
+            [
+                {
+                    "field": "quantity.value",
+                    "location": "body",
+                    "rule": "greater_than",
+                    "message": "Input should be greater than 0",
+                }
+            ]
+        ],
+    )
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = ProblemDoc.model_json_schema()
+    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
+
+
+# The problems every authenticated route may answer, for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("No API key, or an unknown one"),
+    403: _problem("Your organization may not do this"),
+    404: _problem("No such resource, or not yours to see"),
+    409: _problem(
+        "Conflicts with the current state, or an Idempotency-Key reused with another body"
+    ),
+    412: _problem("If-Match names a version that is no longer current"),
+    413: _problem("The body is too large"),
+    422: _problem("A field breaks a rule: `errors` names each field and rule"),
+}
 
 
 class FieldError(dict[str, str]):

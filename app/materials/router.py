@@ -5,11 +5,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
 from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
 from app.kit.pagination import Page, next_links
 from app.materials import service
 from app.materials.schemas import Material, MaterialPage
 
-router = APIRouter(prefix="/v1/materials", tags=["materials"])
+router = APIRouter(prefix="/v1/materials", tags=["materials"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 

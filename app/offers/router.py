@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
 from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
@@ -19,7 +20,7 @@ from app.offers.service import OFFERS
 from app.offers.service import list_offers as list_offer_rows
 from app.settings import Settings, get_settings
 
-router = APIRouter(prefix="/v1/offers", tags=["offers"])
+router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 

@@ -6,11 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal, require_admin
 from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.organizations import service
 from app.organizations.schemas import Organization, OrganizationCreate, OrganizationCreated
 
-router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 

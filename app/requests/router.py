@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
 from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
@@ -26,7 +27,7 @@ from app.requests.service import REQUESTS
 from app.requests.service import list_requests as list_request_rows
 from app.settings import Settings, get_settings
 
-router = APIRouter(prefix="/v1/requests", tags=["requests"])
+router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
 from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
@@ -16,7 +17,7 @@ from app.settings import Settings, get_settings
 from app.sites import service
 from app.sites.schemas import Site, SiteCreate, SiteUpdate
 
-router = APIRouter(prefix="/v1/sites", tags=["sites"])
+router = APIRouter(prefix="/v1/sites", tags=["sites"], responses=PROBLEM_RESPONSES)
 Session = Annotated[AsyncSession, Depends(get_session)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
