@@ -8,13 +8,16 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import ValidationFailed
 from app.kit.geo import Point
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.pagination import PageParams
 from app.kit.quantity import mass_and_volume, rebased_remaining
+from app.kit.spatial import NearParams, near_query, run_near_query
 from app.models import Listing
 from app.settings import Settings
 from app.sites.service import place_of
@@ -64,6 +67,25 @@ async def create_listing(
     session.add(row)
     await session.commit()
     return row
+
+
+async def list_listings(
+    kind: ListingKind[Row],
+    session: AsyncSession,
+    principal: Principal,
+    filters: list[ColumnElement[bool]],
+    *,
+    near: NearParams,
+    page: PageParams,
+    status: str | None,
+    mine: bool,
+) -> list[tuple[Row, float | None]]:
+    """Everyone's listings of this kind that pass `filters`, nearest first when `near` is set."""
+    if status is not None:
+        filters = [*filters, kind.model.status == status]
+    if mine:
+        filters = [*filters, kind.model.organization_id == principal.organization_id]
+    return await run_near_query(session, near_query(kind.model, filters, near, page))
 
 
 async def get_listing(

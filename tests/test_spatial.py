@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.kit.pagination import PageParams
-from app.kit.spatial import near_query
+from app.kit.spatial import NearParams, near_query
 from app.models import Offer
 from tests.conftest import OrgFactory, migrate, offer_body, point, request_body
 
@@ -135,7 +135,7 @@ async def test_the_distance_query_uses_the_gist_index(
                      FROM generate_series(1, 20000)"""
             )
             await conn.exec_driver_sql("ANALYZE offers")
-            query = near_query(Offer, [], ORIGIN, 1.0, PageParams(limit=50, after=None))
+            query = near_query(Offer, [], NearParams(ORIGIN, 1.0), PageParams(limit=50, after=None))
             sql = str(
                 query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
             )

@@ -2,9 +2,11 @@
 point, ordered by distance (or by creation), paged by keyset."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Depends, Query
 from geoalchemy2 import WKBElement
 from sqlalchemy import ColumnElement, Float, Select, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,13 +18,28 @@ from app.kit.pagination import PageParams
 Row = TypeVar("Row")
 
 
-def parse_near(near: str | None, radius_km: float | None) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class NearParams:
+    """Where a spatial list is centred, if anywhere, and how far it reaches."""
+
+    point: tuple[float, float] | None
+    radius_km: float | None
+
+
+def near_params(
+    near: Annotated[
+        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
+    ] = None,
+    radius_km: Annotated[
+        float | None, Query(gt=0, le=500, description="Only within this distance of `near`.")
+    ] = None,
+) -> NearParams:
     if near is None:
         if radius_km is not None:
             raise ValidationFailed.field(
                 "radius_km", "requires_near", "radius_km needs near=lon,lat.", "query"
             )
-        return None
+        return NearParams(None, None)
     try:
         lon, lat = (float(part) for part in near.split(","))
     except ValueError:
@@ -36,7 +53,10 @@ def parse_near(near: str | None, radius_km: float | None) -> tuple[float, float]
             "Longitude lies in [-180, 180], latitude in [-90, 90].",
             "query",
         )
-    return lon, lat
+    return NearParams((lon, lat), radius_km)
+
+
+Near = Annotated[NearParams, Depends(near_params)]
 
 
 def geography(location: Any) -> ColumnElement[Any]:
@@ -66,22 +86,21 @@ def _after(page: PageParams, parse_first: Any) -> tuple[Any, uuid.UUID] | None:
 def near_query(
     model: Any,
     filters: list[ColumnElement[bool]],
-    near: tuple[float, float] | None,
-    radius_km: float | None,
+    near: NearParams,
     page: PageParams,
 ) -> Select[Any]:
     location: Mapped[WKBElement] = model.location
-    if near is None:
+    if near.point is None:
         query = select(model, literal(None, Float).label("distance_m"))
         key = tuple_(model.created_at, model.id)
         order = [model.created_at, model.id]
         after = _after(page, datetime.fromisoformat)
     else:
-        here = point_geography(*near)
+        here = point_geography(*near.point)
         distance = func.ST_Distance(geography(location), here)
         query = select(model, distance.label("distance_m"))
-        if radius_km is not None:
-            query = query.where(func.ST_DWithin(geography(location), here, radius_km * 1000))
+        if near.radius_km is not None:
+            query = query.where(func.ST_DWithin(geography(location), here, near.radius_km * 1000))
         key = tuple_(distance, model.id)
         order = [distance, model.id]
         after = _after(page, float)

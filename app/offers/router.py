@@ -12,7 +12,7 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
-from app.kit.spatial import parse_near
+from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import Offer as OfferRow
 from app.offers.schemas import Offer, OfferCreate, OfferPublic, OfferStatus, OfferUpdate, offer_view
@@ -60,12 +60,7 @@ async def list_offers(
     principal: CurrentPrincipal,
     session: Session,
     page: Page,
-    near: Annotated[
-        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
-    ] = None,
-    radius_km: Annotated[
-        float | None, Query(gt=0, le=500, description="Only within this distance of `near`.")
-    ] = None,
+    near: Near,
     material: Annotated[
         str | None, Query(description="An EWC code, sub-chapter (4 digits) or chapter (2 digits).")
     ] = None,
@@ -79,8 +74,7 @@ async def list_offers(
         session,
         principal,
         page,
-        near=parse_near(near, radius_km),
-        radius_km=radius_km,
+        near=near,
         material=material,
         available_on=available_on,
         status=status,

@@ -5,8 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.kit.pagination import PageParams
-from app.kit.spatial import near_query, run_near_query
-from app.listings import ListingKind
+from app.kit.spatial import NearParams
+from app.listings import ListingKind, list_listings
 from app.materials.service import check_offer_material, check_request_material
 from app.models import Offer
 from app.offers.schemas import OfferStatus, OfferStored
@@ -39,8 +39,7 @@ async def list_offers(
     principal: Principal,
     page: PageParams,
     *,
-    near: tuple[float, float] | None,
-    radius_km: float | None,
+    near: NearParams,
     material: str | None,
     available_on: date | None,
     status: OfferStatus | None,
@@ -52,8 +51,13 @@ async def list_offers(
     if available_on is not None:
         filters.append(Offer.available_from <= available_on)
         filters.append(or_(Offer.available_until.is_(None), Offer.available_until >= available_on))
-    if status is not None:
-        filters.append(Offer.status == status.value)
-    if mine:
-        filters.append(Offer.organization_id == principal.organization_id)
-    return await run_near_query(session, near_query(Offer, filters, near, radius_km, page))
+    return await list_listings(
+        OFFERS,
+        session,
+        principal,
+        filters,
+        near=near,
+        page=page,
+        status=status.value if status else None,
+        mine=mine,
+    )

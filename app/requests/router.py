@@ -12,7 +12,7 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
-from app.kit.spatial import parse_near
+from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import MaterialRequest as MaterialRequestRow
 from app.requests.schemas import (
@@ -69,12 +69,7 @@ async def list_requests(
     principal: CurrentPrincipal,
     session: Session,
     page: Page,
-    near: Annotated[
-        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
-    ] = None,
-    radius_km: Annotated[
-        float | None, Query(gt=0, le=500, description="Only within this distance of `near`.")
-    ] = None,
+    near: Near,
     material: Annotated[
         str | None,
         Query(description="An EWC code, sub-chapter or chapter: requests that would take it."),
@@ -89,8 +84,7 @@ async def list_requests(
         session,
         principal,
         page,
-        near=parse_near(near, radius_km),
-        radius_km=radius_km,
+        near=near,
         material=material,
         needed_on=needed_on,
         status=status,

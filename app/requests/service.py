@@ -5,8 +5,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.kit.pagination import PageParams
-from app.kit.spatial import near_query, run_near_query
-from app.listings import ListingKind
+from app.kit.spatial import NearParams
+from app.listings import ListingKind, list_listings
 from app.materials.service import check_request_material
 from app.models import MaterialRequest
 from app.requests.schemas import RequestStatus, RequestStored
@@ -38,8 +38,7 @@ async def list_requests(
     principal: Principal,
     page: PageParams,
     *,
-    near: tuple[float, float] | None,
-    radius_km: float | None,
+    near: NearParams,
     material: str | None,
     needed_on: date | None,
     status: RequestStatus | None,
@@ -58,10 +57,13 @@ async def list_requests(
     if needed_on is not None:
         filters.append(MaterialRequest.needed_from <= needed_on)
         filters.append(MaterialRequest.needed_by >= needed_on)
-    if status is not None:
-        filters.append(MaterialRequest.status == status.value)
-    if mine:
-        filters.append(MaterialRequest.organization_id == principal.organization_id)
-    return await run_near_query(
-        session, near_query(MaterialRequest, filters, near, radius_km, page)
+    return await list_listings(
+        REQUESTS,
+        session,
+        principal,
+        filters,
+        near=near,
+        page=page,
+        status=status.value if status else None,
+        mine=mine,
     )

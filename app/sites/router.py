@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
@@ -11,7 +11,7 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
-from app.kit.spatial import parse_near
+from app.kit.spatial import Near
 from app.models import Site as SiteRow
 from app.settings import Settings, get_settings
 from app.sites import service
@@ -60,14 +60,9 @@ async def list_sites(
     principal: CurrentPrincipal,
     session: Session,
     page: Page,
-    near: Annotated[
-        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
-    ] = None,
-    radius_km: Annotated[float | None, Query(gt=0, le=500)] = None,
+    near: Near,
 ) -> GeoJSONResponse:
-    rows = await service.list_sites(
-        session, principal, parse_near(near, radius_km), radius_km, page
-    )
+    rows = await service.list_sites(session, principal, near, page)
     return feature_page(request, rows, page, _site)
 
 

@@ -9,7 +9,7 @@ from app.errors import Conflict, ValidationFailed
 from app.kit.geo import Point, PointIn, locate
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams
-from app.kit.spatial import near_query, run_near_query
+from app.kit.spatial import NearParams, near_query, run_near_query
 from app.models import Site
 from app.settings import Settings
 from app.sites.schemas import SiteCreate, SiteUpdate
@@ -38,13 +38,10 @@ async def get_site(session: AsyncSession, principal: Principal, site_id: uuid.UU
 async def list_sites(
     session: AsyncSession,
     principal: Principal,
-    near: tuple[float, float] | None,
-    radius_km: float | None,
+    near: NearParams,
     page: PageParams,
 ) -> list[tuple[Site, float | None]]:
-    query = near_query(
-        Site, [Site.organization_id == principal.organization_id], near, radius_km, page
-    )
+    query = near_query(Site, [Site.organization_id == principal.organization_id], near, page)
     return await run_near_query(session, query)
 
 
