@@ -1,0 +1,73 @@
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.candidates import service
+from app.candidates.schemas import OfferCandidates, RequestCandidates
+from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
+from app.offers.schemas import offer_view
+from app.requests.schemas import request_view
+from matching import scoring
+from matching.scoring import Candidate
+
+router = APIRouter(tags=["matching"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Limit = Annotated[int, Query(ge=1, le=200, description="How many candidates, best first.")]
+
+
+def _fields(candidate: Candidate) -> dict[str, Any]:
+    parts = candidate.parts
+    return {
+        "distance_m": round(candidate.pair.distance_m, 1),
+        "quantity": {"value": round(candidate.quantity, 3), "unit": candidate.pair.request_unit},
+        "mass_kg": None if candidate.mass_kg is None else round(candidate.mass_kg, 1),
+        "co2_kg": round(candidate.co2_kg, 3),
+        "score": {
+            "total": round(candidate.score, 4),
+            **{name: round(getattr(parts, name), 4) for name in scoring.WEIGHTS},
+        },
+    }
+
+
+@router.get(
+    "/v1/requests/{request_id}/candidates",
+    summary="Open offers that can serve this request, best first",
+    description=scoring.__doc__,
+)
+async def request_candidates(
+    request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20
+) -> OfferCandidates:
+    ranked = await service.candidates_for_request(session, principal, request_id, limit)
+    return OfferCandidates.model_validate(
+        {
+            "request_id": str(request_id),
+            "items": [
+                {**_fields(c), "offer": offer_view(offer, principal.organization_id)}
+                for c, offer in ranked
+            ],
+        }
+    )
+
+
+@router.get(
+    "/v1/offers/{offer_id}/candidates",
+    summary="Open requests this offer can serve, best first",
+    description=scoring.__doc__,
+)
+async def offer_candidates(
+    offer_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20
+) -> RequestCandidates:
+    ranked = await service.candidates_for_offer(session, principal, offer_id, limit)
+    return RequestCandidates.model_validate(
+        {
+            "offer_id": str(offer_id),
+            "items": [
+                {**_fields(c), "request": request_view(req, principal.organization_id)}
+                for c, req in ranked
+            ],
+        }
+    )
