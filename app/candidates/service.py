@@ -22,7 +22,9 @@ _PAIR_FIELDS = [f.name for f in dataclasses.fields(CandidatePair)]
 
 def pair_from_row(row: Any) -> CandidatePair:
     # Raw SQL answers numeric columns as Decimal; the engine works in floats.
-    values = {name: float(v) if isinstance(v := row[name], Decimal) else v for name in _PAIR_FIELDS}
+    values: dict[str, Any] = {
+        name: float(v) if isinstance(v := row[name], Decimal) else v for name in _PAIR_FIELDS
+    }
     values["offer_id"], values["request_id"] = str(row["offer_id"]), str(row["request_id"])
     return CandidatePair(**values)
 
