@@ -9,10 +9,11 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.kit.geo import Point
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams
@@ -165,4 +166,10 @@ async def delete_listing(
         session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
     )
     await session.delete(row)
-    await session.commit()
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            f"Matches name this {kind.noun}: close it (status closed) instead."
+        ) from None

@@ -14,6 +14,7 @@ from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
+from app.matches.router import router as matches_router
 from app.materials.router import router as materials_router
 from app.offers.router import router as offers_router
 from app.organizations.router import router as organizations_router
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         offers_router,
         requests_router,
         candidates_router,
+        matches_router,
     ):
         app.include_router(router)
 

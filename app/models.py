@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -167,6 +168,34 @@ class MaterialRequest(Listing, Base):
     max_price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
 
     __mapper_args__ = {"version_id_col": Owned.version}  # noqa: RUF012
+
+
+class Match(Timestamped, Base):
+    __tablename__ = "matches"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    offer_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("offers.id", ondelete="RESTRICT"), nullable=False
+    )
+    request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("material_requests.id", ondelete="RESTRICT"), nullable=False
+    )
+    quantity_value: Mapped[float] = _quantity()
+    quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
+    offer_quantity_value: Mapped[float] = _quantity()
+    offer_quantity_unit: Mapped[str] = mapped_column(String(8), nullable=False)
+    mass_kg: Mapped[float | None] = _optional_quantity()
+    distance_m: Mapped[float] = mapped_column(Float, nullable=False)
+    distance_kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    score: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="proposed")
+    # Who proposed it: a matching run, or one of the two sides.
+    proposed_by: Mapped[str] = mapped_column(String(12), nullable=False)
+    offer_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class IdempotencyRecord(Base):

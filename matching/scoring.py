@@ -122,3 +122,21 @@ def rank(pairs: list[CandidatePair]) -> list[Candidate]:
     return sorted(
         scored, key=lambda c: (-c.score, c.pair.distance_m, c.pair.offer_id, c.pair.request_id)
     )
+
+
+def share_of_offer(pair: CandidatePair, quantity: float) -> tuple[float, float | None]:
+    """What `quantity` (in the request's unit) takes from the offer, in the offer's unit, and
+    its mass when known."""
+    request_mass = remaining_mass_kg(
+        pair.request_quantity, pair.request_remaining, pair.request_unit, pair.request_mass_kg
+    )
+    offer_mass = remaining_mass_kg(
+        pair.offer_quantity, pair.offer_remaining, pair.offer_unit, pair.offer_mass_kg
+    )
+    if pair.offer_unit == pair.request_unit:
+        mass = None if offer_mass is None else offer_mass * quantity / pair.offer_remaining
+        return quantity, mass
+    if request_mass is None or offer_mass is None:
+        raise ValueError("the offer's and the request's quantities cannot be compared")
+    mass = request_mass * quantity / pair.request_remaining
+    return pair.offer_remaining * mass / offer_mass, mass

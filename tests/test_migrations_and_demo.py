@@ -22,6 +22,7 @@ TABLES = {
     "offers",
     "material_requests",
     "idempotency_keys",
+    "matches",
 }
 
 

@@ -20,6 +20,13 @@ class Quantity(BaseModel):
     unit: Unit = Field(examples=["t"])
 
 
+class Remaining(BaseModel):
+    """What is left of a quantity once matches reserved their part; may reach zero."""
+
+    value: float = Field(ge=0)
+    unit: Unit
+
+
 class Condition(StrEnum):
     """A: reusable as is; B: needs work; C: recycling only."""
 

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.kit.geo import Point, PointIn
-from app.kit.quantity import Condition, Quantity, window_error
+from app.kit.quantity import Condition, Quantity, Remaining, window_error
 from app.models import Offer as OfferRow
 
 
@@ -113,7 +113,7 @@ class OfferPublic(BaseModel):
     title: str
     description: str | None
     quantity: Quantity
-    remaining: Quantity
+    remaining: Remaining
     mass_kg: float | None
     volume_m3: float | None
     min_lot: float | None

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.kit.geo import Point, PointIn
-from app.kit.quantity import Condition, Quantity, window_error
+from app.kit.quantity import Condition, Quantity, Remaining, window_error
 from app.models import MaterialRequest as MaterialRequestRow
 
 
@@ -99,7 +99,7 @@ class MaterialRequestPublic(BaseModel):
     title: str | None
     description: str | None
     quantity: Quantity
-    remaining: Quantity
+    remaining: Remaining
     mass_kg: float | None
     volume_m3: float | None
     needed_from: date

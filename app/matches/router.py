@@ -1,0 +1,82 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
+from app.kit.etag import set_etag
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page, next_links
+from app.matches import service
+from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, match_view
+from app.models import Match as MatchRow
+
+router = APIRouter(prefix="/v1/matches", tags=["matching"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _answer(response: Response, row: MatchRow) -> Match:
+    set_etag(response, row.version)
+    return match_view(row)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Propose a match between an offer and a request (either side's organization)",
+)
+async def propose_match(
+    data: MatchCreate, principal: CurrentPrincipal, session: Session, response: Response
+) -> Match:
+    row = await service.propose_match(session, principal, data)
+    response.headers["Location"] = f"/v1/matches/{row.id}"
+    return _answer(response, row)
+
+
+@router.get("", summary="Matches your organization stands on one side of, newest first")
+async def list_matches(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    page: Page,
+    status: MatchStatus | None = None,
+    offer_id: uuid.UUID | None = None,
+    request_id: uuid.UUID | None = None,
+) -> MatchPage:
+    rows = await service.list_matches(session, principal, page, status, offer_id, request_id)
+    last = [rows[-1].created_at.isoformat(), str(rows[-1].id)] if len(rows) == page.limit else None
+    return MatchPage(
+        items=[match_view(r) for r in rows], links=next_links(request, last, "application/json")
+    )
+
+
+@router.get("/{match_id}", summary="One match of your organization")
+async def read_match(
+    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Match:
+    return _answer(response, await service.get_match(session, principal, match_id))
+
+
+@router.post(
+    "/{match_id}/accept",
+    dependencies=[IdempotencyKey],
+    summary="Accept a match for your side; the second acceptance reserves the quantity",
+    description="When both sides have accepted, the match's quantity is taken from the offer's and "
+    "the request's remaining quantities in one transaction under row locks. If not enough "
+    "remains, the accept answers 409 and nothing changes.",
+)
+async def accept_match(
+    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Match:
+    return _answer(response, await service.accept_match(session, principal, match_id))
+
+
+@router.post("/{match_id}/reject", dependencies=[IdempotencyKey], summary="Reject a proposed match")
+async def reject_match(
+    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Match:
+    return _answer(response, await service.reject_match(session, principal, match_id))

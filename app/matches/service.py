@@ -1,0 +1,236 @@
+"""The match lifecycle. A match is proposed (by a run or by one of the two sides), accepted by
+each side, and when the second side accepts, its quantity is reserved on the offer and on the
+request in the same transaction, under row locks: nothing is ever allocated twice."""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import or_, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.candidates.service import pair_from_row
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.kit.pagination import PageParams
+from app.listings import get_listing
+from app.matches.schemas import MatchCreate, MatchStatus
+from app.models import Match, MaterialRequest, Offer
+from app.offers.service import OFFERS
+from app.requests.service import REQUESTS
+from matching.candidates import CANDIDATES_FOR_REQUEST, CandidatePair
+from matching.scoring import Candidate, score_candidate, share_of_offer
+
+_MASS_UNITS = {"kg": 1.0, "t": 1000.0}
+# Remaining quantities are kept to three decimals in the database.
+_EPSILON = 0.0005
+
+
+def new_match(candidate: Candidate, quantity: float, proposed_by: str) -> Match:
+    """A proposed match for `quantity` (in the request's unit) of a scored candidate."""
+    pair = candidate.pair
+    offer_quantity, mass_kg = share_of_offer(pair, quantity)
+    return Match(
+        id=uuid.uuid4(),
+        offer_id=uuid.UUID(pair.offer_id),
+        request_id=uuid.UUID(pair.request_id),
+        quantity_value=round(quantity, 3),
+        quantity_unit=pair.request_unit,
+        offer_quantity_value=round(offer_quantity, 3),
+        offer_quantity_unit=pair.offer_unit,
+        mass_kg=None if mass_kg is None else round(mass_kg, 3),
+        distance_m=pair.distance_m,
+        distance_kind="straight_line",
+        score={
+            "total": round(candidate.score, 4),
+            **{k: round(v, 4) for k, v in vars(candidate.parts).items()},
+            "co2_kg": round(candidate.co2_kg, 3),
+        },
+        status=MatchStatus.proposed.value,
+        proposed_by=proposed_by,
+    )
+
+
+async def _candidate_pair(
+    session: AsyncSession, offer_id: uuid.UUID, request_id: uuid.UUID
+) -> CandidatePair | None:
+    rows = (
+        (await session.execute(text(CANDIDATES_FOR_REQUEST), {"anchor_id": request_id}))
+        .mappings()
+        .all()
+    )
+    return next((pair_from_row(r) for r in rows if r["offer_id"] == offer_id), None)
+
+
+def _in_request_unit(data: MatchCreate, pair: CandidatePair, default: float) -> float:
+    if data.quantity is None:
+        return default
+    unit, value = data.quantity.unit.value, data.quantity.value
+    if unit == pair.request_unit:
+        return value
+    if unit in _MASS_UNITS and pair.request_unit in _MASS_UNITS:
+        return value * _MASS_UNITS[unit] / _MASS_UNITS[pair.request_unit]
+    raise ValidationFailed.field(
+        "quantity.unit",
+        "request_unit",
+        f"Give the quantity in the request's unit, {pair.request_unit}.",
+    )
+
+
+async def propose_match(session: AsyncSession, principal: Principal, data: MatchCreate) -> Match:
+    offer = await get_listing(OFFERS, session, principal, data.offer_id)
+    request = await get_listing(REQUESTS, session, principal, data.request_id)
+    if principal.organization_id == offer.organization_id:
+        side = "offer"
+    elif principal.organization_id == request.organization_id:
+        side = "request"
+    else:
+        raise Forbidden(
+            "Only the offer's or the request's organization may propose a match between them."
+        )
+    pair = await _candidate_pair(session, data.offer_id, data.request_id)
+    candidate = None if pair is None else score_candidate(pair)
+    if pair is None or candidate is None:
+        raise ValidationFailed.field(
+            "offer_id",
+            "candidate",
+            "This offer cannot serve this request: see GET /v1/requests/{id}/candidates for those that can.",
+        )
+    quantity = _in_request_unit(data, pair, candidate.quantity)
+    if quantity > candidate.quantity + _EPSILON:
+        raise ValidationFailed.field(
+            "quantity.value",
+            "within_supply",
+            f"At most {candidate.quantity:g} {pair.request_unit} can be matched between these two.",
+        )
+    match = new_match(candidate, quantity, proposed_by=side)
+    if (
+        pair.offer_min_lot is not None
+        and match.offer_quantity_value < pair.offer_min_lot - _EPSILON
+    ):
+        raise ValidationFailed.field(
+            "quantity.value",
+            "min_lot",
+            f"The offer sells lots of at least {pair.offer_min_lot:g} {pair.offer_unit}.",
+        )
+    session.add(match)
+    await session.commit()
+    return match
+
+
+async def _visible_match(
+    session: AsyncSession, principal: Principal, match_id: uuid.UUID, *, lock: bool = True
+) -> tuple[Match, str]:
+    """The match (locked for this transaction unless `lock` is off) and the side the principal
+    stands on; a match of two other organizations is answered as missing."""
+    query = (
+        select(Match, Offer.organization_id, MaterialRequest.organization_id)
+        .join(Offer, Offer.id == Match.offer_id)
+        .join(MaterialRequest, MaterialRequest.id == Match.request_id)
+        .where(Match.id == match_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Match)
+    row = (await session.execute(query)).one_or_none()
+    if row is None or principal.organization_id not in (row[1], row[2]):
+        raise NotFound(f"No match {match_id}.")
+    return row[0], "offer" if principal.organization_id == row[1] else "request"
+
+
+async def accept_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+    match, side = await _visible_match(session, principal, match_id)
+    if match.status != MatchStatus.proposed.value:
+        problem = Conflict(f"This match is {match.status}: only a proposed match can be accepted.")
+        await session.rollback()
+        raise problem
+    now = datetime.now(UTC)
+    if side == "offer":
+        match.offer_accepted_at = match.offer_accepted_at or now
+    else:
+        match.request_accepted_at = match.request_accepted_at or now
+    if match.offer_accepted_at and match.request_accepted_at:
+        await _reserve(session, match)
+    await session.commit()
+    return match
+
+
+async def _reserve(session: AsyncSession, match: Match) -> None:
+    """Takes the match's quantity from the offer and the request. Offers are locked before
+    requests in every transaction, so two accepts never wait on each other in a cycle."""
+    offer = await session.get_one(
+        Offer, match.offer_id, with_for_update=True, populate_existing=True
+    )
+    request = await session.get_one(
+        MaterialRequest, match.request_id, with_for_update=True, populate_existing=True
+    )
+    for noun, listing, amount in (
+        ("offer", offer, match.offer_quantity_value),
+        ("request", request, match.quantity_value),
+    ):
+        if listing.status != "open" or listing.remaining_value + _EPSILON < amount:
+            problem = Conflict(
+                f"Only {listing.remaining_value:g} {listing.quantity_unit} remain on the {noun} "
+                f"({listing.status}); this match needs {amount:g}. Nothing was reserved.",
+                remaining=listing.remaining_value,
+            )
+            # Rolling back expires the rows, so the problem is written first.
+            await session.rollback()
+            raise problem
+        listing.remaining_value = round(max(0.0, listing.remaining_value - amount), 3)
+        if listing.remaining_value == 0:
+            listing.status = "reserved"
+    match.status = MatchStatus.accepted.value
+
+
+async def reject_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+    match, _ = await _visible_match(session, principal, match_id)
+    if match.status != MatchStatus.proposed.value:
+        problem = Conflict(f"This match is {match.status}: only a proposed match can be rejected.")
+        await session.rollback()
+        raise problem
+    match.status = MatchStatus.rejected.value
+    await session.commit()
+    return match
+
+
+async def get_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+    match, _ = await _visible_match(session, principal, match_id, lock=False)
+    return match
+
+
+async def list_matches(
+    session: AsyncSession,
+    principal: Principal,
+    page: PageParams,
+    status: MatchStatus | None,
+    offer_id: uuid.UUID | None,
+    request_id: uuid.UUID | None,
+) -> list[Match]:
+    """Matches on either side of which the organization stands, newest first."""
+    query = (
+        select(Match)
+        .join(Offer, Offer.id == Match.offer_id)
+        .join(MaterialRequest, MaterialRequest.id == Match.request_id)
+        .where(
+            or_(
+                Offer.organization_id == principal.organization_id,
+                MaterialRequest.organization_id == principal.organization_id,
+            )
+        )
+        .order_by(Match.created_at.desc(), Match.id.desc())
+        .limit(page.limit)
+    )
+    if status is not None:
+        query = query.where(Match.status == status.value)
+    if offer_id is not None:
+        query = query.where(Match.offer_id == offer_id)
+    if request_id is not None:
+        query = query.where(Match.request_id == request_id)
+    if page.after:
+        try:
+            created, last_id = datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1])
+        except (ValueError, TypeError, IndexError):
+            raise ValidationFailed.field(
+                "cursor", "valid_cursor", "Use the cursor from a `next` link as it is.", "query"
+            ) from None
+        query = query.where(tuple_(Match.created_at, Match.id) < tuple_(created, last_id))
+    return list((await session.scalars(query)).all())

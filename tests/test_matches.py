@@ -1,0 +1,233 @@
+"""The match lifecycle: propose, accept by both sides, reserve once, never over-allocate."""
+
+import asyncio
+
+import httpx
+import pytest
+
+from tests.conftest import Org, OrgFactory, assert_problem, offer_body, point, request_body
+
+HERE = [4.3467, 50.8660]  # Tour & Taxis
+WINDOW = {"needed_from": "2027-04-01", "needed_by": "2027-04-30"}
+AVAILABLE = {"available_from": "2027-04-01", "available_until": "2027-04-30"}
+
+
+async def _offer(client: httpx.AsyncClient, org: Org, tonnes: float, **fields: object) -> dict:
+    body = offer_body(
+        **{
+            "material": "040221",
+            "location": point(HERE),
+            "quantity": {"value": tonnes, "unit": "t"},
+            **AVAILABLE,
+            **fields,
+        }
+    )
+    response = await client.post("/v1/offers", json=body, headers=org.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _request(client: httpx.AsyncClient, org: Org, tonnes: float, **fields: object) -> dict:
+    body = request_body(
+        **{
+            "material": "0402",
+            "location": point(HERE),
+            "quantity": {"value": tonnes, "unit": "t"},
+            **WINDOW,
+            **fields,
+        }
+    )
+    response = await client.post("/v1/requests", json=body, headers=org.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def _propose(
+    client: httpx.AsyncClient, org: Org, offer: dict, request: dict, tonnes: float | None = None
+) -> httpx.Response:
+    body: dict[str, object] = {"offer_id": offer["id"], "request_id": request["id"]}
+    if tonnes is not None:
+        body["quantity"] = {"value": tonnes, "unit": "t"}
+    return await client.post("/v1/matches", json=body, headers=org.headers)
+
+
+@pytest.fixture
+async def sides(make_org: OrgFactory) -> tuple[Org, Org]:
+    return await make_org("supplier"), await make_org("consumer")
+
+
+async def test_both_sides_accept_and_the_quantity_is_reserved_once(
+    client: httpx.AsyncClient, sides: tuple[Org, Org], make_org: OrgFactory
+) -> None:
+    supplier, consumer = sides
+    offer, request = await _offer(client, supplier, 12), await _request(client, consumer, 4)
+    proposed = await _propose(client, consumer, offer, request)
+    assert proposed.status_code == 201, proposed.text
+    match = proposed.json()
+    assert match["status"] == "proposed" and match["proposed_by"] == "request"
+    assert match["quantity"] == {"value": 4.0, "unit": "t"} and match["offer_quantity"] == {
+        "value": 4.0,
+        "unit": "t",
+    }
+    assert match["mass_kg"] == 4000.0 and match["score"]["total"] > 0
+    path = proposed.headers["location"]
+
+    stranger = await make_org("consumer")
+    assert_problem(await client.get(path, headers=stranger.headers), 404)
+    assert_problem(await client.post(f"{path}/accept", headers=stranger.headers), 404)
+
+    first = await client.post(f"{path}/accept", headers=consumer.headers)
+    assert first.json()["status"] == "proposed" and first.json()["request_accepted_at"]
+    # Nothing is reserved until the second side accepts.
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=supplier.headers)).json()[
+        "remaining"
+    ]["value"] == 12
+    second = await client.post(f"{path}/accept", headers=supplier.headers)
+    assert second.status_code == 200 and second.json()["status"] == "accepted"
+
+    offer_now = (await client.get(f"/v1/offers/{offer['id']}", headers=supplier.headers)).json()
+    request_now = (
+        await client.get(f"/v1/requests/{request['id']}", headers=consumer.headers)
+    ).json()
+    assert offer_now["remaining"] == {"value": 8.0, "unit": "t"} and offer_now["status"] == "open"
+    assert (
+        request_now["remaining"] == {"value": 0.0, "unit": "t"}
+        and request_now["status"] == "reserved"
+    )
+
+    assert_problem(await client.post(f"{path}/accept", headers=supplier.headers), 409)
+    assert_problem(await client.post(f"{path}/reject", headers=consumer.headers), 409)
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=supplier.headers)).json()[
+        "remaining"
+    ]["value"] == 8
+    # A matched offer is closed, not deleted.
+    assert_problem(await client.delete(f"/v1/offers/{offer['id']}", headers=supplier.headers), 409)
+
+    listed = await client.get(
+        "/v1/matches", params={"offer_id": offer["id"]}, headers=supplier.headers
+    )
+    assert [m["id"] for m in listed.json()["items"]] == [match["id"]]
+    assert (
+        await client.get("/v1/matches", params={"offer_id": offer["id"]}, headers=stranger.headers)
+    ).json()["items"] == []
+
+
+async def test_an_accept_beyond_what_remains_answers_409_and_changes_nothing(
+    client: httpx.AsyncClient, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer = await _offer(client, supplier, 5)
+    first_request, second_request = (
+        await _request(client, consumer, 4),
+        await _request(client, consumer, 4),
+    )
+    first = (await _propose(client, consumer, offer, first_request)).json()
+    second = (await _propose(client, consumer, offer, second_request)).json()
+    for match in (first, second):
+        assert (
+            await client.post(f"/v1/matches/{match['id']}/accept", headers=consumer.headers)
+        ).status_code == 200
+    assert (
+        await client.post(f"/v1/matches/{first['id']}/accept", headers=supplier.headers)
+    ).json()["status"] == "accepted"
+
+    refused = await client.post(f"/v1/matches/{second['id']}/accept", headers=supplier.headers)
+    body = assert_problem(refused, 409)
+    assert body["remaining"] == 1.0
+    after = (await client.get(f"/v1/matches/{second['id']}", headers=supplier.headers)).json()
+    assert (
+        after["status"] == "proposed"
+        and after["offer_accepted_at"] is None
+        and after["request_accepted_at"]
+    )
+    assert (await client.get(f"/v1/offers/{offer['id']}", headers=supplier.headers)).json()[
+        "remaining"
+    ]["value"] == 1
+    assert (
+        await client.get(f"/v1/requests/{second_request['id']}", headers=consumer.headers)
+    ).json()["remaining"]["value"] == 4
+
+    rejected = await client.post(f"/v1/matches/{second['id']}/reject", headers=supplier.headers)
+    assert rejected.json()["status"] == "rejected"
+
+
+async def test_proposals_are_checked(
+    client: httpx.AsyncClient, sides: tuple[Org, Org], make_org: OrgFactory
+) -> None:
+    supplier, consumer = sides
+    offer, request = (
+        await _offer(client, supplier, 6, min_lot=2),
+        await _request(client, consumer, 4),
+    )
+    stranger = await make_org("consumer")
+    assert_problem(await _propose(client, stranger, offer, request), 403)
+    assert_problem(
+        await _propose(client, consumer, offer, request, tonnes=5),
+        422,
+        "quantity.value",
+        "within_supply",
+    )
+    assert_problem(
+        await _propose(client, consumer, offer, request, tonnes=1), 422, "quantity.value", "min_lot"
+    )
+    far = await _request(client, consumer, 4, location=point([4.40, 50.80]), max_distance_km=1)
+    assert_problem(await _propose(client, consumer, offer, far), 422, "offer_id", "candidate")
+    kilograms = await client.post(
+        "/v1/matches",
+        json={
+            "offer_id": offer["id"],
+            "request_id": request["id"],
+            "quantity": {"value": 3000, "unit": "kg"},
+        },
+        headers=supplier.headers,
+    )
+    assert kilograms.status_code == 201 and kilograms.json()["quantity"] == {
+        "value": 3.0,
+        "unit": "t",
+    }
+    assert kilograms.json()["proposed_by"] == "offer"
+
+
+async def test_an_offer_below_its_min_lot_is_no_longer_a_candidate(
+    client: httpx.AsyncClient, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer = await _offer(client, supplier, 10, min_lot=4)
+    request = await _request(client, consumer, 7)
+    match = (await _propose(client, consumer, offer, request)).json()
+    for org in sides:
+        await client.post(f"/v1/matches/{match['id']}/accept", headers=org.headers)
+    other = await _request(client, consumer, 3)
+    candidates = (
+        await client.get(f"/v1/requests/{other['id']}/candidates", headers=consumer.headers)
+    ).json()["items"]
+    assert offer["id"] not in {c["offer"]["id"] for c in candidates}
+
+
+async def test_fifty_concurrent_accepts_never_over_allocate(
+    client: httpx.AsyncClient, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer = await _offer(client, supplier, 10)
+    matches = []
+    for _ in range(50):
+        request = await _request(client, consumer, 1)
+        match = (await _propose(client, consumer, offer, request)).json()
+        assert (
+            await client.post(f"/v1/matches/{match['id']}/accept", headers=consumer.headers)
+        ).status_code == 200
+        matches.append(match["id"])
+
+    responses = await asyncio.gather(
+        *(client.post(f"/v1/matches/{m}/accept", headers=supplier.headers) for m in matches)
+    )
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 10 and statuses.count(409) == 40
+    offer_now = (await client.get(f"/v1/offers/{offer['id']}", headers=supplier.headers)).json()
+    assert offer_now["remaining"]["value"] == 0 and offer_now["status"] == "reserved"
+    accepted = await client.get(
+        "/v1/matches",
+        params={"offer_id": offer["id"], "status": "accepted", "limit": 100},
+        headers=supplier.headers,
+    )
+    assert sum(m["quantity"]["value"] for m in accepted.json()["items"]) == 10
