@@ -12,9 +12,11 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.health.service import migration_head
+from app.jobs import create_job_app
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.matches.router import router as matches_router
+from app.matching_runs.router import router as matching_runs_router
 from app.materials.router import router as materials_router
 from app.offers.router import router as offers_router
 from app.organizations.router import router as organizations_router
@@ -43,9 +45,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
 
+    jobs = create_job_app(settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with jobs.open_async():
+            yield
         await engine.dispose()
 
     app = FastAPI(
@@ -57,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.jobs = jobs
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
@@ -69,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         requests_router,
         candidates_router,
         matches_router,
+        matching_runs_router,
     ):
         app.include_router(router)
 

@@ -170,6 +170,26 @@ class MaterialRequest(Listing, Base):
     __mapper_args__ = {"version_id_col": Owned.version}  # noqa: RUF012
 
 
+class MatchingRun(Timestamped, Base):
+    """A global allocation over open offers and requests, run as a job."""
+
+    __tablename__ = "matching_runs"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    material: Mapped[str | None] = mapped_column(String(6))
+    # {"near": [lon, lat], "radius_km": r}: requests delivered within it.
+    area: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    cost_per_tonne_km: Mapped[float] = mapped_column(Float, nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
+    totals: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Match(Timestamped, Base):
     __tablename__ = "matches"
 
@@ -191,6 +211,9 @@ class Match(Timestamped, Base):
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="proposed")
     # Who proposed it: a matching run, or one of the two sides.
     proposed_by: Mapped[str] = mapped_column(String(12), nullable=False)
+    run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("matching_runs.id", ondelete="SET NULL")
+    )
     offer_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     request_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)

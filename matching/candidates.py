@@ -51,12 +51,13 @@ CANDIDATES_FOR_OFFER = (
     )
     + " ORDER BY distance_m, r.id"
 )
-# Every pair, for a global allocation, optionally within a family and an area.
+# Every pair, for a global allocation, optionally within a family and around a point.
 CANDIDATE_GRAPH = _BASE.format(
     anchor="(CAST(:family AS text) IS NULL OR starts_with(o.material, CAST(:family AS text)))"
-    " AND (CAST(:area_wkt AS text) IS NULL OR ST_Intersects(r.location, ST_GeomFromText(CAST(:area_wkt AS text), 4326)))"
+    " AND (CAST(:radius_m AS float8) IS NULL OR ST_DWithin(r.location::geography,"
+    " geography(ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326)),"
+    " CAST(:radius_m AS float8)))"
 )
-
 Unit = Literal["kg", "t", "m3", "piece"]
 
 

@@ -13,5 +13,9 @@ fi
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
 echo "database: $BOUCLE_DATABASE_URL"
+# One worker runs the job queue beside the API; both stop together.
+.venv/bin/python -m app.worker &
+worker=$!
+trap 'kill $worker 2>/dev/null' EXIT
 echo "serving boucle on http://127.0.0.1:${PORT:-8000} (API docs at /docs)"
-exec .venv/bin/uvicorn app.main:create_app --factory --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log
+.venv/bin/uvicorn app.main:create_app --factory --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log

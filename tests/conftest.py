@@ -110,8 +110,9 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
     application = create_app(settings_for(database_url, max_body_bytes=100_000))
-    yield application
-    await application.state.engine.dispose()
+    # The app's lifespan opens the job queue and, at the end, closes the database engine.
+    async with application.router.lifespan_context(application):
+        yield application
 
 
 @pytest.fixture(scope="session")

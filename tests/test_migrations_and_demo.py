@@ -23,6 +23,11 @@ TABLES = {
     "material_requests",
     "idempotency_keys",
     "matches",
+    "matching_runs",
+    "procrastinate_jobs",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_workers",
 }
 
 

@@ -1,0 +1,26 @@
+"""The worker process: `python -m app.worker` runs the jobs of the queue until stopped."""
+
+import asyncio
+import logging
+
+from app.db import create_engine, create_sessionmaker
+from app.jobs import create_job_app
+from app.settings import get_settings
+
+
+async def run_worker() -> None:
+    settings = get_settings()
+    engine = create_engine(settings)
+    jobs = create_job_app(settings)
+    try:
+        async with jobs.open_async():
+            await jobs.run_worker_async(
+                additional_context={"sessionmaker": create_sessionmaker(engine)}
+            )
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_worker())
