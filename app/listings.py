@@ -38,6 +38,8 @@ class ListingKind(Generic[Row]):
     plain_fields: frozenset[str]
     # The whole listing as a patch may leave it: the create rules plus the status.
     stored_schema: type[BaseModel]
+    # What else happens, in the same transaction, when one is created.
+    on_created: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
 
 
 async def create_listing(
@@ -66,6 +68,8 @@ async def create_listing(
         **data.model_dump(include=set(kind.plain_fields - {"status"})),
     )
     session.add(row)
+    if kind.on_created is not None:
+        await kind.on_created(session, row)
     await session.commit()
     return row
 

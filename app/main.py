@@ -12,7 +12,6 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
 from app.health.router import router as health_router
 from app.health.service import migration_head
-from app.jobs import create_job_app
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.matches.router import router as matches_router
@@ -23,6 +22,7 @@ from app.organizations.router import router as organizations_router
 from app.requests.router import router as requests_router
 from app.settings import Settings, get_settings
 from app.sites.router import router as sites_router
+from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 boucle puts the secondary materials of Brussels back into circulation: companies post what
@@ -45,12 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
 
-    jobs = create_job_app(settings)
-
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        async with jobs.open_async():
-            yield
+        yield
         await engine.dispose()
 
     app = FastAPI(
@@ -62,7 +59,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.jobs = jobs
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
@@ -76,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         candidates_router,
         matches_router,
         matching_runs_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

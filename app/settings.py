@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     page_size_max: int = 500
     idempotency_ttl_hours: int = 24
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
+    # Webhook URLs that resolve to loopback, private or link-local addresses are refused
+    # unless this is on (tests turn it on to receive on a local port).
+    webhooks_allow_private_urls: bool = False
+    # A failed delivery is tried again after base x 2^(attempts - 1) seconds, for this long.
+    webhook_retry_base_seconds: float = 10.0
+    webhook_retry_window_hours: float = 24.0
+    webhook_timeout_seconds: float = 10.0
 
 
 @lru_cache

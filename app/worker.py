@@ -2,10 +2,30 @@
 
 import asyncio
 import logging
+from functools import cache
+
+import procrastinate
 
 from app.db import create_engine, create_sessionmaker
-from app.jobs import create_job_app
-from app.settings import get_settings
+from app.jobs import psycopg_conninfo
+from app.matching_runs.tasks import blueprint as matching_tasks
+from app.settings import Settings, get_settings
+from app.webhooks.tasks import blueprint as webhook_tasks
+
+
+@cache
+def _task_registry() -> procrastinate.App:
+    # Blueprints rename their tasks when added, so they are added once per process.
+    registry = procrastinate.App(connector=procrastinate.PsycopgConnector())
+    registry.add_tasks_from(matching_tasks, namespace="matching")
+    registry.add_tasks_from(webhook_tasks, namespace="webhooks")
+    return registry
+
+
+def create_job_app(settings: Settings) -> procrastinate.App:
+    return _task_registry().with_connector(
+        procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(settings.database_url))
+    )
 
 
 async def run_worker() -> None:
@@ -15,7 +35,10 @@ async def run_worker() -> None:
     try:
         async with jobs.open_async():
             await jobs.run_worker_async(
-                additional_context={"sessionmaker": create_sessionmaker(engine)}
+                additional_context={
+                    "sessionmaker": create_sessionmaker(engine),
+                    "settings": settings,
+                }
             )
     finally:
         await engine.dispose()

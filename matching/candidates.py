@@ -67,6 +67,8 @@ class CandidatePair:
 
     offer_id: str
     request_id: str
+    offer_organization_id: str
+    request_organization_id: str
     offer_material: str
     request_material: str
     offer_quantity: float

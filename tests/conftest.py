@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
+from app.worker import create_job_app
 
 ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
@@ -113,6 +114,28 @@ async def app(database_url: str) -> AsyncIterator[FastAPI]:
     # The app's lifespan opens the job queue and, at the end, closes the database engine.
     async with application.router.lifespan_context(application):
         yield application
+
+
+WorkerRun = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(scope="session")
+def run_worker(app: FastAPI) -> WorkerRun:
+    """Runs a real procrastinate worker until the queue has nothing due, then stops it."""
+
+    async def run() -> None:
+        jobs = create_job_app(app.state.settings)
+        async with jobs.open_async():
+            await jobs.run_worker_async(
+                wait=False,
+                install_signal_handlers=False,
+                additional_context={
+                    "sessionmaker": app.state.sessionmaker,
+                    "settings": app.state.settings,
+                },
+            )
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,8 @@
 """A global matching run through the API and a real procrastinate worker."""
 
 import httpx
-from fastapi import FastAPI
 
-from tests.conftest import OrgFactory, assert_problem, offer_body, point, request_body
+from tests.conftest import OrgFactory, WorkerRun, assert_problem, offer_body, point, request_body
 
 ORIGIN = (4.3525, 50.8467)
 AVAILABLE = {"available_from": "2027-06-01", "available_until": "2027-06-30"}
@@ -14,16 +13,8 @@ def km_east(km: float) -> dict[str, object]:
     return point([round(ORIGIN[0] + km * 0.014184, 6), ORIGIN[1]])
 
 
-async def run_worker_until_idle(app: FastAPI) -> None:
-    await app.state.jobs.run_worker_async(
-        wait=False,
-        install_signal_handlers=False,
-        additional_context={"sessionmaker": app.state.sessionmaker},
-    )
-
-
 async def test_a_run_beats_nearest_first_and_only_proposes(
-    client: httpx.AsyncClient, app: FastAPI, make_org: OrgFactory
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
 ) -> None:
     supplier, consumer, region = (
         await make_org("supplier"),
@@ -68,7 +59,7 @@ async def test_a_run_beats_nearest_first_and_only_proposes(
     assert started.json()["status"] == "queued"
     location = started.headers["location"]
 
-    await run_worker_until_idle(app)
+    await run_worker()
 
     run = (await client.get(location, headers=region.headers)).json()
     assert run["status"] == "done", run
@@ -101,7 +92,7 @@ async def test_a_run_beats_nearest_first_and_only_proposes(
         json={"material": "1012", "near": list(ORIGIN), "radius_km": 10},
         headers=region.headers,
     )
-    await run_worker_until_idle(app)
+    await run_worker()
     second = (await client.get(again.headers["location"], headers=region.headers)).json()
     assert second["status"] == "done" and second["matches"] == []
 

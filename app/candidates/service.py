@@ -10,10 +10,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.listings import get_listing
+from app.kit.ownership import load_readable
 from app.models import MaterialRequest, Offer
-from app.offers.service import OFFERS
-from app.requests.service import REQUESTS
+from app.webhooks.service import emit
 from matching.candidates import CANDIDATES_FOR_OFFER, CANDIDATES_FOR_REQUEST, CandidatePair
 from matching.scoring import Candidate, rank
 
@@ -25,7 +24,8 @@ def pair_from_row(row: Any) -> CandidatePair:
     values: dict[str, Any] = {
         name: float(v) if isinstance(v := row[name], Decimal) else v for name in _PAIR_FIELDS
     }
-    values["offer_id"], values["request_id"] = str(row["offer_id"]), str(row["request_id"])
+    for name in ("offer_id", "request_id", "offer_organization_id", "request_organization_id"):
+        values[name] = str(row[name])
     return CandidatePair(**values)
 
 
@@ -39,7 +39,9 @@ async def _ranked(
 async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, Offer]]:
-    await get_listing(REQUESTS, session, principal, request_id)
+    await load_readable(
+        session, MaterialRequest, request_id, principal, public=True, noun="request"
+    )
     ranked = await _ranked(session, CANDIDATES_FOR_REQUEST, request_id, limit)
     ids = [uuid.UUID(c.pair.offer_id) for c in ranked]
     offers = {
@@ -51,7 +53,7 @@ async def candidates_for_request(
 async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, MaterialRequest]]:
-    await get_listing(OFFERS, session, principal, offer_id)
+    await load_readable(session, Offer, offer_id, principal, public=True, noun="offer")
     ranked = await _ranked(session, CANDIDATES_FOR_OFFER, offer_id, limit)
     ids = [uuid.UUID(c.pair.request_id) for c in ranked]
     requests = {
@@ -61,3 +63,25 @@ async def candidates_for_offer(
         ).all()
     }
     return [(c, requests[c.pair.request_id]) for c in ranked]
+
+
+async def announce_new_offer(session: AsyncSession, offer: Offer) -> None:
+    """Tells the owners of the open requests a new offer can serve (`offer.candidate_found`),
+    in the transaction that creates the offer."""
+    await session.flush()
+    for candidate in await _ranked(session, CANDIDATES_FOR_OFFER, offer.id, limit=1000):
+        await emit(
+            session,
+            {uuid.UUID(candidate.pair.request_organization_id)},
+            "offer.candidate_found",
+            {
+                "offer_id": candidate.pair.offer_id,
+                "request_id": candidate.pair.request_id,
+                "distance_m": round(candidate.pair.distance_m, 1),
+                "quantity": {
+                    "value": round(candidate.quantity, 3),
+                    "unit": candidate.pair.request_unit,
+                },
+                "score": round(candidate.score, 4),
+            },
+        )

@@ -13,10 +13,11 @@ from app.candidates.service import pair_from_row
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.kit.pagination import PageParams
 from app.listings import get_listing
-from app.matches.schemas import MatchCreate, MatchStatus
+from app.matches.schemas import MatchCreate, MatchStatus, match_view
 from app.models import Match, MaterialRequest, Offer
 from app.offers.service import OFFERS
 from app.requests.service import REQUESTS
+from app.webhooks.service import emit
 from matching.candidates import CANDIDATES_FOR_REQUEST, CandidatePair
 from matching.scoring import Candidate, score_candidate, share_of_offer
 
@@ -113,13 +114,26 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
             f"The offer sells lots of at least {pair.offer_min_lot:g} {pair.offer_unit}.",
         )
     session.add(match)
+    await session.flush()
+    await announce(
+        session, match, "match.proposed", {offer.organization_id, request.organization_id}
+    )
     await session.commit()
     return match
 
 
+async def announce(
+    session: AsyncSession, match: Match, event_type: str, organization_ids: set[uuid.UUID]
+) -> None:
+    """Tells both sides' webhooks, in the transaction of the change."""
+    await emit(
+        session, organization_ids, event_type, {"match": match_view(match).model_dump(mode="json")}
+    )
+
+
 async def _visible_match(
     session: AsyncSession, principal: Principal, match_id: uuid.UUID, *, lock: bool = True
-) -> tuple[Match, str]:
+) -> tuple[Match, str, set[uuid.UUID]]:
     """The match (locked for this transaction unless `lock` is off) and the side the principal
     stands on; a match of two other organizations is answered as missing."""
     query = (
@@ -133,11 +147,11 @@ async def _visible_match(
     row = (await session.execute(query)).one_or_none()
     if row is None or principal.organization_id not in (row[1], row[2]):
         raise NotFound(f"No match {match_id}.")
-    return row[0], "offer" if principal.organization_id == row[1] else "request"
+    return row[0], "offer" if principal.organization_id == row[1] else "request", {row[1], row[2]}
 
 
 async def accept_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
-    match, side = await _visible_match(session, principal, match_id)
+    match, side, sides = await _visible_match(session, principal, match_id)
     if match.status != MatchStatus.proposed.value:
         problem = Conflict(f"This match is {match.status}: only a proposed match can be accepted.")
         await session.rollback()
@@ -149,6 +163,8 @@ async def accept_match(session: AsyncSession, principal: Principal, match_id: uu
         match.request_accepted_at = match.request_accepted_at or now
     if match.offer_accepted_at and match.request_accepted_at:
         await _reserve(session, match)
+        await session.flush()
+        await announce(session, match, "match.accepted", sides)
     await session.commit()
     return match
 
@@ -182,18 +198,20 @@ async def _reserve(session: AsyncSession, match: Match) -> None:
 
 
 async def reject_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
-    match, _ = await _visible_match(session, principal, match_id)
+    match, _, sides = await _visible_match(session, principal, match_id)
     if match.status != MatchStatus.proposed.value:
         problem = Conflict(f"This match is {match.status}: only a proposed match can be rejected.")
         await session.rollback()
         raise problem
     match.status = MatchStatus.rejected.value
+    await session.flush()
+    await announce(session, match, "match.rejected", sides)
     await session.commit()
     return match
 
 
 async def get_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
-    match, _ = await _visible_match(session, principal, match_id, lock=False)
+    match, _, _ = await _visible_match(session, principal, match_id, lock=False)
     return match
 
 

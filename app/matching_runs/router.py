@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
@@ -34,12 +34,11 @@ def _run(run: MatchingRun, matches: list[Match]) -> Run:
 )
 async def start_run(
     data: RunCreate,
-    request: Request,
     principal: CurrentPrincipal,
     session: Session,
     response: Response,
 ) -> Run:
-    run = await service.start_run(session, request.app.state.jobs, principal, data)
+    run = await service.start_run(session, principal, data)
     response.headers["Location"] = f"/v1/matching/runs/{run.id}"
     return _run(run, [])
 

@@ -1,19 +1,18 @@
 """Global matching runs: the candidate graph of `matching.candidates`, allocated by
 `matching.allocation`, stored as proposed matches. A run proposes; it never reserves."""
 
-import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import procrastinate
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.candidates.service import pair_from_row
-from app.errors import NotFound, ServiceUnavailable
-from app.matches.service import new_match
+from app.errors import NotFound
+from app.jobs import defer_in_transaction
+from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
@@ -21,13 +20,10 @@ from matching.allocation import Arc, Demand, Prices, Supply, allocate_offers_to_
 from matching.candidates import CANDIDATE_GRAPH
 from matching.scoring import DETOUR_FACTOR, Candidate, remaining_mass_kg, score_candidate
 
-log = logging.getLogger(__name__)
 RUN_MATCHING = "matching:run_matching"
 
 
-async def start_run(
-    session: AsyncSession, jobs: procrastinate.App, principal: Principal, data: RunCreate
-) -> MatchingRun:
+async def start_run(session: AsyncSession, principal: Principal, data: RunCreate) -> MatchingRun:
     principal.require_role("admin")
     run = MatchingRun(
         id=uuid.uuid4(),
@@ -40,14 +36,9 @@ async def start_run(
         status=RunStatus.queued.value,
     )
     session.add(run)
+    await session.flush()
+    await defer_in_transaction(session, RUN_MATCHING, {"run_id": str(run.id)})
     await session.commit()
-    try:
-        await jobs.configure_task(RUN_MATCHING).defer_async(run_id=str(run.id))
-    except Exception as exc:
-        log.exception("could not queue matching run %s", run.id)
-        run.status, run.error = RunStatus.failed.value, "The job queue did not take the run."
-        await session.commit()
-        raise ServiceUnavailable("The job queue is unavailable; the run was not started.") from exc
     return run
 
 
@@ -154,6 +145,12 @@ async def _allocate(session: AsyncSession, run: MatchingRun) -> dict[str, Any]:
         match = new_match(candidate, quantity, proposed_by="run")
         match.run_id = run.id
         session.add(match)
+        await session.flush()
+        sides = {
+            uuid.UUID(candidate.pair.offer_organization_id),
+            uuid.UUID(candidate.pair.request_organization_id),
+        }
+        await announce(session, match, "match.proposed", sides)
         co2_kg += candidate.co2_kg
     return {
         "matches": len(result.allocations),

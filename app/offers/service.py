@@ -4,6 +4,7 @@ from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.candidates.service import announce_new_offer
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams
 from app.listings import ListingKind, list_listings
@@ -31,6 +32,7 @@ OFFERS = ListingKind(
         }
     ),
     stored_schema=OfferStored,
+    on_created=announce_new_offer,
 )
 
 

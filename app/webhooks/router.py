@@ -1,0 +1,76 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import CurrentPrincipal
+from app.db import get_session
+from app.errors import PROBLEM_RESPONSES
+from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page, next_links
+from app.models import Webhook as WebhookRow
+from app.settings import Settings, get_settings
+from app.webhooks import service
+from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
+
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
+Session = Annotated[AsyncSession, Depends(get_session)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+
+
+def _webhook(row: WebhookRow) -> Webhook:
+    return Webhook.model_validate(row, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Subscribe a URL to events of your organization",
+    description="Deliveries are POSTs of `{id, type, created_at, data}` with the headers "
+    "`Boucle-Event`, `Boucle-Delivery` and `Boucle-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
+    '"<t>.<body>">`. A delivery that does not answer 2xx is tried again with exponential '
+    "backoff for 24 hours. URLs that resolve to non-public addresses are refused.",
+)
+async def create_webhook(
+    data: WebhookCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+) -> Webhook:
+    row = await service.create_webhook(session, settings, principal, data)
+    response.headers["Location"] = f"/v1/webhooks/{row.id}"
+    return _webhook(row)
+
+
+@router.get("", summary="Your subscriptions")
+async def list_webhooks(principal: CurrentPrincipal, session: Session) -> WebhookPage:
+    return WebhookPage(items=[_webhook(w) for w in await service.list_webhooks(session, principal)])
+
+
+@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unsubscribe")
+async def delete_webhook(
+    webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
+) -> None:
+    await service.delete_webhook(session, principal, webhook_id)
+
+
+@router.get("/{webhook_id}/deliveries", summary="The delivery log of a subscription, newest first")
+async def list_deliveries(
+    webhook_id: uuid.UUID,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    page: Page,
+) -> DeliveryPage:
+    rows = await service.list_deliveries(session, principal, webhook_id, page)
+    items = [
+        Delivery.model_validate(
+            {**{k: getattr(d, k) for k in Delivery.model_fields if hasattr(d, k)}, "event_type": t}
+        )
+        for d, t in rows
+    ]
+    last = [rows[-1][0].created_at.isoformat()] if len(rows) == page.limit else None
+    return DeliveryPage(items=items, links=next_links(request, last, "application/json"))
