@@ -110,7 +110,15 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
-    application = create_app(settings_for(database_url, max_body_bytes=100_000))
+    application = create_app(
+        settings_for(
+            database_url,
+            max_body_bytes=100_000,
+            # The tests receive webhooks on a local port and retry them without waiting.
+            webhooks_allow_private_urls=True,
+            webhook_retry_base_seconds=0,
+        )
+    )
     # The app's lifespan opens the job queue and, at the end, closes the database engine.
     async with application.router.lifespan_context(application):
         yield application

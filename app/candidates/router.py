@@ -1,13 +1,12 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query
 
 from app.auth import CurrentPrincipal
 from app.candidates import service
 from app.candidates.schemas import OfferCandidates, RequestCandidates
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.offers.schemas import offer_view
 from app.requests.schemas import request_view
@@ -15,7 +14,6 @@ from matching import scoring
 from matching.scoring import Candidate
 
 router = APIRouter(tags=["matching"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
 Limit = Annotated[int, Query(ge=1, le=200, description="How many candidates, best first.")]
 
 

@@ -1,11 +1,9 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import set_etag
 from app.kit.idempotency import IdempotencyKey
@@ -15,7 +13,6 @@ from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, matc
 from app.models import Match as MatchRow
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 def _answer(response: Response, row: MatchRow) -> Match:

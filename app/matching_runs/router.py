@@ -1,11 +1,9 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.matches.schemas import match_view
@@ -14,7 +12,6 @@ from app.matching_runs.schemas import Run, RunCreate
 from app.models import Match, MatchingRun
 
 router = APIRouter(prefix="/v1/matching/runs", tags=["matching"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 def _run(run: MatchingRun, matches: list[Match]) -> Run:

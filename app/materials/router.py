@@ -1,17 +1,15 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.pagination import Page, next_links
 from app.materials import service
 from app.materials.schemas import Material, MaterialPage
 
 router = APIRouter(prefix="/v1/materials", tags=["materials"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 @router.get("", summary="The European List of Waste (EWC codes)")

@@ -2,11 +2,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
@@ -18,11 +17,8 @@ from app.models import Offer as OfferRow
 from app.offers.schemas import Offer, OfferCreate, OfferPublic, OfferStatus, OfferUpdate, offer_view
 from app.offers.service import OFFERS
 from app.offers.service import list_offers as list_offer_rows
-from app.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def _answer(response: Response, row: OfferRow, viewer: uuid.UUID) -> Offer | OfferPublic:

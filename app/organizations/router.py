@@ -1,18 +1,15 @@
 import uuid
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal, require_admin
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.organizations import service
 from app.organizations.schemas import Organization, OrganizationCreate, OrganizationCreated
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
 
 
 @router.post(

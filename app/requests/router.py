@@ -2,11 +2,10 @@ import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
@@ -25,11 +24,8 @@ from app.requests.schemas import (
 )
 from app.requests.service import REQUESTS
 from app.requests.service import list_requests as list_request_rows
-from app.settings import Settings, get_settings
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def _answer(

@@ -1,11 +1,9 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
@@ -13,13 +11,10 @@ from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
 from app.kit.spatial import Near
 from app.models import Site as SiteRow
-from app.settings import Settings, get_settings
 from app.sites import service
 from app.sites.schemas import Site, SiteCreate, SiteUpdate
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def _site(row: SiteRow) -> Site:

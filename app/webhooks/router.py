@@ -1,22 +1,17 @@
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.db import get_session
+from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, next_links
 from app.models import Webhook as WebhookRow
-from app.settings import Settings, get_settings
 from app.webhooks import service
 from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
-Session = Annotated[AsyncSession, Depends(get_session)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def _webhook(row: WebhookRow) -> Webhook:

@@ -132,6 +132,7 @@ async def emit(
                 id=uuid.uuid4(), organization_id=webhook.organization_id, type=event_type, data=data
             )
             session.add(event)
+            await session.flush()
             events[webhook.organization_id] = event
         delivery = WebhookDelivery(
             id=uuid.uuid4(), webhook_id=webhook.id, event_id=events[webhook.organization_id].id

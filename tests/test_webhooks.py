@@ -1,0 +1,257 @@
+"""Webhooks delivered for real: a local HTTP receiver, the job queue and a real worker."""
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from app.main import create_app
+from tests.conftest import (
+    Org,
+    OrgFactory,
+    WorkerRun,
+    assert_problem,
+    offer_body,
+    point,
+    request_body,
+    settings_for,
+)
+
+SECRET = "a-secret-of-at-least-16-chars"
+HERE = [4.3800, 50.8500]
+AVAILABLE = {"available_from": "2027-08-01", "available_until": "2027-08-31"}
+NEEDED = {"needed_from": "2027-08-01", "needed_by": "2027-08-31"}
+
+
+class Receiver:
+    """A local HTTP endpoint that records what it receives and fails the first `failures`."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.received: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append({"headers": dict(self.headers), "body": body})
+                status = 500 if receiver.failures > 0 else 204
+                receiver.failures -= 1
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        bodies = [json.loads(r["body"]) for r in self.received]
+        return [b for b in bodies if event_type is None or b["type"] == event_type]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def signature_is_valid(record: dict[str, Any]) -> bool:
+    fields = dict(part.split("=", 1) for part in record["headers"]["Boucle-Signature"].split(","))
+    expected = hmac.new(
+        SECRET.encode(), f"{fields['t']}.".encode() + record["body"], hashlib.sha256
+    ).hexdigest()
+    return hmac.compare_digest(expected, fields["v1"])
+
+
+async def subscribe(client: httpx.AsyncClient, org: Org, url: str, events: list[str]) -> str:
+    response = await client.post(
+        "/v1/webhooks", json={"url": url, "events": events, "secret": SECRET}, headers=org.headers
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def test_each_event_arrives_once_and_signed(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, receiver: Receiver
+) -> None:
+    supplier, consumer = await make_org("supplier"), await make_org("consumer")
+    events = ["match.proposed", "match.accepted", "match.rejected", "offer.candidate_found"]
+    await subscribe(client, consumer, receiver.url, events)
+    request = (
+        await client.post(
+            "/v1/requests",
+            json=request_body(material="1912", location=point(HERE), **NEEDED),
+            headers=consumer.headers,
+        )
+    ).json()
+
+    offer = (
+        await client.post(
+            "/v1/offers",
+            json=offer_body(material="191201", location=point(HERE), **AVAILABLE),
+            headers=supplier.headers,
+        )
+    ).json()
+    match = (
+        await client.post(
+            "/v1/matches",
+            json={"offer_id": offer["id"], "request_id": request["id"]},
+            headers=supplier.headers,
+        )
+    ).json()
+    for org in (supplier, consumer):
+        assert (
+            await client.post(f"/v1/matches/{match['id']}/accept", headers=org.headers)
+        ).status_code == 200
+    await run_worker()
+
+    found = receiver.events("offer.candidate_found")
+    assert [(e["data"]["offer_id"], e["data"]["request_id"]) for e in found] == [
+        (offer["id"], request["id"])
+    ]
+    assert [e["data"]["match"]["id"] for e in receiver.events("match.proposed")] == [match["id"]]
+    accepted = receiver.events("match.accepted")
+    assert [e["data"]["match"]["status"] for e in accepted] == ["accepted"]
+    assert len(receiver.received) == 3 and all(signature_is_valid(r) for r in receiver.received)
+    assert len({e["id"] for e in receiver.events()}) == 3
+    # Nothing more arrives when the worker runs again.
+    await run_worker()
+    assert len(receiver.received) == 3
+
+
+async def test_a_failing_receiver_gets_the_event_on_the_third_try(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, receiver: Receiver
+) -> None:
+    supplier, consumer = await make_org("supplier"), await make_org("consumer")
+    receiver.failures = 2
+    webhook_id = await subscribe(client, supplier, receiver.url, ["match.proposed"])
+    offer = (
+        await client.post(
+            "/v1/offers",
+            json=offer_body(material="191204", location=point(HERE), **AVAILABLE),
+            headers=supplier.headers,
+        )
+    ).json()
+    request = (
+        await client.post(
+            "/v1/requests",
+            json=request_body(material="191204", location=point(HERE), **NEEDED),
+            headers=consumer.headers,
+        )
+    ).json()
+    await client.post(
+        "/v1/matches",
+        json={"offer_id": offer["id"], "request_id": request["id"]},
+        headers=consumer.headers,
+    )
+    for _ in range(3):  # each attempt queues the next one; this worker runs what is due
+        await run_worker()
+    assert len(receiver.received) == 3
+    assert len({json.loads(r["body"])["id"] for r in receiver.received}) == 1
+    log = (
+        await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=supplier.headers)
+    ).json()["items"]
+    assert len(log) == 1 and log[0]["status"] == "delivered" and log[0]["attempts"] == 3
+    assert [a["status_code"] for a in log[0]["log"]] == [500, 500, 204]
+
+
+async def test_an_event_waits_for_a_worker_that_starts_later(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, receiver: Receiver
+) -> None:
+    supplier, consumer = await make_org("supplier"), await make_org("consumer")
+    await subscribe(client, consumer, receiver.url, ["offer.candidate_found"])
+    await client.post(
+        "/v1/requests",
+        json=request_body(material="191205", location=point(HERE), **NEEDED),
+        headers=consumer.headers,
+    )
+    # The event is committed with the offer while no worker runs...
+    await client.post(
+        "/v1/offers",
+        json=offer_body(material="191205", location=point(HERE), **AVAILABLE),
+        headers=supplier.headers,
+    )
+    assert receiver.received == []
+    # ...and a worker started afterwards delivers it, once.
+    await run_worker()
+    await run_worker()
+    assert len(receiver.events("offer.candidate_found")) == 1
+
+
+async def test_subscriptions_are_checked_and_private(
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
+) -> None:
+    org, other = await make_org(), await make_org()
+    webhook_id = await subscribe(client, org, "http://127.0.0.1:9/hook", ["match.accepted"])
+    assert_problem(
+        await client.post(
+            "/v1/webhooks",
+            json={"url": "ftp://x", "events": ["match.accepted"], "secret": SECRET},
+            headers=org.headers,
+        ),
+        422,
+        "url",
+        "url_scheme",
+    )
+    assert_problem(
+        await client.post(
+            "/v1/webhooks",
+            json={"url": "http://example.org", "events": ["nope"], "secret": SECRET},
+            headers=org.headers,
+        ),
+        422,
+        "events.0",
+        "enum",
+    )
+    assert_problem(
+        await client.post(
+            "/v1/webhooks",
+            json={"url": "http://example.org", "events": ["match.accepted"], "secret": "short"},
+            headers=org.headers,
+        ),
+        422,
+        "secret",
+        "string_too_short",
+    )
+    assert [
+        w["id"] for w in (await client.get("/v1/webhooks", headers=org.headers)).json()["items"]
+    ] == [webhook_id]
+    assert (await client.get("/v1/webhooks", headers=other.headers)).json()["items"] == []
+    assert_problem(
+        await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=other.headers), 404
+    )
+    assert_problem(await client.delete(f"/v1/webhooks/{webhook_id}", headers=other.headers), 404)
+    assert (
+        await client.delete(f"/v1/webhooks/{webhook_id}", headers=org.headers)
+    ).status_code == 204
+
+    # Without the setting, loopback, private and link-local addresses are refused.
+    strict = create_app(settings_for(database_url))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=strict), base_url="http://t"
+    ) as strict_client:
+        for url in (
+            "http://127.0.0.1:8080/hook",
+            "http://10.1.2.3/hook",
+            "http://169.254.169.254/latest",
+            "http://localhost/x",
+        ):
+            body = {"url": url, "events": ["match.accepted"], "secret": SECRET}
+            assert_problem(
+                await strict_client.post("/v1/webhooks", json=body, headers=org.headers),
+                422,
+                "url",
+                "public_address",
+            )
+    await strict.state.engine.dispose()
