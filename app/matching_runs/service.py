@@ -16,9 +16,10 @@ from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
-from matching.allocation import Arc, Demand, Prices, Supply, allocate_offers_to_requests
+from matching.allocation import Prices, allocate_offers_to_requests
 from matching.candidates import CANDIDATE_GRAPH
-from matching.scoring import DETOUR_FACTOR, Candidate, remaining_mass_kg, score_candidate
+from matching.problem import allocation_problem
+from matching.scoring import score_candidate
 
 RUN_MATCHING = "matching:run_matching"
 
@@ -101,46 +102,24 @@ async def _allocate(session: AsyncSession, run: MatchingRun) -> dict[str, Any]:
     active = select(Match.offer_id, Match.request_id).where(
         Match.status.in_(("proposed", "accepted"))
     )
-    taken = {(offer_id, request_id) for offer_id, request_id in await session.execute(active)}
-    # The flow works in kilograms: pairs whose mass is unknown are left to be matched by hand.
-    candidates: dict[tuple[str, str], Candidate] = {}
-    for row in rows:
-        candidate = score_candidate(pair_from_row(row))
-        if (
-            candidate is None
-            or candidate.mass_kg is None
-            or (row["offer_id"], row["request_id"]) in taken
-        ):
-            continue
-        candidates[(candidate.pair.offer_id, candidate.pair.request_id)] = candidate
-    supplies: dict[str, Supply] = {}
-    demands: dict[str, Demand] = {}
-    for candidate in candidates.values():
-        p = candidate.pair
-        offer_mass = (
-            remaining_mass_kg(p.offer_quantity, p.offer_remaining, p.offer_unit, p.offer_mass_kg)
-            or 0.0
-        )
-        lot = 0.0 if p.offer_min_lot is None else offer_mass * p.offer_min_lot / p.offer_remaining
-        supplies[p.offer_id] = Supply(p.offer_id, offer_mass, lot)
-        request_mass = remaining_mass_kg(
-            p.request_quantity, p.request_remaining, p.request_unit, p.request_mass_kg
-        )
-        demands[p.request_id] = Demand(p.request_id, request_mass or 0.0)
-    arcs = [Arc(o, r, c.pair.distance_m / 1000 * DETOUR_FACTOR) for (o, r), c in candidates.items()]
+    taken = {
+        (str(offer_id), str(request_id)) for offer_id, request_id in await session.execute(active)
+    }
+    scored = (score_candidate(pair_from_row(row)) for row in rows)
+    problem = allocation_problem(
+        [c for c in scored if c is not None and (c.pair.offer_id, c.pair.request_id) not in taken]
+    )
     result = allocate_offers_to_requests(
-        list(supplies.values()),
-        list(demands.values()),
-        arcs,
+        list(problem.supplies.values()),
+        list(problem.demands.values()),
+        problem.arcs,
         Prices(cost_per_tkm=run.cost_per_tonne_km),
     )
     co2_kg = 0.0
     for allocation in result.allocations:
-        candidate = candidates[(allocation.supply_id, allocation.demand_id)]
-        quantity = (
-            candidate.pair.request_remaining
-            * allocation.mass_kg
-            / demands[allocation.demand_id].mass_kg
+        candidate = problem.candidates[(allocation.supply_id, allocation.demand_id)]
+        quantity = problem.quantity_for(
+            allocation.supply_id, allocation.demand_id, allocation.mass_kg
         )
         match = new_match(candidate, quantity, proposed_by="run")
         match.run_id = run.id
@@ -159,5 +138,9 @@ async def _allocate(session: AsyncSession, run: MatchingRun) -> dict[str, Any]:
         "transport_km": round(sum(a.distance_km for a in result.allocations), 3),
         "co2_kg": round(co2_kg, 3),
         "net_value": round(result.net_value, 4),
-        "candidate_graph": {"offers": len(supplies), "requests": len(demands), "arcs": len(arcs)},
+        "candidate_graph": {
+            "offers": len(problem.supplies),
+            "requests": len(problem.demands),
+            "arcs": len(problem.arcs),
+        },
     }
