@@ -27,13 +27,14 @@ SELECT o.id AS offer_id, r.id AS request_id,
   FROM material_requests r
   JOIN offers o
     ON ST_DWithin(o.location::geography, r.location::geography, r.max_distance_km * 1000)
-  JOIN materials m ON m.code = o.material
  WHERE {anchor}
    AND o.status = 'open' AND r.status = 'open'
    AND o.remaining_value > 0 AND r.remaining_value > 0
    AND o.organization_id <> r.organization_id
    AND starts_with(o.material, r.material)
-   AND (NOT m.hazardous OR o.material = r.material)
+   -- A lookup rather than a join: the planner misjudges a join with the whole list of waste.
+   AND (o.material = r.material
+        OR NOT (SELECT m.hazardous FROM materials m WHERE m.code = o.material))
    AND o.available_from <= r.needed_by
    AND (o.available_until IS NULL OR o.available_until >= r.needed_from)
    AND o.condition <= r.min_condition
