@@ -34,9 +34,26 @@ from matching.scoring import score_candidate
 CLUSTER = PROJECT_ROOT / ".data" / "bench-pg"
 ADMIN_TOKEN = "bench-admin-token"
 CODES = [
-    "170101", "170102", "170107", "170201", "170202", "170203", "170405", "170407", "170504",
-    "170802", "170904", "150101", "150102", "150103", "191204", "191207", "200101", "200110",
-    "200138", "200140",
+    "170101",
+    "170102",
+    "170107",
+    "170201",
+    "170202",
+    "170203",
+    "170405",
+    "170407",
+    "170504",
+    "170802",
+    "170904",
+    "150101",
+    "150102",
+    "150103",
+    "191204",
+    "191207",
+    "200101",
+    "200110",
+    "200138",
+    "200140",
 ]
 FAMILIES = ["17", "1701", "1702", "1704", "1705", "1508", "1501", "2001", "170201", "170504"]
 
@@ -89,14 +106,20 @@ def server_url() -> str:
     given = os.environ.get("BOUCLE_BENCH_DATABASE_URL")
     if given:
         return given
-    out = subprocess.run([str(PROJECT_ROOT / "scripts" / "pg.sh"), "start", str(CLUSTER)], check=True,
-                         stdout=subprocess.PIPE, text=True)
+    out = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "pg.sh"), "start", str(CLUSTER)],
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return out.stdout.strip()
 
 
 async def fresh_database(server: str, name: str) -> str:
     url = make_url(server)
-    conn = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database="postgres")
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
@@ -104,15 +127,24 @@ async def fresh_database(server: str, name: str) -> str:
         await conn.close()
     database_url = url.set(database=name).render_as_string(hide_password=False)
     env = {**os.environ, "BOUCLE_DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True)
-    subprocess.run([sys.executable, "-m", "app.cli", "reference"], cwd=PROJECT_ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True
+    )
+    subprocess.run(
+        [sys.executable, "-m", "app.cli", "reference"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return database_url
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
     url = make_url(database_url)
-    return await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    return await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
 
 
 async def make_organizations(conn: asyncpg.Connection, count: int) -> list[object]:
@@ -144,9 +176,20 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
     port = free_port()
     env = {**os.environ, "BOUCLE_DATABASE_URL": database_url, "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
-        cwd=PROJECT_ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.main:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -157,15 +200,24 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-            key = (await client.post("/v1/organizations", json={"name": "bench reader", "roles": ["consumer"]},
-                                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})).json()["api_key"]
+            key = (
+                await client.post(
+                    "/v1/organizations",
+                    json={"name": "bench reader", "roles": ["consumer"]},
+                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                )
+            ).json()["api_key"]
             headers = {"Authorization": f"Bearer {key}"}
             for request_id in request_ids[:10]:  # warm the connection pool and the caches
-                await client.get(f"/v1/requests/{request_id}/candidates", params={"limit": 20}, headers=headers)
+                await client.get(
+                    f"/v1/requests/{request_id}/candidates", params={"limit": 20}, headers=headers
+                )
             http: list[float] = []
             for request_id in request_ids:
                 started = time.perf_counter()
-                response = await client.get(f"/v1/requests/{request_id}/candidates", params={"limit": 20}, headers=headers)
+                response = await client.get(
+                    f"/v1/requests/{request_id}/candidates", params={"limit": 20}, headers=headers
+                )
                 http.append(time.perf_counter() - started)
                 assert response.status_code == 200, response.text
     finally:
@@ -173,12 +225,21 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
         server.wait()
         await conn.close()
 
-    b50, b95, h50, h95 = (percentile(bare, 50), percentile(bare, 95), percentile(http, 50), percentile(http, 95))
-    print(f"candidates, {offers:,} offers, {requests} requests "
-          f"({statistics.mean(sizes):.0f} candidate rows per request on average):")
+    b50, b95, h50, h95 = (
+        percentile(bare, 50),
+        percentile(bare, 95),
+        percentile(http, 50),
+        percentile(http, 95),
+    )
+    print(
+        f"candidates, {offers:,} offers, {requests} requests "
+        f"({statistics.mean(sizes):.0f} candidate rows per request on average):"
+    )
     print(f"  bare SQL   p50 {b50 * 1000:7.2f} ms   p95 {b95 * 1000:7.2f} ms   (baseline)")
     print(f"  HTTP API   p50 {h50 * 1000:7.2f} ms   p95 {h95 * 1000:7.2f} ms")
-    print(f"  ratio      p50 {h50 / b50:7.2f} x    p95 {h95 / b95:7.2f} x   (target: p95 < 3x at 100k offers)")
+    print(
+        f"  ratio      p50 {h50 / b50:7.2f} x    p95 {h95 / b95:7.2f} x   (target: p95 < 3x at 100k offers)"
+    )
 
 
 async def bench_allocation(database_url: str, size: int) -> None:
@@ -200,12 +261,20 @@ async def bench_allocation(database_url: str, size: int) -> None:
 
     started = time.perf_counter()
     pairs = [
-        CandidatePair(**{
-            **{k: (float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v) for k, v in dict(r).items()},
-            "offer_id": str(r["offer_id"]), "request_id": str(r["request_id"]),
-            "offer_organization_id": str(r["offer_organization_id"]),
-            "request_organization_id": str(r["request_organization_id"]),
-        })
+        CandidatePair(
+            **{
+                **{
+                    k: (
+                        float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v
+                    )
+                    for k, v in dict(r).items()
+                },
+                "offer_id": str(r["offer_id"]),
+                "request_id": str(r["request_id"]),
+                "offer_organization_id": str(r["offer_organization_id"]),
+                "request_organization_id": str(r["request_organization_id"]),
+            }
+        )
         for r in rows
     ]
     problem = allocation_problem([c for c in (score_candidate(p) for p in pairs) if c is not None])
@@ -217,19 +286,25 @@ async def bench_allocation(database_url: str, size: int) -> None:
     started = time.perf_counter()
     greedy = allocate_nearest_first(supplies, demands, problem.arcs, Prices())
     greedy_s = time.perf_counter() - started
-    print(f"allocation, {size:,} offers x {size:,} requests: candidate graph of "
-          f"{len(problem.supplies):,} offers, {len(problem.demands):,} requests, {len(problem.arcs):,} arcs")
+    print(
+        f"allocation, {size:,} offers x {size:,} requests: candidate graph of "
+        f"{len(problem.supplies):,} offers, {len(problem.demands):,} requests, {len(problem.arcs):,} arcs"
+    )
     print(f"  candidate-graph query {query_s:8.2f} s   (baseline)")
     print(f"  scoring and problem   {build_s:8.2f} s   {build_s / query_s:6.2f} x the query")
     print(f"  min-cost flow         {flow_s:8.2f} s   {flow_s / query_s:6.2f} x the query")
     print(f"  greedy nearest-first  {greedy_s:8.2f} s   {greedy_s / query_s:6.2f} x the query")
-    print(f"  matched: flow {flow.matched_kg / 1000:,.1f} t, greedy {greedy.matched_kg / 1000:,.1f} t "
-          f"({flow.matched_kg / greedy.matched_kg:.3f} x); net value flow/greedy "
-          f"{flow.net_value / greedy.net_value:.3f} x")
+    print(
+        f"  matched: flow {flow.matched_kg / 1000:,.1f} t, greedy {greedy.matched_kg / 1000:,.1f} t "
+        f"({flow.matched_kg / greedy.matched_kg:.3f} x); net value flow/greedy "
+        f"{flow.net_value / greedy.net_value:.3f} x"
+    )
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--offers", default="10000,100000")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--allocation", type=int, default=5000)
@@ -237,12 +312,16 @@ async def main() -> None:
     server = server_url()
     try:
         for count in (int(n) for n in args.offers.split(",") if n):
-            await bench_candidates(await fresh_database(server, "boucle_bench"), count, args.requests)
+            await bench_candidates(
+                await fresh_database(server, "boucle_bench"), count, args.requests
+            )
         if args.allocation:
             await bench_allocation(await fresh_database(server, "boucle_bench"), args.allocation)
     finally:
         if "BOUCLE_BENCH_DATABASE_URL" not in os.environ:
-            subprocess.run([str(PROJECT_ROOT / "scripts" / "pg.sh"), "stop", str(CLUSTER)], check=False)
+            subprocess.run(
+                [str(PROJECT_ROOT / "scripts" / "pg.sh"), "stop", str(CLUSTER)], check=False
+            )
 
 
 if __name__ == "__main__":
