@@ -25,9 +25,10 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from app.candidates.service import pair_from_row
 from app.settings import PROJECT_ROOT
 from matching.allocation import Prices, allocate_nearest_first, allocate_offers_to_requests
-from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST, CandidatePair
+from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
 
@@ -260,23 +261,7 @@ async def bench_allocation(database_url: str, size: int) -> None:
     await conn.close()
 
     started = time.perf_counter()
-    pairs = [
-        CandidatePair(
-            **{
-                **{
-                    k: (
-                        float(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, int) else v
-                    )
-                    for k, v in dict(r).items()
-                },
-                "offer_id": str(r["offer_id"]),
-                "request_id": str(r["request_id"]),
-                "offer_organization_id": str(r["offer_organization_id"]),
-                "request_organization_id": str(r["request_organization_id"]),
-            }
-        )
-        for r in rows
-    ]
+    pairs = [pair_from_row(r) for r in rows]
     problem = allocation_problem([c for c in (score_candidate(p) for p in pairs) if c is not None])
     build_s = time.perf_counter() - started
     supplies, demands = list(problem.supplies.values()), list(problem.demands.values())
