@@ -8,6 +8,7 @@ import procrastinate
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs import psycopg_conninfo
+from app.matches.tasks import blueprint as match_tasks
 from app.matching_runs.tasks import blueprint as matching_tasks
 from app.settings import Settings, get_settings
 from app.webhooks.tasks import blueprint as webhook_tasks
@@ -18,6 +19,7 @@ def _task_registry() -> procrastinate.App:
     # Blueprints rename their tasks when added, so they are added once per process.
     registry = procrastinate.App(connector=procrastinate.PsycopgConnector())
     registry.add_tasks_from(matching_tasks, namespace="matching")
+    registry.add_tasks_from(match_tasks, namespace="matches")
     registry.add_tasks_from(webhook_tasks, namespace="webhooks")
     return registry
 

@@ -1,10 +1,13 @@
 """The match lifecycle: propose, accept by both sides, reserve once, never over-allocate."""
 
 import asyncio
+from datetime import date
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from app.matches.service import expire_stale_matches
 from tests.conftest import Org, OrgFactory, assert_problem, offer_body, point, request_body
 
 HERE = [4.3467, 50.8660]  # Tour & Taxis
@@ -231,3 +234,31 @@ async def test_fifty_concurrent_accepts_never_over_allocate(
         headers=supplier.headers,
     )
     assert sum(m["quantity"]["value"] for m in accepted.json()["items"]) == 10
+
+
+async def test_fulfilment_and_expiry(
+    client: httpx.AsyncClient, app: FastAPI, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer = await _offer(client, supplier, 10)
+    accepted = (await _propose(client, consumer, offer, await _request(client, consumer, 2))).json()
+    stale = (await _propose(client, consumer, offer, await _request(client, consumer, 2))).json()
+    assert_problem(
+        await client.post(f"/v1/matches/{accepted['id']}/fulfil", headers=supplier.headers), 409
+    )
+    for org in sides:
+        await client.post(f"/v1/matches/{accepted['id']}/accept", headers=org.headers)
+
+    # The offer and the requests are for April 2027: on 1 May the proposal is stale.
+    async with app.state.sessionmaker() as session:
+        assert await expire_stale_matches(session, date(2027, 4, 15)) == 0
+        assert await expire_stale_matches(session, date(2027, 5, 1)) >= 1
+    assert (await client.get(f"/v1/matches/{stale['id']}", headers=consumer.headers)).json()[
+        "status"
+    ] == "expired"
+    assert_problem(
+        await client.post(f"/v1/matches/{stale['id']}/accept", headers=supplier.headers), 409
+    )
+
+    fulfilled = await client.post(f"/v1/matches/{accepted['id']}/fulfil", headers=consumer.headers)
+    assert fulfilled.status_code == 200 and fulfilled.json()["status"] == "fulfilled"

@@ -77,3 +77,14 @@ async def reject_match(
     match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Match:
     return _answer(response, await service.reject_match(session, principal, match_id))
+
+
+@router.post(
+    "/{match_id}/fulfil",
+    dependencies=[IdempotencyKey],
+    summary="Record that the material of an accepted match changed hands (either side)",
+)
+async def fulfil_match(
+    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> Match:
+    return _answer(response, await service.fulfil_match(session, principal, match_id))

@@ -3,9 +3,9 @@ each side, and when the second side accepts, its quantity is reserved on the off
 request in the same transaction, under row locks: nothing is ever allocated twice."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from sqlalchemy import or_, select, text, tuple_
+from sqlalchemy import or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -208,6 +208,45 @@ async def reject_match(session: AsyncSession, principal: Principal, match_id: uu
     await announce(session, match, "match.rejected", sides)
     await session.commit()
     return match
+
+
+async def fulfil_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+    """Either side records that the material changed hands."""
+    match, _, _ = await _visible_match(session, principal, match_id)
+    if match.status != MatchStatus.accepted.value:
+        problem = Conflict(
+            f"This match is {match.status}: only an accepted match can be fulfilled."
+        )
+        await session.rollback()
+        raise problem
+    match.status = MatchStatus.fulfilled.value
+    await session.commit()
+    return match
+
+
+async def expire_stale_matches(session: AsyncSession, today: date) -> int:
+    """Proposed matches whose offer or request window has passed can no longer be accepted."""
+    stale = (
+        update(Match)
+        .where(
+            Match.status == MatchStatus.proposed.value,
+            or_(
+                Match.offer_id.in_(select(Offer.id).where(Offer.available_until < today)),
+                Match.request_id.in_(
+                    select(MaterialRequest.id).where(MaterialRequest.needed_by < today)
+                ),
+            ),
+        )
+        .values(
+            status=MatchStatus.expired.value,
+            version=Match.version + 1,
+            updated_at=datetime.now(UTC),
+        )
+        .returning(Match.id)
+    )
+    expired = (await session.scalars(stale)).all()
+    await session.commit()
+    return len(expired)
 
 
 async def get_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
