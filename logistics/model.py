@@ -1,0 +1,111 @@
+"""The routing problem as plain data: integers in the units the caller chose (metres and
+seconds for Brussels, scaled Euclidean units for the benchmarks), locations as indices into
+travel matrices, one pair of matrices per travel profile (bike, van)."""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Objective = Literal["vehicles_then_distance", "distance", "cost"]
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Visit:
+    location: int
+    window: Window
+    service: int = 0
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    id: str
+    start: int
+    end: int
+    capacity: tuple[int, ...]
+    shift: Window
+    profile: str = "default"
+    # Longest distance it may drive in a shift; None for no limit.
+    range: int | None = None
+    fixed_cost: int = 0
+    cost_per_distance: float = 1.0
+    cost_per_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Carried from `pickup` to `delivery` by one vehicle; without a pickup it is loaded at
+    the vehicle's start (the classic VRPTW customer)."""
+
+    id: str
+    delivery: Visit
+    load: tuple[int, ...]
+    pickup: Visit | None = None
+
+
+@dataclass(frozen=True)
+class Matrices:
+    distance: npt.NDArray[np.int64]
+    duration: npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Problem:
+    vehicles: list[Vehicle]
+    shipments: list[Shipment]
+    matrices: dict[str, Matrices]
+    objective: Objective = "vehicles_then_distance"
+
+
+@dataclass(frozen=True)
+class Stop:
+    kind: Literal["start", "pickup", "delivery", "end"]
+    location: int
+    shipment_id: str | None
+    arrival: int
+    # When service starts: the arrival, or the window's opening after a wait.
+    start: int
+    departure: int
+    load: tuple[int, ...]
+    distance: int
+
+
+@dataclass(frozen=True)
+class Route:
+    vehicle_id: str
+    stops: list[Stop]
+
+    @property
+    def distance(self) -> int:
+        return self.stops[-1].distance
+
+    @property
+    def duration(self) -> int:
+        return self.stops[-1].arrival - self.stops[0].departure
+
+    @property
+    def shipment_ids(self) -> list[str]:
+        return [s.shipment_id for s in self.stops if s.kind == "delivery" and s.shipment_id]
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    shipment_id: str
+    reason: Literal["too_heavy", "out_of_range", "window_unreachable", "no_room"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class Solution:
+    routes: list[Route]
+    unassigned: list[Unassigned]
+    objective: int
+    status: str
+    stats: dict[str, float] = field(default_factory=dict)
