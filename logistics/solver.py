@@ -2,7 +2,11 @@
 one capacity dimension per load measure, a time dimension with windows, service and waiting,
 range as a distance dimension, transit costs registered as matrices (no Python callback per
 arc), and every shipment optional with a penalty, so that one that cannot be served comes
-back unassigned with its reason instead of failing the plan."""
+back unassigned with its reason instead of failing the plan.
+
+With the hierarchical objective the search runs in three phases: a first plan, then rounds
+that each take the smallest route away and ask the search to place its shipments in the
+others (a vehicle fewer), then the rest of the time on distance with the fewest vehicles."""
 
 import time
 from dataclasses import dataclass
@@ -11,7 +15,17 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from logistics.model import Problem, Route, Shipment, Solution, Stop, Unassigned, Visit, Window
+from logistics.model import (
+    Problem,
+    Route,
+    Shipment,
+    Solution,
+    Stop,
+    Unassigned,
+    Vehicle,
+    Visit,
+    Window,
+)
 from logistics.precheck import unservable_reason
 
 
@@ -20,6 +34,9 @@ class SolverOptions:
     time_limit_s: float = 10.0
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION"
     metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+    # Share of the time for the first plan, and at most for each vehicle-reduction round.
+    first_phase_share: float = 0.3
+    reduction_round_share: float = 0.2
     log_search: bool = False
 
 
@@ -33,45 +50,235 @@ class _Node:
     kind: str
 
 
-def _nodes(problem: Problem, shipments: list[Shipment], paired: bool) -> list[_Node]:
-    dims = len(problem.vehicles[0].capacity)
-    zero = (0,) * dims
-    nodes: list[_Node] = []
-    for v in problem.vehicles:
-        nodes.append(_Node(v.start, (v.shift.start, v.shift.end), 0, zero, None, "start"))
-        nodes.append(_Node(v.end, (v.shift.start, v.shift.end), 0, zero, None, "end"))
-    for s in shipments:
-        if paired:
-            pickup = s.pickup or Visit(problem.vehicles[0].start, _widest(problem), 0)
+class _Model:
+    """One OR-Tools model of the problem for a given fleet."""
+
+    def __init__(
+        self, problem: Problem, vehicles: list[Vehicle], shipments: list[Shipment]
+    ) -> None:
+        self.problem, self.vehicles, self.shipments = problem, vehicles, shipments
+        self.paired = any(s.pickup is not None for s in shipments)
+        self.nodes = self._nodes()
+        n_vehicles = len(vehicles)
+        self.manager = pywrapcp.RoutingIndexManager(
+            len(self.nodes),
+            n_vehicles,
+            [2 * v for v in range(n_vehicles)],
+            [2 * v + 1 for v in range(n_vehicles)],
+        )
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        self._build()
+
+    def _nodes(self) -> list[_Node]:
+        zero = (0,) * len(self.vehicles[0].capacity)
+        nodes: list[_Node] = []
+        for v in self.vehicles:
+            nodes.append(_Node(v.start, (v.shift.start, v.shift.end), 0, zero, None, "start"))
+            nodes.append(_Node(v.end, (v.shift.start, v.shift.end), 0, zero, None, "end"))
+        widest = Window(
+            min(v.shift.start for v in self.vehicles), max(v.shift.end for v in self.vehicles)
+        )
+        for s in self.shipments:
+            if self.paired:
+                # A shipment without a pickup is picked up at the (first) depot.
+                p = s.pickup or Visit(self.vehicles[0].start, widest, 0)
+                nodes.append(
+                    _Node(
+                        p.location, (p.window.start, p.window.end), p.service, s.load, s, "pickup"
+                    )
+                )
+                load = tuple(-q for q in s.load)
+            else:
+                # Only depot-loaded deliveries: the capacity dimension counts what was delivered.
+                load = s.load
+            d = s.delivery
             nodes.append(
-                _Node(
-                    pickup.location,
-                    (pickup.window.start, pickup.window.end),
-                    pickup.service,
-                    s.load,
-                    s,
-                    "pickup",
+                _Node(d.location, (d.window.start, d.window.end), d.service, load, s, "delivery")
+            )
+        return nodes
+
+    def _build(self) -> None:
+        problem, routing, manager, nodes = self.problem, self.routing, self.manager, self.nodes
+        solver = routing.solver()
+        n_vehicles = len(self.vehicles)
+        locations = np.array([n.location for n in nodes])
+        service = np.array([n.service for n in nodes], dtype=np.int64)
+        self.distance: dict[str, npt.NDArray[np.int64]] = {}
+        self.duration: dict[str, npt.NDArray[np.int64]] = {}
+        for profile, m in problem.matrices.items():
+            self.distance[profile] = m.distance[np.ix_(locations, locations)].astype(np.int64)
+            # Time to go from a node to the next: its service, then the travel.
+            self.duration[profile] = (
+                m.duration[np.ix_(locations, locations)].astype(np.int64) + service[:, None]
+            )
+        distance_cb = {
+            p: routing.RegisterTransitMatrix(d.tolist()) for p, d in self.distance.items()
+        }
+        time_cb = {p: routing.RegisterTransitMatrix(d.tolist()) for p, d in self.duration.items()}
+
+        for v, vehicle in enumerate(self.vehicles):
+            if problem.objective == "cost":
+                cost = np.rint(
+                    vehicle.cost_per_distance * self.distance[vehicle.profile]
+                    + vehicle.cost_per_time * self.duration[vehicle.profile]
+                ).astype(np.int64)
+                routing.SetArcCostEvaluatorOfVehicle(
+                    routing.RegisterTransitMatrix(cost.tolist()), v
+                )
+                routing.SetFixedCostOfVehicle(vehicle.fixed_cost, v)
+            else:
+                routing.SetArcCostEvaluatorOfVehicle(distance_cb[vehicle.profile], v)
+        longest_route = int(sum(int(d.max()) for d in self.distance.values()) * len(nodes))
+        if problem.objective == "vehicles_then_distance":
+            # One more vehicle always costs more than any distance it could save.
+            routing.SetFixedCostOfAllVehicles(longest_route + 1)
+        vehicle_cost = max(routing.GetFixedCostOfVehicle(v) for v in range(n_vehicles))
+        penalty = 10 * (longest_route + vehicle_cost + 1) * max(1, n_vehicles)
+
+        for k in range(len(self.vehicles[0].capacity)):
+            demand_cb = routing.RegisterUnaryTransitVector([int(n.demand[k]) for n in nodes])
+            routing.AddDimensionWithVehicleCapacity(
+                demand_cb, 0, [int(v.capacity[k]) for v in self.vehicles], True, f"load{k}"
+            )
+
+        horizon = max(v.shift.end for v in self.vehicles)
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[v.profile] for v in self.vehicles], horizon, horizon, False, "time"
+        )
+        self.time = routing.GetDimensionOrDie("time")
+        for i in range(2 * n_vehicles, len(nodes)):
+            self.time.CumulVar(manager.NodeToIndex(i)).SetRange(*nodes[i].window)
+        for v, vehicle in enumerate(self.vehicles):
+            self.time.CumulVar(routing.Start(v)).SetRange(vehicle.shift.start, vehicle.shift.end)
+            self.time.CumulVar(routing.End(v)).SetRange(vehicle.shift.start, vehicle.shift.end)
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v)))
+
+        if any(v.range is not None for v in self.vehicles):
+            routing.AddDimensionWithVehicleTransitAndCapacity(
+                [distance_cb[v.profile] for v in self.vehicles],
+                0,
+                [int(v.range) if v.range is not None else longest_route for v in self.vehicles],
+                True,
+                "distance",
+            )
+
+        for s_index in range(len(self.shipments)):
+            if self.paired:
+                pickup = manager.NodeToIndex(2 * n_vehicles + 2 * s_index)
+                delivery = manager.NodeToIndex(2 * n_vehicles + 2 * s_index + 1)
+                routing.AddPickupAndDelivery(pickup, delivery)
+                solver.Add(routing.VehicleVar(pickup) == routing.VehicleVar(delivery))
+                solver.Add(self.time.CumulVar(pickup) <= self.time.CumulVar(delivery))
+                routing.AddDisjunction([pickup, delivery], penalty, 2)
+            else:
+                routing.AddDisjunction([manager.NodeToIndex(2 * n_vehicles + s_index)], penalty)
+
+    def search(
+        self, options: SolverOptions, seconds: float, initial: list[list[int]] | None = None
+    ) -> pywrapcp.Assignment | None:
+        parameters = pywrapcp.DefaultRoutingSearchParameters()
+        parameters.first_solution_strategy = getattr(
+            routing_enums_pb2.FirstSolutionStrategy, options.first_solution
+        )
+        parameters.local_search_metaheuristic = getattr(
+            routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
+        )
+        parameters.time_limit.FromMilliseconds(max(1, int(seconds * 1000)))
+        parameters.log_search = options.log_search
+        if initial is None:
+            return self.routing.SolveWithParameters(parameters)
+        self.routing.CloseModelWithParameters(parameters)
+        as_indices = [[self.manager.NodeToIndex(node) for node in route] for route in initial]
+        start = self.routing.ReadAssignmentFromRoutes(as_indices, True)
+        if start is None:
+            return self.routing.SolveWithParameters(parameters)
+        return self.routing.SolveFromAssignmentWithParameters(start, parameters)
+
+    def node_routes(self, assignment: pywrapcp.Assignment) -> list[list[int]]:
+        """Each vehicle's visited nodes, starts and ends excluded (empty for an idle one)."""
+        routes = []
+        for v in range(len(self.vehicles)):
+            index, route = assignment.Value(self.routing.NextVar(self.routing.Start(v))), []
+            while not self.routing.IsEnd(index):
+                route.append(self.manager.IndexToNode(index))
+                index = assignment.Value(self.routing.NextVar(index))
+            routes.append(route)
+        return routes
+
+    def served(self, assignment: pywrapcp.Assignment) -> set[str]:
+        return {
+            shipment.id
+            for route in self.node_routes(assignment)
+            for node in route
+            if (shipment := self.nodes[node].shipment) is not None
+        }
+
+    def routes(self, assignment: pywrapcp.Assignment) -> list[Route]:
+        routes = []
+        for v, (vehicle, node_route) in enumerate(
+            zip(self.vehicles, self.node_routes(assignment), strict=True)
+        ):
+            if node_route:
+                routes.append(self._route(assignment, v, vehicle, node_route))
+        return routes
+
+    def _route(
+        self, assignment: pywrapcp.Assignment, v: int, vehicle: Vehicle, node_route: list[int]
+    ) -> Route:
+        nodes, profile = self.nodes, vehicle.profile
+        load = [0] * len(vehicle.capacity)
+        if not self.paired:
+            # Depot-loaded deliveries: the vehicle leaves with all it will deliver.
+            for node in node_route:
+                load = [a + b for a, b in zip(load, nodes[node].demand, strict=True)]
+        sequence = [2 * v, *node_route, 2 * v + 1]
+        indices = [
+            self.routing.Start(v),
+            *(self.manager.NodeToIndex(n) for n in node_route),
+            self.routing.End(v),
+        ]
+        stops: list[Stop] = []
+        travelled, departure = 0, 0
+        for position, (node, index) in enumerate(zip(sequence, indices, strict=True)):
+            n = nodes[node]
+            # The earliest service start this route allows; later stops keep their slack.
+            start = assignment.Min(self.time.CumulVar(index))
+            if position == 0:
+                arrival = start
+            else:
+                previous = sequence[position - 1]
+                travelled += int(self.distance[profile][previous, node])
+                arrival = (
+                    departure
+                    + int(self.duration[profile][previous, node])
+                    - nodes[previous].service
+                )
+            sign = -1 if (n.kind == "delivery" and not self.paired) else 1
+            load = [a + sign * b for a, b in zip(load, n.demand, strict=True)]
+            kind = (
+                n.kind
+                if n.kind in ("pickup", "delivery")
+                else ("start" if position == 0 else "end")
+            )
+            departure = start + n.service
+            stops.append(
+                Stop(
+                    kind=kind,  # type: ignore[arg-type]
+                    location=n.location,
+                    shipment_id=n.shipment.id if n.shipment else None,
+                    arrival=arrival,
+                    start=start,
+                    departure=departure,
+                    load=tuple(load),
+                    distance=travelled,
                 )
             )
-            load = tuple(-q for q in s.load)
-        else:
-            # Only depot-loaded deliveries: the capacity dimension counts what was delivered.
-            load = s.load
-        d = s.delivery
-        nodes.append(
-            _Node(d.location, (d.window.start, d.window.end), d.service, load, s, "delivery")
-        )
-    return nodes
-
-
-def _widest(problem: Problem) -> Window:
-    return Window(
-        min(v.shift.start for v in problem.vehicles), max(v.shift.end for v in problem.vehicles)
-    )
+        return Route(vehicle.id, stops)
 
 
 def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solution:
     started = time.monotonic()
+    deadline = started + options.time_limit_s
     unassigned: list[Unassigned] = []
     servable: list[Shipment] = []
     for shipment in problem.shipments:
@@ -80,203 +287,58 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
             servable.append(shipment)
         else:
             unassigned.append(Unassigned(shipment.id, *reason))
-    paired = any(s.pickup is not None for s in servable)
-    nodes = _nodes(problem, servable, paired)
-    n_vehicles = len(problem.vehicles)
-    manager = pywrapcp.RoutingIndexManager(
-        len(nodes),
-        n_vehicles,
-        [2 * v for v in range(n_vehicles)],
-        [2 * v + 1 for v in range(n_vehicles)],
-    )
-    routing = pywrapcp.RoutingModel(manager)
-    solver = routing.solver()
 
-    locations = np.array([n.location for n in nodes])
-    service = np.array([n.service for n in nodes], dtype=np.int64)
-    distance: dict[str, npt.NDArray[np.int64]] = {}
-    duration: dict[str, npt.NDArray[np.int64]] = {}
-    for profile, m in problem.matrices.items():
-        distance[profile] = m.distance[np.ix_(locations, locations)].astype(np.int64)
-        # Time to leave a node for the next: its service, then the travel.
-        duration[profile] = (
-            m.duration[np.ix_(locations, locations)].astype(np.int64) + service[:, None]
-        )
-
-    distance_cb = {p: routing.RegisterTransitMatrix(d.tolist()) for p, d in distance.items()}
-    time_cb = {p: routing.RegisterTransitMatrix(d.tolist()) for p, d in duration.items()}
-
-    # Costs.
-    for v, vehicle in enumerate(problem.vehicles):
-        if problem.objective == "cost":
-            cost = np.rint(
-                vehicle.cost_per_distance * distance[vehicle.profile]
-                + vehicle.cost_per_time * duration[vehicle.profile]
-            ).astype(np.int64)
-            routing.SetArcCostEvaluatorOfVehicle(routing.RegisterTransitMatrix(cost.tolist()), v)
-            routing.SetFixedCostOfVehicle(vehicle.fixed_cost, v)
-        else:
-            routing.SetArcCostEvaluatorOfVehicle(distance_cb[vehicle.profile], v)
-    longest_route = int(sum(int(d.max()) for d in distance.values()) * len(nodes))
-    if problem.objective == "vehicles_then_distance":
-        # One more vehicle always costs more than any distance it could save.
-        routing.SetFixedCostOfAllVehicles(longest_route + 1)
-    vehicle_cost = max([routing.GetFixedCostOfVehicle(v) for v in range(n_vehicles)] + [0])
-    penalty = 10 * (longest_route + vehicle_cost + 1)
-
-    # Capacities, one dimension per load measure.
-    for k in range(len(problem.vehicles[0].capacity)):
-        demand_cb = routing.RegisterUnaryTransitVector([int(n.demand[k]) for n in nodes])
-        routing.AddDimensionWithVehicleCapacity(
-            demand_cb, 0, [int(v.capacity[k]) for v in problem.vehicles], True, f"load{k}"
-        )
-
-    # Time: windows, service and waiting.
-    horizon = max(v.shift.end for v in problem.vehicles)
-    routing.AddDimensionWithVehicleTransits(
-        [time_cb[v.profile] for v in problem.vehicles], horizon, horizon, False, "time"
-    )
-    time_dim = routing.GetDimensionOrDie("time")
-    for i, node in enumerate(nodes[2 * n_vehicles :], start=2 * n_vehicles):
-        time_dim.CumulVar(manager.NodeToIndex(i)).SetRange(*node.window)
-    for v, vehicle in enumerate(problem.vehicles):
-        time_dim.CumulVar(routing.Start(v)).SetRange(vehicle.shift.start, vehicle.shift.end)
-        time_dim.CumulVar(routing.End(v)).SetRange(vehicle.shift.start, vehicle.shift.end)
-        routing.AddVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(v)))
-        if problem.objective == "cost" and vehicle.cost_per_time:
-            time_dim.SetSpanCostCoefficientForVehicle(0, v)
-
-    # Range.
-    if any(v.range is not None for v in problem.vehicles):
-        routing.AddDimensionWithVehicleTransitAndCapacity(
-            [distance_cb[v.profile] for v in problem.vehicles],
-            0,
-            [int(v.range) if v.range is not None else longest_route for v in problem.vehicles],
-            True,
-            "distance",
-        )
-
-    # Shipments: pairs on one vehicle, pickup first; each optional with a penalty.
-    first_shipment_node = 2 * n_vehicles
-    step = 2 if paired else 1
-    for s_index in range(len(servable)):
-        delivery_node = first_shipment_node + step * s_index + (1 if paired else 0)
-        delivery = manager.NodeToIndex(delivery_node)
-        if paired:
-            pickup = manager.NodeToIndex(delivery_node - 1)
-            routing.AddPickupAndDelivery(pickup, delivery)
-            solver.Add(routing.VehicleVar(pickup) == routing.VehicleVar(delivery))
-            solver.Add(time_dim.CumulVar(pickup) <= time_dim.CumulVar(delivery))
-            routing.AddDisjunction([pickup, delivery], penalty, 2)
-        else:
-            routing.AddDisjunction([delivery], penalty)
-
-    parameters = pywrapcp.DefaultRoutingSearchParameters()
-    parameters.first_solution_strategy = getattr(
-        routing_enums_pb2.FirstSolutionStrategy, options.first_solution
-    )
-    parameters.local_search_metaheuristic = getattr(
-        routing_enums_pb2.LocalSearchMetaheuristic, options.metaheuristic
-    )
-    parameters.time_limit.FromMilliseconds(int(options.time_limit_s * 1000))
-    parameters.log_search = options.log_search
-    assignment = routing.SolveWithParameters(parameters)
-    elapsed = time.monotonic() - started
+    reduce_vehicles = problem.objective == "vehicles_then_distance"
+    first_budget = options.time_limit_s * (options.first_phase_share if reduce_vehicles else 1.0)
+    model = _Model(problem, problem.vehicles, servable)
+    assignment = model.search(options, first_budget)
     if assignment is None:
         unassigned += [
             Unassigned(s.id, "no_room", "The solver found no plan in time.") for s in servable
         ]
-        return Solution([], unassigned, 0, "no_solution", {"seconds": elapsed})
+        return Solution([], unassigned, 0, "no_solution", {"seconds": time.monotonic() - started})
+    served = model.served(assignment)
+    rounds = 0
 
-    routes = _routes(problem, routing, manager, assignment, nodes, distance, duration, paired)
-    served = {sid for r in routes for sid in r.shipment_ids}
+    while reduce_vehicles and deadline - time.monotonic() > options.time_limit_s * 0.15:
+        # Take away the vehicle of the smallest route and see whether the others absorb it.
+        routes = model.node_routes(assignment)
+        used = [v for v, r in enumerate(routes) if r]
+        if len(used) <= 1:
+            break
+        smallest = min(used, key=lambda v: len(routes[v]))
+        keep = [v for v in range(len(model.vehicles)) if v != smallest and (routes[v] or v in used)]
+        fleet = [model.vehicles[v] for v in keep]
+        candidate = _Model(problem, fleet, servable)
+        budget = min(
+            options.time_limit_s * options.reduction_round_share,
+            deadline - time.monotonic() - options.time_limit_s * 0.1,
+        )
+        initial = [_renumber(routes[v], model, candidate) for v in keep]
+        trial = candidate.search(options, budget, initial)
+        rounds += 1
+        if trial is None or candidate.served(trial) != served:
+            break
+        model, assignment = candidate, trial
+
+    remaining = deadline - time.monotonic()
+    if reduce_vehicles and remaining > 0.05:
+        polished = model.search(options, remaining, model.node_routes(assignment))
+        if polished is not None and model.served(polished) == served:
+            assignment = polished
+
+    routes = model.routes(assignment)
     unassigned += [
         Unassigned(s.id, "no_room", "No vehicle had the capacity or the time left to fit it in.")
         for s in servable
         if s.id not in served
     ]
-    return Solution(routes, unassigned, assignment.ObjectiveValue(), "solved", {"seconds": elapsed})
+    stats = {"seconds": time.monotonic() - started, "reduction_rounds": rounds}
+    return Solution(routes, unassigned, assignment.ObjectiveValue(), "solved", stats)
 
 
-def _routes(
-    problem: Problem,
-    routing: pywrapcp.RoutingModel,
-    manager: pywrapcp.RoutingIndexManager,
-    assignment: pywrapcp.Assignment,
-    nodes: list[_Node],
-    distance: dict[str, npt.NDArray[np.int64]],
-    duration: dict[str, npt.NDArray[np.int64]],
-    paired: bool,
-) -> list[Route]:
-    time_dim = routing.GetDimensionOrDie("time")
-    routes = []
-    for v, vehicle in enumerate(problem.vehicles):
-        index = routing.Start(v)
-        if routing.IsEnd(assignment.Value(routing.NextVar(index))):
-            continue
-        stops: list[Stop] = []
-        load = [0] * len(vehicle.capacity)
-        if not paired:
-            # Depot-loaded deliveries: the vehicle leaves with all it will deliver.
-            load = _loaded_at_start(routing, manager, assignment, nodes, v)
-        travelled = 0
-        previous: int | None = None
-        previous_departure = 0
-        while True:
-            node = manager.IndexToNode(index)
-            n = nodes[node]
-            # The earliest service start this route allows; later stops keep their slack.
-            start = assignment.Min(time_dim.CumulVar(index))
-            if previous is None:
-                arrival = start
-            else:
-                travelled += int(distance[vehicle.profile][previous, node])
-                arrival = (
-                    previous_departure
-                    + int(duration[vehicle.profile][previous, node])
-                    - nodes[previous].service
-                )
-            if n.kind == "pickup" or (n.kind == "delivery" and paired):
-                load = [a + b for a, b in zip(load, n.demand, strict=True)]
-            elif n.kind == "delivery":
-                load = [a - b for a, b in zip(load, n.demand, strict=True)]
-            kind = (
-                n.kind
-                if n.kind in ("pickup", "delivery")
-                else ("start" if previous is None else "end")
-            )
-            stops.append(
-                Stop(
-                    kind=kind,  # type: ignore[arg-type]
-                    location=n.location,
-                    shipment_id=n.shipment.id if n.shipment else None,
-                    arrival=arrival,
-                    start=start,
-                    departure=start + n.service,
-                    load=tuple(load),
-                    distance=travelled,
-                )
-            )
-            previous, previous_departure = node, start + n.service
-            if routing.IsEnd(index):
-                break
-            index = assignment.Value(routing.NextVar(index))
-        routes.append(Route(vehicle.id, stops))
-    return routes
-
-
-def _loaded_at_start(
-    routing: pywrapcp.RoutingModel,
-    manager: pywrapcp.RoutingIndexManager,
-    assignment: pywrapcp.Assignment,
-    nodes: list[_Node],
-    vehicle: int,
-) -> list[int]:
-    total = [0] * len(nodes[0].demand)
-    index = assignment.Value(routing.NextVar(routing.Start(vehicle)))
-    while not routing.IsEnd(index):
-        total = [
-            a + b for a, b in zip(total, nodes[manager.IndexToNode(index)].demand, strict=True)
-        ]
-        index = assignment.Value(routing.NextVar(index))
-    return total
+def _renumber(route: list[int], source: _Model, target: _Model) -> list[int]:
+    """Shipment nodes keep their order after the fleet's start and end nodes; only the
+    number of vehicles in front of them changes."""
+    shift = 2 * (len(target.vehicles) - len(source.vehicles))
+    return [node + shift for node in route]
