@@ -302,19 +302,19 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
 
     while reduce_vehicles and deadline - time.monotonic() > options.time_limit_s * 0.15:
         # Take away the vehicle of the smallest route and see whether the others absorb it.
-        routes = model.node_routes(assignment)
-        used = [v for v, r in enumerate(routes) if r]
+        node_routes = model.node_routes(assignment)
+        used = [v for v, r in enumerate(node_routes) if r]
         if len(used) <= 1:
             break
-        smallest = min(used, key=lambda v: len(routes[v]))
-        keep = [v for v in range(len(model.vehicles)) if v != smallest and (routes[v] or v in used)]
+        smallest = min(used, key=lambda v: len(node_routes[v]))
+        keep = [v for v in used if v != smallest]
         fleet = [model.vehicles[v] for v in keep]
         candidate = _Model(problem, fleet, servable)
         budget = min(
             options.time_limit_s * options.reduction_round_share,
             deadline - time.monotonic() - options.time_limit_s * 0.1,
         )
-        initial = [_renumber(routes[v], model, candidate) for v in keep]
+        initial = [_renumber(node_routes[v], model, candidate) for v in keep]
         trial = candidate.search(options, budget, initial)
         rounds += 1
         if trial is None or candidate.served(trial) != served:
