@@ -2,32 +2,25 @@
 
 import asyncio
 import logging
-from functools import cache
 
 import procrastinate
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs import psycopg_conninfo
-from app.matches.tasks import blueprint as match_tasks
-from app.matching_runs.tasks import blueprint as matching_tasks
+from app.matches import tasks as match_tasks
+from app.matching_runs import tasks as matching_tasks
 from app.settings import Settings, get_settings
-from app.webhooks.tasks import blueprint as webhook_tasks
-
-
-@cache
-def _task_registry() -> procrastinate.App:
-    # Blueprints rename their tasks when added, so they are added once per process.
-    registry = procrastinate.App(connector=procrastinate.PsycopgConnector())
-    registry.add_tasks_from(matching_tasks, namespace="matching")
-    registry.add_tasks_from(match_tasks, namespace="matches")
-    registry.add_tasks_from(webhook_tasks, namespace="webhooks")
-    return registry
+from app.webhooks import tasks as webhook_tasks
 
 
 def create_job_app(settings: Settings) -> procrastinate.App:
-    return _task_registry().with_connector(
-        procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(settings.database_url))
+    """The job queue with every task of the service registered on it."""
+    jobs = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(settings.database_url))
     )
+    for register in (matching_tasks.register, match_tasks.register, webhook_tasks.register):
+        register(jobs)
+    return jobs
 
 
 async def run_worker() -> None:

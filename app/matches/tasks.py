@@ -2,20 +2,24 @@
 
 from datetime import UTC, datetime
 
-from procrastinate import Blueprint, JobContext
+import procrastinate
+from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.matches.service import expire_stale_matches
 
-blueprint = Blueprint()
+EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
 
 
-# Every hour, at minute 5, in whichever worker takes it.
-@blueprint.periodic(cron="5 * * * *")
-@blueprint.task(
-    name="expire_stale_matches", pass_context=True, queueing_lock="expire_stale_matches"
-)
 async def expire_matches(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
     async with sessionmaker() as session:
         await expire_stale_matches(session, datetime.fromtimestamp(timestamp, UTC).date())
+
+
+def register(jobs: procrastinate.App) -> None:
+    # Every hour, at minute 5, in whichever worker takes it.
+    task = jobs.task(
+        name=EXPIRE_STALE_MATCHES, pass_context=True, queueing_lock=EXPIRE_STALE_MATCHES
+    )
+    jobs.periodic(cron="5 * * * *")(task(expire_matches))

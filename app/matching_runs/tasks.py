@@ -2,16 +2,17 @@
 
 import uuid
 
-from procrastinate import Blueprint, JobContext
+import procrastinate
+from procrastinate import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.matching_runs.service import execute_run
-
-blueprint = Blueprint()
+from app.matching_runs.service import RUN_MATCHING, execute_run
 
 
-# Deferred as RUN_MATCHING ("matching:run_matching") once the job app has added this blueprint.
-@blueprint.task(name="run_matching", pass_context=True)
 async def run_matching(context: JobContext, run_id: str) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
     await execute_run(sessionmaker, uuid.UUID(run_id))
+
+
+def register(jobs: procrastinate.App) -> None:
+    jobs.task(name=RUN_MATCHING, pass_context=True)(run_matching)
