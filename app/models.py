@@ -2,7 +2,7 @@
 these classes describe it for queries."""
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement, WKTElement
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -265,6 +266,85 @@ class WebhookDelivery(Timestamped, Base):
     # One entry per attempt: when, the HTTP status or the error, how long it took.
     log: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, default=list)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Vehicle(Timestamped, Base):
+    __tablename__ = "vehicles"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    type: Mapped[str] = mapped_column(String(20), nullable=False)
+    capacity_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    capacity_m3: Mapped[float] = mapped_column(Float, nullable=False)
+    speed_kmh: Mapped[float] = mapped_column(Float, nullable=False)
+    range_km: Mapped[float | None] = mapped_column(Float)
+    start_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    end_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    shift_start: Mapped[time] = mapped_column(Time, nullable=False)
+    shift_end: Mapped[time] = mapped_column(Time, nullable=False)
+    cost_per_km: Mapped[float] = mapped_column(Float, nullable=False)
+    cost_per_hour: Mapped[float] = mapped_column(Float, nullable=False)
+    fixed_cost: Mapped[float] = mapped_column(Float, nullable=False)
+    co2_g_per_km: Mapped[float] = mapped_column(Float, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class ShipmentRow(Timestamped, Base):
+    """A transport job: carry a load from a pickup to a delivery within their windows."""
+
+    __tablename__ = "shipments"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    reference: Mapped[str | None] = mapped_column(String(200))
+    pickup_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    pickup_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    pickup_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    pickup_service_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    delivery_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    delivery_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    delivery_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    delivery_service_s: Mapped[int] = mapped_column(Integer, nullable=False)
+    load_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    load_m3: Mapped[float] = mapped_column(Float, nullable=False)
+    match_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("matches.id", ondelete="SET NULL")
+    )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class RoutePlan(Timestamped, Base):
+    __tablename__ = "route_plans"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    date: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
+    matrix: Mapped[str] = mapped_column(String(20), nullable=False)
+    objective: Mapped[str] = mapped_column(String(30), nullable=False)
+    time_limit_s: Mapped[float] = mapped_column(Float, nullable=False)
+    # The vehicles and shipments as they were when the plan was asked for.
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
 class IdempotencyRecord(Base):
