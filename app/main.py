@@ -10,6 +10,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app.candidates.router import router as candidates_router
 from app.db import create_engine, create_sessionmaker
 from app.errors import install_error_handlers
+from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.kit.body_limit import BodyLimitMiddleware
@@ -20,7 +21,9 @@ from app.materials.router import router as materials_router
 from app.offers.router import router as offers_router
 from app.organizations.router import router as organizations_router
 from app.requests.router import router as requests_router
+from app.route_plans.router import router as route_plans_router
 from app.settings import Settings, get_settings
+from app.shipments.router import router as shipments_router
 from app.sites.router import router as sites_router
 from app.webhooks.router import router as webhooks_router
 
@@ -73,6 +76,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         matches_router,
         matching_runs_router,
         webhooks_router,
+        fleet_router,
+        shipments_router,
+        route_plans_router,
     ):
         app.include_router(router)
 

@@ -9,6 +9,7 @@ from app.db import create_engine, create_sessionmaker
 from app.jobs import psycopg_conninfo
 from app.matches import tasks as match_tasks
 from app.matching_runs import tasks as matching_tasks
+from app.route_plans import tasks as route_plan_tasks
 from app.settings import Settings, get_settings
 from app.webhooks import tasks as webhook_tasks
 
@@ -18,7 +19,12 @@ def create_job_app(settings: Settings) -> procrastinate.App:
     jobs = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=psycopg_conninfo(settings.database_url))
     )
-    for register in (matching_tasks.register, match_tasks.register, webhook_tasks.register):
+    for register in (
+        matching_tasks.register,
+        match_tasks.register,
+        webhook_tasks.register,
+        route_plan_tasks.register,
+    ):
         register(jobs)
     return jobs
 

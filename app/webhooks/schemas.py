@@ -13,6 +13,7 @@ class EventType(StrEnum):
     match_accepted = "match.accepted"
     match_rejected = "match.rejected"
     offer_candidate_found = "offer.candidate_found"
+    route_plan_completed = "route_plan.completed"
 
 
 class WebhookCreate(BaseModel):

@@ -1,0 +1,124 @@
+import uuid
+from datetime import datetime, time
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from app.kit.geo import Point, PointIn
+from app.kit.quantity import window_error
+
+
+class VehicleType(StrEnum):
+    cargo_bike = "cargo_bike"
+    cargo_trike = "cargo_trike"
+    e_van = "e_van"
+    van = "van"
+    truck = "truck"
+
+
+# What a vehicle of each type is unless told otherwise: capacity, city speed, range, costs and
+# GLEC-style CO2e per km.
+DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
+    VehicleType.cargo_bike: {
+        "capacity_kg": 150,
+        "capacity_m3": 1.0,
+        "speed_kmh": 15,
+        "range_km": 50,
+        "cost_per_km": 0.1,
+        "cost_per_hour": 25,
+        "fixed_cost": 10,
+        "co2_g_per_km": 0,
+    },
+    VehicleType.cargo_trike: {
+        "capacity_kg": 250,
+        "capacity_m3": 1.5,
+        "speed_kmh": 13,
+        "range_km": 40,
+        "cost_per_km": 0.1,
+        "cost_per_hour": 25,
+        "fixed_cost": 12,
+        "co2_g_per_km": 0,
+    },
+    VehicleType.e_van: {
+        "capacity_kg": 800,
+        "capacity_m3": 8.0,
+        "speed_kmh": 22,
+        "range_km": 150,
+        "cost_per_km": 0.25,
+        "cost_per_hour": 35,
+        "fixed_cost": 40,
+        "co2_g_per_km": 60,
+    },
+    VehicleType.van: {
+        "capacity_kg": 1000,
+        "capacity_m3": 10.0,
+        "speed_kmh": 22,
+        "range_km": None,
+        "cost_per_km": 0.35,
+        "cost_per_hour": 35,
+        "fixed_cost": 40,
+        "co2_g_per_km": 270,
+    },
+    VehicleType.truck: {
+        "capacity_kg": 8000,
+        "capacity_m3": 40.0,
+        "speed_kmh": 18,
+        "range_km": None,
+        "cost_per_km": 0.9,
+        "cost_per_hour": 45,
+        "fixed_cost": 80,
+        "co2_g_per_km": 800,
+    },
+}
+
+
+class VehicleCreate(BaseModel):
+    """A vehicle; fields left out take the defaults of its type."""
+
+    name: str = Field(min_length=1, max_length=200, examples=["Bike 1"])
+    type: VehicleType
+    capacity_kg: float | None = Field(default=None, gt=0)
+    capacity_m3: float | None = Field(default=None, gt=0)
+    speed_kmh: float | None = Field(default=None, gt=0, le=130)
+    range_km: float | None = Field(default=None, gt=0)
+    start_site_id: uuid.UUID | None = None
+    start: PointIn | None = None
+    end_site_id: uuid.UUID | None = Field(default=None, description="Defaults to the start.")
+    end: PointIn | None = None
+    shift_start: time = Field(default=time(7, 0), description="Local time (Europe/Brussels).")
+    shift_end: time = time(19, 0)
+    cost_per_km: float | None = Field(default=None, ge=0)
+    cost_per_hour: float | None = Field(default=None, ge=0)
+    fixed_cost: float | None = Field(default=None, ge=0)
+    co2_g_per_km: float | None = Field(default=None, ge=0)
+
+    @field_validator("shift_end")
+    @classmethod
+    def _shift(cls, value: time, info: ValidationInfo) -> time:
+        start = info.data.get("shift_start")
+        if start is not None and value <= start:
+            raise window_error("shift_start")
+        return value
+
+
+class Vehicle(BaseModel):
+    id: uuid.UUID
+    name: str
+    type: VehicleType
+    capacity_kg: float
+    capacity_m3: float
+    speed_kmh: float
+    range_km: float | None
+    start_location: Point
+    end_location: Point
+    shift_start: time
+    shift_end: time
+    cost_per_km: float
+    cost_per_hour: float
+    fixed_cost: float
+    co2_g_per_km: float
+    created_at: datetime
+
+
+class VehiclePage(BaseModel):
+    items: list[Vehicle]

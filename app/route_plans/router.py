@@ -1,0 +1,99 @@
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import JSONResponse
+
+from app.auth import CurrentPrincipal
+from app.dependencies import AppSettings, Session
+from app.errors import PROBLEM_RESPONSES
+from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
+from app.kit.idempotency import IdempotencyKey
+from app.models import RoutePlan as RoutePlanRow
+from app.route_plans import service
+from app.route_plans.schemas import RoutePlan, RoutePlanCreate
+
+router = APIRouter(prefix="/v1/route-plans", tags=["logistics"], responses=PROBLEM_RESPONSES)
+
+
+def _plan(row: RoutePlanRow) -> RoutePlan:
+    return RoutePlan.model_validate(row, from_attributes=True)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[IdempotencyKey],
+    summary="Plan the rounds of a day (role carrier or hub_operator); runs as a job",
+)
+async def start_plan(
+    data: RoutePlanCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+) -> RoutePlan:
+    row = await service.start_plan(session, settings, principal, data)
+    response.headers["Location"] = f"/v1/route-plans/{row.id}"
+    return _plan(row)
+
+
+def route_plan_geojson(plan: RoutePlanRow) -> dict[str, Any]:
+    """Routes as LineStrings through their stops, stops as Points."""
+    features: list[dict[str, Any]] = []
+    for route in (plan.result or {}).get("routes", []):
+        properties = {k: v for k, v in route.items() if k != "stops"}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [s["location"] for s in route["stops"]],
+                },
+                "properties": {"feature": "route", **properties},
+            }
+        )
+        for order, stop in enumerate(route["stops"]):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": stop["location"]},
+                    "properties": {
+                        "feature": "stop",
+                        "vehicle_id": route["vehicle_id"],
+                        "order": order,
+                        **{k: v for k, v in stop.items() if k != "location"},
+                    },
+                }
+            )
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "route_plan_id": str(plan.id),
+        "status": plan.status,
+    }
+
+
+@router.get(
+    "/{plan_id}",
+    summary="A route plan: its status, then routes, unassigned shipments, KPIs and the baseline",
+    response_model=RoutePlan,
+    responses={
+        200: {
+            "content": {GEOJSON_MEDIA_TYPE: {}},
+            "description": "JSON, or GeoJSON with format=geojson",
+        }
+    },
+)
+async def read_plan(
+    plan_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    format: Annotated[
+        Literal["json", "geojson"], Query(description="geojson: a FeatureCollection for a map.")
+    ] = "json",
+) -> RoutePlan | JSONResponse:
+    row = await service.get_plan(session, principal, plan_id)
+    if format == "geojson":
+        return GeoJSONResponse(route_plan_geojson(row))
+    return _plan(row)

@@ -1,0 +1,311 @@
+"""Route plans: the fleet and the shipments are frozen into the plan's inputs, the job turns
+them into a `logistics` problem, solves it and stores the routes, KPIs and the baseline."""
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.auth import Principal
+from app.errors import NotFound, ValidationFailed
+from app.fleet.schemas import DEFAULTS
+from app.fleet.service import FLEET_ROLES, get_vehicle
+from app.jobs import defer_in_transaction
+from app.kit.geo import Point
+from app.models import RoutePlan, ShipmentRow, Vehicle
+from app.route_plans.schemas import PlanStatus, RoutePlanCreate
+from app.settings import Settings
+from app.shipments.service import get_shipment
+from app.sites.service import place_of
+from app.webhooks.service import emit
+from logistics import model
+from logistics.kpis import plan_figures
+from logistics.matrices import Profile, straight_line
+from logistics.solver import SolverOptions, solve
+
+SOLVE_ROUTE_PLAN = "logistics:solve_route_plan"
+BRUSSELS = ZoneInfo("Europe/Brussels")
+BASELINE_VAN = Profile("baseline_van", float(DEFAULTS["van"]["speed_kmh"] or 22))  # type: ignore[index]
+# Costs enter the solver as integers in 1/10,000 of a euro.
+COST_SCALE = 10_000
+
+
+def _lonlat(geometry: Any) -> list[float]:
+    return list(Point.model_validate(geometry).coordinates)
+
+
+def _vehicle_input(row: Vehicle) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "type": row.type,
+        "capacity_kg": row.capacity_kg,
+        "capacity_m3": row.capacity_m3,
+        "speed_kmh": row.speed_kmh,
+        "range_km": row.range_km,
+        "start": _lonlat(row.start_location),
+        "end": _lonlat(row.end_location),
+        "shift_start": row.shift_start.isoformat(),
+        "shift_end": row.shift_end.isoformat(),
+        "cost_per_km": row.cost_per_km,
+        "cost_per_hour": row.cost_per_hour,
+        "fixed_cost": row.fixed_cost,
+        "co2_g_per_km": row.co2_g_per_km,
+    }
+
+
+def _shipment_input(row: ShipmentRow) -> dict[str, Any]:
+    def end(prefix: str) -> dict[str, Any]:
+        return {
+            "location": _lonlat(getattr(row, f"{prefix}_location")),
+            "from": getattr(row, f"{prefix}_from").isoformat(),
+            "until": getattr(row, f"{prefix}_until").isoformat(),
+            "service_s": getattr(row, f"{prefix}_service_s"),
+        }
+
+    return {
+        "id": str(row.id),
+        "reference": row.reference,
+        "pickup": end("pickup"),
+        "delivery": end("delivery"),
+        "load_kg": row.load_kg,
+        "load_m3": row.load_m3,
+    }
+
+
+async def start_plan(
+    session: AsyncSession, settings: Settings, principal: Principal, data: RoutePlanCreate
+) -> RoutePlan:
+    principal.require_role(*FLEET_ROLES)
+    vehicles = [_vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
+    for k, inline in enumerate(data.vehicles):
+        start = await place_of(session, settings, principal, inline.start_site_id, inline.start)
+        has_end = inline.end_site_id is not None or inline.end is not None
+        end = (
+            await place_of(session, settings, principal, inline.end_site_id, inline.end)
+            if has_end
+            else start
+        )
+        given = inline.model_dump(
+            exclude_none=True, exclude={"start_site_id", "start", "end_site_id", "end"}
+        )
+        row = Vehicle(
+            id=uuid.uuid4(),
+            start_location=start,
+            end_location=end,
+            **{**DEFAULTS[inline.type], **given},
+        )
+        vehicles.append({**_vehicle_input(row), "id": f"inline-{k + 1}"})
+    shipments = [
+        _shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
+    ]
+    for k, item in enumerate(data.shipments):
+        pickup = await place_of(
+            session, settings, principal, item.pickup.site_id, item.pickup.location
+        )
+        delivery = await place_of(
+            session, settings, principal, item.delivery.site_id, item.delivery.location
+        )
+        row_s = ShipmentRow(
+            id=uuid.uuid4(),
+            reference=item.reference,
+            pickup_location=pickup,
+            delivery_location=delivery,
+            pickup_from=item.pickup.window_from,
+            pickup_until=item.pickup.window_until,
+            pickup_service_s=item.pickup.service_s,
+            delivery_from=item.delivery.window_from,
+            delivery_until=item.delivery.window_until,
+            delivery_service_s=item.delivery.service_s,
+            load_kg=item.load_kg,
+            load_m3=item.load_m3,
+        )
+        shipments.append({**_shipment_input(row_s), "id": item.reference or f"inline-{k + 1}"})
+    if not vehicles:
+        raise ValidationFailed.field("vehicles", "not_empty", "Give vehicle_ids or vehicles.")
+    if not shipments:
+        raise ValidationFailed.field("shipments", "not_empty", "Give shipment_ids or shipments.")
+    plan = RoutePlan(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        date=data.date,
+        status=PlanStatus.queued.value,
+        matrix=data.matrix,
+        objective=data.objective,
+        time_limit_s=data.time_limit_s,
+        inputs={"vehicles": vehicles, "shipments": shipments},
+    )
+    session.add(plan)
+    await session.flush()
+    await defer_in_transaction(session, SOLVE_ROUTE_PLAN, {"plan_id": str(plan.id)})
+    await session.commit()
+    return plan
+
+
+async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
+    plan = await session.get(RoutePlan, plan_id)
+    if plan is None or plan.organization_id != principal.organization_id:
+        raise NotFound(f"No route plan {plan_id}.")
+    return plan
+
+
+async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: uuid.UUID) -> None:
+    async with sessionmaker() as session:
+        plan = await session.get(RoutePlan, plan_id)
+        if plan is None or plan.status not in (PlanStatus.queued.value, PlanStatus.running.value):
+            return
+        plan.status, plan.started_at = PlanStatus.running.value, datetime.now(UTC)
+        await session.commit()
+        try:
+            plan.result = plan_routes(plan.date, plan.inputs, plan.objective, plan.time_limit_s)
+            plan.status, plan.finished_at = PlanStatus.done.value, datetime.now(UTC)
+            await session.flush()
+            await emit(
+                session,
+                {plan.organization_id},
+                "route_plan.completed",
+                {
+                    "route_plan_id": str(plan.id),
+                    "kpis": plan.result["kpis"],
+                    "saving": plan.result["saving"],
+                },
+            )
+            await session.commit()
+        except Exception as exc:
+            await session.rollback()
+            failed = await session.get_one(RoutePlan, plan_id)
+            failed.status, failed.error, failed.finished_at = (
+                PlanStatus.failed.value,
+                repr(exc)[:500],
+                datetime.now(UTC),
+            )
+            await session.commit()
+            raise
+
+
+def plan_routes(
+    day: date, inputs: dict[str, Any], objective: str, time_limit_s: float
+) -> dict[str, Any]:
+    """The plan for one day, from the frozen inputs: plain data in, plain data out."""
+    midnight = datetime.combine(day, time(0), tzinfo=BRUSSELS)
+    points: list[tuple[float, float]] = []
+    index: dict[tuple[float, float], int] = {}
+
+    def at(lonlat: list[float]) -> int:
+        key = (lonlat[0], lonlat[1])
+        if key not in index:
+            index[key] = len(points)
+            points.append(key)
+        return index[key]
+
+    def seconds(moment: str | time) -> int:
+        if isinstance(moment, time):
+            return int((datetime.combine(day, moment, tzinfo=BRUSSELS) - midnight).total_seconds())
+        return int((datetime.fromisoformat(moment) - midnight).total_seconds())
+
+    vehicles, profiles = [], {}
+    for v in inputs["vehicles"]:
+        profile = f"{v['type']}@{v['speed_kmh']}"
+        profiles[profile] = Profile(profile, v["speed_kmh"])
+        vehicles.append(
+            model.Vehicle(
+                id=v["id"],
+                start=at(v["start"]),
+                end=at(v["end"]),
+                capacity=(round(v["capacity_kg"] * 1000), round(v["capacity_m3"] * 1000)),
+                shift=model.Window(
+                    seconds(time.fromisoformat(v["shift_start"])),
+                    seconds(time.fromisoformat(v["shift_end"])),
+                ),
+                profile=profile,
+                range=None if v["range_km"] is None else round(v["range_km"] * 1000),
+                fixed_cost=round(v["fixed_cost"] * COST_SCALE),
+                cost_per_distance=v["cost_per_km"] / 1000 * COST_SCALE,
+                cost_per_time=v["cost_per_hour"] / 3600 * COST_SCALE,
+            )
+        )
+    shipments = []
+    for s in inputs["shipments"]:
+
+        def visit(end: dict[str, Any]) -> model.Visit:
+            window = model.Window(max(0, seconds(end["from"])), max(0, seconds(end["until"])))
+            return model.Visit(at(end["location"]), window, end["service_s"])
+
+        shipments.append(
+            model.Shipment(
+                id=s["id"],
+                pickup=visit(s["pickup"]),
+                delivery=visit(s["delivery"]),
+                load=(round(s["load_kg"] * 1000), round(s["load_m3"] * 1000)),
+            )
+        )
+    matrices = {name: straight_line(points, p) for name, p in profiles.items()}
+    problem = model.Problem(vehicles, shipments, matrices, objective)  # type: ignore[arg-type]
+    solution = solve(problem, SolverOptions(time_limit_s=time_limit_s))
+
+    baseline = straight_line(points, BASELINE_VAN)
+    legs = {s.id: (s.pickup.location, s.delivery.location) for s in shipments if s.pickup}
+    figures = plan_figures(
+        solution.routes,
+        {v["id"]: v["co2_g_per_km"] / 1000 for v in inputs["vehicles"]},
+        {s.id: s.load[0] for s in shipments},
+        {sid: legs[sid] for sid in legs if sid not in {u.shipment_id for u in solution.unassigned}},
+        baseline,
+    )
+    names = {v["id"]: (v["name"], v["type"]) for v in inputs["vehicles"]}
+
+    def clock(value: int) -> str:
+        return (midnight + timedelta(seconds=value)).isoformat()
+
+    routes = []
+    for route, fig in zip(solution.routes, figures.routes, strict=True):
+        routes.append(
+            {
+                "vehicle_id": route.vehicle_id,
+                "vehicle_name": names[route.vehicle_id][0],
+                "vehicle_type": names[route.vehicle_id][1],
+                "km": round(fig.km, 3),
+                "hours": round(fig.hours, 3),
+                "co2_kg": round(fig.co2_kg, 3),
+                "tonne_km": round(fig.tonne_km, 3),
+                "stops": [
+                    {
+                        "kind": st.kind,
+                        "shipment_id": st.shipment_id,
+                        "location": list(points[st.location]),
+                        "arrival": clock(st.arrival),
+                        "start": clock(st.start),
+                        "departure": clock(st.departure),
+                        "load_kg": st.load[0] / 1000,
+                        "load_m3": st.load[1] / 1000,
+                        "km": round(st.distance / 1000, 3),
+                    }
+                    for st in route.stops
+                ],
+            }
+        )
+    return {
+        "matrix": "straight_line",
+        "routes": routes,
+        "unassigned": [
+            {"shipment_id": u.shipment_id, "reason": u.reason, "detail": u.detail}
+            for u in solution.unassigned
+        ],
+        "kpis": {
+            "km": round(figures.km, 3),
+            "hours": round(figures.hours, 3),
+            "vehicles": figures.vehicles,
+            "co2_kg": round(figures.co2_kg, 3),
+            "tonne_km": round(figures.tonne_km, 3),
+        },
+        "co2_kg_by_shipment": figures.co2_kg_by_shipment,
+        "baseline": {
+            "description": "each assigned shipment carried alone by a diesel van from its pickup to its delivery",
+            "km": round(figures.baseline_km, 3),
+            "co2_kg": round(figures.baseline_co2_kg, 3),
+        },
+        "saving": figures.saving,
+        "solver": {"seconds": round(solution.stats.get("seconds", 0), 2), "objective": objective},
+    }

@@ -1,0 +1,55 @@
+import uuid
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+
+from app.kit.geo import Point, PointIn
+from app.kit.quantity import window_error
+
+
+class EndpointIn(BaseModel):
+    """Where and when a load is picked up or delivered."""
+
+    site_id: uuid.UUID | None = None
+    location: PointIn | None = None
+    window_from: AwareDatetime = Field(examples=["2026-12-01T08:00:00+01:00"])
+    window_until: AwareDatetime = Field(examples=["2026-12-01T12:00:00+01:00"])
+    service_s: int = Field(default=300, ge=0, le=4 * 3600, description="Time on site, seconds.")
+
+    @field_validator("window_until")
+    @classmethod
+    def _ordered(cls, value: datetime, info: ValidationInfo) -> datetime:
+        start = info.data.get("window_from")
+        if start is not None and value < start:
+            raise window_error("window_from")
+        return value
+
+
+class ShipmentCreate(BaseModel):
+    reference: str | None = Field(default=None, max_length=200)
+    pickup: EndpointIn
+    delivery: EndpointIn
+    load_kg: float = Field(gt=0, le=50_000)
+    load_m3: float = Field(default=0, ge=0, le=200)
+
+
+class Endpoint(BaseModel):
+    location: Point
+    window_from: datetime
+    window_until: datetime
+    service_s: int
+
+
+class Shipment(BaseModel):
+    id: uuid.UUID
+    reference: str | None
+    pickup: Endpoint
+    delivery: Endpoint
+    load_kg: float
+    load_m3: float
+    match_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ShipmentPage(BaseModel):
+    items: list[Shipment]
