@@ -1,5 +1,7 @@
 """Route plans through the API, solved by a real worker with OR-Tools on straight-line matrices."""
 
+import itertools
+
 import httpx
 
 from tests.conftest import OrgFactory, WorkerRun, assert_problem, point
@@ -8,7 +10,14 @@ DAY = "2026-12-01"
 TIR = [4.3467, 50.8660]
 # Shops in the centre and a few suppliers north of it.
 SUPPLIERS = [[4.3500, 50.8700], [4.3550, 50.8690], [4.3420, 50.8710]]
-SHOPS = [[4.3540, 50.8510], [4.3480, 50.8470], [4.3600, 50.8450], [4.3510, 50.8400], [4.3450, 50.8430], [4.3580, 50.8530]]
+SHOPS = [
+    [4.3540, 50.8510],
+    [4.3480, 50.8470],
+    [4.3600, 50.8450],
+    [4.3510, 50.8400],
+    [4.3450, 50.8430],
+    [4.3580, 50.8530],
+]
 
 
 def window(start: str, end: str) -> dict[str, str]:
@@ -19,14 +28,22 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
 ) -> None:
     carrier = await make_org("carrier")
-    bike = await client.post("/v1/vehicles", json={"name": "Bike 1", "type": "cargo_bike", "start": point(TIR)}, headers=carrier.headers)
+    bike = await client.post(
+        "/v1/vehicles",
+        json={"name": "Bike 1", "type": "cargo_bike", "start": point(TIR)},
+        headers=carrier.headers,
+    )
     assert bike.status_code == 201, bike.text
     assert bike.json()["capacity_kg"] == 150 and bike.json()["end_location"]["coordinates"] == TIR
     shipment_ids = []
     for k, shop in enumerate(SHOPS):
         body = {
             "reference": f"parcel-{k}",
-            "pickup": {"location": point(SUPPLIERS[k % 3]), **window("08:00", "12:00"), "service_s": 120},
+            "pickup": {
+                "location": point(SUPPLIERS[k % 3]),
+                **window("08:00", "12:00"),
+                "service_s": 120,
+            },
             "delivery": {"location": point(shop), **window("09:00", "17:00"), "service_s": 180},
             "load_kg": 20,
             "load_m3": 0.1,
@@ -42,8 +59,13 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     }
     started = await client.post(
         "/v1/route-plans",
-        json={"date": DAY, "shipment_ids": shipment_ids, "shipments": [piano], "vehicle_ids": [bike.json()["id"]],
-              "time_limit_s": 2},
+        json={
+            "date": DAY,
+            "shipment_ids": shipment_ids,
+            "shipments": [piano],
+            "vehicle_ids": [bike.json()["id"]],
+            "time_limit_s": 2,
+        },
         headers=carrier.headers,
     )
     assert started.status_code == 202, started.text
@@ -55,7 +77,9 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     plan = (await client.get(location, headers=carrier.headers)).json()
     assert plan["status"] == "done", plan
     result = plan["result"]
-    assert result["unassigned"] == [{"shipment_id": "piano", "reason": "too_heavy", "detail": result["unassigned"][0]["detail"]}]
+    assert result["unassigned"] == [
+        {"shipment_id": "piano", "reason": "too_heavy", "detail": result["unassigned"][0]["detail"]}
+    ]
     [route] = result["routes"]
     stops = route["stops"]
     assert stops[0]["kind"] == "start" and stops[-1]["kind"] == "end"
@@ -63,7 +87,7 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     for sid in shipment_ids:
         assert order[("pickup", sid)] < order[("delivery", sid)]
     assert max(s["load_kg"] for s in stops) <= 150 and stops[-1]["load_kg"] == 0
-    for before, after in zip(stops, stops[1:], strict=False):
+    for before, after in itertools.pairwise(stops):
         assert before["departure"] <= after["arrival"] <= after["start"] <= after["departure"]
         assert before["km"] <= after["km"]
     kpis, baseline = result["kpis"], result["baseline"]
@@ -80,10 +104,30 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
 
 async def test_plans_are_checked(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
     carrier, supplier = await make_org("carrier"), await make_org("supplier")
-    assert_problem(await client.post("/v1/route-plans", json={"date": DAY}, headers=supplier.headers), 403)
-    assert_problem(await client.post("/v1/route-plans", json={"date": DAY}, headers=carrier.headers), 422, "vehicles", "not_empty")
     assert_problem(
-        await client.post("/v1/route-plans", json={"date": DAY, "matrix": "teleport"}, headers=carrier.headers),
-        422, "matrix", "literal_error",
+        await client.post("/v1/route-plans", json={"date": DAY}, headers=supplier.headers), 403
     )
-    assert_problem(await client.post("/v1/vehicles", json={"name": "x", "type": "rocket", "start": point(TIR)}, headers=carrier.headers), 422, "type", "enum")
+    assert_problem(
+        await client.post("/v1/route-plans", json={"date": DAY}, headers=carrier.headers),
+        422,
+        "vehicles",
+        "not_empty",
+    )
+    assert_problem(
+        await client.post(
+            "/v1/route-plans", json={"date": DAY, "matrix": "teleport"}, headers=carrier.headers
+        ),
+        422,
+        "matrix",
+        "literal_error",
+    )
+    assert_problem(
+        await client.post(
+            "/v1/vehicles",
+            json={"name": "x", "type": "rocket", "start": point(TIR)},
+            headers=carrier.headers,
+        ),
+        422,
+        "type",
+        "enum",
+    )
