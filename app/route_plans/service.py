@@ -1,6 +1,7 @@
 """Route plans: the fleet and the shipments are frozen into the plan's inputs, the job turns
 them into a `logistics` problem, solves it and stores the routes, KPIs and the baseline."""
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -159,7 +160,10 @@ async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: 
         plan.status, plan.started_at = PlanStatus.running.value, datetime.now(UTC)
         await session.commit()
         try:
-            plan.result = plan_routes(plan.date, plan.inputs, plan.objective, plan.time_limit_s)
+            # In a thread, so that the worker's other jobs go on while OR-Tools searches.
+            plan.result = await asyncio.to_thread(
+                plan_routes, plan.date, plan.inputs, plan.objective, plan.time_limit_s
+            )
             plan.status, plan.finished_at = PlanStatus.done.value, datetime.now(UTC)
             await session.flush()
             await emit(

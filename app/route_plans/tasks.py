@@ -11,7 +11,6 @@ from app.route_plans.service import SOLVE_ROUTE_PLAN, execute_plan
 
 async def solve_route_plan(context: JobContext, plan_id: str) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    # The solver holds the event loop for its time limit; this worker's other jobs wait.
     await execute_plan(sessionmaker, uuid.UUID(plan_id))
 
 
