@@ -11,6 +11,7 @@ from pathlib import Path
 from app.db import create_engine, create_sessionmaker
 from app.demo import load_demo
 from app.reference import load_reference_data
+from app.roads import build_profiles, import_osm, roads_loaded
 from app.settings import PROJECT_ROOT, get_settings
 
 OPENAPI_FILE = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -58,6 +59,24 @@ async def load(demo: bool, keys_file: Path | None) -> int:
     return 0
 
 
+async def load_roads(force: bool) -> int:
+    settings = get_settings()
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if await roads_loaded(session) and not force:
+                print("road network already loaded")
+                return 0
+            await asyncio.to_thread(import_osm, settings.database_url, settings.shared_dir)
+            counts = await build_profiles(session)
+            print(
+                f"road network loaded (© OpenStreetMap contributors): {counts['van']} van edges, {counts['bike']} bike edges"
+            )
+    finally:
+        await engine.dispose()
+    return 0
+
+
 def save_demo_keys(path: Path, keys: dict[str, str]) -> None:
     known = json.loads(path.read_text()) if path.exists() else {}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("reference", help="load the EWC list and the region outline")
     demo = commands.add_parser("demo", help="load reference data and the Brussels demo data")
     demo.add_argument("--keys-file", type=Path, default=PROJECT_ROOT / ".data" / "demo-keys.json")
+    roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
+    roads.add_argument("--force", action="store_true", help="load it again")
     token = commands.add_parser("admin-token", help="print the admin token kept in a file")
     token.add_argument("--file", type=Path, default=PROJECT_ROOT / ".data" / "admin-token")
     args = parser.parse_args(argv)
@@ -92,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load(demo=False, keys_file=None))
     if args.command == "demo":
         return asyncio.run(load(demo=True, keys_file=args.keys_file))
+    if args.command == "roads":
+        return asyncio.run(load_roads(args.force))
     return admin_token(args.file)
 
 

@@ -12,6 +12,7 @@ if [[ -z "${BOUCLE_ADMIN_TOKEN:-}" ]]; then
 fi
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
+.venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL"
 # One worker runs the job queue beside the API; both stop together.
 .venv/bin/python -m app.worker &

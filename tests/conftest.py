@@ -63,13 +63,15 @@ def migrate(database_url: str, revision: str = "head", command: str = "upgrade")
     )
 
 
-def load_reference(database_url: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "reference"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "BOUCLE_DATABASE_URL": database_url},
-        check=True,
-    )
+def load_reference(database_url: str, *commands: str) -> None:
+    """Runs the loading commands of `python -m app.cli` (by default the EWC list and region)."""
+    for command in commands or ("reference",):
+        subprocess.run(
+            [sys.executable, "-m", "app.cli", command],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "BOUCLE_DATABASE_URL": database_url},
+            check=True,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +95,10 @@ def make_database(server_url: str) -> Callable[[str], Awaitable[str]]:
 
 @pytest.fixture(scope="session")
 async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
-    """The suite's database: migrated to head, with the reference data loaded."""
+    """The suite's database: migrated to head, with the reference data and the road network."""
     url = await make_database("boucle_test")
     migrate(url)
-    load_reference(url)
+    load_reference(url, "reference", "roads")
     return url
 
 

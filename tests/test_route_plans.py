@@ -131,3 +131,59 @@ async def test_plans_are_checked(client: httpx.AsyncClient, make_org: OrgFactory
         "type",
         "enum",
     )
+
+
+async def test_a_plan_on_the_road_network_follows_the_streets(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
+) -> None:
+    carrier = await make_org("carrier")
+    vehicles = [
+        {"name": "Bike", "type": "cargo_bike", "start": point(TIR)},
+        {"name": "Van", "type": "van", "start": point(TIR)},
+    ]
+    shipments = [
+        {
+            "reference": f"road-{k}",
+            "pickup": {"location": point(SUPPLIERS[k % 3]), **window("08:00", "12:00")},
+            "delivery": {"location": point(shop), **window("09:00", "17:00")},
+            "load_kg": 30,
+        }
+        for k, shop in enumerate(SHOPS[:4])
+    ]
+    plans = {}
+    for matrix in ("straight_line", "road"):
+        started = await client.post(
+            "/v1/route-plans",
+            json={
+                "date": DAY,
+                "vehicles": vehicles,
+                "shipments": shipments,
+                "matrix": matrix,
+                "time_limit_s": 1,
+            },
+            headers=carrier.headers,
+        )
+        assert started.status_code == 202, started.text
+        plans[matrix] = started.headers["location"]
+    await run_worker()
+
+    road = (await client.get(plans["road"], headers=carrier.headers)).json()
+    assert road["status"] == "done", road
+    result = road["result"]
+    assert result["matrix"] == "road" and result["unassigned"] == []
+    assert sum(len(r["stops"]) for r in result["routes"]) == 2 * len(shipments) + 2 * len(
+        result["routes"]
+    )
+    geojson = (
+        await client.get(plans["road"], params={"format": "geojson"}, headers=carrier.headers)
+    ).json()
+    assert geojson["attribution"].startswith("© OpenStreetMap contributors")
+    lines = [f for f in geojson["features"] if f["geometry"]["type"] == "LineString"]
+    stops = [f for f in geojson["features"] if f["geometry"]["type"] == "Point"]
+    # Along the streets: many more vertices than stops.
+    assert sum(len(line["geometry"]["coordinates"]) for line in lines) > 5 * len(stops)
+    straight = (await client.get(plans["straight_line"], headers=carrier.headers)).json()["result"]
+    assert straight["matrix"] == "straight_line"
+    # Two estimates of the same rounds: the road distance stays within a factor 2 of the
+    # straight line x 1.3.
+    assert 0.5 < result["kpis"]["km"] / straight["kpis"]["km"] < 2

@@ -39,19 +39,17 @@ async def start_plan(
 
 
 def route_plan_geojson(plan: RoutePlanRow) -> dict[str, Any]:
-    """Routes as LineStrings through their stops, stops as Points."""
+    """Routes as LineStrings (along the roads with the road matrix, else through their stops),
+    stops as Points."""
     features: list[dict[str, Any]] = []
     for route in (plan.result or {}).get("routes", []):
-        properties = {k: v for k, v in route.items() if k != "stops"}
+        properties = {k: v for k, v in route.items() if k not in ("stops", "geometry")}
+        line = route.get("geometry") or {
+            "type": "LineString",
+            "coordinates": [s["location"] for s in route["stops"]],
+        }
         features.append(
-            {
-                "type": "Feature",
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": [s["location"] for s in route["stops"]],
-                },
-                "properties": {"feature": "route", **properties},
-            }
+            {"type": "Feature", "geometry": line, "properties": {"feature": "route", **properties}}
         )
         for order, stop in enumerate(route["stops"]):
             features.append(
@@ -66,12 +64,15 @@ def route_plan_geojson(plan: RoutePlanRow) -> dict[str, Any]:
                     },
                 }
             )
-    return {
+    collection: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": features,
         "route_plan_id": str(plan.id),
         "status": plan.status,
     }
+    if plan.matrix == "road":
+        collection["attribution"] = "© OpenStreetMap contributors (ODbL)"
+    return collection
 
 
 @router.get(

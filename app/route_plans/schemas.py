@@ -28,9 +28,11 @@ class RoutePlanCreate(BaseModel):
     vehicles: list[VehicleCreate] = Field(
         default_factory=list, description="Vehicles given inline."
     )
-    matrix: Literal["straight_line"] = Field(
+    matrix: Literal["straight_line", "road"] = Field(
         default="straight_line",
-        description="straight_line: great-circle distance x 1.3 at each vehicle's speed.",
+        description="straight_line: great-circle distance x 1.3 at each vehicle's speed; road: "
+        "shortest paths on the OpenStreetMap network of Brussels (pgRouting), by bike or by van, "
+        "with route geometries along the roads.",
     )
     objective: Literal["vehicles_then_distance", "distance", "cost"] = "vehicles_then_distance"
     time_limit_s: float = Field(default=5, gt=0, le=120)

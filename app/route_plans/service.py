@@ -2,11 +2,14 @@
 them into a `logistics` problem, solves it and stores the routes, KPIs and the baseline."""
 
 import asyncio
+import itertools
+import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
@@ -24,11 +27,18 @@ from app.webhooks.service import emit
 from logistics import model
 from logistics.kpis import plan_figures
 from logistics.matrices import Profile, straight_line
+from logistics.model import Matrices
+from logistics.road import (
+    cost_matrix_sql,
+    legs_geometry_sql,
+    matrices_from_costs,
+    nearest_vertices_sql,
+)
 from logistics.solver import SolverOptions, solve
 
 SOLVE_ROUTE_PLAN = "logistics:solve_route_plan"
 BRUSSELS = ZoneInfo("Europe/Brussels")
-BASELINE_VAN = Profile("baseline_van", float(DEFAULTS["van"]["speed_kmh"] or 22))  # type: ignore[index]
+BASELINE_VAN = Profile("van@baseline", float(DEFAULTS["van"]["speed_kmh"] or 22))  # type: ignore[index]
 # Costs enter the solver as integers in 1/10,000 of a euro.
 COST_SCALE = 10_000
 
@@ -160,21 +170,42 @@ async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: 
         plan.status, plan.started_at = PlanStatus.running.value, datetime.now(UTC)
         await session.commit()
         try:
+            points = plan_points(plan.inputs)
+            profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
+            snapped: dict[str, list[int]] = {}
+            if plan.matrix == "road":
+                matrices = {}
+                for name, profile in profiles.items():
+                    matrices[name], snapped[name] = await road_matrices(session, points, profile)
+                baseline, _ = await road_matrices(session, points, BASELINE_VAN)
+            else:
+                matrices = {
+                    name: straight_line(points, profile) for name, profile in profiles.items()
+                }
+                baseline = straight_line(points, BASELINE_VAN)
             # In a thread, so that the worker's other jobs go on while OR-Tools searches.
-            plan.result = await asyncio.to_thread(
-                plan_routes, plan.date, plan.inputs, plan.objective, plan.time_limit_s
+            result = await asyncio.to_thread(
+                plan_routes,
+                plan.date,
+                plan.inputs,
+                plan.objective,
+                plan.time_limit_s,
+                matrices,
+                baseline,
+                plan.matrix,
             )
+            if plan.matrix == "road":
+                await _add_road_geometries(
+                    session, result, snapped, points, plan.inputs["vehicles"]
+                )
+            plan.result = result
             plan.status, plan.finished_at = PlanStatus.done.value, datetime.now(UTC)
             await session.flush()
             await emit(
                 session,
                 {plan.organization_id},
                 "route_plan.completed",
-                {
-                    "route_plan_id": str(plan.id),
-                    "kpis": plan.result["kpis"],
-                    "saving": plan.result["saving"],
-                },
+                {"route_plan_id": str(plan.id), "kpis": result["kpis"], "saving": result["saving"]},
             )
             await session.commit()
         except Exception as exc:
@@ -189,30 +220,104 @@ async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: 
             raise
 
 
+async def _add_road_geometries(
+    session: AsyncSession,
+    result: dict[str, Any],
+    snapped: dict[str, list[int]],
+    points: list[tuple[float, float]],
+    vehicles: list[dict[str, Any]],
+) -> None:
+    """Each route's line along the roads it takes, leg by leg."""
+    index = {p: i for i, p in enumerate(points)}
+    profiles = {v["id"]: vehicle_profile(v).name for v in vehicles}
+    for route in result["routes"]:
+        profile = profiles[route["vehicle_id"]]
+        vertices = [
+            snapped[profile][index[(s["location"][0], s["location"][1])]] for s in route["stops"]
+        ]
+        legs = [(a, b) for a, b in itertools.pairwise(vertices) if a != b]
+        coordinates: list[list[float]] = []
+        if legs:
+            rows = (
+                await session.execute(
+                    text(legs_geometry_sql(network_of(Profile(profile, 1)), legs))
+                )
+            ).all()
+            lines = {(r.start_vid, r.end_vid): json.loads(r.geometry) for r in rows}
+            for leg in legs:
+                line = lines.get(leg)
+                if line and line["type"] == "LineString":
+                    coordinates += line["coordinates"]
+        route["geometry"] = {
+            "type": "LineString",
+            "coordinates": coordinates or [s["location"] for s in route["stops"]],
+        }
+
+
+def plan_points(inputs: dict[str, Any]) -> list[tuple[float, float]]:
+    """Every place of the plan once, in a fixed order: the rows of its matrices."""
+    places = [v[k] for v in inputs["vehicles"] for k in ("start", "end")]
+    places += [s[k]["location"] for s in inputs["shipments"] for k in ("pickup", "delivery")]
+    return list(dict.fromkeys((p[0], p[1]) for p in places))
+
+
+def vehicle_profile(vehicle: dict[str, Any]) -> Profile:
+    """Bikes and trikes ride the bike network, the others drive the van network."""
+    mode = "bike" if vehicle["type"] in ("cargo_bike", "cargo_trike") else "van"
+    return Profile(f"{mode}@{vehicle['speed_kmh']}", vehicle["speed_kmh"])
+
+
+def network_of(profile: Profile) -> str:
+    return profile.name.split("@")[0]
+
+
+async def road_matrices(
+    session: AsyncSession, points: list[tuple[float, float]], profile: Profile
+) -> tuple[Matrices, list[int]]:
+    """Shortest road distances between the points on the profile's network (pgRouting), and
+    the network vertex each point was snapped to."""
+    network = network_of(profile)
+    snapped = (
+        await session.execute(
+            text(nearest_vertices_sql(network)),
+            {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+        )
+    ).all()
+    vertices = [int(r.vertex) for r in snapped]
+    costs = (
+        await session.execute(text(cost_matrix_sql(network)), {"vertices": sorted(set(vertices))})
+    ).all()
+    return matrices_from_costs(
+        vertices, [(r.start_vid, r.end_vid, r.agg_cost) for r in costs], profile.speed_kmh
+    ), vertices
+
+
 def plan_routes(
-    day: date, inputs: dict[str, Any], objective: str, time_limit_s: float
+    day: date,
+    inputs: dict[str, Any],
+    objective: str,
+    time_limit_s: float,
+    matrices: dict[str, Matrices],
+    baseline: Matrices,
+    matrix: str,
 ) -> dict[str, Any]:
-    """The plan for one day, from the frozen inputs: plain data in, plain data out."""
+    """The plan for one day, from the frozen inputs and the matrices of every vehicle profile
+    (rows in `plan_points` order): plain data in, plain data out."""
     midnight = datetime.combine(day, time(0), tzinfo=BRUSSELS)
-    points: list[tuple[float, float]] = []
-    index: dict[tuple[float, float], int] = {}
+    points = plan_points(inputs)
+    index = {p: i for i, p in enumerate(points)}
 
     def at(lonlat: list[float]) -> int:
-        key = (lonlat[0], lonlat[1])
-        if key not in index:
-            index[key] = len(points)
-            points.append(key)
-        return index[key]
+        return index[(lonlat[0], lonlat[1])]
 
     def seconds(moment: str | time) -> int:
         if isinstance(moment, time):
             return int((datetime.combine(day, moment, tzinfo=BRUSSELS) - midnight).total_seconds())
         return int((datetime.fromisoformat(moment) - midnight).total_seconds())
 
-    vehicles, profiles = [], {}
+    vehicles = []
     for v in inputs["vehicles"]:
-        profile = f"{v['type']}@{v['speed_kmh']}"
-        profiles[profile] = Profile(profile, v["speed_kmh"])
+        profile = vehicle_profile(v).name
         vehicles.append(
             model.Vehicle(
                 id=v["id"],
@@ -245,11 +350,8 @@ def plan_routes(
                 load=(round(s["load_kg"] * 1000), round(s["load_m3"] * 1000)),
             )
         )
-    matrices = {name: straight_line(points, p) for name, p in profiles.items()}
     problem = model.Problem(vehicles, shipments, matrices, objective)  # type: ignore[arg-type]
     solution = solve(problem, SolverOptions(time_limit_s=time_limit_s))
-
-    baseline = straight_line(points, BASELINE_VAN)
     legs = {s.id: (s.pickup.location, s.delivery.location) for s in shipments if s.pickup}
     figures = plan_figures(
         solution.routes,
@@ -291,7 +393,7 @@ def plan_routes(
             }
         )
     return {
-        "matrix": "straight_line",
+        "matrix": matrix,
         "routes": routes,
         "unassigned": [
             {"shipment_id": u.shipment_id, "reason": u.reason, "detail": u.detail}

@@ -1,0 +1,77 @@
+"""Loads the Brussels road network from `shared/data/osm/` into the `roads` schema with
+osmium-tool and osm2pgrouting, then builds the bike and van networks of `logistics.road`."""
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from logistics.road import PROFILES, build_profile_sql
+
+OSM_FILE = Path("data/osm/brussels_capital_region_2013-01-01.osm.pbf")
+MAPCONFIG = Path("/usr/share/osm2pgrouting/mapconfig.xml")
+
+
+async def roads_loaded(session: AsyncSession) -> bool:
+    return bool(await session.scalar(text("SELECT to_regclass('roads.edges_bike') IS NOT NULL")))
+
+
+def import_osm(database_url: str, shared_dir: Path) -> None:
+    """osmium keeps the ways tagged highway; osm2pgrouting builds roads.ways and its vertices."""
+    url = make_url(database_url)
+    with tempfile.TemporaryDirectory() as folder:
+        highways = Path(folder) / "highways.osm"
+        subprocess.run(
+            [
+                "osmium",
+                "tags-filter",
+                str(shared_dir / OSM_FILE),
+                "w/highway",
+                "-o",
+                str(highways),
+                "-f",
+                "osm",
+                "--overwrite",
+            ],
+            check=True,
+        )
+        env = {**os.environ, "PGPASSWORD": url.password or ""}
+        subprocess.run(
+            [
+                "osm2pgrouting",
+                "--f",
+                str(highways),
+                "--conf",
+                str(MAPCONFIG),
+                "--dbname",
+                str(url.database),
+                "--host",
+                str(url.host),
+                "--port",
+                str(url.port or 5432),
+                "--username",
+                str(url.username),
+                "--schema",
+                "roads",
+                "--clean",
+            ],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+
+
+async def build_profiles(session: AsyncSession) -> dict[str, int]:
+    counts = {}
+    for profile in PROFILES:
+        for statement in build_profile_sql(profile):
+            await session.execute(text(statement))
+        counts[profile] = int(
+            await session.scalar(text(f"SELECT count(*) FROM roads.edges_{profile}")) or 0
+        )
+    await session.commit()
+    return counts
