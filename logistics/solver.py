@@ -273,6 +273,22 @@ class _Model:
                     distance=travelled,
                 )
             )
+        # Leave the start as late as the first stop allows, rather than wait there.
+        first, start_stop = stops[1], stops[0]
+        leave = max(
+            start_stop.start, first.start - int(self.duration[profile][sequence[0], sequence[1]])
+        )
+        stops[0] = Stop("start", start_stop.location, None, leave, leave, leave, start_stop.load, 0)
+        stops[1] = Stop(
+            first.kind,
+            first.location,
+            first.shipment_id,
+            leave + (first.arrival - start_stop.departure),
+            first.start,
+            first.departure,
+            first.load,
+            first.distance,
+        )
         return Route(vehicle.id, stops)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
-from app.worker import create_job_app
+from app.tasks import create_job_app
 
 ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
