@@ -6,12 +6,15 @@ import csv
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.fleet.schemas import VehicleCreate
+from app.fleet.service import create_vehicle, list_vehicles
 from app.kit.quantity import Quantity
 from app.listings import create_listing
 from app.models import Organization, Site
@@ -22,6 +25,8 @@ from app.organizations.service import create_organization
 from app.requests.schemas import RequestCreate
 from app.requests.service import REQUESTS
 from app.settings import Settings
+from app.shipments.schemas import ShipmentCreate
+from app.shipments.service import create_shipment
 from app.sites.schemas import SiteCreate
 from app.sites.service import create_site
 
@@ -132,6 +137,84 @@ def _sites_for(rows: list[dict[str, str]], selector: str) -> list[dict[str, str]
     return [r for r in rows if selector in (r["id"], r["category"])]
 
 
+# The demo day: three hypothetical hubs, their fleet, and parcels between demo sites.
+DEMO_HUBS = ("tir-centre", "tour-taxis", "abattoir")
+DEMO_PICKUP_CATEGORIES = (
+    "reuse_hub",
+    "recypark",
+    "materials_distributor",
+    "logistics_market",
+    "port_logistics",
+)
+DEMO_DELIVERY_CATEGORIES = ("shopping_street", "shopping_mall", "commune_centroid")
+DEMO_SHIPMENTS = 60
+
+
+async def load_demo_day(
+    session: AsyncSession, settings: Settings, site_rows: list[dict[str, str]], day: date
+) -> int:
+    """6 cargo bikes and 2 vans at three hubs of the port's demo organization, and 60 parcels
+    for `day` between demo sites; answers how many shipments it created."""
+    carrier = Principal(organization_id=demo_id("port"), roles=("hub_operator", "carrier"))
+    if await list_vehicles(session, carrier):
+        return 0
+    rng = random.Random(14083)
+    by_id = {row["id"]: row for row in site_rows}
+    hubs = [_lonlat_point(by_id[h]) for h in DEMO_HUBS]
+    for k in range(6):
+        await create_vehicle(
+            session,
+            settings,
+            carrier,
+            VehicleCreate.model_validate(
+                {"name": f"Cargo bike {k + 1}", "type": "cargo_bike", "start": hubs[k % 3]}
+            ),
+        )
+    for k in range(2):
+        await create_vehicle(
+            session,
+            settings,
+            carrier,
+            VehicleCreate.model_validate({"name": f"Van {k + 1}", "type": "van", "start": hubs[k]}),
+        )
+    pickups = [r for r in site_rows if r["category"] in DEMO_PICKUP_CATEGORIES]
+    deliveries = [r for r in site_rows if r["category"] in DEMO_DELIVERY_CATEGORIES]
+
+    def moment(hour: int) -> str:
+        return datetime.combine(day, time(hour), tzinfo=ZoneInfo("Europe/Brussels")).isoformat()
+
+    for k in range(DEMO_SHIPMENTS):
+        await create_shipment(
+            session,
+            settings,
+            carrier,
+            ShipmentCreate.model_validate(
+                {
+                    "reference": f"demo-{k + 1:02d}",
+                    "pickup": {
+                        "location": _lonlat_point(rng.choice(pickups)),
+                        "window_from": moment(8),
+                        "window_until": moment(13),
+                        "service_s": 180,
+                    },
+                    "delivery": {
+                        "location": _lonlat_point(rng.choice(deliveries)),
+                        "window_from": moment(9),
+                        "window_until": moment(18),
+                        "service_s": 240,
+                    },
+                    "load_kg": rng.choice([5, 10, 15, 20, 30, 40]),
+                    "load_m3": rng.choice([0.05, 0.1, 0.2]),
+                }
+            ),
+        )
+    return DEMO_SHIPMENTS
+
+
+def _lonlat_point(row: dict[str, str]) -> dict[str, object]:
+    return {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]}
+
+
 async def load_demo(session: AsyncSession, settings: Settings, today: date) -> dict[str, str]:
     """Creates what is missing; answers the API keys of organizations created now."""
     with (settings.shared_dir / SITES_FILE).open(encoding="utf-8", newline="") as f:
@@ -168,6 +251,7 @@ async def load_demo(session: AsyncSession, settings: Settings, today: date) -> d
                     ),
                 )
                 await _post_listings(session, settings, principal, site, kind, rng, today)
+    await load_demo_day(session, settings, site_rows, today + timedelta(days=1))
     return new_keys
 
 

@@ -1,7 +1,7 @@
 """Migrations from empty to head and back to base; the demo data loads once."""
 
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 
 import httpx
 from sqlalchemy import func, select, text
@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.db import create_sessionmaker
 from app.demo import ORGANIZATIONS, load_demo
 from app.main import create_app
-from app.models import MaterialRequest, Offer, Organization, Site
+from app.models import MaterialRequest, Offer, Organization, ShipmentRow, Site, Vehicle
+from app.route_plans.service import (
+    BASELINE_VAN,
+    plan_points,
+    plan_routes,
+    shipment_input,
+    vehicle_input,
+    vehicle_profile,
+)
+from logistics.matrices import straight_line
 from tests.conftest import load_reference, migrate, settings_for
 
 TABLES = {
@@ -94,3 +103,42 @@ async def test_demo_data_loads_once(make_database: Callable[[str], Awaitable[str
             assert again == counts
     finally:
         await engine.dispose()
+
+
+async def test_the_demo_day_is_planned_with_fewer_km_than_vans_door_to_door(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await make_database("boucle_demo_day")
+    migrate(url)
+    load_reference(url)
+    engine = create_async_engine(url)
+    settings = settings_for(url)
+    day = date(2026, 12, 1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await load_demo(session, settings, day - timedelta(days=1))
+            vehicles = [vehicle_input(v) for v in (await session.scalars(select(Vehicle))).all()]
+            shipments = [
+                shipment_input(s) for s in (await session.scalars(select(ShipmentRow))).all()
+            ]
+    finally:
+        await engine.dispose()
+    assert sorted(v["type"] for v in vehicles) == ["cargo_bike"] * 6 + ["van"] * 2
+    assert len(shipments) == 60 and len({tuple(v["start"]) for v in vehicles}) == 3
+
+    inputs = {"vehicles": vehicles, "shipments": shipments}
+    points = plan_points(inputs)
+    matrices = {p.name: straight_line(points, p) for p in map(vehicle_profile, vehicles)}
+    result = plan_routes(
+        day,
+        inputs,
+        "vehicles_then_distance",
+        10,
+        matrices,
+        straight_line(points, BASELINE_VAN),
+        "straight_line",
+    )
+    served = sum(1 for r in result["routes"] for s in r["stops"] if s["kind"] == "delivery")
+    assert served + len(result["unassigned"]) == 60 and served >= 55
+    assert result["kpis"]["km"] < result["baseline"]["km"]
+    assert result["kpis"]["co2_kg"] < result["baseline"]["co2_kg"]

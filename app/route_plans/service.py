@@ -47,7 +47,7 @@ def _lonlat(geometry: Any) -> list[float]:
     return list(Point.model_validate(geometry).coordinates)
 
 
-def _vehicle_input(row: Vehicle) -> dict[str, Any]:
+def vehicle_input(row: Vehicle) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "name": row.name,
@@ -67,7 +67,7 @@ def _vehicle_input(row: Vehicle) -> dict[str, Any]:
     }
 
 
-def _shipment_input(row: ShipmentRow) -> dict[str, Any]:
+def shipment_input(row: ShipmentRow) -> dict[str, Any]:
     def end(prefix: str) -> dict[str, Any]:
         return {
             "location": _lonlat(getattr(row, f"{prefix}_location")),
@@ -90,7 +90,7 @@ async def start_plan(
     session: AsyncSession, settings: Settings, principal: Principal, data: RoutePlanCreate
 ) -> RoutePlan:
     principal.require_role(*FLEET_ROLES)
-    vehicles = [_vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
+    vehicles = [vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
     for k, inline in enumerate(data.vehicles):
         start = await place_of(session, settings, principal, inline.start_site_id, inline.start)
         has_end = inline.end_site_id is not None or inline.end is not None
@@ -108,9 +108,9 @@ async def start_plan(
             end_location=end,
             **{**DEFAULTS[inline.type], **given},
         )
-        vehicles.append({**_vehicle_input(row), "id": f"inline-{k + 1}"})
+        vehicles.append({**vehicle_input(row), "id": f"inline-{k + 1}"})
     shipments = [
-        _shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
+        shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
     ]
     for k, item in enumerate(data.shipments):
         pickup = await place_of(
@@ -133,7 +133,7 @@ async def start_plan(
             load_kg=item.load_kg,
             load_m3=item.load_m3,
         )
-        shipments.append({**_shipment_input(row_s), "id": item.reference or f"inline-{k + 1}"})
+        shipments.append({**shipment_input(row_s), "id": item.reference or f"inline-{k + 1}"})
     if not vehicles:
         raise ValidationFailed.field("vehicles", "not_empty", "Give vehicle_ids or vehicles.")
     if not shipments:
