@@ -155,6 +155,9 @@ def field_errors(errors: Sequence[Any], location: str | None = None) -> list[Fie
             where, path = location, list(loc)
         # Pydantic names the union member a value failed in; users only care about the field.
         path = [p for p in path if not (isinstance(p, str) and ("[" in p or p[:1].isupper()))]
+        # A body that is not JSON fails as a whole; pydantic names the character position.
+        if err["type"] == "json_invalid":
+            path = []
         field = ".".join(str(p) for p in path) or where
         message = str(err["msg"]).removeprefix("Value error, ")
         result.append(FieldError(field, str(err["type"]), message, where))
