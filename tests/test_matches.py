@@ -262,3 +262,30 @@ async def test_fulfilment_and_expiry(
 
     fulfilled = await client.post(f"/v1/matches/{accepted['id']}/fulfil", headers=consumer.headers)
     assert fulfilled.status_code == 200 and fulfilled.json()["status"] == "fulfilled"
+
+
+async def test_an_accepted_match_becomes_a_shipment(
+    client: httpx.AsyncClient, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer = await _offer(client, supplier, 6)
+    request = await _request(client, consumer, 2, location=point([4.3600, 50.8500]))
+    match = (await _propose(client, consumer, offer, request)).json()
+    assert_problem(
+        await client.post(f"/v1/matches/{match['id']}/shipment", json={}, headers=supplier.headers),
+        409,
+    )
+    for org in sides:
+        await client.post(f"/v1/matches/{match['id']}/accept", headers=org.headers)
+    shipped = await client.post(
+        f"/v1/matches/{match['id']}/shipment", json={}, headers=supplier.headers
+    )
+    assert shipped.status_code == 201, shipped.text
+    shipment = shipped.json()
+    assert shipment["match_id"] == match["id"] and shipment["load_kg"] == 2000
+    assert shipment["pickup"]["location"]["coordinates"] == HERE
+    assert shipment["delivery"]["location"]["coordinates"] == [4.36, 50.85]
+    assert shipment["pickup"]["window_from"] == "2027-04-01T08:00:00+02:00"  # Brussels summer time
+    assert (
+        await client.get(shipped.headers["location"], headers=supplier.headers)
+    ).status_code == 200

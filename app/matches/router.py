@@ -11,6 +11,8 @@ from app.kit.pagination import Page, next_links
 from app.matches import service
 from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, match_view
 from app.models import Match as MatchRow
+from app.shipments.schemas import MatchShipmentCreate, Shipment
+from app.shipments.service import shipment_from_match, shipment_view
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"], responses=PROBLEM_RESPONSES)
 
@@ -88,3 +90,21 @@ async def fulfil_match(
     match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Match:
     return _answer(response, await service.fulfil_match(session, principal, match_id))
+
+
+@router.post(
+    "/{match_id}/shipment",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Create the shipment of an accepted match (either side)",
+)
+async def ship_match(
+    match_id: uuid.UUID,
+    data: MatchShipmentCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+) -> Shipment:
+    row = await shipment_from_match(session, principal, match_id, data)
+    response.headers["Location"] = f"/v1/shipments/{row.id}"
+    return shipment_view(row)

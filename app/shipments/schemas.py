@@ -33,6 +33,19 @@ class ShipmentCreate(BaseModel):
     load_m3: float = Field(default=0, ge=0, le=200)
 
 
+class MatchShipmentCreate(BaseModel):
+    """A shipment for an accepted match: from the offer's place to the request's. Windows
+    default to the first day both are available: pickup 08:00-17:00, delivery 09:00-18:00."""
+
+    pickup_from: AwareDatetime | None = None
+    pickup_until: AwareDatetime | None = None
+    delivery_from: AwareDatetime | None = None
+    delivery_until: AwareDatetime | None = None
+    load_m3: float | None = Field(
+        default=None, ge=0, le=200, description="Defaults to the match's volume, else 0."
+    )
+
+
 class Endpoint(BaseModel):
     location: Point
     window_from: datetime

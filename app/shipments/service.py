@@ -1,16 +1,21 @@
 import uuid
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.errors import Conflict, ValidationFailed
 from app.kit.ownership import load_readable
-from app.models import ShipmentRow
+from app.matches.service import get_match
+from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
-from app.shipments.schemas import Endpoint, Shipment, ShipmentCreate
+from app.shipments.schemas import Endpoint, MatchShipmentCreate, Shipment, ShipmentCreate
 from app.sites.service import place_of
 
 SHIPPING_ROLES = ("carrier", "hub_operator", "supplier", "consumer")
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 async def create_shipment(
@@ -79,3 +84,50 @@ def shipment_view(row: ShipmentRow) -> Shipment:
         match_id=row.match_id,
         created_at=row.created_at,
     )
+
+
+async def shipment_from_match(
+    session: AsyncSession, principal: Principal, match_id: uuid.UUID, data: MatchShipmentCreate
+) -> ShipmentRow:
+    """The transport of an accepted match, posted by either of its sides."""
+    principal.require_role(*SHIPPING_ROLES)
+    match = await get_match(session, principal, match_id)
+    if match.status != "accepted":
+        raise Conflict(f"This match is {match.status}: only an accepted match is shipped.")
+    if match.mass_kg is None:
+        raise ValidationFailed.field(
+            "load_kg", "known_mass", "The match's mass is unknown; post the shipment with its load."
+        )
+    offer = await session.get_one(Offer, match.offer_id)
+    request = await session.get_one(MaterialRequest, match.request_id)
+    day = max(offer.available_from, request.needed_from)
+
+    def at(hour: int) -> datetime:
+        return datetime.combine(day, time(hour), tzinfo=BRUSSELS)
+
+    shipment = ShipmentRow(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        reference=f"match {match.id}",
+        pickup_location=offer.location,
+        pickup_from=data.pickup_from or at(8),
+        pickup_until=data.pickup_until or at(17),
+        pickup_service_s=600,
+        delivery_location=request.location,
+        delivery_from=data.delivery_from or at(9),
+        delivery_until=data.delivery_until or at(18),
+        delivery_service_s=600,
+        load_kg=match.mass_kg,
+        load_m3=data.load_m3 if data.load_m3 is not None else 0.0,
+        match_id=match.id,
+    )
+    if (
+        shipment.pickup_from > shipment.pickup_until
+        or shipment.delivery_from > shipment.delivery_until
+    ):
+        raise ValidationFailed.field(
+            "pickup_until", "window_ordered", "Each window must end after it starts."
+        )
+    session.add(shipment)
+    await session.commit()
+    return shipment
