@@ -2,7 +2,6 @@
 `matching.allocation`, stored as proposed matches. A run proposes; it never reserves."""
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, text
@@ -12,6 +11,7 @@ from app.auth import Principal
 from app.candidates.service import pair_from_row
 from app.errors import NotFound
 from app.jobs import defer_in_transaction
+from app.kit.tracked_jobs import run_tracked
 from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
@@ -59,26 +59,11 @@ async def get_run(
 
 async def execute_run(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> None:
     """The job: allocate and store the proposals, or record why it failed."""
-    async with sessionmaker() as session:
-        run = await session.get(MatchingRun, run_id)
-        if run is None or run.status not in (RunStatus.queued.value, RunStatus.running.value):
-            return
-        run.status, run.started_at = RunStatus.running.value, datetime.now(UTC)
-        await session.commit()
-        try:
-            run.totals = await _allocate(session, run)
-            run.status, run.finished_at = RunStatus.done.value, datetime.now(UTC)
-            await session.commit()
-        except Exception as exc:
-            await session.rollback()
-            failed = await session.get_one(MatchingRun, run_id)
-            failed.status, failed.error, failed.finished_at = (
-                RunStatus.failed.value,
-                repr(exc)[:500],
-                datetime.now(UTC),
-            )
-            await session.commit()
-            raise
+
+    async def allocate(session: AsyncSession, run: MatchingRun) -> None:
+        run.totals = await _allocate(session, run)
+
+    await run_tracked(sessionmaker, MatchingRun, run_id, allocate)
 
 
 def _area_parameters(run: MatchingRun) -> dict[str, Any]:

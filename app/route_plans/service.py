@@ -5,7 +5,7 @@ import asyncio
 import itertools
 import json
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,7 @@ from app.fleet.schemas import DEFAULTS
 from app.fleet.service import FLEET_ROLES, get_vehicle
 from app.jobs import defer_in_transaction
 from app.kit.geo import Point
+from app.kit.tracked_jobs import run_tracked
 from app.models import RoutePlan, ShipmentRow, Vehicle
 from app.route_plans.schemas import PlanStatus, RoutePlanCreate
 from app.settings import Settings
@@ -163,61 +164,42 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
 
 
 async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: uuid.UUID) -> None:
-    async with sessionmaker() as session:
-        plan = await session.get(RoutePlan, plan_id)
-        if plan is None or plan.status not in (PlanStatus.queued.value, PlanStatus.running.value):
-            return
-        plan.status, plan.started_at = PlanStatus.running.value, datetime.now(UTC)
-        await session.commit()
-        try:
-            points = plan_points(plan.inputs)
-            profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
-            snapped: dict[str, list[int]] = {}
-            if plan.matrix == "road":
-                matrices = {}
-                for name, profile in profiles.items():
-                    matrices[name], snapped[name] = await road_matrices(session, points, profile)
-                baseline, _ = await road_matrices(session, points, BASELINE_VAN)
-            else:
-                matrices = {
-                    name: straight_line(points, profile) for name, profile in profiles.items()
-                }
-                baseline = straight_line(points, BASELINE_VAN)
-            # In a thread, so that the worker's other jobs go on while OR-Tools searches.
-            result = await asyncio.to_thread(
-                plan_routes,
-                plan.date,
-                plan.inputs,
-                plan.objective,
-                plan.time_limit_s,
-                matrices,
-                baseline,
-                plan.matrix,
-            )
-            if plan.matrix == "road":
-                await _add_road_geometries(
-                    session, result, snapped, points, plan.inputs["vehicles"]
-                )
-            plan.result = result
-            plan.status, plan.finished_at = PlanStatus.done.value, datetime.now(UTC)
-            await session.flush()
-            await emit(
-                session,
-                {plan.organization_id},
-                "route_plan.completed",
-                {"route_plan_id": str(plan.id), "kpis": result["kpis"], "saving": result["saving"]},
-            )
-            await session.commit()
-        except Exception as exc:
-            await session.rollback()
-            failed = await session.get_one(RoutePlan, plan_id)
-            failed.status, failed.error, failed.finished_at = (
-                PlanStatus.failed.value,
-                repr(exc)[:500],
-                datetime.now(UTC),
-            )
-            await session.commit()
-            raise
+    """The job: matrices, the search, the figures; or why it failed."""
+    await run_tracked(sessionmaker, RoutePlan, plan_id, _plan)
+
+
+async def _plan(session: AsyncSession, plan: RoutePlan) -> None:
+    points = plan_points(plan.inputs)
+    profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
+    snapped: dict[str, list[int]] = {}
+    if plan.matrix == "road":
+        matrices = {}
+        for name, profile in profiles.items():
+            matrices[name], snapped[name] = await road_matrices(session, points, profile)
+        baseline, _ = await road_matrices(session, points, BASELINE_VAN)
+    else:
+        matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
+        baseline = straight_line(points, BASELINE_VAN)
+    # In a thread, so that the worker's other jobs go on while OR-Tools searches.
+    result = await asyncio.to_thread(
+        plan_routes,
+        plan.date,
+        plan.inputs,
+        plan.objective,
+        plan.time_limit_s,
+        matrices,
+        baseline,
+        plan.matrix,
+    )
+    if plan.matrix == "road":
+        await _add_road_geometries(session, result, snapped, points, plan.inputs["vehicles"])
+    plan.result = result
+    await emit(
+        session,
+        {plan.organization_id},
+        "route_plan.completed",
+        {"route_plan_id": str(plan.id), "kpis": result["kpis"], "saving": result["saving"]},
+    )
 
 
 async def _add_road_geometries(
