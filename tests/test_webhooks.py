@@ -255,3 +255,38 @@ async def test_subscriptions_are_checked_and_private(
                 "public_address",
             )
     await strict.state.engine.dispose()
+
+
+async def test_a_finished_route_plan_is_announced(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, receiver: Receiver
+) -> None:
+    carrier = await make_org("carrier")
+    await subscribe(client, carrier, receiver.url, ["route_plan.completed"])
+    day = "2026-12-02"
+    body = {
+        "date": day,
+        "time_limit_s": 1,
+        "vehicles": [{"name": "Bike", "type": "cargo_bike", "start": point(HERE)}],
+        "shipments": [
+            {
+                "pickup": {
+                    "location": point([4.3700, 50.8500]),
+                    "window_from": f"{day}T08:00:00+01:00",
+                    "window_until": f"{day}T12:00:00+01:00",
+                },
+                "delivery": {
+                    "location": point([4.3600, 50.8450]),
+                    "window_from": f"{day}T09:00:00+01:00",
+                    "window_until": f"{day}T17:00:00+01:00",
+                },
+                "load_kg": 10,
+            }
+        ],
+    }
+    plan = await client.post("/v1/route-plans", json=body, headers=carrier.headers)
+    await run_worker()
+    await run_worker()
+    [event] = receiver.events("route_plan.completed")
+    assert event["data"]["route_plan_id"] == plan.json()["id"]
+    assert event["data"]["kpis"]["vehicles"] == 1 and "saving" in event["data"]
+    assert signature_is_valid(receiver.received[0])
