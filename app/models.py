@@ -100,17 +100,22 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Owned(Timestamped):
-    """A row of one organization, versioned for optimistic concurrency (its ETag)."""
+class OrganizationRow(Timestamped):
+    """A row of one organization, with a version (its ETag)."""
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+
+class Owned(OrganizationRow):
+    """An organization's row with a place."""
+
     location: Mapped[WKBElement | WKTElement] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=False
     )
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
 class Listing(Owned):
@@ -268,13 +273,9 @@ class WebhookDelivery(Timestamped, Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
-class Vehicle(Timestamped, Base):
+class Vehicle(OrganizationRow, Base):
     __tablename__ = "vehicles"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
-    )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     type: Mapped[str] = mapped_column(String(20), nullable=False)
     capacity_kg: Mapped[float] = mapped_column(Float, nullable=False)
@@ -293,18 +294,13 @@ class Vehicle(Timestamped, Base):
     cost_per_hour: Mapped[float] = mapped_column(Float, nullable=False)
     fixed_cost: Mapped[float] = mapped_column(Float, nullable=False)
     co2_g_per_km: Mapped[float] = mapped_column(Float, nullable=False)
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
-class ShipmentRow(Timestamped, Base):
+class ShipmentRow(OrganizationRow, Base):
     """A transport job: carry a load from a pickup to a delivery within their windows."""
 
     __tablename__ = "shipments"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
-    )
     reference: Mapped[str | None] = mapped_column(String(200))
     pickup_location: Mapped[WKBElement | WKTElement] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=False
@@ -323,16 +319,11 @@ class ShipmentRow(Timestamped, Base):
     match_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("matches.id", ondelete="SET NULL")
     )
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
-class RoutePlan(Timestamped, Base):
+class RoutePlan(OrganizationRow, Base):
     __tablename__ = "route_plans"
 
-    id: Mapped[uuid.UUID] = _uuid_pk()
-    organization_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
-    )
     date: Mapped[date] = mapped_column(Date, nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
     matrix: Mapped[str] = mapped_column(String(20), nullable=False)
@@ -344,7 +335,6 @@ class RoutePlan(Timestamped, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
 
 class IdempotencyRecord(Base):

@@ -1,11 +1,10 @@
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, VehicleCreate
-from app.kit.ownership import load_readable
+from app.kit.ownership import list_own, load_readable
 from app.models import Vehicle
 from app.settings import Settings
 from app.sites.service import place_of
@@ -38,12 +37,7 @@ async def create_vehicle(
 
 
 async def list_vehicles(session: AsyncSession, principal: Principal) -> list[Vehicle]:
-    query = (
-        select(Vehicle)
-        .where(Vehicle.organization_id == principal.organization_id)
-        .order_by(Vehicle.created_at)
-    )
-    return list((await session.scalars(query)).all())
+    return await list_own(session, Vehicle, principal)
 
 
 async def get_vehicle(

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.candidates.service import pair_from_row
-from app.errors import NotFound
 from app.jobs import defer_in_transaction
+from app.kit.ownership import load_readable
 from app.kit.tracked_jobs import run_tracked
 from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
@@ -46,9 +46,9 @@ async def start_run(session: AsyncSession, principal: Principal, data: RunCreate
 async def get_run(
     session: AsyncSession, principal: Principal, run_id: uuid.UUID
 ) -> tuple[MatchingRun, list[Match]]:
-    run = await session.get(MatchingRun, run_id)
-    if run is None or run.organization_id != principal.organization_id:
-        raise NotFound(f"No matching run {run_id}.")
+    run = await load_readable(
+        session, MatchingRun, run_id, principal, public=False, noun="matching run"
+    )
     matches = (
         await session.scalars(
             select(Match).where(Match.run_id == run_id).order_by(Match.created_at, Match.id)

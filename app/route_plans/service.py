@@ -13,11 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.fleet.schemas import DEFAULTS
 from app.fleet.service import FLEET_ROLES, get_vehicle
 from app.jobs import defer_in_transaction
 from app.kit.geo import Point
+from app.kit.ownership import load_readable
 from app.kit.tracked_jobs import run_tracked
 from app.models import RoutePlan, ShipmentRow, Vehicle
 from app.route_plans.schemas import PlanStatus, RoutePlanCreate
@@ -157,10 +158,9 @@ async def start_plan(
 
 
 async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
-    plan = await session.get(RoutePlan, plan_id)
-    if plan is None or plan.organization_id != principal.organization_id:
-        raise NotFound(f"No route plan {plan_id}.")
-    return plan
+    return await load_readable(
+        session, RoutePlan, plan_id, principal, public=False, noun="route plan"
+    )
 
 
 async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: uuid.UUID) -> None:

@@ -2,12 +2,11 @@ import uuid
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
-from app.kit.ownership import load_readable
+from app.kit.ownership import list_own, load_readable
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
@@ -47,12 +46,7 @@ async def create_shipment(
 
 
 async def list_shipments(session: AsyncSession, principal: Principal) -> list[ShipmentRow]:
-    query = (
-        select(ShipmentRow)
-        .where(ShipmentRow.organization_id == principal.organization_id)
-        .order_by(ShipmentRow.created_at)
-    )
-    return list((await session.scalars(query)).all())
+    return await list_own(session, ShipmentRow, principal)
 
 
 async def get_shipment(

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.jobs import defer_in_transaction
+from app.kit.ownership import list_own, load_readable
 from app.kit.pagination import PageParams
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
@@ -73,21 +74,15 @@ async def create_webhook(
 
 
 async def list_webhooks(session: AsyncSession, principal: Principal) -> list[Webhook]:
-    query = (
-        select(Webhook)
-        .where(Webhook.organization_id == principal.organization_id)
-        .order_by(Webhook.created_at)
-    )
-    return list((await session.scalars(query)).all())
+    return await list_own(session, Webhook, principal)
 
 
 async def _own_webhook(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
 ) -> Webhook:
-    webhook = await session.get(Webhook, webhook_id)
-    if webhook is None or webhook.organization_id != principal.organization_id:
-        raise NotFound(f"No webhook {webhook_id}.")
-    return webhook
+    return await load_readable(
+        session, Webhook, webhook_id, principal, public=False, noun="webhook"
+    )
 
 
 async def delete_webhook(
