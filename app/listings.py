@@ -40,6 +40,8 @@ class ListingKind(Generic[Row]):
     stored_schema: type[BaseModel]
     # What else happens, in the same transaction, when one is created.
     on_created: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
+    # Refuses a patch or a delete its owner may not make (raises a problem).
+    check_editable: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
 
 
 async def create_listing(
@@ -123,6 +125,8 @@ async def update_listing(
     row = await load_writable(
         session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
     )
+    if kind.check_editable is not None:
+        await kind.check_editable(session, row)
     changed = patch.model_fields_set
     current = _as_input(kind, row)
     if "quantity" in changed:
@@ -169,6 +173,8 @@ async def delete_listing(
     row = await load_writable(
         session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
     )
+    if kind.check_editable is not None:
+        await kind.check_editable(session, row)
     await session.delete(row)
     try:
         await session.commit()

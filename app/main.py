@@ -13,6 +13,7 @@ from app.errors import install_error_handlers
 from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
+from app.hubs.router import router as hubs_router
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.matches.router import router as matches_router
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fleet_router,
         shipments_router,
         route_plans_router,
+        hubs_router,
     ):
         app.include_router(router)
 

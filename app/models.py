@@ -328,6 +328,7 @@ class RoutePlan(OrganizationRow, Base):
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
     matrix: Mapped[str] = mapped_column(String(20), nullable=False)
     objective: Mapped[str] = mapped_column(String(30), nullable=False)
+    mode: Mapped[str] = mapped_column(String(10), nullable=False, default="direct")
     time_limit_s: Mapped[float] = mapped_column(Float, nullable=False)
     # The vehicles and shipments as they were when the plan was asked for.
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
@@ -335,6 +336,82 @@ class RoutePlan(OrganizationRow, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HubLimit(Base):
+    """A hub's capacity, for the whole hub (material '') or for one material family."""
+
+    __tablename__ = "hub_limits"
+
+    hub_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    material: Mapped[str] = mapped_column(String(6), primary_key=True)
+    max_t: Mapped[float | None] = _optional_quantity()
+    max_m3: Mapped[float | None] = _optional_quantity()
+
+
+class HubPoolingThreshold(Base):
+    """How much of a material family, in stock and offered nearby, is worth moving at once."""
+
+    __tablename__ = "hub_pooling_thresholds"
+
+    hub_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    material: Mapped[str] = mapped_column(String(6), primary_key=True)
+    threshold_t: Mapped[float] = _quantity()
+    radius_km: Mapped[float] = mapped_column(Numeric(8, 3, asdecimal=False), nullable=False)
+    reached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class HubLot(Base):
+    """A lot in a hub: what it is, not how much (that is the sum of its movements)."""
+
+    __tablename__ = "hub_lots"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    hub_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    code: Mapped[str] = mapped_column(String(64), nullable=False)
+    material: Mapped[str] = mapped_column(ForeignKey("materials.code"), nullable=False)
+    condition: Mapped[str] = mapped_column(String(1), nullable=False)
+    unit: Mapped[str] = mapped_column(String(8), nullable=False)
+    mass_per_unit_kg: Mapped[float | None] = mapped_column(Float)
+    volume_per_unit_m3: Mapped[float | None] = mapped_column(Float)
+    price_per_unit: Mapped[float | None] = mapped_column(Numeric(12, 2, asdecimal=False))
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offers.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=_now
+    )
+
+
+class HubMovement(Base):
+    """One intake into or dispatch out of a hub; never updated or deleted (a trigger sees to
+    it)."""
+
+    __tablename__ = "hub_movements"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    hub_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hub_lots.id"), nullable=False)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    quantity_value: Mapped[float] = _quantity()
+    mass_kg: Mapped[float | None] = mapped_column(Float)
+    volume_m3: Mapped[float | None] = mapped_column(Float)
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("offers.id"))
+    match_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("matches.id"))
+    shipment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("shipments.id"))
+    walk_in: Mapped[str | None] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=_now
+    )
 
 
 class IdempotencyRecord(Base):

@@ -2,6 +2,7 @@
 
 import procrastinate
 
+from app.hubs import tasks as hub_tasks
 from app.jobs import psycopg_conninfo
 from app.matches import tasks as match_tasks
 from app.matching_runs import tasks as matching_tasks
@@ -19,6 +20,7 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         match_tasks.register,
         webhook_tasks.register,
         route_plan_tasks.register,
+        hub_tasks.register,
     ):
         register(jobs)
     return jobs

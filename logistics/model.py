@@ -48,6 +48,8 @@ class Shipment:
     delivery: Visit
     load: tuple[int, ...]
     pickup: Visit | None = None
+    # The vehicle profiles that may carry it; None for any.
+    profiles: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,12 @@ def _trip(problem: Problem, vehicle: Vehicle, shipment: Shipment) -> tuple[int, 
 
 
 def unservable_reason(problem: Problem, shipment: Shipment) -> Reason | None:
-    carriers = [v for v in problem.vehicles if _carries(v, shipment)]
+    allowed = [
+        v for v in problem.vehicles if shipment.profiles is None or v.profile in shipment.profiles
+    ]
+    carriers = [v for v in allowed if _carries(v, shipment)]
     if not carriers:
-        biggest = max((v.capacity for v in problem.vehicles), default=())
+        biggest = max((v.capacity for v in allowed), default=())
         return (
             "too_heavy",
             f"Its load {shipment.load} exceeds every vehicle's capacity (largest {biggest}).",

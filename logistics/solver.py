@@ -5,8 +5,9 @@ arc), and every shipment optional with a penalty, so that one that cannot be ser
 back unassigned with its reason instead of failing the plan.
 
 With the hierarchical objective the search runs in three phases: a first plan, then rounds
-that each take the smallest route away and ask the search to place its shipments in the
-others (a vehicle fewer), then the rest of the time on distance with the fewest vehicles."""
+that each take a route away, the smallest first, and ask the search to place its shipments in
+the others (a vehicle fewer; when that fails, the next smallest is tried), then the rest of
+the time on distance alone with the vehicles left."""
 
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from logistics.model import (
+    Objective,
     Problem,
     Route,
     Shipment,
@@ -54,9 +56,14 @@ class _Model:
     """One OR-Tools model of the problem for a given fleet."""
 
     def __init__(
-        self, problem: Problem, vehicles: list[Vehicle], shipments: list[Shipment]
+        self,
+        problem: Problem,
+        vehicles: list[Vehicle],
+        shipments: list[Shipment],
+        objective: Objective | None = None,
     ) -> None:
         self.problem, self.vehicles, self.shipments = problem, vehicles, shipments
+        self.objective = objective or problem.objective
         self.paired = any(s.pickup is not None for s in shipments)
         self.nodes = self._nodes()
         n_vehicles = len(vehicles)
@@ -117,7 +124,7 @@ class _Model:
         time_cb = {p: routing.RegisterTransitMatrix(d.tolist()) for p, d in self.duration.items()}
 
         for v, vehicle in enumerate(self.vehicles):
-            if problem.objective == "cost":
+            if self.objective == "cost":
                 cost = np.rint(
                     vehicle.cost_per_distance * self.distance[vehicle.profile]
                     + vehicle.cost_per_time * self.duration[vehicle.profile]
@@ -129,7 +136,7 @@ class _Model:
             else:
                 routing.SetArcCostEvaluatorOfVehicle(distance_cb[vehicle.profile], v)
         longest_route = int(sum(int(d.max()) for d in self.distance.values()) * len(nodes))
-        if problem.objective == "vehicles_then_distance":
+        if self.objective == "vehicles_then_distance":
             # One more vehicle always costs more than any distance it could save.
             routing.SetFixedCostOfAllVehicles(longest_route + 1)
         vehicle_cost = max(routing.GetFixedCostOfVehicle(v) for v in range(n_vehicles))
@@ -162,7 +169,7 @@ class _Model:
                 "distance",
             )
 
-        for s_index in range(len(self.shipments)):
+        for s_index, shipment in enumerate(self.shipments):
             if self.paired:
                 pickup = manager.NodeToIndex(2 * n_vehicles + 2 * s_index)
                 delivery = manager.NodeToIndex(2 * n_vehicles + 2 * s_index + 1)
@@ -170,8 +177,19 @@ class _Model:
                 solver.Add(routing.VehicleVar(pickup) == routing.VehicleVar(delivery))
                 solver.Add(self.time.CumulVar(pickup) <= self.time.CumulVar(delivery))
                 routing.AddDisjunction([pickup, delivery], penalty, 2)
+                indices = [pickup, delivery]
             else:
-                routing.AddDisjunction([manager.NodeToIndex(2 * n_vehicles + s_index)], penalty)
+                indices = [manager.NodeToIndex(2 * n_vehicles + s_index)]
+                routing.AddDisjunction(indices, penalty)
+            if shipment.profiles is not None:
+                allowed = [
+                    v
+                    for v, vehicle in enumerate(self.vehicles)
+                    if vehicle.profile in shipment.profiles
+                ]
+                for index in indices:
+                    # -1 is the vehicle of an unperformed node.
+                    routing.VehicleVar(index).SetValues([-1, *allowed])
 
     def search(
         self, options: SolverOptions, seconds: float, initial: list[list[int]] | None = None
@@ -316,13 +334,17 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
     served = model.served(assignment)
     rounds = 0
 
+    failed: set[str] = set()
     while reduce_vehicles and deadline - time.monotonic() > options.time_limit_s * 0.15:
         # Take away the vehicle of the smallest route and see whether the others absorb it.
         node_routes = model.node_routes(assignment)
         used = [v for v, r in enumerate(node_routes) if r]
         if len(used) <= 1:
             break
-        smallest = min(used, key=lambda v: len(node_routes[v]))
+        tried = [v for v in used if _route_key(model, node_routes[v]) not in failed]
+        if not tried:
+            break
+        smallest = min(tried, key=lambda v: len(node_routes[v]))
         keep = [v for v in used if v != smallest]
         fleet = [model.vehicles[v] for v in keep]
         candidate = _Model(problem, fleet, servable)
@@ -334,14 +356,24 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         trial = candidate.search(options, budget, initial)
         rounds += 1
         if trial is None or candidate.served(trial) != served:
-            break
+            # Another route may be easier to absorb.
+            failed.add(_route_key(model, node_routes[smallest]))
+            continue
         model, assignment = candidate, trial
+        failed.clear()
 
     remaining = deadline - time.monotonic()
     if reduce_vehicles and remaining > 0.05:
-        polished = model.search(options, remaining, model.node_routes(assignment))
-        if polished is not None and model.served(polished) == served:
-            assignment = polished
+        # The fleet is now the vehicles in use, so distance alone is left to improve. Without
+        # the vehicles' fixed cost, which guided local search would otherwise spend its
+        # penalties on (the arcs out of the depot carry it), the search works on distance.
+        node_routes = model.node_routes(assignment)
+        used = [v for v, r in enumerate(node_routes) if r]
+        polish = _Model(problem, [model.vehicles[v] for v in used], servable, "distance")
+        initial = [_renumber(node_routes[v], model, polish) for v in used]
+        polished = polish.search(options, remaining, initial)
+        if polished is not None and polish.served(polished) == served:
+            model, assignment = polish, polished
 
     routes = model.routes(assignment)
     unassigned += [
@@ -351,6 +383,11 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
     ]
     stats = {"seconds": time.monotonic() - started, "reduction_rounds": rounds}
     return Solution(routes, unassigned, assignment.ObjectiveValue(), "solved", stats)
+
+
+def _route_key(model: _Model, route: list[int]) -> str:
+    shipments = (model.nodes[n].shipment for n in route)
+    return ",".join(sorted(s.id for s in shipments if s is not None))
 
 
 def _renumber(route: list[int], source: _Model, target: _Model) -> list[int]:

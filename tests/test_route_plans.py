@@ -1,6 +1,8 @@
 """Route plans through the API, solved by a real worker with OR-Tools on straight-line matrices."""
 
 import itertools
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 
@@ -187,3 +189,127 @@ async def test_a_plan_on_the_road_network_follows_the_streets(
     # Two estimates of the same rounds: the road distance stays within a factor 2 of the
     # straight line x 1.3.
     assert 0.5 < result["kpis"]["km"] / straight["kpis"]["km"] < 2
+
+
+async def test_a_two_tier_plan_hands_over_at_the_hub_in_time(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
+) -> None:
+    carrier = await make_org("carrier")
+    depot = [4.2650, 50.8150]  # 7 km south-west of the hub
+    # Vans with their drivers cost 60 EUR an hour; bikes wait at the hub and ride 12 km at
+    # most, too little to fetch from the depot themselves.
+    vans = [
+        {"name": f"Van {k}", "type": "van", "start": point(depot), "cost_per_hour": 60}
+        for k in range(2)
+    ]
+    bikes = [
+        {"name": f"Bike {k}", "type": "cargo_bike", "start": point(TIR), "range_km": 12}
+        for k in range(3)
+    ]
+    parcels = [
+        {
+            "reference": f"shop-{k}",
+            "pickup": {"location": point(depot), **window("07:00", "09:00"), "service_s": 60},
+            "delivery": {"location": point(shop), **window("09:00", "16:00"), "service_s": 180},
+            "load_kg": 25,
+        }
+        for k, shop in enumerate(SHOPS)
+    ]
+    # A move between two places by the depot: through the hub it would cross town twice.
+    local = {
+        "reference": "local",
+        "pickup": {"location": point([4.2700, 50.8170]), **window("08:00", "12:00")},
+        "delivery": {"location": point([4.2800, 50.8200]), **window("08:00", "17:00")},
+        "load_kg": 300,
+    }
+    started = await client.post(
+        "/v1/route-plans",
+        json={
+            "date": DAY,
+            "shipments": [*parcels, local],
+            "vehicles": [*vans, *bikes],
+            "mode": "two_tier",
+            "hubs": [
+                {"location": point(TIR), "name": "TIR", "zone_radius_km": 3, "handling_min": 15}
+            ],
+            "objective": "cost",
+            "time_limit_s": 6,
+        },
+        headers=carrier.headers,
+    )
+    assert started.status_code == 202, started.text
+    assert started.json()["mode"] == "two_tier"
+    await run_worker()
+    plan = (await client.get(started.headers["location"], headers=carrier.headers)).json()
+    assert plan["status"] == "done", plan
+    result = plan["result"]
+    assert result["unassigned"] == []
+    assert set(result["via_hub"]) == {f"shop-{k}" for k in range(len(SHOPS))}
+    assert result["compared_costs_eur"]["all_via_hub"] < result["compared_costs_eur"]["direct"]
+    tiers = {r["vehicle_name"]: r["tier"] for r in result["routes"]}
+    assert {t for name, t in tiers.items() if name.startswith("Bike")} == {"last_mile"}
+    # The local move goes door to door, in one van.
+    [local_route] = [
+        r for r in result["routes"] if any(s["shipment_id"] == "local" for s in r["stops"])
+    ]
+    assert local_route["tier"] == "trunk"
+    assert {s["leg"] for s in local_route["stops"] if s["shipment_id"] == "local"} == {
+        "door_to_door"
+    }
+    # Each parcel leaves the hub by bike at least the handling time after a van unloaded it.
+    assert len(result["transfers"]) == len(SHOPS)
+    for transfer in result["transfers"]:
+        assert transfer["hub_name"] == "TIR" and transfer["location"] == TIR
+        unloaded = datetime.fromisoformat(transfer["unloaded_at"])
+        loaded = datetime.fromisoformat(transfer["loaded_at"])
+        assert loaded - unloaded >= timedelta(minutes=15)
+        assert tiers_of(result, transfer["outbound_vehicle_id"]) == "last_mile"
+        assert tiers_of(result, transfer["inbound_vehicle_id"]) == "trunk"
+    by_tier = result["kpis"]["by_tier"]
+    assert by_tier["last_mile"]["co2_kg"] == 0 and by_tier["trunk"]["co2_kg"] > 0
+    assert round(by_tier["trunk"]["km"] + by_tier["last_mile"]["km"], 3) == result["kpis"]["km"]
+    assert result["kpis"]["km"] < result["baseline"]["km"]
+
+    features = (
+        await client.get(
+            started.headers["location"], params={"format": "geojson"}, headers=carrier.headers
+        )
+    ).json()["features"]
+    assert sum(f["properties"]["feature"] == "transfer" for f in features) == len(SHOPS)
+
+
+def tiers_of(result: dict[str, Any], vehicle_id: str) -> str:
+    return str(next(r["tier"] for r in result["routes"] if r["vehicle_id"] == vehicle_id))
+
+
+async def test_two_tier_plans_need_hubs_and_both_tiers(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    carrier = await make_org("carrier")
+    shipment = {
+        "pickup": {"location": point(SUPPLIERS[0]), **window("08:00", "12:00")},
+        "delivery": {"location": point(SHOPS[0]), **window("09:00", "17:00")},
+        "load_kg": 20,
+    }
+    van = {"name": "Van", "type": "van", "start": point(TIR)}
+    body = {"date": DAY, "shipments": [shipment], "vehicles": [van], "mode": "two_tier"}
+    assert_problem(
+        await client.post("/v1/route-plans", json=body, headers=carrier.headers),
+        422,
+        "hubs",
+        "required_for_two_tier",
+    )
+    body["hubs"] = [{"location": point(TIR)}]
+    assert_problem(
+        await client.post("/v1/route-plans", json=body, headers=carrier.headers),
+        422,
+        "vehicles",
+        "both_tiers",
+    )
+    body["mode"] = "direct"
+    assert_problem(
+        await client.post("/v1/route-plans", json=body, headers=carrier.headers),
+        422,
+        "hubs",
+        "only_for_two_tier",
+    )

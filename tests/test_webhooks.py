@@ -1,85 +1,27 @@
 """Webhooks delivered for real: a local HTTP receiver, the job queue and a real worker."""
 
-import hashlib
-import hmac
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import httpx
-import pytest
 
 from app.main import create_app
 from tests.conftest import (
-    Org,
+    SECRET,
     OrgFactory,
+    Receiver,
     WorkerRun,
     assert_problem,
     offer_body,
     point,
     request_body,
     settings_for,
+    signature_is_valid,
+    subscribe,
 )
 
-SECRET = "a-secret-of-at-least-16-chars"
 HERE = [4.3800, 50.8500]
 AVAILABLE = {"available_from": "2027-08-01", "available_until": "2027-08-31"}
 NEEDED = {"needed_from": "2027-08-01", "needed_by": "2027-08-31"}
-
-
-class Receiver:
-    """A local HTTP endpoint that records what it receives and fails the first `failures`."""
-
-    def __init__(self, failures: int = 0) -> None:
-        self.failures = failures
-        self.received: list[dict[str, Any]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
-                status = 500 if receiver.failures > 0 else 204
-                receiver.failures -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
-        bodies = [json.loads(r["body"]) for r in self.received]
-        return [b for b in bodies if event_type is None or b["type"] == event_type]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-
-
-def signature_is_valid(record: dict[str, Any]) -> bool:
-    fields = dict(part.split("=", 1) for part in record["headers"]["Boucle-Signature"].split(","))
-    expected = hmac.new(
-        SECRET.encode(), f"{fields['t']}.".encode() + record["body"], hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected, fields["v1"])
-
-
-async def subscribe(client: httpx.AsyncClient, org: Org, url: str, events: list[str]) -> str:
-    response = await client.post(
-        "/v1/webhooks", json={"url": url, "events": events, "secret": SECRET}, headers=org.headers
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def test_each_event_arrives_once_and_signed(

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.candidates.service import pair_from_row
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.hubs.repository import lot_of_offer
 from app.kit.pagination import PageParams
 from app.listings import get_listing
 from app.matches.schemas import MatchCreate, MatchStatus, match_view
@@ -216,6 +217,13 @@ async def fulfil_match(session: AsyncSession, principal: Principal, match_id: uu
     if match.status != MatchStatus.accepted.value:
         problem = Conflict(
             f"This match is {match.status}: only an accepted match can be fulfilled."
+        )
+        await session.rollback()
+        raise problem
+    if await lot_of_offer(session, match.offer_id) is not None:
+        problem = Conflict(
+            "This match takes from a hub lot: the hub operator fulfils it by recording the "
+            "dispatch (POST /v1/hubs/{id}/movements with this match_id)."
         )
         await session.rollback()
         raise problem

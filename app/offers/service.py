@@ -5,12 +5,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.candidates.service import announce_new_offer
+from app.hubs.service import refresh_thresholds_near, refuse_lot_offer_edit
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams
 from app.listings import ListingKind, list_listings
 from app.materials.service import check_offer_material, check_request_material
 from app.models import Offer
 from app.offers.schemas import OfferStatus, OfferStored
+
+
+async def _on_offer_created(session: AsyncSession, offer: Offer) -> None:
+    await announce_new_offer(session, offer)
+    await refresh_thresholds_near(session, offer)
+
 
 OFFERS = ListingKind(
     model=Offer,
@@ -32,7 +39,8 @@ OFFERS = ListingKind(
         }
     ),
     stored_schema=OfferStored,
-    on_created=announce_new_offer,
+    on_created=_on_offer_created,
+    check_editable=refuse_lot_offer_edit,
 )
 
 

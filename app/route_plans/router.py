@@ -1,5 +1,5 @@
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse
@@ -38,43 +38,6 @@ async def start_plan(
     return _plan(row)
 
 
-def route_plan_geojson(plan: RoutePlanRow) -> dict[str, Any]:
-    """Routes as LineStrings (along the roads with the road matrix, else through their stops),
-    stops as Points."""
-    features: list[dict[str, Any]] = []
-    for route in (plan.result or {}).get("routes", []):
-        properties = {k: v for k, v in route.items() if k not in ("stops", "geometry")}
-        line = route.get("geometry") or {
-            "type": "LineString",
-            "coordinates": [s["location"] for s in route["stops"]],
-        }
-        features.append(
-            {"type": "Feature", "geometry": line, "properties": {"feature": "route", **properties}}
-        )
-        for order, stop in enumerate(route["stops"]):
-            features.append(
-                {
-                    "type": "Feature",
-                    "geometry": {"type": "Point", "coordinates": stop["location"]},
-                    "properties": {
-                        "feature": "stop",
-                        "vehicle_id": route["vehicle_id"],
-                        "order": order,
-                        **{k: v for k, v in stop.items() if k != "location"},
-                    },
-                }
-            )
-    collection: dict[str, Any] = {
-        "type": "FeatureCollection",
-        "features": features,
-        "route_plan_id": str(plan.id),
-        "status": plan.status,
-    }
-    if plan.matrix == "road":
-        collection["attribution"] = "© OpenStreetMap contributors (ODbL)"
-    return collection
-
-
 @router.get(
     "/{plan_id}",
     summary="A route plan: its status, then routes, unassigned shipments, KPIs and the baseline",
@@ -96,5 +59,5 @@ async def read_plan(
 ) -> RoutePlan | JSONResponse:
     row = await service.get_plan(session, principal, plan_id)
     if format == "geojson":
-        return GeoJSONResponse(route_plan_geojson(row))
+        return GeoJSONResponse(service.route_plan_geojson(row))
     return _plan(row)

@@ -20,15 +20,15 @@ from app.jobs import defer_in_transaction
 from app.kit.geo import Point
 from app.kit.ownership import load_readable
 from app.kit.tracked_jobs import run_tracked
-from app.models import RoutePlan, ShipmentRow, Vehicle
+from app.models import RoutePlan, ShipmentRow, Site, Vehicle
 from app.route_plans.schemas import PlanStatus, RoutePlanCreate
 from app.settings import Settings
 from app.shipments.service import get_shipment
 from app.sites.service import place_of
 from app.webhooks.service import emit
 from logistics import model
-from logistics.kpis import plan_figures
-from logistics.matrices import Profile, straight_line
+from logistics.kpis import PlanFigures, plan_figures
+from logistics.matrices import Profile, haversine_m, straight_line
 from logistics.model import Matrices
 from logistics.road import (
     cost_matrix_sql,
@@ -37,10 +37,12 @@ from logistics.road import (
     nearest_vertices_sql,
 )
 from logistics.solver import SolverOptions, solve
+from logistics.two_tier import TransferHub, leg_id, solve_two_tier, split_leg_id
 
 SOLVE_ROUTE_PLAN = "logistics:solve_route_plan"
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BASELINE_VAN = Profile("van@baseline", float(DEFAULTS["van"]["speed_kmh"] or 22))  # type: ignore[index]
+BIKE_TYPES = ("cargo_bike", "cargo_trike")
 # Costs enter the solver as integers in 1/10,000 of a euro.
 COST_SCALE = 10_000
 
@@ -140,6 +142,7 @@ async def start_plan(
         raise ValidationFailed.field("vehicles", "not_empty", "Give vehicle_ids or vehicles.")
     if not shipments:
         raise ValidationFailed.field("shipments", "not_empty", "Give shipment_ids or shipments.")
+    hubs = await _plan_hubs(session, settings, principal, data, vehicles)
     plan = RoutePlan(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
@@ -148,13 +151,105 @@ async def start_plan(
         matrix=data.matrix,
         objective=data.objective,
         time_limit_s=data.time_limit_s,
-        inputs={"vehicles": vehicles, "shipments": shipments},
+        mode=data.mode,
+        inputs={"vehicles": vehicles, "shipments": shipments, "mode": data.mode, "hubs": hubs},
     )
     session.add(plan)
     await session.flush()
     await defer_in_transaction(session, SOLVE_ROUTE_PLAN, {"plan_id": str(plan.id)})
     await session.commit()
     return plan
+
+
+async def _plan_hubs(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    data: RoutePlanCreate,
+    vehicles: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The transfer hubs of a two-tier plan, which needs them and vehicles of both tiers."""
+    if data.mode == "direct":
+        if data.hubs:
+            raise ValidationFailed.field(
+                "hubs", "only_for_two_tier", "Hubs are for mode two_tier; leave them out."
+            )
+        return []
+    if not data.hubs:
+        raise ValidationFailed.field(
+            "hubs", "required_for_two_tier", "A two_tier plan names at least one hub."
+        )
+    tiers = {v["type"] in BIKE_TYPES for v in vehicles}
+    if tiers != {True, False}:
+        raise ValidationFailed.field(
+            "vehicles",
+            "both_tiers",
+            "A two_tier plan needs vans (or trucks) and cargo bikes (or trikes).",
+        )
+    hubs = []
+    for k, hub in enumerate(data.hubs):
+        location = await place_of(session, settings, principal, hub.site_id, hub.location)
+        name = hub.name
+        if name is None and hub.site_id is not None:
+            name = (await session.get_one(Site, hub.site_id)).name
+        hubs.append(
+            {
+                "id": str(hub.site_id) if hub.site_id else f"hub-{k + 1}",
+                "name": name or f"hub {k + 1}",
+                "location": _lonlat(location),
+                "zone_radius_km": hub.zone_radius_km,
+                "handling_min": hub.handling_min,
+            }
+        )
+    return hubs
+
+
+def route_plan_geojson(plan: RoutePlan) -> dict[str, Any]:
+    """Routes as LineStrings (along the roads with the road matrix, else through their stops),
+    stops as Points, and for a two-tier plan each hand-over at a hub as a Point."""
+    features: list[dict[str, Any]] = []
+    for route in (plan.result or {}).get("routes", []):
+        properties = {k: v for k, v in route.items() if k not in ("stops", "geometry")}
+        line = route.get("geometry") or {
+            "type": "LineString",
+            "coordinates": [s["location"] for s in route["stops"]],
+        }
+        features.append(
+            {"type": "Feature", "geometry": line, "properties": {"feature": "route", **properties}}
+        )
+        for order, stop in enumerate(route["stops"]):
+            features.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": stop["location"]},
+                    "properties": {
+                        "feature": "stop",
+                        "vehicle_id": route["vehicle_id"],
+                        "order": order,
+                        **{k: v for k, v in stop.items() if k != "location"},
+                    },
+                }
+            )
+    for transfer in (plan.result or {}).get("transfers", []):
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": transfer["location"]},
+                "properties": {
+                    "feature": "transfer",
+                    **{k: v for k, v in transfer.items() if k != "location"},
+                },
+            }
+        )
+    collection: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": features,
+        "route_plan_id": str(plan.id),
+        "status": plan.status,
+    }
+    if plan.matrix == "road":
+        collection["attribution"] = "© OpenStreetMap contributors (ODbL)"
+    return collection
 
 
 async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
@@ -240,12 +335,13 @@ def plan_points(inputs: dict[str, Any]) -> list[tuple[float, float]]:
     """Every place of the plan once, in a fixed order: the rows of its matrices."""
     places = [v[k] for v in inputs["vehicles"] for k in ("start", "end")]
     places += [s[k]["location"] for s in inputs["shipments"] for k in ("pickup", "delivery")]
+    places += [h["location"] for h in inputs.get("hubs", [])]
     return list(dict.fromkeys((p[0], p[1]) for p in places))
 
 
 def vehicle_profile(vehicle: dict[str, Any]) -> Profile:
     """Bikes and trikes ride the bike network, the others drive the van network."""
-    mode = "bike" if vehicle["type"] in ("cargo_bike", "cargo_trike") else "van"
+    mode = "bike" if vehicle["type"] in BIKE_TYPES else "van"
     return Profile(f"{mode}@{vehicle['speed_kmh']}", vehicle["speed_kmh"])
 
 
@@ -333,62 +429,93 @@ def plan_routes(
             )
         )
     problem = model.Problem(vehicles, shipments, matrices, objective)  # type: ignore[arg-type]
-    solution = solve(problem, SolverOptions(time_limit_s=time_limit_s))
-    legs = {s.id: (s.pickup.location, s.delivery.location) for s in shipments if s.pickup}
-    figures = plan_figures(
-        solution.routes,
-        {v["id"]: v["co2_g_per_km"] / 1000 for v in inputs["vehicles"]},
-        {s.id: s.load[0] for s in shipments},
-        {sid: legs[sid] for sid in legs if sid not in {u.shipment_id for u in solution.unassigned}},
-        baseline,
-    )
+    options = SolverOptions(time_limit_s=time_limit_s)
     names = {v["id"]: (v["name"], v["type"]) for v in inputs["vehicles"]}
+    bikes = {v.profile for v in vehicles if names[v.id][1] in BIKE_TYPES}
+    via_hub: dict[str, str] = {}
+    two_tier = None
+    if inputs.get("mode") == "two_tier":
+        hubs = [
+            TransferHub(
+                id=h["id"],
+                location=at(h["location"]),
+                handling=round(h["handling_min"] * 60),
+                zone=frozenset(
+                    i
+                    for i, p in enumerate(points)
+                    if haversine_m([p, tuple(h["location"])])[0, 1] <= h["zone_radius_km"] * 1000
+                ),
+            )
+            for h in inputs["hubs"]
+        ]
+        two_tier = solve_two_tier(problem, hubs, frozenset(bikes), options)
+        solution, via_hub = two_tier.solution, two_tier.via_hub
+    else:
+        solution = solve(problem, options)
+    unassigned = {u.shipment_id for u in solution.unassigned}
+    served = [s for s in shipments if s.id not in unassigned]
+    mass_g = {s.id: s.load[0] for s in shipments}
+    mass_g |= {leg_id(s, tier): mass_g[s] for s in via_hub for tier in ("trunk", "last_mile")}
+    co2_per_km = {v["id"]: v["co2_g_per_km"] / 1000 for v in inputs["vehicles"]}
+    legs = {s.id: (s.pickup.location, s.delivery.location) for s in served if s.pickup}
+    figures = plan_figures(solution.routes, co2_per_km, mass_g, legs, baseline)
 
     def clock(value: int) -> str:
         return (midnight + timedelta(seconds=value)).isoformat()
 
+    def tier_of(route: model.Route) -> str:
+        return (
+            "last_mile"
+            if route.vehicle_id and names[route.vehicle_id][1] in BIKE_TYPES
+            else "trunk"
+        )
+
     routes = []
     for route, fig in zip(solution.routes, figures.routes, strict=True):
-        routes.append(
-            {
-                "vehicle_id": route.vehicle_id,
-                "vehicle_name": names[route.vehicle_id][0],
-                "vehicle_type": names[route.vehicle_id][1],
-                "km": round(fig.km, 3),
-                "hours": round(fig.hours, 3),
-                "co2_kg": round(fig.co2_kg, 3),
-                "tonne_km": round(fig.tonne_km, 3),
-                "stops": [
-                    {
-                        "kind": st.kind,
-                        "shipment_id": st.shipment_id,
-                        "location": list(points[st.location]),
-                        "arrival": clock(st.arrival),
-                        "start": clock(st.start),
-                        "departure": clock(st.departure),
-                        "load_kg": st.load[0] / 1000,
-                        "load_m3": st.load[1] / 1000,
-                        "km": round(st.distance / 1000, 3),
-                    }
-                    for st in route.stops
-                ],
+        stops = []
+        for st in route.stops:
+            shipment_id, leg = split_leg_id(st.shipment_id) if st.shipment_id else (None, None)
+            stop = {
+                "kind": st.kind,
+                "shipment_id": shipment_id,
+                "location": list(points[st.location]),
+                "arrival": clock(st.arrival),
+                "start": clock(st.start),
+                "departure": clock(st.departure),
+                "load_kg": st.load[0] / 1000,
+                "load_m3": st.load[1] / 1000,
+                "km": round(st.distance / 1000, 3),
             }
-        )
-    return {
+            if two_tier is not None and shipment_id is not None:
+                stop["leg"] = leg or "door_to_door"
+            stops.append(stop)
+        view = {
+            "vehicle_id": route.vehicle_id,
+            "vehicle_name": names[route.vehicle_id][0],
+            "vehicle_type": names[route.vehicle_id][1],
+            "km": round(fig.km, 3),
+            "hours": round(fig.hours, 3),
+            "co2_kg": round(fig.co2_kg, 3),
+            "tonne_km": round(fig.tonne_km, 3),
+            "stops": stops,
+        }
+        if two_tier is not None:
+            view["tier"] = tier_of(route)
+        routes.append(view)
+    co2_by_shipment: dict[str, float] = {}
+    for key, co2 in figures.co2_kg_by_shipment.items():
+        shipment_id, _ = split_leg_id(key)
+        co2_by_shipment[shipment_id] = round(co2_by_shipment.get(shipment_id, 0.0) + co2, 4)
+    result: dict[str, Any] = {
         "matrix": matrix,
+        "mode": inputs.get("mode", "direct"),
         "routes": routes,
         "unassigned": [
             {"shipment_id": u.shipment_id, "reason": u.reason, "detail": u.detail}
             for u in solution.unassigned
         ],
-        "kpis": {
-            "km": round(figures.km, 3),
-            "hours": round(figures.hours, 3),
-            "vehicles": figures.vehicles,
-            "co2_kg": round(figures.co2_kg, 3),
-            "tonne_km": round(figures.tonne_km, 3),
-        },
-        "co2_kg_by_shipment": figures.co2_kg_by_shipment,
+        "kpis": _kpis(figures),
+        "co2_kg_by_shipment": co2_by_shipment,
         "baseline": {
             "description": "each assigned shipment carried alone by a diesel van from its pickup to its delivery",
             "km": round(figures.baseline_km, 3),
@@ -396,4 +523,40 @@ def plan_routes(
         },
         "saving": figures.saving,
         "solver": {"seconds": round(solution.stats.get("seconds", 0), 2), "objective": objective},
+    }
+    if two_tier is not None:
+        by_tier = {}
+        for tier in ("trunk", "last_mile"):
+            chosen = [r for r in solution.routes if tier_of(r) == tier]
+            by_tier[tier] = _kpis(plan_figures(chosen, co2_per_km, mass_g, {}, baseline))
+        result["kpis"]["by_tier"] = by_tier
+        hub_names = {h["id"]: h["name"] for h in inputs["hubs"]}
+        result["via_hub"] = via_hub
+        result["transfers"] = [
+            {
+                "shipment_id": t.shipment_id,
+                "hub_id": t.hub_id,
+                "hub_name": hub_names[t.hub_id],
+                "location": next(h["location"] for h in inputs["hubs"] if h["id"] == t.hub_id),
+                "inbound_vehicle_id": t.inbound_vehicle_id,
+                "unloaded_at": clock(t.inbound_ready),
+                "outbound_vehicle_id": t.outbound_vehicle_id,
+                "loaded_at": clock(t.outbound_start),
+            }
+            for t in two_tier.transfers
+        ]
+        result["compared_costs_eur"] = {
+            plan: round(cost / COST_SCALE, 2) for plan, cost in two_tier.compared.items()
+        }
+        result["solver"]["decided_by"] = "cost"
+    return result
+
+
+def _kpis(figures: PlanFigures) -> dict[str, Any]:
+    return {
+        "km": round(figures.km, 3),
+        "hours": round(figures.hours, 3),
+        "vehicles": figures.vehicles,
+        "co2_kg": round(figures.co2_kg, 3),
+        "tonne_km": round(figures.tonne_km, 3),
     }

@@ -14,6 +14,7 @@ class EventType(StrEnum):
     match_rejected = "match.rejected"
     offer_candidate_found = "offer.candidate_found"
     route_plan_completed = "route_plan.completed"
+    hub_threshold_reached = "hub.threshold_reached"
 
 
 class WebhookCreate(BaseModel):

@@ -1,0 +1,123 @@
+"""The queries behind hub stock and pooling. Stock is always summed from the movements."""
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.kit.spatial import geography
+from app.models import HubLot, HubMovement, Match, Offer, Site
+
+
+def signed_quantity() -> ColumnElement[float]:
+    """A movement's quantity as it counts in stock: intakes add, dispatches take away."""
+    return case(
+        (HubMovement.kind == "intake", HubMovement.quantity_value),
+        else_=-HubMovement.quantity_value,
+    )
+
+
+_TAKEN_IN = case((HubMovement.kind == "intake", HubMovement.quantity_value), else_=0)
+
+
+@dataclass(frozen=True)
+class LotBalance:
+    lot: HubLot
+    # In the lot's unit: what is in the hub, all that ever came in, and what accepted matches
+    # hold of it until they are dispatched.
+    stock: float
+    taken_in: float
+    reserved: float
+
+    @property
+    def available(self) -> float:
+        return round(max(0.0, self.stock - self.reserved), 3)
+
+    @property
+    def mass_kg(self) -> float | None:
+        per_unit = self.lot.mass_per_unit_kg
+        return None if per_unit is None else round(per_unit * self.stock, 3)
+
+    @property
+    def volume_m3(self) -> float | None:
+        per_unit = self.lot.volume_per_unit_m3
+        return None if per_unit is None else round(per_unit * self.stock, 3)
+
+
+async def lot_balances(
+    session: AsyncSession, hub_id: uuid.UUID, lot_id: uuid.UUID | None = None
+) -> list[LotBalance]:
+    sums = (
+        select(
+            HubMovement.lot_id,
+            func.sum(signed_quantity()).label("stock"),
+            func.sum(_TAKEN_IN).label("taken_in"),
+        )
+        .group_by(HubMovement.lot_id)
+        .subquery()
+    )
+    held = (
+        select(Match.offer_id, func.sum(Match.offer_quantity_value).label("reserved"))
+        .where(Match.status == "accepted")
+        .group_by(Match.offer_id)
+        .subquery()
+    )
+    query = (
+        select(
+            HubLot,
+            func.coalesce(sums.c.stock, 0),
+            func.coalesce(sums.c.taken_in, 0),
+            func.coalesce(held.c.reserved, 0),
+        )
+        .outerjoin(sums, sums.c.lot_id == HubLot.id)
+        .outerjoin(held, held.c.offer_id == HubLot.offer_id)
+        .where(HubLot.hub_id == hub_id)
+        .order_by(HubLot.created_at, HubLot.code)
+    )
+    if lot_id is not None:
+        query = query.where(HubLot.id == lot_id)
+    rows = (await session.execute(query)).all()
+    return [
+        LotBalance(lot, float(stock), float(taken_in), float(reserved))
+        for lot, stock, taken_in, reserved in rows
+    ]
+
+
+def in_family(balances: list[LotBalance], family: str) -> list[LotBalance]:
+    """The lots of a material family ('' is every lot)."""
+    return [b for b in balances if b.lot.material.startswith(family)]
+
+
+@dataclass(frozen=True)
+class NearbySupply:
+    offers: int
+    mass_kg: float
+
+
+async def offered_near(
+    session: AsyncSession, hub: Site, family: str, radius_km: float
+) -> NearbySupply:
+    """What other organizations still offer, unreserved, of a family within a radius of the
+    hub (the operator's own offers are its stock, counted already). Offers of unknown mass
+    cannot be weighed and are left out."""
+    unreserved_kg = Offer.mass_kg * Offer.remaining_value / Offer.quantity_value
+    query = select(func.count(), func.coalesce(func.sum(unreserved_kg), 0)).where(
+        Offer.status == "open",
+        Offer.organization_id != hub.organization_id,
+        Offer.material.startswith(family),
+        Offer.mass_kg.is_not(None),
+        (Offer.available_until.is_(None)) | (Offer.available_until >= func.current_date()),
+        func.ST_DWithin(
+            geography(Offer.location),
+            geography(select(Site.location).where(Site.id == hub.id).scalar_subquery()),
+            radius_km * 1000,
+        ),
+    )
+    count, mass = (await session.execute(query)).one()
+    return NearbySupply(int(count), float(mass or 0.0))
+
+
+async def lot_of_offer(session: AsyncSession, offer_id: uuid.UUID) -> HubLot | None:
+    """The hub lot an offer puts on the market, if it is such an offer."""
+    return await session.scalar(select(HubLot).where(HubLot.offer_id == offer_id))

@@ -1,0 +1,26 @@
+"""Jobs of the hubs."""
+
+import procrastinate
+from procrastinate import JobContext
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.hubs.service import refresh_all_thresholds
+
+REFRESH_POOLING_THRESHOLDS = "hubs:refresh_pooling_thresholds"
+
+
+async def refresh_pooling_thresholds(context: JobContext, timestamp: int) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
+    async with sessionmaker() as session:
+        await refresh_all_thresholds(session)
+
+
+def register(jobs: procrastinate.App) -> None:
+    # Movements and new offers re-measure their pools at once; this sweep, every ten minutes,
+    # catches what else moves a pool (reservations, patched or expired offers).
+    task = jobs.task(
+        name=REFRESH_POOLING_THRESHOLDS,
+        pass_context=True,
+        queueing_lock=REFRESH_POOLING_THRESHOLDS,
+    )
+    jobs.periodic(cron="*/10 * * * *")(task(refresh_pooling_thresholds))

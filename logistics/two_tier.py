@@ -1,0 +1,299 @@
+"""Two-tier rounds: vans carry between the far end and a hub, cargo bikes between the hub and
+the near end, for the shipments where that detour pays.
+
+A shipment is a candidate when exactly one of its ends lies in a hub's zone. Through the hub
+it becomes two legs, each an ordinary shipment restricted to its tier's vehicles. The legs
+are tied in time by a cut at the hub: the first leg must be at the hub by the cut, the second
+may leave it from the cut plus the handling time, so any plan that serves both legs keeps the
+transfer consistent. The cut splits the slack the windows leave evenly between the legs.
+
+Which candidates go through the hub is decided by cost (per km, per hour and per vehicle
+used, the only measure in which a bike km and a van km compare): the search solves the plan
+with every candidate door to door and with every candidate through its hub, keeps through
+the hub those whose two legs cost less there than the door-to-door trip costs in the first
+plan, solves that mix, and returns the cheapest of the three."""
+
+import itertools
+import time
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from logistics.model import Problem, Route, Shipment, Solution, Unassigned, Visit, Window
+from logistics.solver import SolverOptions, solve
+
+Tier = Literal["trunk", "last_mile"]
+LEG_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class TransferHub:
+    id: str
+    location: int
+    # From the first leg's arrival to the earliest departure of the second.
+    handling: int
+    # The locations it serves by cargo bike.
+    zone: frozenset[int]
+
+
+@dataclass(frozen=True)
+class Transfer:
+    shipment_id: str
+    hub_id: str
+    # The first leg's vehicle and when it has unloaded at the hub; the second leg's vehicle
+    # and when it loads there.
+    inbound_vehicle_id: str
+    inbound_ready: int
+    outbound_vehicle_id: str
+    outbound_start: int
+
+
+@dataclass(frozen=True)
+class TwoTierSolution:
+    # Routes of both tiers; their stops name legs as `<shipment id>|trunk` or `|last_mile`.
+    solution: Solution
+    via_hub: dict[str, str]
+    transfers: list[Transfer]
+    # The cost of each plan compared: direct, all_via_hub and mixed (when it differed).
+    compared: dict[str, float] = field(default_factory=dict)
+
+
+def leg_id(shipment_id: str, tier: Tier) -> str:
+    return f"{shipment_id}{LEG_SEPARATOR}{tier}"
+
+
+def split_leg_id(value: str) -> tuple[str, Tier | None]:
+    shipment_id, _, tier = value.rpartition(LEG_SEPARATOR)
+    if tier in ("trunk", "last_mile"):
+        return shipment_id, tier  # type: ignore[return-value]
+    return value, None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    shipment: Shipment
+    hub: TransferHub
+    # The legs, in the order the goods travel.
+    first: Shipment
+    second: Shipment
+
+
+def _slowest(problem: Problem, profiles: frozenset[str]) -> str:
+    """The profile whose durations bound the tier's travel times from above."""
+    return max(profiles, key=lambda p: int(problem.matrices[p].duration.sum()))
+
+
+def _candidates(
+    problem: Problem, hubs: list[TransferHub], bike_profiles: frozenset[str]
+) -> list[_Candidate]:
+    van_profiles = frozenset(v.profile for v in problem.vehicles) - bike_profiles
+    if not van_profiles or not bike_profiles:
+        return []
+    van = problem.matrices[_slowest(problem, van_profiles)].duration
+    bike = problem.matrices[_slowest(problem, bike_profiles)].duration
+    found = []
+    for s in problem.shipments:
+        if s.pickup is None:
+            continue
+        p, d = s.pickup, s.delivery
+        for hub in hubs:
+            inbound = d.location in hub.zone and p.location not in hub.zone
+            outbound = p.location in hub.zone and d.location not in hub.zone
+            if not (inbound or outbound):
+                continue
+            first_matrix, second_matrix = (van, bike) if inbound else (bike, van)
+            first_profiles, second_profiles = (
+                (van_profiles, bike_profiles) if inbound else (bike_profiles, van_profiles)
+            )
+            at_hub = p.window.start + p.service + int(first_matrix[p.location, hub.location])
+            leave_by = d.window.end - int(second_matrix[hub.location, d.location])
+            slack = leave_by - hub.handling - at_hub
+            if slack < 0:
+                continue
+            cut = at_hub + slack // 2
+            first = Shipment(
+                leg_id(s.id, "trunk" if inbound else "last_mile"),
+                delivery=Visit(hub.location, Window(p.window.start, cut)),
+                load=s.load,
+                pickup=p,
+                profiles=first_profiles,
+            )
+            second = Shipment(
+                leg_id(s.id, "last_mile" if inbound else "trunk"),
+                delivery=d,
+                load=s.load,
+                pickup=Visit(hub.location, Window(cut + hub.handling, leave_by)),
+                profiles=second_profiles,
+            )
+            found.append(_Candidate(s, hub, first, second))
+            break
+    return found
+
+
+def _with_legs(problem: Problem, via: list[_Candidate]) -> Problem:
+    replaced = {c.shipment.id for c in via}
+    shipments = [s for s in problem.shipments if s.id not in replaced]
+    for c in via:
+        shipments += [c.first, c.second]
+    return replace(problem, shipments=shipments, objective="cost")
+
+
+def _route_cost(problem: Problem, route: Route) -> float:
+    vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
+    return (
+        vehicle.fixed_cost
+        + vehicle.cost_per_distance * route.distance
+        + vehicle.cost_per_time * route.duration
+    )
+
+
+def _plan_cost(problem: Problem, solution: Solution) -> float:
+    return sum(_route_cost(problem, r) for r in solution.routes)
+
+
+def _removal_saving(problem: Problem, solution: Solution, shipment_id: str) -> float | None:
+    """What the plan saves in distance and time costs without this shipment's stops (the
+    others kept in order); None when it is not served."""
+    for route in solution.routes:
+        if shipment_id not in route.shipment_ids:
+            continue
+        vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
+        m = problem.matrices[vehicle.profile]
+        every = [s.location for s in route.stops]
+        kept = [s.location for s in route.stops if s.shipment_id != shipment_id]
+
+        def total(matrix: npt.NDArray[np.int64], path: list[int]) -> int:
+            return sum(int(matrix[a, b]) for a, b in itertools.pairwise(path))
+
+        shorter = total(m.distance, every) - total(m.distance, kept)
+        quicker = total(m.duration, every) - total(m.duration, kept)
+        only_one = len(route.shipment_ids) == 1
+        return (
+            vehicle.cost_per_distance * shorter
+            + vehicle.cost_per_time * quicker
+            + (vehicle.fixed_cost if only_one else 0)
+        )
+    return None
+
+
+def _orphans(solution: Solution, via: list[_Candidate]) -> list[_Candidate]:
+    """Candidates with one leg served and not the other: the goods would wait at the hub."""
+    served = {sid for r in solution.routes for sid in r.shipment_ids}
+    return [c for c in via if (c.first.id in served) != (c.second.id in served)]
+
+
+def _transfers(solution: Solution, via: list[_Candidate]) -> list[Transfer]:
+    stops = {
+        (stop.shipment_id, stop.kind): (route.vehicle_id, stop)
+        for route in solution.routes
+        for stop in route.stops
+    }
+    transfers = []
+    for c in via:
+        arrived = stops.get((c.first.id, "delivery"))
+        leaving = stops.get((c.second.id, "pickup"))
+        if arrived is None or leaving is None:
+            continue
+        transfers.append(
+            Transfer(
+                c.shipment.id,
+                c.hub.id,
+                arrived[0],
+                arrived[1].departure,
+                leaving[0],
+                leaving[1].start,
+            )
+        )
+    return transfers
+
+
+def _unassigned(solution: Solution, via: list[_Candidate]) -> list[Unassigned]:
+    """Unassigned legs as their shipment, once."""
+    result: dict[str, Unassigned] = {}
+    for u in solution.unassigned:
+        shipment_id, _ = split_leg_id(u.shipment_id)
+        result.setdefault(shipment_id, replace(u, shipment_id=shipment_id))
+    return list(result.values())
+
+
+def solve_two_tier(
+    problem: Problem,
+    hubs: list[TransferHub],
+    bike_profiles: frozenset[str],
+    options: SolverOptions = SolverOptions(),
+) -> TwoTierSolution:
+    started = time.monotonic()
+    candidates = _candidates(problem, hubs, bike_profiles)
+    direct_problem = replace(problem, objective="cost")
+    share = options.time_limit_s / (3 if candidates else 1)
+
+    def search(p: Problem, seconds: float) -> Solution:
+        return solve(p, replace(options, time_limit_s=max(0.5, seconds)))
+
+    direct = search(direct_problem, share)
+    best: tuple[int, float, str, Solution, list[_Candidate]] = (
+        len(direct.unassigned),
+        _plan_cost(direct_problem, direct),
+        "direct",
+        direct,
+        [],
+    )
+    compared = {"direct": best[1]}
+    if candidates:
+        all_via = _with_legs(problem, candidates)
+        through = search(all_via, share)
+        through_ok = [c for c in candidates if c not in _orphans(through, candidates)]
+        compared["all_via_hub"] = _plan_cost(all_via, through)
+        if len(through_ok) == len(candidates):
+            best = min(
+                best,
+                (
+                    len(through.unassigned),
+                    compared["all_via_hub"],
+                    "all_via_hub",
+                    through,
+                    candidates,
+                ),
+                key=lambda b: (b[0], b[1]),
+            )
+        pays = []
+        for c in through_ok:
+            door_to_door = _removal_saving(direct_problem, direct, c.shipment.id)
+            legs = [_removal_saving(all_via, through, leg.id) for leg in (c.first, c.second)]
+            if door_to_door is None or None in legs:
+                continue
+            if sum(x for x in legs if x is not None) < door_to_door:
+                pays.append(c)
+        remaining = options.time_limit_s - (time.monotonic() - started)
+        for _ in range(2):
+            if not pays or len(pays) == len(candidates) or remaining < 0.5:
+                break
+            mixed_problem = _with_legs(problem, pays)
+            mixed = search(mixed_problem, remaining)
+            orphans = _orphans(mixed, pays)
+            if orphans:
+                # Those go door to door; the others are tried again in what time is left.
+                pays = [c for c in pays if c not in orphans]
+                remaining = options.time_limit_s - (time.monotonic() - started)
+                continue
+            compared["mixed"] = _plan_cost(mixed_problem, mixed)
+            best = min(
+                best,
+                (len(mixed.unassigned), compared["mixed"], "mixed", mixed, pays),
+                key=lambda b: (b[0], b[1]),
+            )
+            break
+    _, _, _, solution, via = best
+    solution = replace(
+        solution,
+        unassigned=_unassigned(solution, via),
+        stats={**solution.stats, "seconds": time.monotonic() - started},
+    )
+    return TwoTierSolution(
+        solution=solution,
+        via_hub={c.shipment.id: c.hub.id for c in via},
+        transfers=_transfers(solution, via),
+        compared={k: round(v, 1) for k, v in compared.items()},
+    )
