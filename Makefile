@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PORT ?= 8000
 PY := .venv/bin/python
 
-.PHONY: run test setup openapi lint typecheck stop-db
+.PHONY: run test demo setup openapi lint typecheck stop-db
 
 setup:
 	@scripts/setup.sh
@@ -11,6 +11,10 @@ setup:
 ## run: set up, start the local database in .data/, migrate, load demo data, serve the API
 run: setup
 	@PORT=$(PORT) scripts/run.sh
+
+## demo: a day in Brussels through the API (offers, matching, a yard, a two-tier plan), with a report
+demo: setup
+	@scripts/demo.sh
 
 ## test: set up, then lint, type-check, OpenAPI drift check and the test suite on a throwaway database
 test: setup lint typecheck

@@ -1,15 +1,16 @@
-"""Operator commands: `python -m app.cli openapi|reference|demo|admin-token`."""
+"""Operator commands: `python -m app.cli openapi|reference|demo|roads|demo-day|admin-token`."""
 
 import argparse
 import asyncio
 import json
 import secrets
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from app.db import create_engine, create_sessionmaker
 from app.demo import load_demo
+from app.demo_day import print_report, run_demo_day, write_geojson
 from app.reference import load_reference_data
 from app.roads import build_profiles, import_osm, roads_loaded
 from app.settings import PROJECT_ROOT, get_settings
@@ -77,6 +78,13 @@ async def load_roads(force: bool) -> int:
     return 0
 
 
+async def play_demo_day(day: date, matrix: str, time_limit_s: float, geojson: Path) -> int:
+    report, collection = await run_demo_day(get_settings(), day, matrix, time_limit_s)
+    write_geojson(geojson, collection)
+    print_report(report, geojson)
+    return 0
+
+
 def save_demo_keys(path: Path, keys: dict[str, str]) -> None:
     known = json.loads(path.read_text()) if path.exists() else {}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--keys-file", type=Path, default=PROJECT_ROOT / ".data" / "demo-keys.json")
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
     roads.add_argument("--force", action="store_true", help="load it again")
+    day = commands.add_parser("demo-day", help="play a day in Brussels through the API")
+    day.add_argument("--day", type=date.fromisoformat, default=date.today() + timedelta(days=1))
+    day.add_argument("--matrix", choices=["road", "straight_line"], default="road")
+    day.add_argument("--time-limit", type=float, default=20)
+    day.add_argument("--geojson", type=Path, default=PROJECT_ROOT / ".data" / "demo-day.geojson")
     token = commands.add_parser("admin-token", help="print the admin token kept in a file")
     token.add_argument("--file", type=Path, default=PROJECT_ROOT / ".data" / "admin-token")
     args = parser.parse_args(argv)
@@ -115,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load(demo=True, keys_file=args.keys_file))
     if args.command == "roads":
         return asyncio.run(load_roads(args.force))
+    if args.command == "demo-day":
+        return asyncio.run(play_demo_day(args.day, args.matrix, args.time_limit, args.geojson))
     return admin_token(args.file)
 
 

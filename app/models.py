@@ -294,6 +294,7 @@ class Vehicle(OrganizationRow, Base):
     cost_per_hour: Mapped[float] = mapped_column(Float, nullable=False)
     fixed_cost: Mapped[float] = mapped_column(Float, nullable=False)
     co2_g_per_km: Mapped[float] = mapped_column(Float, nullable=False)
+    stop_time_s: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class ShipmentRow(OrganizationRow, Base):

@@ -37,6 +37,9 @@ class Vehicle:
     fixed_cost: int = 0
     cost_per_distance: float = 1.0
     cost_per_time: float = 0.0
+    # Added to the service of each of its pickups and deliveries: finding a place to stop
+    # and walking to the door take a van longer than a bike.
+    stop_time: int = 0
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def _trip(problem: Problem, vehicle: Vehicle, shipment: Shipment) -> tuple[int, 
             continue
         clock = max(clock + int(m.duration[a, b]), visit.window.start)
         on_time &= clock <= visit.window.end
-        clock += visit.service
+        clock += visit.service + vehicle.stop_time
     if shipment.pickup is None:
         # The travel from the start straight to the delivery.
         d = shipment.delivery
@@ -38,7 +38,7 @@ def _trip(problem: Problem, vehicle: Vehicle, shipment: Shipment) -> tuple[int, 
             vehicle.shift.start + int(m.duration[vehicle.start, d.location]), d.window.start
         )
         on_time = clock <= d.window.end
-        clock += d.service
+        clock += d.service + vehicle.stop_time
     clock += int(m.duration[shipment.delivery.location, vehicle.end])
     on_time &= clock <= vehicle.shift.end
     return distance, clock, on_time

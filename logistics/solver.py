@@ -110,24 +110,35 @@ class _Model:
         n_vehicles = len(self.vehicles)
         locations = np.array([n.location for n in nodes])
         service = np.array([n.service for n in nodes], dtype=np.int64)
+        visit = np.array([n.shipment is not None for n in nodes], dtype=np.int64)
         self.distance: dict[str, npt.NDArray[np.int64]] = {}
-        self.duration: dict[str, npt.NDArray[np.int64]] = {}
         for profile, m in problem.matrices.items():
             self.distance[profile] = m.distance[np.ix_(locations, locations)].astype(np.int64)
-            # Time to go from a node to the next: its service, then the travel.
-            self.duration[profile] = (
-                m.duration[np.ix_(locations, locations)].astype(np.int64) + service[:, None]
-            )
+        # Time to go from a node to the next: its service, the travel, and on reaching a new
+        # place the vehicle's stop time (parking once serves every shipment handled there).
+        # One matrix per profile and stop time.
+        self.travel: dict[str, npt.NDArray[np.int64]] = {
+            p: m.duration[np.ix_(locations, locations)].astype(np.int64)
+            for p, m in problem.matrices.items()
+        }
+        new_place = visit[None, :] * (locations[:, None] != locations[None, :])
+        self.duration: dict[tuple[str, int], npt.NDArray[np.int64]] = {}
+        for vehicle in self.vehicles:
+            key = _timing(vehicle)
+            if key not in self.duration:
+                self.duration[key] = (
+                    self.travel[vehicle.profile] + service[:, None] + vehicle.stop_time * new_place
+                )
         distance_cb = {
             p: routing.RegisterTransitMatrix(d.tolist()) for p, d in self.distance.items()
         }
-        time_cb = {p: routing.RegisterTransitMatrix(d.tolist()) for p, d in self.duration.items()}
+        time_cb = {k: routing.RegisterTransitMatrix(d.tolist()) for k, d in self.duration.items()}
 
         for v, vehicle in enumerate(self.vehicles):
             if self.objective == "cost":
                 cost = np.rint(
                     vehicle.cost_per_distance * self.distance[vehicle.profile]
-                    + vehicle.cost_per_time * self.duration[vehicle.profile]
+                    + vehicle.cost_per_time * self.duration[_timing(vehicle)]
                 ).astype(np.int64)
                 routing.SetArcCostEvaluatorOfVehicle(
                     routing.RegisterTransitMatrix(cost.tolist()), v
@@ -150,7 +161,7 @@ class _Model:
 
         horizon = max(v.shift.end for v in self.vehicles)
         routing.AddDimensionWithVehicleTransits(
-            [time_cb[v.profile] for v in self.vehicles], horizon, horizon, False, "time"
+            [time_cb[_timing(v)] for v in self.vehicles], horizon, horizon, False, "time"
         )
         self.time = routing.GetDimensionOrDie("time")
         for i in range(2 * n_vehicles, len(nodes)):
@@ -243,7 +254,7 @@ class _Model:
     def _route(
         self, assignment: pywrapcp.Assignment, v: int, vehicle: Vehicle, node_route: list[int]
     ) -> Route:
-        nodes, profile = self.nodes, vehicle.profile
+        nodes, profile, travel = self.nodes, vehicle.profile, self.travel[vehicle.profile]
         load = [0] * len(vehicle.capacity)
         if not self.paired:
             # Depot-loaded deliveries: the vehicle leaves with all it will deliver.
@@ -266,11 +277,7 @@ class _Model:
             else:
                 previous = sequence[position - 1]
                 travelled += int(self.distance[profile][previous, node])
-                arrival = (
-                    departure
-                    + int(self.duration[profile][previous, node])
-                    - nodes[previous].service
-                )
+                arrival = departure + int(travel[previous, node])
             sign = -1 if (n.kind == "delivery" and not self.paired) else 1
             load = [a + sign * b for a, b in zip(load, n.demand, strict=True)]
             kind = (
@@ -293,9 +300,8 @@ class _Model:
             )
         # Leave the start as late as the first stop allows, rather than wait there.
         first, start_stop = stops[1], stops[0]
-        leave = max(
-            start_stop.start, first.start - int(self.duration[profile][sequence[0], sequence[1]])
-        )
+        to_first = int(self.duration[_timing(vehicle)][sequence[0], sequence[1]])
+        leave = max(start_stop.start, first.start - to_first)
         stops[0] = Stop("start", start_stop.location, None, leave, leave, leave, start_stop.load, 0)
         stops[1] = Stop(
             first.kind,
@@ -383,6 +389,10 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
     ]
     stats = {"seconds": time.monotonic() - started, "reduction_rounds": rounds}
     return Solution(routes, unassigned, assignment.ObjectiveValue(), "solved", stats)
+
+
+def _timing(vehicle: Vehicle) -> tuple[str, int]:
+    return vehicle.profile, vehicle.stop_time
 
 
 def _route_key(model: _Model, route: list[int]) -> str:

@@ -5,7 +5,8 @@ A shipment is a candidate when exactly one of its ends lies in a hub's zone. Thr
 it becomes two legs, each an ordinary shipment restricted to its tier's vehicles. The legs
 are tied in time by a cut at the hub: the first leg must be at the hub by the cut, the second
 may leave it from the cut plus the handling time, so any plan that serves both legs keeps the
-transfer consistent. The cut splits the slack the windows leave evenly between the legs.
+transfer consistent. The cut gives the first leg half the slack the windows leave, at most
+three hours, and the second leg the rest.
 
 Which candidates go through the hub is decided by cost (per km, per hour and per vehicle
 used, the only measure in which a bike km and a van km compare): the search solves the plan
@@ -18,13 +19,24 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import numpy as np
-import numpy.typing as npt
-
-from logistics.model import Problem, Route, Shipment, Solution, Unassigned, Visit, Window
+from logistics.model import (
+    Matrices,
+    Problem,
+    Route,
+    Shipment,
+    Solution,
+    Stop,
+    Unassigned,
+    Visit,
+    Window,
+)
 from logistics.solver import SolverOptions, solve
 
 Tier = Literal["trunk", "last_mile"]
+# At most this long (in the problem's time unit, seconds for Brussels) after the earliest
+# moment the goods could reach the hub, the first leg must be there: time to gather a load on
+# the way, while the rest of the windows is left to the second leg.
+FIRST_LEG_SLACK = 3 * 3600
 LEG_SEPARATOR = "|"
 
 
@@ -107,12 +119,13 @@ def _candidates(
             first_profiles, second_profiles = (
                 (van_profiles, bike_profiles) if inbound else (bike_profiles, van_profiles)
             )
-            at_hub = p.window.start + p.service + int(first_matrix[p.location, hub.location])
+            stop = max(v.stop_time for v in problem.vehicles if v.profile in first_profiles)
+            at_hub = p.window.start + p.service + stop + int(first_matrix[p.location, hub.location])
             leave_by = d.window.end - int(second_matrix[hub.location, d.location])
             slack = leave_by - hub.handling - at_hub
             if slack < 0:
                 continue
-            cut = at_hub + slack // 2
+            cut = at_hub + min(slack // 2, FIRST_LEG_SLACK)
             first = Shipment(
                 leg_id(s.id, "trunk" if inbound else "last_mile"),
                 delivery=Visit(hub.location, Window(p.window.start, cut)),
@@ -153,6 +166,20 @@ def _plan_cost(problem: Problem, solution: Solution) -> float:
     return sum(_route_cost(problem, r) for r in solution.routes)
 
 
+def _distance(m: Matrices, path: list[Stop]) -> int:
+    return sum(int(m.distance[a.location, b.location]) for a, b in itertools.pairwise(path))
+
+
+def _busy(m: Matrices, stop_time: int, path: list[Stop]) -> int:
+    """Travel, service, and the stop time on reaching each new place."""
+    return sum(
+        int(m.duration[a.location, b.location])
+        + (b.departure - b.start)
+        + (stop_time if b.shipment_id and a.location != b.location else 0)
+        for a, b in itertools.pairwise(path)
+    )
+
+
 def _removal_saving(problem: Problem, solution: Solution, shipment_id: str) -> float | None:
     """What the plan saves in distance and time costs without this shipment's stops (the
     others kept in order); None when it is not served."""
@@ -161,14 +188,11 @@ def _removal_saving(problem: Problem, solution: Solution, shipment_id: str) -> f
             continue
         vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
         m = problem.matrices[vehicle.profile]
-        every = [s.location for s in route.stops]
-        kept = [s.location for s in route.stops if s.shipment_id != shipment_id]
+        every = route.stops
+        kept = [s for s in route.stops if s.shipment_id != shipment_id]
 
-        def total(matrix: npt.NDArray[np.int64], path: list[int]) -> int:
-            return sum(int(matrix[a, b]) for a, b in itertools.pairwise(path))
-
-        shorter = total(m.distance, every) - total(m.distance, kept)
-        quicker = total(m.duration, every) - total(m.duration, kept)
+        shorter = _distance(m, every) - _distance(m, kept)
+        quicker = _busy(m, vehicle.stop_time, every) - _busy(m, vehicle.stop_time, kept)
         only_one = len(route.shipment_ids) == 1
         return (
             vehicle.cost_per_distance * shorter

@@ -2,6 +2,7 @@
 # A local PostgreSQL + PostGIS cluster in a folder of the project.
 #   scripts/pg.sh start DIR   init (first time) and start; prints the database URL
 #   scripts/pg.sh stop DIR    stop it
+#   scripts/pg.sh fresh DIR NAME   (started) drop and create database NAME; prints its URL
 # As root, the server runs as the `postgres` system user (PostgreSQL refuses root); when that
 # user cannot reach DIR (a checkout under /root, say) the cluster lives in /var/tmp and DIR
 # links to it.
@@ -49,6 +50,13 @@ start)
         as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres boucle
     echo "postgresql+asyncpg://postgres@127.0.0.1:$port/boucle"
     ;;
+fresh)
+    name=${3:?usage: pg.sh fresh DIR NAME}
+    port=$(cat "$(readlink -f "$dir")/port")
+    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
+    echo "postgresql+asyncpg://postgres@127.0.0.1:$port/$name"
+    ;;
 stop)
     dir=$(readlink -f "$dir")
     if [[ -e "$dir/data" ]]; then
@@ -56,7 +64,7 @@ stop)
     fi
     ;;
 *)
-    echo "usage: pg.sh start|stop DIR" >&2
+    echo "usage: pg.sh start|stop|fresh DIR [NAME]" >&2
     exit 2
     ;;
 esac

@@ -1,5 +1,5 @@
 """material yards and hubs: limits, pooling thresholds, lots and append-only movements;
-two-tier route plans
+two-tier route plans and the time a vehicle spends at each stop
 
 Revision ID: 0007
 Revises: 0006
@@ -146,6 +146,10 @@ def upgrade() -> None:
     )
 
     op.add_column(
+        "vehicles",
+        sa.Column("stop_time_s", sa.Integer, nullable=False, server_default="0"),
+    )
+    op.add_column(
         "route_plans",
         sa.Column("mode", sa.String(10), nullable=False, server_default="direct"),
     )
@@ -156,6 +160,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("route_plans", "mode")
+    op.drop_column("vehicles", "stop_time_s")
     op.drop_table("hub_movements")
     op.execute("DROP FUNCTION hub_movements_append_only()")
     op.drop_table("hub_lots")

@@ -16,8 +16,9 @@ class VehicleType(StrEnum):
     truck = "truck"
 
 
-# What a vehicle of each type is unless told otherwise: capacity, city speed, range, costs and
-# GLEC-style CO2e per km.
+# What a vehicle of each type is unless told otherwise: capacity, city speed, range, costs,
+# GLEC-style CO2e per km, and the time each stop costs it beyond the service itself (a van
+# looks for a place to stop and walks to the door; a bike stops at the door).
 DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
     VehicleType.cargo_bike: {
         "capacity_kg": 150,
@@ -28,6 +29,7 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
         "cost_per_hour": 25,
         "fixed_cost": 10,
         "co2_g_per_km": 0,
+        "stop_time_s": 60,
     },
     VehicleType.cargo_trike: {
         "capacity_kg": 250,
@@ -38,6 +40,7 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
         "cost_per_hour": 25,
         "fixed_cost": 12,
         "co2_g_per_km": 0,
+        "stop_time_s": 60,
     },
     VehicleType.e_van: {
         "capacity_kg": 800,
@@ -48,6 +51,7 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
         "cost_per_hour": 35,
         "fixed_cost": 40,
         "co2_g_per_km": 60,
+        "stop_time_s": 300,
     },
     VehicleType.van: {
         "capacity_kg": 1000,
@@ -58,6 +62,7 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
         "cost_per_hour": 35,
         "fixed_cost": 40,
         "co2_g_per_km": 270,
+        "stop_time_s": 300,
     },
     VehicleType.truck: {
         "capacity_kg": 8000,
@@ -68,6 +73,7 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
         "cost_per_hour": 45,
         "fixed_cost": 80,
         "co2_g_per_km": 800,
+        "stop_time_s": 420,
     },
 }
 
@@ -91,6 +97,9 @@ class VehicleCreate(BaseModel):
     cost_per_hour: float | None = Field(default=None, ge=0)
     fixed_cost: float | None = Field(default=None, ge=0)
     co2_g_per_km: float | None = Field(default=None, ge=0)
+    stop_time_s: int | None = Field(
+        default=None, ge=0, le=3600, description="Added to each pickup and delivery it makes."
+    )
 
     @field_validator("shift_end")
     @classmethod
@@ -117,6 +126,7 @@ class Vehicle(BaseModel):
     cost_per_hour: float
     fixed_cost: float
     co2_g_per_km: float
+    stop_time_s: int
     created_at: datetime
 
 

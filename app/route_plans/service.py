@@ -68,6 +68,7 @@ def vehicle_input(row: Vehicle) -> dict[str, Any]:
         "cost_per_hour": row.cost_per_hour,
         "fixed_cost": row.fixed_cost,
         "co2_g_per_km": row.co2_g_per_km,
+        "stop_time_s": row.stop_time_s,
     }
 
 
@@ -411,6 +412,8 @@ def plan_routes(
                 fixed_cost=round(v["fixed_cost"] * COST_SCALE),
                 cost_per_distance=v["cost_per_km"] / 1000 * COST_SCALE,
                 cost_per_time=v["cost_per_hour"] / 3600 * COST_SCALE,
+                # Plans frozen before vehicles had a stop time have none.
+                stop_time=v.get("stop_time_s", 0),
             )
         )
     shipments = []
