@@ -17,12 +17,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.demo import SITES_FILE
 from app.main import create_app
 from app.settings import Settings
-from app.tasks import create_job_app
+from app.worker import work_until_idle
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
@@ -130,24 +131,12 @@ async def run_demo_day(
             api = _Api(client)
             api.keys["admin"] = admin_token
 
-            async def work_the_queue() -> None:
-                jobs = create_job_app(app.state.settings)
-                async with jobs.open_async():
-                    await jobs.run_worker_async(
-                        wait=False,
-                        install_signal_handlers=False,
-                        additional_context={
-                            "sessionmaker": app.state.sessionmaker,
-                            "settings": app.state.settings,
-                        },
-                    )
-
-            return await _play(api, work_the_queue, settings, day, matrix, time_limit_s)
+            return await _play(api, app, settings, day, matrix, time_limit_s)
 
 
 async def _play(
     api: _Api,
-    work_the_queue: Any,
+    app: FastAPI,
     settings: Settings,
     day: date,
     matrix: str,
@@ -212,7 +201,7 @@ async def _play(
     run = await api.call(
         "region", "POST", "/v1/matching/runs", json={"near": centre, "radius_km": 20}
     )
-    await work_the_queue()
+    await work_until_idle(app)
     run = await api.call("region", "GET", f"/v1/matching/runs/{run['id']}")
     if run["status"] != "done":
         raise RuntimeError(f"matching run {run['status']}: {run['error']}")
@@ -255,7 +244,7 @@ async def _play(
             "time_limit_s": time_limit_s,
         },
     )
-    await work_the_queue()
+    await work_until_idle(app)
     plan = await api.call("carrier", "GET", f"/v1/route-plans/{started['id']}")
     if plan["status"] != "done":
         raise RuntimeError(f"route plan {plan['status']}: {plan['error']}")

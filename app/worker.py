@@ -3,6 +3,8 @@
 import asyncio
 import logging
 
+from fastapi import FastAPI
+
 from app.db import create_engine, create_sessionmaker
 from app.settings import get_settings
 from app.tasks import create_job_app
@@ -22,6 +24,21 @@ async def run_worker() -> None:
             )
     finally:
         await engine.dispose()
+
+
+async def work_until_idle(app: FastAPI) -> None:
+    """Runs the jobs that are due with the app's own sessions, then returns: for scripted runs
+    (`make demo`) and the tests."""
+    jobs = create_job_app(app.state.settings)
+    async with jobs.open_async():
+        await jobs.run_worker_async(
+            wait=False,
+            install_signal_handlers=False,
+            additional_context={
+                "sessionmaker": app.state.sessionmaker,
+                "settings": app.state.settings,
+            },
+        )
 
 
 if __name__ == "__main__":

@@ -39,6 +39,8 @@ class SolverOptions:
     # Share of the time for the first plan, and at most for each vehicle-reduction round.
     first_phase_share: float = 0.3
     reduction_round_share: float = 0.2
+    # Share of the time kept for the last phase, on distance with the vehicles left.
+    polish_share: float = 0.3
     log_search: bool = False
 
 
@@ -341,7 +343,10 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
     rounds = 0
 
     failed: set[str] = set()
-    while reduce_vehicles and deadline - time.monotonic() > options.time_limit_s * 0.15:
+    while (
+        reduce_vehicles
+        and deadline - time.monotonic() > options.time_limit_s * options.polish_share
+    ):
         # Take away the vehicle of the smallest route and see whether the others absorb it.
         node_routes = model.node_routes(assignment)
         used = [v for v, r in enumerate(node_routes) if r]
@@ -356,7 +361,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         candidate = _Model(problem, fleet, servable)
         budget = min(
             options.time_limit_s * options.reduction_round_share,
-            deadline - time.monotonic() - options.time_limit_s * 0.1,
+            deadline - time.monotonic() - options.time_limit_s * options.polish_share * 0.66,
         )
         initial = [_renumber(node_routes[v], model, candidate) for v in keep]
         trial = candidate.search(options, budget, initial)

@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
-from app.tasks import create_job_app
+from app.worker import work_until_idle
 
 ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
@@ -139,16 +139,7 @@ def run_worker(app: FastAPI) -> WorkerRun:
     """Runs a real procrastinate worker until the queue has nothing due, then stops it."""
 
     async def run() -> None:
-        jobs = create_job_app(app.state.settings)
-        async with jobs.open_async():
-            await jobs.run_worker_async(
-                wait=False,
-                install_signal_handlers=False,
-                additional_context={
-                    "sessionmaker": app.state.sessionmaker,
-                    "settings": app.state.settings,
-                },
-            )
+        await work_until_idle(app)
 
     return run
 

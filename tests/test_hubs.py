@@ -61,6 +61,13 @@ async def _walk_in(
     return await _move(client, operator, hub_id, **body)
 
 
+async def _dispatch(
+    client: httpx.AsyncClient, operator: Org, hub_id: str, lot: str, tonnes: float, **to: str
+) -> httpx.Response:
+    body = {"kind": "dispatch", "lot": lot, "quantity": {"value": tonnes, "unit": "t"}, **to}
+    return await _move(client, operator, hub_id, **body)
+
+
 async def _shipment_from(client: httpx.AsyncClient, carrier: Org) -> str:
     response = await client.post(
         "/v1/shipments",
@@ -105,14 +112,8 @@ async def test_stock_is_the_sum_of_movements_and_each_lot_is_on_the_market(
     more = await _walk_in(client, operator, hub_id, 2, lot="WOOD-1")
     assert more.json()["lot_stock_after"] == 5
     carrier = await make_org("carrier")
-    out = await _move(
-        client,
-        operator,
-        hub_id,
-        kind="dispatch",
-        lot="WOOD-1",
-        quantity={"value": 1.5, "unit": "t"},
-        shipment_id=await _shipment_from(client, carrier),
+    out = await _dispatch(
+        client, operator, hub_id, "WOOD-1", 1.5, shipment_id=await _shipment_from(client, carrier)
     )
     assert out.status_code == 201, out.text
     assert out.json()["lot_stock_after"] == 3.5
@@ -184,14 +185,8 @@ async def test_too_large_a_dispatch_or_an_intake_over_capacity_writes_nothing(
     ).status_code == 201
 
     carrier = await make_org("carrier")
-    too_much = await _move(
-        client,
-        operator,
-        hub_id,
-        kind="dispatch",
-        lot="WOOD",
-        quantity={"value": 8.5, "unit": "t"},
-        shipment_id=await _shipment_from(client, carrier),
+    too_much = await _dispatch(
+        client, operator, hub_id, "WOOD", 8.5, shipment_id=await _shipment_from(client, carrier)
     )
     assert assert_problem(too_much, 409)["stock"] == 8
     stock = await _stock(client, operator, hub_id)
@@ -218,15 +213,7 @@ async def test_concurrent_movements_never_drive_a_lot_negative_or_a_yard_over_ca
     shipment_id = await _shipment_from(client, await make_org("carrier"))
     dispatches = await asyncio.gather(
         *(
-            _move(
-                client,
-                operator,
-                hub_id,
-                kind="dispatch",
-                lot="BRICKS",
-                quantity={"value": 1, "unit": "t"},
-                shipment_id=shipment_id,
-            )
+            _dispatch(client, operator, hub_id, "BRICKS", 1, shipment_id=shipment_id)
             for _ in range(25)
         )
     )
@@ -282,29 +269,13 @@ async def test_matching_sees_a_lot_and_its_dispatch_serves_the_match(
     # dispatch, not by hand.
     shipment_id = await _shipment_from(client, await make_org("carrier"))
     assert_problem(
-        await _move(
-            client,
-            operator,
-            hub_id,
-            kind="dispatch",
-            lot="BEAMS",
-            quantity={"value": 3, "unit": "t"},
-            shipment_id=shipment_id,
-        ),
+        await _dispatch(client, operator, hub_id, "BEAMS", 3, shipment_id=shipment_id),
         409,
     )
     assert_problem(
         await client.post(f"/v1/matches/{match_id}/fulfil", headers=consumer.headers), 409
     )
-    served = await _move(
-        client,
-        operator,
-        hub_id,
-        kind="dispatch",
-        lot="BEAMS",
-        quantity={"value": 4, "unit": "t"},
-        match_id=match_id,
-    )
+    served = await _dispatch(client, operator, hub_id, "BEAMS", 4, match_id=match_id)
     assert served.status_code == 201, served.text
     match = await client.get(f"/v1/matches/{match_id}", headers=consumer.headers)
     assert match.json()["status"] == "fulfilled"
@@ -466,29 +437,13 @@ async def test_hubs_are_their_operators_own_and_movements_are_checked(
         "same_as_lot",
     )
     assert_problem(
-        await _move(
-            client,
-            operator,
-            hub_id,
-            kind="dispatch",
-            lot="NOPE",
-            quantity={"value": 1, "unit": "t"},
-            shipment_id=hub_id,
-        ),
+        await _dispatch(client, operator, hub_id, "NOPE", 1, shipment_id=hub_id),
         422,
         "lot",
         "known_lot",
     )
     assert_problem(
-        await _move(
-            client,
-            operator,
-            hub_id,
-            kind="dispatch",
-            lot="L",
-            quantity={"value": 1, "unit": "t"},
-            shipment_id=hub_id,
-        ),
+        await _dispatch(client, operator, hub_id, "L", 1, shipment_id=hub_id),
         422,
         "shipment_id",
         "shipment_from_hub",
