@@ -24,6 +24,7 @@ from app.demo import SITES_FILE
 from app.main import create_app
 from app.settings import Settings
 from app.worker import work_until_idle
+from logistics.matrices import haversine_m
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
@@ -82,13 +83,15 @@ REQUESTS = [
     ("recy-k", "170201", "Timber to recondition", 0.25, "t", "C"),
 ]
 # Where the retail parcels of the day come from and go to.
-PARCEL_ORIGINS = ("mabru", "mpro-bruxelles", "rotor-dc", "recypark-sud", "schaerbeek-formation")
-PARCEL_DESTINATIONS = ("shopping_street",)
+PARCEL_ORIGINS = ("rotor-dc", "recypark-sud", "schaerbeek-formation", "pac-uccle")
+PARCEL_DESTINATIONS = ("shopping_street", "shopping_mall")
+# The shopping streets and galleries the TIR hub's bikes serve.
+ZONE_KM = 3.5
 PARCELS = 24
 VAN_DEPOT = "port-hq"
-# The carrier's own figures where they differ from the defaults: vans collect early, from
-# 06:30, and a van with its driver costs 50 EUR an hour in Brussels; the cargo-bike riders
-# start at 09:00, when the shops open, and a loaded bike does some 25 km in a day.
+# The carrier's own figures where they differ from the defaults: its vans start at 06:30 and
+# a van with its driver costs 50 EUR an hour in Brussels; the cargo-bike riders start at
+# 09:00 and a loaded bike does some 25 km in a day.
 VAN = {"type": "van", "cost_per_hour": 50, "shift_start": "06:30:00", "shift_end": "16:00:00"}
 BIKE = {"type": "cargo_bike", "range_km": 25, "shift_start": "09:00:00", "shift_end": "18:00:00"}
 HUB = "tir-centre"
@@ -240,7 +243,9 @@ async def _play(
             "matrix": matrix,
             "objective": "cost",
             "mode": "two_tier",
-            "hubs": [{"site_id": site_ids["carrier"], "zone_radius_km": 3.5, "handling_min": 15}],
+            "hubs": [
+                {"site_id": site_ids["carrier"], "zone_radius_km": ZONE_KM, "handling_min": 15}
+            ],
             "time_limit_s": time_limit_s,
         },
     )
@@ -316,10 +321,16 @@ def _inline(shipment: dict[str, Any], reference: str) -> dict[str, Any]:
 
 
 def _parcels(sites: dict[str, dict[str, str]], day: date) -> list[dict[str, Any]]:
-    """The shops' deliveries of the day: crates of reused fittings and goods from the port,
-    the market and the reuse yards."""
+    """The shops' deliveries of the day: crates of reused fittings and goods from the reuse
+    yards and logistics sites around town to the shops of the hub's zone."""
     rng = random.Random(12)
-    shops = [row for row in sites.values() if row["category"] in PARCEL_DESTINATIONS]
+    hub = (float(sites[HUB]["lon"]), float(sites[HUB]["lat"]))
+    shops = [
+        row
+        for row in sites.values()
+        if row["category"] in PARCEL_DESTINATIONS
+        and haversine_m([hub, (float(row["lon"]), float(row["lat"]))])[0, 1] <= ZONE_KM * 1000
+    ]
 
     def at(hour: int, minute: int = 0) -> str:
         return datetime.combine(day, time(hour, minute), tzinfo=BRUSSELS).isoformat()
@@ -335,7 +346,7 @@ def _parcels(sites: dict[str, dict[str, str]], day: date) -> list[dict[str, Any]
             },
             "delivery": {
                 "location": _point(rng.choice(shops)),
-                "window_from": at(9),
+                "window_from": at(10),
                 "window_until": at(17),
                 "service_s": 240,
             },

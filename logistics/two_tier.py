@@ -8,7 +8,8 @@ may leave it from the cut plus the handling time, so any plan that serves both l
 transfer consistent. The cut gives the first leg half the slack the windows leave, at most
 three hours, and the second leg the rest.
 
-Which candidates go through the hub is decided by cost (per km, per hour and per vehicle
+Bikes keep to the zones: a shipment with an end outside every zone goes by van, door to door
+or as the first leg to a hub. Which candidates go through the hub is decided by cost (per km, per hour and per vehicle
 used, the only measure in which a bike km and a van km compare): the search solves the plan
 with every candidate door to door and with every candidate through its hub, keeps through
 the hub those whose two legs cost less there than the door-to-door trip costs in the first
@@ -30,6 +31,7 @@ from logistics.model import (
     Visit,
     Window,
 )
+from logistics.precheck import unservable_reason
 from logistics.solver import SolverOptions, solve
 
 Tier = Literal["trunk", "last_mile"]
@@ -140,9 +142,31 @@ def _candidates(
                 pickup=Visit(hub.location, Window(cut + hub.handling, leave_by)),
                 profiles=second_profiles,
             )
+            if unservable_reason(problem, first) or unservable_reason(problem, second):
+                continue  # too heavy for a bike, say, or no time left for the handling
             found.append(_Candidate(s, hub, first, second))
             break
     return found
+
+
+def _bikes_in_zones(
+    problem: Problem, hubs: list[TransferHub], bike_profiles: frozenset[str]
+) -> Problem:
+    """The tiers keep to their part: a shipment with an end outside every zone goes by van,
+    door to door or as the first leg to a hub; bikes carry within a hub's zone."""
+    vans = frozenset(v.profile for v in problem.vehicles) - bike_profiles
+    if not vans:
+        return problem
+
+    def within_a_zone(s: Shipment) -> bool:
+        ends = {s.delivery.location} | ({s.pickup.location} if s.pickup else set())
+        return any(ends <= hub.zone | {hub.location} for hub in hubs)
+
+    shipments = [
+        s if s.profiles is not None or within_a_zone(s) else replace(s, profiles=vans)
+        for s in problem.shipments
+    ]
+    return replace(problem, shipments=shipments)
 
 
 def _with_legs(problem: Problem, via: list[_Candidate]) -> Problem:
@@ -249,6 +273,7 @@ def solve_two_tier(
     options: SolverOptions = SolverOptions(),
 ) -> TwoTierSolution:
     started = time.monotonic()
+    problem = _bikes_in_zones(problem, hubs, bike_profiles)
     candidates = _candidates(problem, hubs, bike_profiles)
     direct_problem = replace(problem, objective="cost")
     share = options.time_limit_s / (3 if candidates else 1)
