@@ -28,6 +28,7 @@ from logistics.model import (
     Solution,
     Stop,
     Unassigned,
+    Vehicle,
     Visit,
     Window,
 )
@@ -177,8 +178,12 @@ def _with_legs(problem: Problem, via: list[_Candidate]) -> Problem:
     return replace(problem, shipments=shipments, objective="cost")
 
 
+def _vehicle_of(problem: Problem, route: Route) -> Vehicle:
+    return next(v for v in problem.vehicles if v.id == route.vehicle_id)
+
+
 def _route_cost(problem: Problem, route: Route) -> float:
-    vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
+    vehicle = _vehicle_of(problem, route)
     return (
         vehicle.fixed_cost
         + vehicle.cost_per_distance * route.distance
@@ -210,7 +215,7 @@ def _removal_saving(problem: Problem, solution: Solution, shipment_id: str) -> f
     for route in solution.routes:
         if shipment_id not in route.shipment_ids:
             continue
-        vehicle = next(v for v in problem.vehicles if v.id == route.vehicle_id)
+        vehicle = _vehicle_of(problem, route)
         m = problem.matrices[vehicle.profile]
         every = route.stops
         kept = [s for s in route.stops if s.shipment_id != shipment_id]

@@ -7,7 +7,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.spatial import geography
-from app.models import HubLot, HubMovement, Match, Offer, Site
+from app.models import HubLimit, HubLot, HubMovement, Match, Offer, Site
 
 
 def signed_quantity() -> ColumnElement[float]:
@@ -84,9 +84,16 @@ async def lot_balances(
     ]
 
 
-def in_family(balances: list[LotBalance], family: str) -> list[LotBalance]:
-    """The lots of a material family ('' is every lot)."""
-    return [b for b in balances if b.lot.material.startswith(family)]
+def family_totals(balances: list[LotBalance], family: str) -> tuple[float, float]:
+    """Mass (kg) and volume (m3) in stock of a material family ('' is every lot)."""
+    lots = [b for b in balances if b.lot.material.startswith(family)]
+    return sum(b.mass_kg or 0.0 for b in lots), sum(b.volume_m3 or 0.0 for b in lots)
+
+
+async def hub_limits(session: AsyncSession, hub_id: uuid.UUID) -> list[HubLimit]:
+    """The hub's capacities: '' for the whole hub, then per material family."""
+    query = select(HubLimit).where(HubLimit.hub_id == hub_id).order_by(HubLimit.material)
+    return list((await session.scalars(query)).all())
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Every movement of a hub runs under a lock on the hub's site row, so two movement
 never read the same stock: a dispatch cannot drive a lot negative and an intake cannot pass
 the capacity, however many arrive at once."""
 
+import functools
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
@@ -17,7 +18,8 @@ from app.candidates.service import announce_new_offer
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.hubs.repository import (
     LotBalance,
-    in_family,
+    family_totals,
+    hub_limits,
     lot_balances,
     lot_of_offer,
     offered_near,
@@ -85,12 +87,12 @@ async def load_hub(
 
 
 async def hub_view(session: AsyncSession, hub: Site) -> Hub:
-    limits = (await session.scalars(select(HubLimit).where(HubLimit.hub_id == hub.id))).all()
+    limits = await hub_limits(session, hub.id)
     thresholds = await _thresholds(session, hub.id)
     whole = next((limit for limit in limits if limit.material == ""), None)
     families = [
         FamilyLimit(material=limit.material, t=limit.max_t, m3=limit.max_m3)
-        for limit in sorted(limits, key=lambda limit: limit.material)
+        for limit in limits
         if limit.material != ""
     ]
     capacity = (
@@ -141,7 +143,7 @@ async def set_hub_settings(
     hub = await load_hub(session, principal, hub_id, lock=True)
     balances = await lot_balances(session, hub.id)
     for family, max_t, max_m3 in _limits(data.capacity):
-        problem = _over_capacity(in_family(balances, family), family, max_t, max_m3, 0.0, 0.0)
+        problem = _over_capacity(balances, family, max_t, max_m3, 0.0, 0.0)
         if problem is not None:
             await session.rollback()
             raise Conflict(f"{problem} Nothing was changed.")
@@ -185,8 +187,8 @@ def _over_capacity(
 ) -> str | None:
     """What is wrong when the family's stock plus an addition would pass a limit."""
     name = f"material family {family}" if family else "the hub"
-    mass_t = (sum(b.mass_kg or 0.0 for b in balances) + add_kg) / 1000
-    volume = sum(b.volume_m3 or 0.0 for b in balances) + add_m3
+    mass_kg, volume = family_totals(balances, family)
+    mass_t, volume = (mass_kg + add_kg) / 1000, volume + add_m3
     if max_t is not None and mass_t > max_t + _EPSILON:
         return f"The capacity of {name} is {max_t:g} t; this would make it {mass_t:g} t."
     if max_m3 is not None and volume > max_m3 + _EPSILON:
@@ -268,7 +270,7 @@ async def _intake(
     balances = await lot_balances(session, hub.id)
     material_code = lot.material if lot else material
     assert material_code is not None
-    for limit in (await session.scalars(select(HubLimit).where(HubLimit.hub_id == hub.id))).all():
+    for limit in await hub_limits(session, hub.id):
         if not material_code.startswith(limit.material):
             continue
         for measure, limited, measured in (
@@ -283,7 +285,7 @@ async def _intake(
                     f"give the intake's {measure}.",
                 )
         problem = _over_capacity(
-            in_family(balances, limit.material),
+            balances,
             limit.material,
             limit.max_t,
             limit.max_m3,
@@ -611,19 +613,12 @@ async def get_movement(
 async def hub_stock(session: AsyncSession, principal: Principal, hub_id: uuid.UUID) -> Stock:
     hub = await load_hub(session, principal, hub_id)
     balances = await lot_balances(session, hub.id)
-    limits = {
-        limit.material: limit
-        for limit in (
-            await session.scalars(select(HubLimit).where(HubLimit.hub_id == hub.id))
-        ).all()
-    }
+    limits = {limit.material: limit for limit in await hub_limits(session, hub.id)}
 
+    @functools.cache
     def totals(family: str) -> tuple[float, float]:
-        lots = in_family(balances, family)
-        return (
-            round(sum(b.mass_kg or 0.0 for b in lots) / 1000, 3),
-            round(sum(b.volume_m3 or 0.0 for b in lots), 3),
-        )
+        mass_kg, volume = family_totals(balances, family)
+        return round(mass_kg / 1000, 3), round(volume, 3)
 
     whole = limits.get("")
     mass_t, volume = totals("")
@@ -660,7 +655,7 @@ async def hub_stock(session: AsyncSession, principal: Principal, hub_id: uuid.UU
                 capacity_t=limit.max_t,
                 capacity_m3=limit.max_m3,
             )
-            for family, limit in sorted(limits.items())
+            for family, limit in limits.items()
             if family
         ],
     )
@@ -677,7 +672,7 @@ async def _pool(
     radius_km: float,
     threshold: HubPoolingThreshold | None,
 ) -> PoolingFamily:
-    stock_t = sum(b.mass_kg or 0.0 for b in in_family(balances, family)) / 1000
+    stock_t = family_totals(balances, family)[0] / 1000
     nearby = await offered_near(session, hub, family, radius_km)
     total_t = stock_t + nearby.mass_kg / 1000
     threshold_t = threshold.threshold_t if threshold else None

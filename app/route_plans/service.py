@@ -467,11 +467,7 @@ def plan_routes(
         return (midnight + timedelta(seconds=value)).isoformat()
 
     def tier_of(route: model.Route) -> str:
-        return (
-            "last_mile"
-            if route.vehicle_id and names[route.vehicle_id][1] in BIKE_TYPES
-            else "trunk"
-        )
+        return "last_mile" if names[route.vehicle_id][1] in BIKE_TYPES else "trunk"
 
     routes = []
     for route, fig in zip(solution.routes, figures.routes, strict=True):
