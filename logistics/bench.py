@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from logistics.instances import Instance, check_routes, read_li_lim, read_solomon
-from logistics.solver import SolverOptions, solve
+from logistics.solver import PORTFOLIO, SolverOptions, solve, solve_in_parallel
 
 
 def _instance_files(kind: str, directory: Path, names: list[str] | None) -> list[Path]:
@@ -36,9 +36,14 @@ def _best_known(directory: Path) -> dict[str, tuple[int, float]]:
         }
 
 
-def run_instance(instance: Instance, time_limit_s: float, paired: bool) -> dict[str, Any]:
+def run_instance(
+    instance: Instance, time_limit_s: float, paired: bool, workers: int = 1
+) -> dict[str, Any]:
     started = time.monotonic()
-    solution = solve(instance.problem, SolverOptions(time_limit_s=time_limit_s))
+    if workers > 1:
+        solution = solve_in_parallel(instance.problem, time_limit_s, PORTFOLIO[:workers])
+    else:
+        solution = solve(instance.problem, SolverOptions(time_limit_s=time_limit_s))
     seconds = time.monotonic() - started
     node_routes = [
         [s.location for s in route.stops if s.kind in ("pickup", "delivery")]
@@ -67,6 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--instances", type=lambda s: s.split(","), default=None)
     parser.add_argument("--time-limit", type=float, default=10.0)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, len(PORTFOLIO) + 1),
+        default=len(PORTFOLIO),
+        help="searches run at once on as many cores, the best plan kept (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -74,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     reader = read_li_lim if args.kind == "lilim" else read_solomon
     results = []
     for path in _instance_files(args.kind, args.dir, args.instances):
-        result = run_instance(reader(path), args.time_limit, paired=args.kind == "lilim")
+        result = run_instance(
+            reader(path), args.time_limit, paired=args.kind == "lilim", workers=args.workers
+        )
         best = bks.get(result["name"].lower()) or bks.get(path.stem.lower())
         result["bks_vehicles"], result["bks_distance"] = best if best else (None, None)
         result["gap_pct"] = (

@@ -2,6 +2,8 @@
 turn, reasons for unassigned shipments, and the benchmark readers and checker."""
 
 import math
+import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,19 @@ import pytest
 
 from logistics.bench import run_instance
 from logistics.instances import check_routes, read_li_lim, read_solomon
-from logistics.model import Matrices, Problem, Shipment, Vehicle, Visit, Window
-from logistics.solver import SolverOptions, solve
+from logistics.model import (
+    Matrices,
+    Problem,
+    Route,
+    Shipment,
+    Solution,
+    Stop,
+    Unassigned,
+    Vehicle,
+    Visit,
+    Window,
+)
+from logistics.solver import PORTFOLIO, SolverOptions, best_plan, solve
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 ALWAYS = Window(0, 10**7)
@@ -37,6 +50,23 @@ def test_a_known_optimum_one_vehicle_out_and_back() -> None:
     solution = solve(problem, FAST)
     assert len(solution.routes) == 1 and solution.routes[0].distance == 8000
     assert solution.unassigned == []
+
+
+def test_a_fleet_larger_than_the_visits_is_planned_in_time() -> None:
+    # Iterated local search would never return here; the solver must not use it.
+    problem = Problem(
+        [van(f"v{k}") for k in range(3)],
+        [Shipment("1", Visit(1, ALWAYS), (1,))],
+        line_matrices([0, 1]),
+        objective="cost",
+    )
+    worker = multiprocessing.get_context("fork").Process(target=solve, args=(problem, FAST))
+    worker.start()
+    worker.join(timeout=30)
+    hung = worker.is_alive()
+    worker.kill()
+    assert not hung and worker.exitcode == 0
+    assert solve(problem, FAST).routes[0].distance == 2000
 
 
 def test_capacity_binds() -> None:
@@ -151,3 +181,29 @@ def test_solomon_c101_is_solved_feasibly_near_the_best_known() -> None:
     result = run_instance(instance, 3, paired=False)
     assert result["feasible"] and result["vehicles"] == 10
     assert result["distance"] <= 828.94 * 1.05  # best known 828.94; 10 s reach it exactly
+
+
+def test_solomon_c101_with_the_portfolio_on_two_cores() -> None:
+    instance = read_solomon(SHARED / "solomon" / "C101.txt")
+    result = run_instance(instance, 3, paired=False, workers=len(PORTFOLIO))
+    assert result["feasible"] and result["vehicles"] == 10
+    assert result["distance"] <= 828.94 * 1.05
+
+
+def test_the_best_plan_serves_most_then_uses_fewest_vehicles_then_is_shortest() -> None:
+    problem = Problem([van("a"), van("b")], [], line_matrices([0, 1, 2]))
+
+    def plan(lengths: list[int], unassigned: int = 0, objective: int = 0) -> Solution:
+        routes = [Route("a", [Stop("end", 0, None, 0, 0, 0, (0,), km)]) for km in lengths]
+        missing = [Unassigned(str(i), "no_room", "") for i in range(unassigned)]
+        return Solution(routes, missing, objective, "solved")
+
+    one_short = plan([5], unassigned=1)
+    two_long = plan([9, 9])
+    three_short = plan([1, 1, 1])
+    two_shorter = plan([8, 9])
+    assert best_plan(problem, [one_short, two_long, three_short]) is two_long
+    assert best_plan(problem, [two_long, two_shorter]) is two_shorter
+    cheapest = replace(three_short, objective=10)
+    by_cost = replace(problem, objective="cost")
+    assert best_plan(by_cost, [replace(two_long, objective=20), cheapest]) is cheapest
