@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from logistics.instances import Instance, check_routes, read_li_lim, read_solomon
-from logistics.solver import PORTFOLIO, SolverOptions, solve, solve_in_parallel
+from logistics.solver import PORTFOLIO, solve_in_parallel
 
 
 def _instance_files(kind: str, directory: Path, names: list[str] | None) -> list[Path]:
@@ -40,10 +40,7 @@ def run_instance(
     instance: Instance, time_limit_s: float, paired: bool, workers: int = 1
 ) -> dict[str, Any]:
     started = time.monotonic()
-    if workers > 1:
-        solution = solve_in_parallel(instance.problem, time_limit_s, PORTFOLIO[:workers])
-    else:
-        solution = solve(instance.problem, SolverOptions(time_limit_s=time_limit_s))
+    solution = solve_in_parallel(instance.problem, time_limit_s, PORTFOLIO[:workers])
     seconds = time.monotonic() - started
     node_routes = [
         [s.location for s in route.stops if s.kind in ("pickup", "delivery")]
