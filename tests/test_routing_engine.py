@@ -77,6 +77,23 @@ def test_a_fleet_larger_than_the_visits_is_planned_in_time() -> None:
     assert solve(problem, options).routes[0].distance == 2000
 
 
+def test_a_round_far_from_absorbing_a_route_leaves_the_time_to_the_last_phase() -> None:
+    # Each van is full with one shipment: no route can be absorbed, and a round that left a
+    # quarter of the shipments out says so at once, so no other route is tried.
+    problem = Problem(
+        [van(f"v{k}") for k in range(4)],
+        [Shipment(str(i), Visit(i, ALWAYS), (10,)) for i in range(1, 5)],
+        line_matrices([0, 1, 2, 3, 4]),
+    )
+    retrying = replace(PORTFOLIO[1], time_limit_s=2, give_up_stalled_rounds=False)
+    assert retrying.retry_failed_rounds
+    assert solve(problem, retrying).stats["reduction_rounds"] > 1
+    giving_up = replace(retrying, give_up_stalled_rounds=True)
+    solution = solve(problem, giving_up)
+    assert solution.stats["reduction_rounds"] == 1
+    assert len(solution.routes) == 4 and solution.unassigned == []
+
+
 def test_capacity_binds() -> None:
     problem = Problem(
         [van("a", 5), van("b", 5)],
