@@ -46,7 +46,7 @@ from logistics.precheck import unservable_reason
 ITERATED_LOCAL_SEARCH = "ITERATED_LOCAL_SEARCH"
 
 # On Solomon, a reduction round whose first slice left out at most 3 % of the shipments
-# often succeeded in the next; none that left out more did.
+# often succeeded in the next; none that left out more than that did.
 FAR_MISS_SHARE = 0.05
 
 
@@ -341,17 +341,6 @@ class _Model:
             routes.append(route)
         return routes
 
-    def travelled(self, assignment: pywrapcp.Assignment) -> int:
-        """The plan's total distance."""
-        total = 0
-        for v, (vehicle, route) in enumerate(
-            zip(self.vehicles, self.node_routes(assignment), strict=True)
-        ):
-            if route:
-                sequence = np.array([2 * v, *route, 2 * v + 1])
-                total += int(self.distance[vehicle.profile][sequence[:-1], sequence[1:]].sum())
-        return total
-
     def served(self, assignment: pywrapcp.Assignment) -> set[str]:
         return {
             shipment.id
@@ -512,7 +501,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         if (
             polished is not None
             and polish.served(polished) == served
-            and polish.travelled(polished) < model.travelled(assignment)
+            and _length(polish.routes(polished)) < _length(model.routes(assignment))
         ):
             model, assignment = polish, polished
 
@@ -527,14 +516,14 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
 
 
 # Two searches that reach different plans, for a machine with two cores, both on iterated
-# local search in short reduction slices that give up when they stall. On the Solomon set (one
-# depot, one vehicle type, windows) at 10 s each, together they beat the defaults on vehicles
-# and distance (bench/README.md):
-# - on to distance after the first failed round, starting that last phase over from the first
-#   solution strategy: on the long routes of series 2 this came closest to the best-known;
+# local search for the first plan and in short reduction slices that give up when they stall.
+# On the Solomon set (one depot, one vehicle type, windows) at 10 s each, together they beat
+# the defaults on vehicles and distance (bench/README.md):
+# - on to distance after the first failed round, starting that last phase over with iterated
+#   local search: on the long routes of series 2 this came closest to the best-known;
 # - a longer first phase, retrying other routes after a near miss, and the last phase from the
-#   rounds' plan: it wins the vehicles the first misses, and the close-packed plans of series 1
-#   that starting over loses.
+#   rounds' plan with guided local search, which keeps that plan as its best: it wins the
+#   vehicles the first misses, and the close-packed plans that starting over loses.
 PORTFOLIO = (
     SolverOptions(
         metaheuristic=ITERATED_LOCAL_SEARCH,
@@ -548,7 +537,6 @@ PORTFOLIO = (
     ),
     SolverOptions(
         metaheuristic=ITERATED_LOCAL_SEARCH,
-        polish_metaheuristic=ITERATED_LOCAL_SEARCH,
         first_phase_share=0.25,
         reduction_round_share=0.25,
         reduction_slice_share=0.08,
@@ -579,8 +567,7 @@ def best_plan(problem: Problem, solutions: Sequence[Solution]) -> Solution:
     def rank(solution: Solution) -> tuple[int, int, int]:
         if problem.objective == "vehicles_then_distance":
             # Objective values are not comparable here: a run may end on the distance model.
-            distance = sum(route.distance for route in solution.routes)
-            return len(solution.unassigned), len(solution.routes), distance
+            return len(solution.unassigned), len(solution.routes), _length(solution.routes)
         return len(solution.unassigned), 0, solution.objective
 
     return min(solutions, key=rank)
@@ -615,6 +602,10 @@ def _search_until_served(
         # A routing model solves once; the next slice gets its own.
         model = model.copy()
     return None, left_out
+
+
+def _length(routes: list[Route]) -> int:
+    return sum(route.distance for route in routes)
 
 
 def _timing(vehicle: Vehicle) -> tuple[str, int]:
