@@ -472,7 +472,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         absorbed, left_out = _search_until_served(candidate, options, budget, initial, served)
         rounds += 1
         if absorbed is None:
-            if options.give_up_stalled_rounds and left_out > FAR_MISS_SHARE * len(served):
+            if options.give_up_stalled_rounds and _far_miss(left_out, served):
                 # Far from absorbing it: the fleet is as small as this search will make it.
                 break
             # Another route may be easier to absorb.
@@ -594,14 +594,17 @@ def _search_until_served(
         missing = len(wanted - model.served(trial))
         if missing == 0:
             return (model, trial), 0
-        stalled = missing >= left_out or missing > FAR_MISS_SHARE * len(wanted)
-        if options.give_up_stalled_rounds and stalled:
+        if options.give_up_stalled_rounds and (missing >= left_out or _far_miss(missing, wanted)):
             return None, min(missing, left_out)
         if missing < left_out:
             start, left_out = model.node_routes(trial), missing
         # A routing model solves once; the next slice gets its own.
         model = model.copy()
     return None, left_out
+
+
+def _far_miss(missing: int, wanted: set[str]) -> bool:
+    return missing > FAR_MISS_SHARE * len(wanted)
 
 
 def _length(routes: list[Route]) -> int:
