@@ -70,9 +70,14 @@ class SolverOptions:
     # Share of the time kept for the last phase, on distance with the vehicles left.
     polish_share: float = 0.3
     # The last phase starts over from the first-solution strategy on the vehicles left,
-    # instead of from the rounds' plan (the better of the two is kept). Iterated local search
-    # moves away from a good start and rarely finds its way back in a few seconds.
+    # instead of from the rounds' plan (the better of the two is kept), then finishes with
+    # guided local search. Iterated local search moves away from a good start and rarely finds
+    # its way back in a few seconds.
     polish_from_first_solution: bool = False
+    # When it starts over, the share of the last phase left at its end for guided local search
+    # from the better plan: on a fleet the rounds only just reached, starting over may not
+    # serve every shipment in time, and the rounds' plan then still gets shortened.
+    finish_share: float = 0.3
     # After a failed reduction round, try to take away another route instead of going on to
     # the last phase.
     retry_failed_rounds: bool = True
@@ -482,28 +487,17 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         served = model.served(assignment)
         failed.clear()
 
-    remaining = deadline - time.monotonic()
-    if reduce_vehicles and remaining > 0.05:
-        # The fleet is now the vehicles in use, so distance alone is left to improve. Without
-        # the vehicles' fixed cost, which guided local search would otherwise spend its
-        # penalties on (the arcs out of the depot carry it), the search works on distance.
-        node_routes = model.node_routes(assignment)
-        used = [v for v, r in enumerate(node_routes) if r]
-        polish = _Model(problem, [model.vehicles[v] for v in used], servable, "distance")
-        start = (
-            None
-            if options.polish_from_first_solution
-            else [_renumber(node_routes[v], model, polish) for v in used]
+    if reduce_vehicles:
+        finish = options.polish_metaheuristic
+        if options.polish_from_first_solution:
+            restart_s = (deadline - time.monotonic()) * (1 - options.finish_share)
+            model, assignment = _shorten(
+                model, assignment, options, restart_s, options.polish_metaheuristic, restart=True
+            )
+            finish = "GUIDED_LOCAL_SEARCH"
+        model, assignment = _shorten(
+            model, assignment, options, deadline - time.monotonic(), finish, restart=False
         )
-        polished = polish.search(options, remaining, start, options.polish_metaheuristic)
-        # Iterated local search does not count the plan it starts from as its best, so it may
-        # answer a longer one.
-        if (
-            polished is not None
-            and polish.served(polished) == served
-            and _length(polish.routes(polished)) < _length(model.routes(assignment))
-        ):
-            model, assignment = polish, polished
 
     routes = model.routes(assignment)
     unassigned += [
@@ -516,14 +510,19 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
 
 
 # Two searches that reach different plans, for a machine with two cores, both on iterated
-# local search for the first plan and in short reduction slices that give up when they stall.
-# On the Solomon set (one depot, one vehicle type, windows) at 10 s each, together they beat
-# the defaults on vehicles and distance (bench/README.md):
-# - on to distance after the first failed round, starting that last phase over with iterated
-#   local search: on the long routes of series 2 this came closest to the best-known;
-# - a longer first phase, retrying other routes after a near miss, and the last phase from the
-#   rounds' plan with guided local search, which keeps that plan as its best: it wins the
-#   vehicles the first misses, and the close-packed plans that starting over loses.
+# local search throughout, in short reduction slices that give up when they stall, and both
+# starting the last phase over from their first-solution strategy: on the long routes of
+# series 2, where the distance gap lies, that came closest to the best-known. The two differ
+# where it pays on the Solomon set (one depot, one vehicle type, windows) at 10 s each
+# (bench/README.md):
+# - parallel cheapest insertion, a short first phase, and on to distance after the first
+#   failed round;
+# - sequential cheapest insertion, whose iterated local search ends elsewhere (each is the
+#   shorter on about half of series 2), a longer first phase, another route tried after a near
+#   miss, and the rounds go on until 12 % of the time is left: it wins the vehicles the first
+#   misses.
+# Both finish with guided local search from the better plan, which shortens the plans of a
+# fleet won late, where starting over may not serve every shipment in time.
 PORTFOLIO = (
     SolverOptions(
         metaheuristic=ITERATED_LOCAL_SEARCH,
@@ -536,10 +535,14 @@ PORTFOLIO = (
         give_up_stalled_rounds=True,
     ),
     SolverOptions(
+        first_solution="SEQUENTIAL_CHEAPEST_INSERTION",
         metaheuristic=ITERATED_LOCAL_SEARCH,
+        polish_metaheuristic=ITERATED_LOCAL_SEARCH,
         first_phase_share=0.25,
         reduction_round_share=0.25,
         reduction_slice_share=0.08,
+        polish_share=0.12,
+        polish_from_first_solution=True,
         give_up_stalled_rounds=True,
     ),
 )
@@ -571,6 +574,37 @@ def best_plan(problem: Problem, solutions: Sequence[Solution]) -> Solution:
         return len(solution.unassigned), 0, solution.objective
 
     return min(solutions, key=rank)
+
+
+def _shorten(
+    model: _Model,
+    assignment: pywrapcp.Assignment,
+    options: SolverOptions,
+    seconds: float,
+    metaheuristic: str,
+    restart: bool,
+) -> tuple[_Model, pywrapcp.Assignment]:
+    """Searches on distance alone with the vehicles in use, from the plan or over from the
+    first-solution strategy, and answers the new plan when it serves the same shipments in
+    fewer km, the plan given otherwise."""
+    if seconds <= 0.05:
+        return model, assignment
+    # Without the vehicles' fixed cost, which guided local search would otherwise spend its
+    # penalties on (the arcs out of the depot carry it), the search works on distance.
+    node_routes = model.node_routes(assignment)
+    used = [v for v, r in enumerate(node_routes) if r]
+    shorter = _Model(model.problem, [model.vehicles[v] for v in used], model.shipments, "distance")
+    start = None if restart else [_renumber(node_routes[v], model, shorter) for v in used]
+    found = shorter.search(options, seconds, start, metaheuristic)
+    # Iterated local search does not count the plan it starts from as its best, so it may
+    # answer a longer one.
+    if (
+        found is not None
+        and shorter.served(found) == model.served(assignment)
+        and _length(shorter.routes(found)) < _length(model.routes(assignment))
+    ):
+        return shorter, found
+    return model, assignment
 
 
 def _search_until_served(
