@@ -85,10 +85,10 @@ def test_a_round_far_from_absorbing_a_route_leaves_the_time_to_the_last_phase() 
         [Shipment(str(i), Visit(i, ALWAYS), (10,)) for i in range(1, 5)],
         line_matrices([0, 1, 2, 3, 4]),
     )
-    retrying = replace(PORTFOLIO[1], time_limit_s=2, give_up_stalled_rounds=False)
+    retrying = replace(PORTFOLIO[1], time_limit_s=2, give_up_far_misses=False)
     assert retrying.retry_failed_rounds
     assert solve(problem, retrying).stats["reduction_rounds"] > 1
-    giving_up = replace(retrying, give_up_stalled_rounds=True)
+    giving_up = replace(retrying, give_up_far_misses=True)
     solution = solve(problem, giving_up)
     assert solution.stats["reduction_rounds"] == 1
     assert len(solution.routes) == 4 and solution.unassigned == []
