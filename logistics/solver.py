@@ -639,7 +639,7 @@ def _search_until_served(
         if missing == 0:
             return (model, trial), 0
         left_out = min(left_out, missing)
-        if options.give_up_far_misses and _far_miss(missing, wanted):
+        if not first or (options.give_up_far_misses and _far_miss(missing, wanted)):
             break
         # A routing model solves once; the second search gets its own.
         start, model = model.node_routes(trial), model.copy()
