@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A local PostgreSQL + PostGIS cluster in a folder of the project.
-#   scripts/pg.sh start DIR   init (first time) and start; prints the database URL
+#   scripts/pg.sh start DIR [--throwaway]   init (first time) and start; prints the database URL.
+#       The cluster keeps PostgreSQL's durability (fsync, synchronous commits); --throwaway
+#       trades it for speed, for the test clusters that are removed after the run.
 #   scripts/pg.sh stop DIR    stop it
 #   scripts/pg.sh fresh DIR NAME   (started) drop and create database NAME; prints its URL
 # As root, the server runs as the `postgres` system user (PostgreSQL refuses root); when that
@@ -24,6 +26,8 @@ free_port() {
 
 case "$cmd" in
 start)
+    durability=""
+    [[ "${3:-}" == "--throwaway" ]] && durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     if [[ ! -e "$dir" ]]; then
         if [[ $(id -u) -eq 0 ]] && ! runuser -u postgres -- test -x "$(dirname "$dir")"; then
             real=/var/tmp/boucle-pg-$(echo -n "$dir" | md5sum | cut -c1-12)
@@ -41,7 +45,7 @@ start)
     if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         port=$(free_port)
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
-            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" >/dev/null
+            -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $durability" >/dev/null
         echo "$port" | as_pg tee "$dir/port" >/dev/null
     fi
     port=$(cat "$dir/port")

@@ -50,7 +50,7 @@ def server_url() -> Iterator[str]:
     subprocess.run([pg, "stop", str(TEST_CLUSTER)], check=False)
     _remove_cluster(TEST_CLUSTER)
     url = subprocess.run(
-        [pg, "start", str(TEST_CLUSTER)], check=True, capture_output=True, text=True
+        [pg, "start", str(TEST_CLUSTER), "--throwaway"], check=True, capture_output=True, text=True
     )
     try:
         yield url.stdout.strip()
