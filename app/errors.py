@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://boucle.brussels/problems/"
 
@@ -63,6 +65,27 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     412: _problem("If-Match names a version that is no longer current"),
     413: _problem("The body is too large"),
     422: _problem("A field breaks a rule: `errors` names each field and rule"),
+    503: _problem(
+        "The database is out of reach for a moment (a restart, a fail-over): nothing was "
+        "changed; try again after `Retry-After` seconds"
+    ),
+}
+
+# What the routes that queue a job (route plans, matching runs) answer beyond the
+# organization's quota of jobs queued or running at once.
+JOB_QUOTA_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        **_problem(
+            "Your organization already has as many plans and matching runs queued or running "
+            "as it may have at once"
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until one of them should end: try again then.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
 }
 
 
@@ -77,9 +100,12 @@ class Problem(Exception):
     status: int = 500
     slug: str = "internal-error"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    def __init__(
+        self, detail: str, headers: dict[str, str] | None = None, **extensions: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers or {}
         self.extensions = extensions
 
     def body(self, instance: str) -> dict[str, Any]:
@@ -121,6 +147,13 @@ class PayloadTooLarge(Problem):
     status, slug = 413, "payload-too-large"
 
 
+class TooManyRequests(Problem):
+    status, slug = 429, "too-many-requests"
+
+    def __init__(self, detail: str, retry_after_s: int, **extensions: Any) -> None:
+        super().__init__(detail, headers={"Retry-After": str(max(1, retry_after_s))}, **extensions)
+
+
 class ValidationFailed(Problem):
     status, slug = 422, "validation-error"
 
@@ -141,6 +174,13 @@ class ValidationFailed(Problem):
 
 class ServiceUnavailable(Problem):
     status, slug = 503, "service-unavailable"
+
+
+# While the database restarts or fails over; nothing was written.
+DATABASE_UNAVAILABLE = ServiceUnavailable(
+    "The database is out of reach for a moment; nothing was changed. Try again shortly.",
+    headers={"Retry-After": "5"},
+)
 
 
 def field_errors(errors: Sequence[Any], location: str | None = None) -> list[FieldError]:
@@ -175,8 +215,8 @@ def problem_response(
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, Problem)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem_response(exc, request, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+        return problem_response(exc, request, {**headers, **exc.headers})
 
     async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, RequestValidationError)
@@ -193,7 +233,15 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         return problem_response(Problem("The server hit an unexpected error."), request)
 
+    async def on_database_error(request: Request, exc: Exception) -> ProblemResponse:
+        if is_database_unavailable(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+            return problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    for raised in RAISED_WHEN_UNAVAILABLE:
+        app.add_exception_handler(raised, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

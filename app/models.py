@@ -190,6 +190,8 @@ class MatchingRun(Timestamped, Base):
     area: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     cost_per_tonne_km: Mapped[float] = mapped_column(Float, nullable=False)
     status: Mapped[str] = mapped_column(String(12), nullable=False, default="queued")
+    # How many times a worker started it (a worker that dies mid-run leaves it to another).
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     totals: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -331,6 +333,7 @@ class RoutePlan(OrganizationRow, Base):
     objective: Mapped[str] = mapped_column(String(30), nullable=False)
     mode: Mapped[str] = mapped_column(String(10), nullable=False, default="direct")
     time_limit_s: Mapped[float] = mapped_column(Float, nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     # The vehicles and shipments as they were when the plan was asked for.
     inputs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

@@ -31,7 +31,36 @@ class Settings(BaseSettings):
     # A failed delivery is tried again after base x 2^(attempts - 1) seconds, for this long.
     webhook_retry_base_seconds: float = 10.0
     webhook_retry_window_hours: float = 24.0
+    # One deadline for a whole delivery, from connecting to the last byte of the answer, of
+    # which at most `webhook_max_response_bytes` are read.
     webhook_timeout_seconds: float = 10.0
+    webhook_max_response_bytes: int = 65_536
+    webhook_max_subscriptions: int = 20
+
+    # The job workers (`python -m app.worker`): each process serves the `plans` queue (route
+    # plans, matching runs) and the `events` queue (webhook deliveries, events of a write,
+    # sweeps) with a concurrency of its own.
+    worker_plan_concurrency: int = 2
+    worker_event_concurrency: int = 10
+    # A worker beats every `worker_heartbeat_seconds`; the jobs of a worker silent for
+    # `worker_stalled_after_seconds` are retried by the others, checked that often.
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_after_seconds: float = 30.0
+    worker_stalled_check_seconds: float = 10.0
+    # On SIGTERM, running jobs get this long to finish before they are stopped and queued again.
+    worker_shutdown_grace_seconds: float = 20.0
+    # How often a job is started before it is failed for good; an interrupted one is started
+    # again after base x 2^(attempts - 1) seconds, with jitter.
+    job_max_attempts: int = 3
+    job_retry_base_seconds: float = 5.0
+    # A planner process that grows past this much memory is stopped alone, and reported.
+    planner_memory_limit_mb: int = 4096
+
+    # What one organization may queue.
+    plan_max_shipments: int = 500
+    plan_max_vehicles: int = 100
+    plan_max_profiles: int = 8
+    max_active_jobs_per_organization: int = 2
 
 
 @lru_cache

@@ -24,6 +24,16 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The port the cluster had, so that its URL stays the same across restarts, if still free.
+previous_port() {
+    [[ -f "$1/port" ]] || return 1
+    python3 -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print(sys.argv[1])' "$(cat "$1/port")" 2>/dev/null
+}
+
 case "$cmd" in
 start)
     durability=""
@@ -43,7 +53,7 @@ start)
     fi
     dir=$(readlink -f "$dir")
     if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
-        port=$(free_port)
+        port=$(previous_port "$dir" || free_port)
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
             -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 $durability" >/dev/null
         echo "$port" | as_pg tee "$dir/port" >/dev/null

@@ -6,6 +6,8 @@ import hmac
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,7 +32,7 @@ ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
 
 
-def _remove_cluster(path: Path) -> None:
+def remove_cluster(path: Path) -> None:
     if path.is_symlink():
         shutil.rmtree(path.resolve(), ignore_errors=True)
         path.unlink()
@@ -48,7 +50,7 @@ def server_url() -> Iterator[str]:
         return
     pg = str(PROJECT_ROOT / "scripts" / "pg.sh")
     subprocess.run([pg, "stop", str(TEST_CLUSTER)], check=False)
-    _remove_cluster(TEST_CLUSTER)
+    remove_cluster(TEST_CLUSTER)
     url = subprocess.run(
         [pg, "start", str(TEST_CLUSTER), "--throwaway"], check=True, capture_output=True, text=True
     )
@@ -56,7 +58,7 @@ def server_url() -> Iterator[str]:
         yield url.stdout.strip()
     finally:
         subprocess.run([pg, "stop", str(TEST_CLUSTER)], check=False)
-        _remove_cluster(TEST_CLUSTER)
+        remove_cluster(TEST_CLUSTER)
 
 
 def migrate(database_url: str, revision: str = "head", command: str = "upgrade") -> None:
@@ -165,18 +167,24 @@ class Org:
 OrgFactory = Callable[..., Awaitable[Org]]
 
 
+async def create_org(client: httpx.AsyncClient, *roles: str, name: str | None = None) -> Org:
+    """An organization made with the admin token, with these roles (supplier and consumer by
+    default)."""
+    roles_list = list(roles) or ["supplier", "consumer"]
+    response = await client.post(
+        "/v1/organizations",
+        json={"name": name or f"org-{uuid.uuid4().hex[:8]}", "roles": roles_list},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Org(id=body["id"], key=body["api_key"], roles=body["roles"])
+
+
 @pytest.fixture(scope="session")
 def make_org(client: httpx.AsyncClient) -> OrgFactory:
     async def make(*roles: str, name: str | None = None) -> Org:
-        roles_list = list(roles) or ["supplier", "consumer"]
-        response = await client.post(
-            "/v1/organizations",
-            json={"name": name or f"org-{uuid.uuid4().hex[:8]}", "roles": roles_list},
-            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return Org(id=body["id"], key=body["api_key"], roles=body["roles"])
+        return await create_org(client, *roles, name=name)
 
     return make
 
@@ -242,9 +250,17 @@ SECRET = "a-secret-of-at-least-16-chars"
 
 
 class Receiver:
-    """A local HTTP endpoint that records what it receives and fails the first `failures`."""
+    """A local HTTP endpoint that records what it receives and answers the first `failures`
+    with `failure_status` (and `failure_body`), then 204. With `tls` (a certificate and its
+    key), it speaks https."""
 
-    def __init__(self, failures: int = 0) -> None:
+    def __init__(
+        self,
+        failures: int = 0,
+        failure_status: int = 500,
+        failure_body: bytes = b"",
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.failures = failures
         self.received: list[dict[str, Any]] = []
         receiver = self
@@ -253,22 +269,108 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.received.append({"headers": dict(self.headers), "body": body})
-                status = 500 if receiver.failures > 0 else 204
+                failing = receiver.failures > 0
                 receiver.failures -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
+                self.send_response(failure_status if failing else 204)
+                self.send_header("Content-Length", str(len(failure_body) if failing else 0))
                 self.end_headers()
+                if failing:
+                    self.wfile.write(failure_body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         bodies = [json.loads(r["body"]) for r in self.received]
         return [b for b in bodies if event_type is None or b["type"] == event_type]
+
+
+class SocketReceiver:
+    """A local endpoint on a bare socket, for the answers http.server cannot give: it reads
+    each request whole, then hands the connection to `answer(connection, stopped)`, which
+    writes what it likes until the client hangs up or the receiver is closed."""
+
+    def __init__(self, answer: Callable[[socket.socket, threading.Event], None]) -> None:
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.requested = threading.Event()  # a request was read whole
+        self.hung_up = threading.Event()  # the client closed a connection while answered
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.2)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+        self.listener.close()
+
+    def _handle(self, connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(None)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            while len(body) < length:
+                body += connection.recv(65536)
+            self.requests.append(head + b"\r\n\r\n" + body)
+            self.requested.set()
+            try:
+                self.answer(connection, self.stopped)
+            except OSError:
+                self.hung_up.set()
+
+    def close(self) -> None:
+        self.stopped.set()
+
+
+def answer_trickling(connection: socket.socket, stopped: threading.Event) -> None:
+    """200 with a body of a thousand bytes, sent one every 2 seconds."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+    while not stopped.wait(2):
+        connection.sendall(b".")
+
+
+def answer_endlessly(connection: socket.socket, stopped: threading.Event) -> None:
+    """200 with a body that never ends (no length: it would end when the connection does)."""
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+    while not stopped.is_set():
+        connection.sendall(b"x" * 16384)
+
+
+def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
+    """A certificate for `host` (a name only, no IP address) and its key, made by openssl."""
+    certificate, key = directory / "certificate.pem", directory / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}"),
+            *("-keyout", str(key), "-out", str(certificate)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
 
 
 @pytest.fixture

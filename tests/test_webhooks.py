@@ -45,6 +45,8 @@ async def test_each_event_arrives_once_and_signed(
             headers=supplier.headers,
         )
     ).json()
+    # The events of a new offer are written by a job, soon after it is posted.
+    await run_worker()
     match = (
         await client.post(
             "/v1/matches",

@@ -3,10 +3,12 @@ the work again; the same key with another body answers 409.
 
 The key is claimed in its own short transaction before the request runs, so two concurrent
 requests with one key never both run: the second answers 409 while the first is in flight.
-A request that fails with a 5xx releases its key so that it can be retried."""
+A request that fails with a 5xx, or is turned away for now with a 429, releases its key so
+that it can be retried."""
 
 import hashlib
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import Depends, Header
@@ -17,7 +19,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import Conflict, ValidationFailed, problem_response
+from app.errors import DATABASE_UNAVAILABLE, Conflict, ValidationFailed, problem_response
+from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.models import IdempotencyRecord
 
 HEADER = "idempotency-key"
@@ -57,6 +60,30 @@ class IdempotencyMiddleware:
         ).hexdigest()
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
 
+        try:
+            claimed, record = await self._claim(sessionmaker, principal, key, scope, request_hash)
+        except RAISED_WHEN_UNAVAILABLE as exc:
+            if not is_database_unavailable(exc):
+                raise
+            response = problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
+            await response(scope, receive, send)
+            return
+        if not claimed:
+            assert record is not None
+            await self._answer_again(record, request_hash, request, send)
+            return
+        await self._run_and_record(sessionmaker, principal, key, scope, body, send)
+
+    async def _claim(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        principal: str,
+        key: str,
+        scope: Scope,
+        request_hash: str,
+    ) -> tuple[bool, IdempotencyRecord | None]:
+        """Claims the key in a transaction of its own, or answers the record that holds it."""
+        record = None
         async with sessionmaker() as session:
             await session.execute(
                 delete(IdempotencyRecord).where(
@@ -82,11 +109,17 @@ class IdempotencyMiddleware:
             await session.commit()
             if not claimed:
                 record = await session.get_one(IdempotencyRecord, (principal, key))
+        return claimed, record
 
-        if not claimed:
-            await self._answer_again(record, request_hash, request, send)
-            return
-
+    async def _run_and_record(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        principal: str,
+        key: str,
+        scope: Scope,
+        body: bytes,
+        send: Send,
+    ) -> None:
         status = 500
         response_headers: list[tuple[str, str]] = []
         chunks: list[bytes] = []
@@ -111,7 +144,7 @@ class IdempotencyMiddleware:
         finally:
             async with sessionmaker() as session:
                 where = (IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
-                if status >= 500:
+                if status >= 500 or status == HTTPStatus.TOO_MANY_REQUESTS:
                     await session.execute(delete(IdempotencyRecord).where(*where))
                 else:
                     kept = [[k, v] for k, v in response_headers if k.lower() in _REPLAYED_HEADERS]
@@ -160,7 +193,8 @@ def _document_idempotency_key(
             max_length=MAX_KEY_LENGTH,
             description="Makes a retry safe: the same key and body answer the first response again "
             "(header `Idempotent-Replayed: true`) without doing the work twice; the same key with "
-            "another body answers 409. Keys are kept 24 hours, per API key.",
+            "another body answers 409. Keys are kept 24 hours, per API key; a 5xx or a 429 "
+            "keeps none, so that the retry runs.",
         ),
     ] = None,
 ) -> None:

@@ -1,42 +1,140 @@
 """The life of a job that a row tracks (a matching run, a route plan): queued, running, then
-done with its result, or failed with the reason, whatever the work raised."""
+done with its result, or failed with a reason a user understands.
 
+An attempt that is interrupted (its worker shut down or died, its planner process ran out of
+memory, the database went away) puts the row back to `queued` and is run again from the
+start by the queue's retry, up to `job_max_attempts`; then the row is `failed` and says how
+often it stopped and why the last time."""
+
+import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-Row = TypeVar("Row")
+from app.jobs import JobInterrupted, JobKind, defer_in_transaction, is_interruption
+from app.kit.database_errors import is_database_unavailable
+
+log = logging.getLogger(__name__)
+
+
+class JobFailure(Exception):
+    """A failure the user can act on; its message is the row's `error` as it is."""
+
+
+@dataclass(frozen=True)
+class TrackedJob:
+    """A kind of job whose row tells the user how it goes: the task, the table, the job
+    argument holding the row's id, and what to call the worker in messages."""
+
+    kind: JobKind
+    model: Any
+    argument: str
+    noun: str
+
+    async def queue(self, session: AsyncSession, row: Any) -> None:
+        """Queues the job of a new row, in the caller's transaction."""
+        await session.flush()
+        await defer_in_transaction(session, self.kind, {self.argument: str(row.id)})
+
+
+def stopped_reason(exc: BaseException) -> str:
+    """Why an interrupted attempt stopped, said for a user."""
+    if isinstance(exc, JobInterrupted):
+        return exc.reason
+    if isinstance(exc, asyncio.CancelledError):
+        return "was stopped with its worker"
+    if is_database_unavailable(exc):
+        return "lost its database connection"
+    return "was interrupted"
+
+
+def exhausted_error(job: TrackedJob, attempts: int, reason: str) -> str:
+    times = "once" if attempts == 1 else f"{attempts} times"
+    return f"The {job.noun} stopped {times}; the last attempt {reason}."
 
 
 async def run_tracked(
     sessionmaker: async_sessionmaker[AsyncSession],
-    model: type[Row],
+    job: TrackedJob,
     row_id: uuid.UUID,
-    work: Callable[[AsyncSession, Row], Awaitable[None]],
+    attempt: int,
+    max_attempts: int,
+    work: Callable[[AsyncSession, Any], Awaitable[None]],
 ) -> None:
-    """Runs `work` for the row once: a row already done or failed is left alone, so that a job
-    retried by the queue does not redo it. `work` stores its result on the row; it is
-    committed with the status `done`."""
+    """Runs attempt number `attempt` (from 1) of the row's job. A row already done or failed
+    is left alone. `work` stores its result on the row; it is committed with the status
+    `done`, unless a later attempt has taken the row over meanwhile (a worker thought dead
+    that came back), whose result then stands."""
     async with sessionmaker() as session:
-        row: Any = await session.get(model, row_id)
+        row: Any = await session.get(job.model, row_id, with_for_update=True)
         if row is None or row.status not in ("queued", "running"):
             return
-        row.status, row.started_at = "running", datetime.now(UTC)
+        row.status, row.started_at, row.attempts = "running", datetime.now(UTC), attempt
+        row.error = None
         await session.commit()
         try:
             await work(session, row)
+            current = await session.scalar(
+                select(job.model.attempts).where(job.model.id == row_id).with_for_update()
+            )
+            if current != attempt:
+                await session.rollback()
+                return
             row.status, row.finished_at = "done", datetime.now(UTC)
             await session.commit()
-        except Exception as exc:
-            await session.rollback()
-            failed: Any = await session.get_one(model, row_id)
-            failed.status, failed.error, failed.finished_at = (
-                "failed",
-                repr(exc)[:500],
-                datetime.now(UTC),
+        except BaseException as exc:
+            # The attempt's transaction may hold the row's lock: released before recording.
+            await asyncio.shield(_roll_back(session))
+            await asyncio.shield(
+                _record_stop(sessionmaker, job, row_id, attempt, max_attempts, exc)
+            )
+            raise
+
+
+async def _roll_back(session: AsyncSession) -> None:
+    try:
+        await session.rollback()
+    except Exception:
+        log.debug("rollback on a lost connection", exc_info=True)
+
+
+async def _record_stop(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job: TrackedJob,
+    row_id: uuid.UUID,
+    attempt: int,
+    max_attempts: int,
+    exc: BaseException,
+) -> None:
+    """Back to `queued` if the queue will run it again, else `failed` with the reason; the
+    details go to the log, not to the user."""
+    if is_interruption(exc) and attempt < max_attempts:
+        log.warning("%s %s: attempt %d %s", job.noun, row_id, attempt, stopped_reason(exc))
+        values: dict[str, Any] = {"status": "queued"}
+    else:
+        if is_interruption(exc):
+            error = exhausted_error(job, attempt, stopped_reason(exc))
+        elif isinstance(exc, JobFailure):
+            error = str(exc)
+        else:
+            error = f"The {job.noun} failed on an unexpected error; it is logged for the operators."
+        log.error("%s %s failed: %s", job.noun, row_id, error, exc_info=exc)
+        values = {"status": "failed", "error": error, "finished_at": datetime.now(UTC)}
+    try:
+        async with sessionmaker() as session:
+            await session.execute(
+                update(job.model)
+                .where(job.model.id == row_id, job.model.attempts == attempt)
+                .values(**values)
             )
             await session.commit()
-            raise
+    except Exception:
+        # The database is out of reach: the row stays `running` with this attempt, which the
+        # next attempt (the queue's retry, or the stalled-job check) takes over.
+        log.exception("%s %s: could not record how attempt %d ended", job.noun, row_id, attempt)

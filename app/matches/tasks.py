@@ -4,8 +4,10 @@ from datetime import UTC, datetime
 
 import procrastinate
 from procrastinate import JobContext
+from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.jobs import EVENTS_QUEUE
 from app.matches.service import expire_stale_matches
 
 EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
@@ -17,9 +19,13 @@ async def expire_matches(context: JobContext, timestamp: int) -> None:
         await expire_stale_matches(session, datetime.fromtimestamp(timestamp, UTC).date())
 
 
-def register(jobs: procrastinate.App) -> None:
+def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
     # Every hour, at minute 5, in whichever worker takes it.
     task = jobs.task(
-        name=EXPIRE_STALE_MATCHES, pass_context=True, queueing_lock=EXPIRE_STALE_MATCHES
+        name=EXPIRE_STALE_MATCHES,
+        queue=EVENTS_QUEUE,
+        pass_context=True,
+        queueing_lock=EXPIRE_STALE_MATCHES,
+        retry=retry,
     )
     jobs.periodic(cron="5 * * * *")(task(expire_matches))

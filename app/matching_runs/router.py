@@ -3,8 +3,8 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import Session
-from app.errors import PROBLEM_RESPONSES
+from app.dependencies import AppSettings, Session
+from app.errors import JOB_QUOTA_RESPONSES, PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.matches.schemas import match_view
 from app.matching_runs import service
@@ -23,6 +23,7 @@ def _run(run: MatchingRun, matches: list[Match]) -> Run:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[IdempotencyKey],
+    responses=JOB_QUOTA_RESPONSES,
     summary="Start a global allocation over open offers and requests (role admin)",
     description="Runs as a job on the queue: poll the `Location` until `status` is done. The "
     "allocation splits quantities across offers and requests to maximise the matched mass net "
@@ -33,9 +34,10 @@ async def start_run(
     data: RunCreate,
     principal: CurrentPrincipal,
     session: Session,
+    settings: AppSettings,
     response: Response,
 ) -> Run:
-    run = await service.start_run(session, principal, data)
+    run = await service.start_run(session, settings, principal, data)
     response.headers["Location"] = f"/v1/matching/runs/{run.id}"
     return _run(run, [])
 

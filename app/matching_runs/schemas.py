@@ -45,6 +45,11 @@ class RunCreate(BaseModel):
 class Run(BaseModel):
     id: uuid.UUID
     status: RunStatus
+    attempts: int = Field(
+        description="How many times a worker started it. A worker that dies or is stopped "
+        "mid-way leaves it `queued` for the next attempt, from the start; after 3 attempts it "
+        "is `failed`, and `error` says why."
+    )
     material: str | None
     area: dict[str, Any] | None
     cost_per_tonne_km: float
@@ -52,7 +57,10 @@ class Run(BaseModel):
         description="When done: matches, matched_kg, tonne_km, transport_km, co2_kg, net_value "
         "and the size of the candidate graph."
     )
-    error: str | None
+    error: str | None = Field(
+        description="When failed: why, in a sentence for people; the details are in the "
+        "operators' log."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -9,29 +9,37 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.candidates.service import pair_from_row
-from app.jobs import defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.kit.child_process import call_in_child_process
+from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
-from app.kit.tracked_jobs import run_tracked
+from app.kit.tracked_jobs import TrackedJob, run_tracked
 from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
+from app.settings import Settings
 from matching.allocation import Prices, allocate_offers_to_requests
 from matching.candidates import CANDIDATE_GRAPH
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
 
-RUN_MATCHING = "matching:run_matching"
+RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
+RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
 
 
-async def start_run(session: AsyncSession, principal: Principal, data: RunCreate) -> MatchingRun:
+async def start_run(
+    session: AsyncSession, settings: Settings, principal: Principal, data: RunCreate
+) -> MatchingRun:
     principal.require_role("admin")
+    material = (
+        None if data.material is None else await check_request_material(session, data.material)
+    )
+    await reserve_job_slot(session, settings, principal.organization_id)
     run = MatchingRun(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
-        material=None
-        if data.material is None
-        else await check_request_material(session, data.material),
+        material=material,
         area=None if data.near is None else {"near": list(data.near), "radius_km": data.radius_km},
         cost_per_tonne_km=data.cost_per_tonne_km,
         status=RunStatus.queued.value,
@@ -57,13 +65,18 @@ async def get_run(
     return run, list(matches)
 
 
-async def execute_run(sessionmaker: async_sessionmaker[AsyncSession], run_id: uuid.UUID) -> None:
+async def execute_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    run_id: uuid.UUID,
+    attempt: int,
+) -> None:
     """The job: allocate and store the proposals, or record why it failed."""
 
     async def allocate(session: AsyncSession, run: MatchingRun) -> None:
-        run.totals = await _allocate(session, run)
+        run.totals = await _allocate(session, settings, run)
 
-    await run_tracked(sessionmaker, MatchingRun, run_id, allocate)
+    await run_tracked(sessionmaker, RUN_JOB, run_id, attempt, settings.job_max_attempts, allocate)
 
 
 def _area_parameters(run: MatchingRun) -> dict[str, Any]:
@@ -74,7 +87,7 @@ def _area_parameters(run: MatchingRun) -> dict[str, Any]:
     return {"lon": lon, "lat": lat, "radius_m": None if radius is None else radius * 1000}
 
 
-async def _allocate(session: AsyncSession, run: MatchingRun) -> dict[str, Any]:
+async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun) -> dict[str, Any]:
     rows = (
         (
             await session.execute(
@@ -94,11 +107,14 @@ async def _allocate(session: AsyncSession, run: MatchingRun) -> dict[str, Any]:
     problem = allocation_problem(
         [c for c in scored if c is not None and (c.pair.offer_id, c.pair.request_id) not in taken]
     )
-    result = allocate_offers_to_requests(
+    # In a process of its own, like the route plans' searches.
+    result = await call_in_child_process(
+        allocate_offers_to_requests,
         list(problem.supplies.values()),
         list(problem.demands.values()),
         problem.arcs,
         Prices(cost_per_tkm=run.cost_per_tonne_km),
+        memory_limit_mb=settings.planner_memory_limit_mb,
     )
     co2_kg = 0.0
     for allocation in result.allocations:

@@ -4,15 +4,21 @@ import uuid
 
 import procrastinate
 from procrastinate import JobContext
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from procrastinate.retry import BaseRetryStrategy
 
 from app.matching_runs.service import RUN_MATCHING, execute_run
 
 
 async def run_matching(context: JobContext, run_id: str) -> None:
-    sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    await execute_run(sessionmaker, uuid.UUID(run_id))
+    await execute_run(
+        context.additional_context["sessionmaker"],
+        context.additional_context["settings"],
+        uuid.UUID(run_id),
+        attempt=context.job.attempts + 1,
+    )
 
 
-def register(jobs: procrastinate.App) -> None:
-    jobs.task(name=RUN_MATCHING, pass_context=True)(run_matching)
+def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
+    jobs.task(name=RUN_MATCHING.name, queue=RUN_MATCHING.queue, pass_context=True, retry=retry)(
+        run_matching
+    )

@@ -1,3 +1,4 @@
+import uuid
 from datetime import date
 
 from sqlalchemy import ColumnElement, or_
@@ -6,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.candidates.service import announce_new_offer
 from app.hubs.service import refresh_thresholds_near, refuse_lot_offer_edit
+from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams
 from app.listings import ListingKind, list_listings
@@ -13,10 +15,25 @@ from app.materials.service import check_offer_material, check_request_material
 from app.models import Offer
 from app.offers.schemas import OfferStatus, OfferStored
 
+ANNOUNCE_NEW_OFFER = JobKind("offers:announce_new_offer", EVENTS_QUEUE)
+
 
 async def _on_offer_created(session: AsyncSession, offer: Offer) -> None:
+    # A new offer may fit many requests and pools: its events are written by a job, so that
+    # the POST stays small and quick.
+    await session.flush()
+    await defer_in_transaction(session, ANNOUNCE_NEW_OFFER, {"offer_id": str(offer.id)})
+
+
+async def announce_offer(session: AsyncSession, offer_id: uuid.UUID) -> None:
+    """The job: tells the owners of the requests the new offer fits, and re-measures the
+    pools nearby; one transaction, so a retried job writes its events once."""
+    offer = await session.get(Offer, offer_id)
+    if offer is None or offer.status != OfferStatus.open.value:
+        return
     await announce_new_offer(session, offer)
     await refresh_thresholds_near(session, offer)
+    await session.commit()
 
 
 OFFERS = ListingKind(

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
-from app.errors import PROBLEM_RESPONSES
+from app.errors import JOB_QUOTA_RESPONSES, PROBLEM_RESPONSES
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
 from app.models import RoutePlan as RoutePlanRow
@@ -24,6 +24,7 @@ def _plan(row: RoutePlanRow) -> RoutePlan:
     "",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[IdempotencyKey],
+    responses=JOB_QUOTA_RESPONSES,
     summary="Plan the rounds of a day (role carrier or hub_operator); runs as a job",
 )
 async def start_plan(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from app.fleet.schemas import VehicleCreate
 from app.kit.geo import PointIn
+from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
 
 
@@ -34,17 +35,38 @@ class PlanHub(BaseModel):
     )
 
 
+def _default_limit(setting: str) -> int:
+    limit: int = Settings.model_fields[setting].default
+    return limit
+
+
+# The limits are settings (`BOUCLE_PLAN_MAX_*`), checked by `app.route_plans.bounds`; the
+# document gives their defaults.
+_SHIPMENTS_LIMIT = (
+    f"With shipment_ids and shipments together, a plan takes at most "
+    f"{_default_limit('plan_max_shipments')} shipments."
+)
+_VEHICLES_LIMIT = (
+    f"With vehicle_ids and vehicles together, a plan takes at most "
+    f"{_default_limit('plan_max_vehicles')} vehicles, of at most "
+    f"{_default_limit('plan_max_profiles')} travel profiles (a network, bike or van, and a "
+    "speed: each needs a travel matrix of its own)."
+)
+
+
 class RoutePlanCreate(BaseModel):
     date: date
     shipment_ids: list[uuid.UUID] = Field(
-        default_factory=list, description="Your shipments to plan."
+        default_factory=list, description=f"Your shipments to plan. {_SHIPMENTS_LIMIT}"
     )
     shipments: list[ShipmentCreate] = Field(
-        default_factory=list, description="Shipments given inline."
+        default_factory=list, description=f"Shipments given inline. {_SHIPMENTS_LIMIT}"
     )
-    vehicle_ids: list[uuid.UUID] = Field(default_factory=list, description="Your vehicles to use.")
+    vehicle_ids: list[uuid.UUID] = Field(
+        default_factory=list, description=f"Your vehicles to use. {_VEHICLES_LIMIT}"
+    )
     vehicles: list[VehicleCreate] = Field(
-        default_factory=list, description="Vehicles given inline."
+        default_factory=list, description=f"Vehicles given inline. {_VEHICLES_LIMIT}"
     )
     matrix: Literal["straight_line", "road"] = Field(
         default="straight_line",
@@ -70,6 +92,11 @@ class RoutePlan(BaseModel):
     id: uuid.UUID
     date: date
     status: PlanStatus
+    attempts: int = Field(
+        description="How many times a worker started it. A worker that dies or is stopped "
+        "mid-way leaves it `queued` for the next attempt, from the start; after 3 attempts it "
+        "is `failed`, and `error` says why."
+    )
     matrix: str
     objective: str
     mode: str
@@ -81,7 +108,10 @@ class RoutePlan(BaseModel):
         "each hub, the shipments sent through a hub, kpis per tier and the costs of the plans "
         "it compared."
     )
-    error: str | None
+    error: str | None = Field(
+        description="When failed: why, in a sentence for people; the details are in the "
+        "operators' log."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -1,9 +1,9 @@
 """Route plans: the fleet and the shipments are frozen into the plan's inputs, the job turns
 them into a `logistics` problem, solves it and stores the routes, KPIs and the baseline."""
 
-import asyncio
 import itertools
 import json
+import time as clock_time
 import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,11 +16,15 @@ from app.auth import Principal
 from app.errors import ValidationFailed
 from app.fleet.schemas import DEFAULTS
 from app.fleet.service import FLEET_ROLES, get_vehicle
-from app.jobs import defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.kit.child_process import call_in_child_process
 from app.kit.geo import Point
+from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
-from app.kit.tracked_jobs import run_tracked
+from app.kit.statement_deadline import DeadlinePassed, StatementDeadline, statement_deadline
+from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
 from app.models import RoutePlan, ShipmentRow, Site, Vehicle
+from app.route_plans.bounds import check_plan_profiles, check_plan_size
 from app.route_plans.schemas import PlanStatus, RoutePlanCreate
 from app.settings import Settings
 from app.shipments.service import get_shipment
@@ -39,7 +43,11 @@ from logistics.road import (
 from logistics.solver import SolverOptions, solve
 from logistics.two_tier import TransferHub, leg_id, solve_two_tier, split_leg_id
 
-SOLVE_ROUTE_PLAN = "logistics:solve_route_plan"
+SOLVE_ROUTE_PLAN = JobKind("logistics:solve_route_plan", PLANS_QUEUE)
+PLAN_JOB = TrackedJob(SOLVE_ROUTE_PLAN, RoutePlan, "plan_id", "planner")
+# Road matrices get the plan's time limit, at least this long, and the search what they left
+# of it, at least half.
+ROAD_MATRICES_MIN_TIMEOUT_S = 10.0
 BRUSSELS = ZoneInfo("Europe/Brussels")
 BASELINE_VAN = Profile("van@baseline", float(DEFAULTS["van"]["speed_kmh"] or 22))  # type: ignore[index]
 BIKE_TYPES = ("cargo_bike", "cargo_trike")
@@ -95,6 +103,7 @@ async def start_plan(
     session: AsyncSession, settings: Settings, principal: Principal, data: RoutePlanCreate
 ) -> RoutePlan:
     principal.require_role(*FLEET_ROLES)
+    check_plan_size(settings, data)
     vehicles = [vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
     for k, inline in enumerate(data.vehicles):
         start = await place_of(session, settings, principal, inline.start_site_id, inline.start)
@@ -114,6 +123,7 @@ async def start_plan(
             **{**DEFAULTS[inline.type], **given},
         )
         vehicles.append({**vehicle_input(row), "id": f"inline-{k + 1}"})
+    check_plan_profiles(settings, {vehicle_profile(v).name for v in vehicles})
     shipments = [
         shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
     ]
@@ -144,6 +154,7 @@ async def start_plan(
     if not shipments:
         raise ValidationFailed.field("shipments", "not_empty", "Give shipment_ids or shipments.")
     hubs = await _plan_hubs(session, settings, principal, data, vehicles)
+    await reserve_job_slot(session, settings, principal.organization_id)
     plan = RoutePlan(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
@@ -259,33 +270,55 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
     )
 
 
-async def execute_plan(sessionmaker: async_sessionmaker[AsyncSession], plan_id: uuid.UUID) -> None:
+async def execute_plan(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    plan_id: uuid.UUID,
+    attempt: int,
+) -> None:
     """The job: matrices, the search, the figures; or why it failed."""
-    await run_tracked(sessionmaker, RoutePlan, plan_id, _plan)
+
+    async def plan_day(session: AsyncSession, plan: RoutePlan) -> None:
+        await _plan(session, settings, plan)
+
+    await run_tracked(sessionmaker, PLAN_JOB, plan_id, attempt, settings.job_max_attempts, plan_day)
 
 
-async def _plan(session: AsyncSession, plan: RoutePlan) -> None:
+async def _plan(session: AsyncSession, settings: Settings, plan: RoutePlan) -> None:
     points = plan_points(plan.inputs)
     profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
     snapped: dict[str, list[int]] = {}
+    started = clock_time.monotonic()
     if plan.matrix == "road":
         matrices = {}
-        for name, profile in profiles.items():
-            matrices[name], snapped[name] = await road_matrices(session, points, profile)
-        baseline, _ = await road_matrices(session, points, BASELINE_VAN)
+        allowed_s = max(plan.time_limit_s, ROAD_MATRICES_MIN_TIMEOUT_S)
+        try:
+            async with statement_deadline(session, allowed_s) as deadline:
+                for name, profile in profiles.items():
+                    matrices[name], snapped[name] = await road_matrices(deadline, points, profile)
+                baseline, _ = await road_matrices(deadline, points, BASELINE_VAN)
+        except DeadlinePassed as exc:
+            raise JobFailure(
+                f"The road network took longer than {allowed_s:g} s to measure the distances "
+                "between this plan's places; plan fewer places at once, or use the "
+                "straight_line matrix."
+            ) from exc
     else:
         matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
         baseline = straight_line(points, BASELINE_VAN)
-    # In a thread, so that the worker's other jobs go on while OR-Tools searches.
-    result = await asyncio.to_thread(
+    search_s = max(plan.time_limit_s - (clock_time.monotonic() - started), plan.time_limit_s / 2)
+    # In a process of its own, so that the worker's other jobs go on while OR-Tools searches,
+    # and a search that eats memory is stopped alone.
+    result = await call_in_child_process(
         plan_routes,
         plan.date,
         plan.inputs,
         plan.objective,
-        plan.time_limit_s,
+        search_s,
         matrices,
         baseline,
         plan.matrix,
+        memory_limit_mb=settings.planner_memory_limit_mb,
     )
     if plan.matrix == "road":
         await _add_road_geometries(session, result, snapped, points, plan.inputs["vehicles"])
@@ -343,7 +376,8 @@ def plan_points(inputs: dict[str, Any]) -> list[tuple[float, float]]:
 def vehicle_profile(vehicle: dict[str, Any]) -> Profile:
     """Bikes and trikes ride the bike network, the others drive the van network."""
     mode = "bike" if vehicle["type"] in BIKE_TYPES else "van"
-    return Profile(f"{mode}@{vehicle['speed_kmh']}", vehicle["speed_kmh"])
+    speed = float(vehicle["speed_kmh"])
+    return Profile(f"{mode}@{speed}", speed)
 
 
 def network_of(profile: Profile) -> str:
@@ -351,21 +385,17 @@ def network_of(profile: Profile) -> str:
 
 
 async def road_matrices(
-    session: AsyncSession, points: list[tuple[float, float]], profile: Profile
+    deadline: StatementDeadline, points: list[tuple[float, float]], profile: Profile
 ) -> tuple[Matrices, list[int]]:
     """Shortest road distances between the points on the profile's network (pgRouting), and
-    the network vertex each point was snapped to."""
+    the network vertex each point was snapped to, by the deadline."""
     network = network_of(profile)
-    snapped = (
-        await session.execute(
-            text(nearest_vertices_sql(network)),
-            {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
-        )
-    ).all()
+    snapped = await deadline.all(
+        text(nearest_vertices_sql(network)),
+        {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+    )
     vertices = [int(r.vertex) for r in snapped]
-    costs = (
-        await session.execute(text(cost_matrix_sql(network)), {"vertices": sorted(set(vertices))})
-    ).all()
+    costs = await deadline.all(text(cost_matrix_sql(network)), {"vertices": sorted(set(vertices))})
     return matrices_from_costs(
         vertices, [(r.start_vid, r.end_vid, r.agg_cost) for r in costs], profile.speed_kmh
     ), vertices

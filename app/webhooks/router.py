@@ -25,8 +25,13 @@ def _webhook(row: WebhookRow) -> Webhook:
     summary="Subscribe a URL to events of your organization",
     description="Deliveries are POSTs of `{id, type, created_at, data}` with the headers "
     "`Boucle-Event`, `Boucle-Delivery` and `Boucle-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
-    '"<t>.<body>">`. A delivery that does not answer 2xx is tried again with exponential '
-    "backoff for 24 hours. URLs that resolve to non-public addresses are refused.",
+    '"<t>.<body>">`, delivered at least once: deduplicate by the event `id`. An attempt has '
+    "10 s (by default) from connecting to the last byte, and at most 64 KiB of the answer are "
+    "read. A 2xx answer delivers; a 4xx other than 408 and 429 fails the delivery at once; "
+    "anything else is tried again with exponential backoff and jitter for 24 hours. URLs that "
+    "resolve to non-public addresses are refused, and a delivery connects to the address that "
+    "was checked. An organization has at most 20 subscriptions by default: one more answers "
+    "422 with the rule `max_subscriptions` on `url`.",
 )
 async def create_webhook(
     data: WebhookCreate,

@@ -43,10 +43,17 @@ class Delivery(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
     event_type: str
-    status: str = Field(description="pending, delivered, or failed after 24 hours of retries.")
+    status: str = Field(
+        description="pending, delivered, or failed: refused by a 4xx answer other than 408 "
+        "and 429, or not accepted within 24 hours of retries."
+    )
     attempts: int
     log: list[dict[str, Any]] = Field(
-        description="Each attempt: at, status_code or error, duration_ms."
+        description="Each attempt: `at`; `status_code` when the receiver answered; `error` when "
+        "the exchange did not complete (a deadline, a refused connection, an address that is "
+        "not public); `response_excerpt`, the start of an answer other than 2xx; "
+        "`duration_ms`; then `retry_at` when the next attempt is queued, or `reason` when "
+        "the delivery failed for good."
     )
     created_at: datetime
     delivered_at: datetime | None

@@ -3,22 +3,24 @@
 An event is written in the transaction of the change that causes it (`emit`), with one
 delivery row and one queued job per subscription, so that it is delivered if and only if the
 change is committed, whatever happens to the API or the worker in between. The worker POSTs it
-signed, and on failure queues the next attempt after an exponential backoff for 24 hours."""
+signed (`deliver`), with no transaction open while it waits for the receiver, and on failure
+queues the next attempt after an exponential backoff with jitter, for 24 hours.
 
-import asyncio
+Delivery is at least once: a worker that dies mid-send leaves its job to another, which sends
+again. Receivers deduplicate by the event `id`."""
+
 import hashlib
 import hmac
-import ipaddress
 import json
+import random
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.errors import ValidationFailed
@@ -27,6 +29,8 @@ from app.kit.ownership import list_own, load_readable
 from app.kit.pagination import PageParams
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
+from app.webhooks.addresses import public_address_problem
+from app.webhooks.delivery import Answer, post
 from app.webhooks.schemas import WebhookCreate
 
 DELIVER = "webhooks:deliver"
@@ -38,28 +42,34 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-async def _public_address_problem(url: str) -> str | None:
-    """Why `url` may not be called (it resolves to a loopback, private, link-local or otherwise
-    non-public address), or None."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
-    except OSError:
-        return f"{host} does not resolve"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return f"{host} resolves to {address}, which is not a public address"
-    return None
+# Serialises the creations of one organization's subscriptions, so that concurrent creates
+# cannot all count the same number below the cap. Held until the creating transaction ends.
+_LOCK_SUBSCRIPTIONS = text(
+    "SELECT pg_advisory_xact_lock(hashtext('webhooks:' || CAST(:organization_id AS text)))"
+)
 
 
 async def create_webhook(
     session: AsyncSession, settings: Settings, principal: Principal, data: WebhookCreate
 ) -> Webhook:
     url = str(data.url)
-    if not settings.webhooks_allow_private_urls and (problem := await _public_address_problem(url)):
+    if not settings.webhooks_allow_private_urls and (problem := await public_address_problem(url)):
         raise ValidationFailed.field(
             "url", "public_address", f"Webhooks go to public addresses only: {problem}."
+        )
+    # The name is resolved above, before the lock: the lock is held for two short queries only.
+    await session.execute(_LOCK_SUBSCRIPTIONS, {"organization_id": str(principal.organization_id)})
+    subscriptions = await session.scalar(
+        select(func.count())
+        .select_from(Webhook)
+        .where(Webhook.organization_id == principal.organization_id)
+    )
+    if (subscriptions or 0) >= settings.webhook_max_subscriptions:
+        raise ValidationFailed.field(
+            "url",
+            "max_subscriptions",
+            f"An organization has at most {settings.webhook_max_subscriptions} subscriptions "
+            "and yours has them all: delete one (DELETE /v1/webhooks/{id}) before adding this URL.",
         )
     webhook = Webhook(
         id=uuid.uuid4(),
@@ -104,7 +114,13 @@ async def list_deliveries(
         .limit(page.limit)
     )
     if page.after:
-        query = query.where(WebhookDelivery.created_at < datetime.fromisoformat(str(page.after[0])))
+        try:
+            after = datetime.fromisoformat(str(page.after[0]))
+        except ValueError:
+            raise ValidationFailed.field(
+                "cursor", "valid_cursor", "Use the cursor from a `next` link as it is.", "query"
+            ) from None
+        query = query.where(WebhookDelivery.created_at < after)
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
@@ -134,7 +150,7 @@ async def emit(
         )
         session.add(delivery)
         await session.flush()
-        await defer_in_transaction(session, DELIVER, {"delivery_id": str(delivery.id)})
+        await _queue_attempt(session, delivery.id)
 
 
 def event_body(event: WebhookEvent) -> bytes:
@@ -149,48 +165,133 @@ def event_body(event: WebhookEvent) -> bytes:
     ).encode()
 
 
-async def deliver(session: AsyncSession, settings: Settings, delivery_id: uuid.UUID) -> None:
-    """One attempt at one delivery; a failure queues the next attempt."""
-    delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery is None or delivery.status != "pending":
-        return
-    webhook = await session.get_one(Webhook, delivery.webhook_id)
-    event = await session.get_one(WebhookEvent, delivery.event_id)
-    body = event_body(event)
-    started = time.monotonic()
-    attempt: dict[str, Any] = {"at": datetime.now(UTC).isoformat()}
-    problem = (
-        None if settings.webhooks_allow_private_urls else await _public_address_problem(webhook.url)
+@dataclass(frozen=True)
+class _Outgoing:
+    """What one attempt sends, read before the exchange."""
+
+    url: str
+    secret: str
+    event_type: str
+    body: bytes
+
+
+async def _outgoing(
+    sessionmaker: async_sessionmaker[AsyncSession], delivery_id: uuid.UUID
+) -> _Outgoing | None:
+    """The request for a pending delivery, or None when there is nothing to send (delivered,
+    failed, or its subscription deleted)."""
+    async with sessionmaker.begin() as session:
+        delivery = await session.get(WebhookDelivery, delivery_id)
+        if delivery is None or delivery.status != "pending":
+            return None
+        webhook = await session.get_one(Webhook, delivery.webhook_id)
+        event = await session.get_one(WebhookEvent, delivery.event_id)
+        return _Outgoing(webhook.url, webhook.secret, event.type, event_body(event))
+
+
+def _backoff(settings: Settings, attempts: int) -> timedelta:
+    """How long to wait after the `attempts`-th failure: base x 2^(attempts - 1), of which a
+    random half (equal jitter), so that the receivers that failed together, after an outage
+    say, are not all tried again at the same second. A base of 0 tries again at once."""
+    ceiling = settings.webhook_retry_base_seconds * 2 ** min(attempts - 1, 30)
+    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+# When the queued attempt of a delivery that has not started yet runs, if there is one.
+_QUEUED_ATTEMPT = text(
+    """
+    SELECT coalesce(scheduled_at, now()) FROM procrastinate_jobs
+    WHERE task_name = :task AND status = 'todo' AND args->>'delivery_id' = :delivery_id
+    ORDER BY scheduled_at NULLS FIRST
+    LIMIT 1
+    """
+)
+
+
+async def _queue_attempt(
+    session: AsyncSession, delivery_id: uuid.UUID, scheduled_at: datetime | None = None
+) -> None:
+    """Queues an attempt of the delivery in the caller's transaction: the one place that
+    queues delivery jobs."""
+    await defer_in_transaction(session, DELIVER, {"delivery_id": str(delivery_id)}, scheduled_at)
+
+
+async def _queue_retry(session: AsyncSession, delivery_id: uuid.UUID, at: datetime) -> datetime:
+    """Queues the next attempt at `at` unless one is queued already, and answers when the
+    next attempt runs. One attempt queued at a time: a job run twice (its worker died after
+    recording its attempt) or two runs at once must not fork the retries into two chains."""
+    queued: datetime | None = await session.scalar(
+        _QUEUED_ATTEMPT, {"task": DELIVER, "delivery_id": str(delivery_id)}
     )
-    if problem:
-        attempt["error"] = problem
-    else:
-        try:
-            async with httpx.AsyncClient(timeout=settings.webhook_timeout_seconds) as client:
-                response = await client.post(
-                    webhook.url,
-                    content=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        SIGNATURE_HEADER: sign(webhook.secret, int(time.time()), body),
-                        "Boucle-Event": event.type,
-                        "Boucle-Delivery": str(delivery.id),
-                    },
-                )
-            attempt["status_code"] = response.status_code
-        except httpx.HTTPError as exc:
-            attempt["error"] = f"{type(exc).__name__}: {exc}"[:300]
-    attempt["duration_ms"] = round((time.monotonic() - started) * 1000)
-    delivery.attempts += 1
-    delivery.log = [*delivery.log, attempt]
-    now = datetime.now(UTC)
-    if 200 <= attempt.get("status_code", 0) < 300:
-        delivery.status, delivery.delivered_at = "delivered", now
-    elif now - delivery.created_at >= timedelta(hours=settings.webhook_retry_window_hours):
-        delivery.status = "failed"
-    else:
-        wait = settings.webhook_retry_base_seconds * 2 ** (delivery.attempts - 1)
-        await defer_in_transaction(
-            session, DELIVER, {"delivery_id": str(delivery.id)}, now + timedelta(seconds=wait)
-        )
-    await session.commit()
+    if queued is not None:
+        return queued
+    await _queue_attempt(session, delivery_id, at)
+    return at
+
+
+async def deliver(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: uuid.UUID
+) -> None:
+    """One attempt at one delivery; a failure queues the next attempt.
+
+    Three steps, and no transaction or row lock is held while the receiver is waited for:
+    read what to send, send it (within `webhook_timeout_seconds` in all), then lock the row
+    and record the attempt. Safe to run again for the same delivery: a delivery no longer
+    pending is not sent, and an attempt that finishes after another delivered it changes
+    nothing."""
+    outgoing = await _outgoing(sessionmaker, delivery_id)
+    if outgoing is None:
+        return
+    attempted_at = datetime.now(UTC)
+    answer = await post(
+        outgoing.url,
+        outgoing.body,
+        {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(outgoing.secret, int(time.time()), outgoing.body),
+            "Boucle-Event": outgoing.event_type,
+            "Boucle-Delivery": str(delivery_id),
+        },
+        deadline_seconds=settings.webhook_timeout_seconds,
+        max_response_bytes=settings.webhook_max_response_bytes,
+        allow_private=settings.webhooks_allow_private_urls,
+    )
+    async with sessionmaker.begin() as session:
+        delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
+        if delivery is None or delivery.status != "pending":
+            return
+        delivery.attempts += 1
+        attempt = _attempt_entry(attempted_at, answer)
+        now = datetime.now(UTC)
+        window_end = delivery.created_at + timedelta(hours=settings.webhook_retry_window_hours)
+        if answer.accepted:
+            delivery.status, delivery.delivered_at = "delivered", now
+        elif answer.refused:
+            delivery.status = "failed"
+            attempt["reason"] = (
+                f"the receiver answered {answer.status_code}: a 4xx answer other than 408 "
+                "and 429 refuses the event, which is not tried again"
+            )
+        elif now >= window_end:
+            delivery.status = "failed"
+            attempt["reason"] = (
+                f"no 2xx answer within {settings.webhook_retry_window_hours:g} hours of retries"
+            )
+        else:
+            # The last attempt falls at the end of the window, not after it.
+            retry_at = min(now + _backoff(settings, delivery.attempts), window_end)
+            attempt["retry_at"] = (await _queue_retry(session, delivery.id, retry_at)).isoformat()
+        delivery.log = [*delivery.log, attempt]
+
+
+def _attempt_entry(attempted_at: datetime, answer: Answer) -> dict[str, Any]:
+    """One attempt as the delivery log shows it."""
+    entry: dict[str, Any] = {"at": attempted_at.isoformat()}
+    if answer.status_code is not None:
+        entry["status_code"] = answer.status_code
+    if answer.error is not None:
+        entry["error"] = answer.error
+    if answer.excerpt is not None:
+        entry["response_excerpt"] = answer.excerpt
+    entry["duration_ms"] = answer.duration_ms
+    return entry

@@ -4,8 +4,10 @@ import uuid
 
 import procrastinate
 from procrastinate import JobContext
+from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.jobs import EVENTS_QUEUE
 from app.settings import Settings
 from app.webhooks.service import DELIVER, deliver
 
@@ -13,9 +15,8 @@ from app.webhooks.service import DELIVER, deliver
 async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
     settings: Settings = context.additional_context["settings"]
-    async with sessionmaker() as session:
-        await deliver(session, settings, uuid.UUID(delivery_id))
+    await deliver(sessionmaker, settings, uuid.UUID(delivery_id))
 
 
-def register(jobs: procrastinate.App) -> None:
-    jobs.task(name=DELIVER, pass_context=True)(deliver_webhook)
+def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
+    jobs.task(name=DELIVER, queue=EVENTS_QUEUE, pass_context=True, retry=retry)(deliver_webhook)

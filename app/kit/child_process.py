@@ -1,0 +1,134 @@
+"""CPU-bound work (a search, an allocation) in a process of its own: the worker's event loop
+goes on beating, delivering and fetching meanwhile, and work that eats memory is stopped
+alone, at a limit, and reported, instead of taking the worker down.
+
+Children come from a fork server, which imports the heavy modules once; each child ends with
+the worker that asked for it, so a worker killed mid-search leaves no search behind."""
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import resource
+import select
+import signal
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from app.jobs import JobInterrupted
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = multiprocessing.get_context("forkserver")
+
+Result = TypeVar("Result")
+
+
+def preload_in_children(modules: Iterable[str]) -> None:
+    """Modules the fork server imports once for every child (before the first child)."""
+    _CONTEXT.set_forkserver_preload([__name__, *modules])
+
+
+def _exit_when_gone(worker_pid: int) -> None:
+    """Ends this child when the worker that asked for it ends, however it ends. (The fork
+    server is the child's parent, and it lives on as long as a child does.)"""
+    watched = os.pidfd_open(worker_pid)
+
+    def watch() -> None:
+        select.select([watched], [], [])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch the worker", daemon=True).start()
+
+
+def _child_main(
+    send: Connection,
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    memory_bytes: int,
+    worker_pid: int,
+) -> None:
+    _exit_when_gone(worker_pid)
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    outcome: tuple[str, Any, str]
+    try:
+        outcome = ("done", function(*args), "")
+    except MemoryError:
+        outcome = ("out_of_memory", None, "")
+    except Exception as exc:
+        outcome = ("raised", exc, traceback.format_exc())
+    try:
+        send.send(outcome)
+    except MemoryError:
+        send.send(("out_of_memory", None, ""))
+
+
+async def call_in_child_process(
+    function: Callable[..., Result], *args: Any, memory_limit_mb: int
+) -> Result:
+    """`function(*args)` in a child process limited to `memory_limit_mb` of address space.
+    Raises what the function raised, or `JobInterrupted` when the child ran out of memory or
+    was killed. A cancelled call kills the child."""
+    receive, send = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(
+        target=_child_main,
+        args=(send, function, args, memory_limit_mb * 1024 * 1024, os.getpid()),
+        name=f"boucle {function.__name__}",
+    )
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    watched: list[int] = []
+    try:
+        # Starting pickles the arguments (matrices can weigh megabytes): off the event loop,
+        # and seen through even when cancelled, so that the child is known and killed.
+        starting = asyncio.ensure_future(asyncio.to_thread(process.start))
+        try:
+            await asyncio.shield(starting)
+        except asyncio.CancelledError:
+            await starting
+            raise
+        send.close()
+        watched = [receive.fileno(), process.sentinel]
+        for fd in watched:
+            loop.add_reader(fd, ready.set)
+        await ready.wait()
+        outcome = await asyncio.to_thread(_receive, receive)
+    finally:
+        for fd in watched:
+            loop.remove_reader(fd)
+        if process.pid is not None:
+            if process.is_alive():
+                process.kill()
+            await asyncio.to_thread(process.join)
+        receive.close()
+    if outcome is None:
+        raise JobInterrupted(_death_reason(process.exitcode, memory_limit_mb))
+    status, value, formatted = outcome
+    if status == "out_of_memory":
+        raise JobInterrupted(f"ran out of memory (more than {memory_limit_mb} MB)")
+    if status == "raised":
+        log.error("%s raised in its child process:\n%s", function.__name__, formatted)
+        raise value
+    result: Result = value
+    return result
+
+
+def _receive(connection: Connection) -> tuple[str, Any, str] | None:
+    try:
+        outcome: tuple[str, Any, str] = connection.recv()
+    except EOFError:
+        return None
+    return outcome
+
+
+def _death_reason(exitcode: int | None, memory_limit_mb: int) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        # What a search that cannot allocate ends with: the kernel's OOM killer or an abort.
+        if -exitcode in (signal.SIGKILL, signal.SIGABRT):
+            return f"ran out of memory (its process ended with {name}; the limit is {memory_limit_mb} MB)"
+        return f"was stopped by {name}"
+    return f"ended without an answer (exit code {exitcode})"

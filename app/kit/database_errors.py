@@ -1,0 +1,50 @@
+"""What an error says about the database: that it could not be reached (a restart, a
+fail-over, a dropped connection), as opposed to a query that failed on its own merits."""
+
+import asyncpg
+import psycopg
+import psycopg_pool
+from procrastinate.exceptions import ConnectorException
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+# asyncpg's classes for a server that is gone, going or not there yet (SQLSTATE 08, 57P).
+_UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    psycopg.OperationalError,
+    psycopg_pool.PoolTimeout,
+    ConnectorException,
+)
+
+
+# What a request can raise when the database is away: the API answers these with a handler of
+# their own (503 when it is unavailability, else the plain 500).
+RAISED_WHEN_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OSError,
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc`, or what caused it, is the database being out of reach."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OperationalError | InterfaceError):
+            current = current.orig or current.__cause__
+            continue
+        if isinstance(current, _UNAVAILABLE) and not isinstance(
+            current, asyncpg.QueryCanceledError
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False

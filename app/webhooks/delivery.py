@@ -1,0 +1,162 @@
+"""The HTTP exchange of one delivery attempt, bounded in time and in size.
+
+One deadline covers the whole exchange, from resolving the host to the last byte read, so that
+a receiver that trickles its answer cannot hold a worker longer than that (httpx's timeouts
+bound each read, not their sum). At most `max_response_bytes` of the answer are read: a
+receiver that answers 200 with an endless body has accepted the event, and the rest is not
+waited for. The connection goes to an address checked by `app.webhooks.addresses`, not to
+whatever the name resolves to a moment later."""
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import httpx
+
+from app.webhooks.addresses import IPAddress, Unresolvable, resolve
+
+# The start of a refused answer kept in the delivery log, to show the receiver's reason.
+EXCERPT_BYTES = 200
+# Answers that say "not now" rather than "no": they are tried again like network errors.
+TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What came of one attempt: the receiver's status code when it answered, an error when
+    the exchange did not complete, and the start of the body of an answer other than 2xx."""
+
+    status_code: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    duration_ms: int = 0
+
+    @property
+    def accepted(self) -> bool:
+        return self.error is None and self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def refused(self) -> bool:
+        """The receiver answered that this event will never be accepted: a 4xx other than 408
+        and 429. Trying again would only repeat it."""
+        return (
+            self.error is None
+            and self.status_code is not None
+            and 400 <= self.status_code < 500
+            and self.status_code not in TRANSIENT_CLIENT_ERRORS
+        )
+
+
+def pinned_request(
+    url: httpx.URL, address: IPAddress, content: bytes, headers: dict[str, str]
+) -> httpx.Request:
+    """A POST of `content` to `url` that connects to `address`: the URL's host is replaced by
+    the address, the `Host` header keeps the original host[:port], and over https the TLS
+    handshake names (SNI) and verifies the original host, not the address."""
+    host = url.raw_host.decode("ascii")
+    return httpx.Request(
+        "POST",
+        url.copy_with(host=str(address)),
+        content=content,
+        headers={**headers, "Host": url.netloc.decode("ascii")},
+        extensions={"sni_hostname": host} if url.scheme == "https" else {},
+    )
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    addresses: Sequence[IPAddress],
+    content: bytes,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """Sends to the first of `addresses` that accepts a connection (a name often has an IPv6
+    and an IPv4 address, and a receiver listens on one only). A failed connection has sent
+    nothing, so trying the next address cannot deliver twice."""
+    failure: httpx.ConnectError | None = None
+    for address in addresses:
+        try:
+            return await client.send(pinned_request(url, address, content, headers), stream=True)
+        except httpx.ConnectError as exc:
+            failure = exc
+    assert failure is not None  # `resolve` answers at least one address
+    raise failure
+
+
+async def _read_start(response: httpx.Response, limit: int) -> bytes:
+    """Reads the body until its end or `limit` bytes, whichever comes first, and answers its
+    first EXCERPT_BYTES. Raw bytes: a compressed body is not inflated."""
+    start, read = bytearray(), 0
+    # Leaving the loop early is safe: the caller closes the response, and its connection.
+    async for chunk in response.aiter_raw():
+        if len(start) < EXCERPT_BYTES:
+            start += chunk[: EXCERPT_BYTES - len(start)]
+        read += len(chunk)
+        if read >= limit:
+            break
+    return bytes(start)
+
+
+async def _exchange(
+    url: httpx.URL,
+    content: bytes,
+    headers: dict[str, str],
+    *,
+    deadline_seconds: float,
+    max_response_bytes: int,
+    allow_private: bool,
+) -> Answer:
+    status_code: int | None = None
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            resolved = await resolve(url.raw_host.decode("ascii"))
+            if not allow_private and (problem := resolved.problem):
+                return Answer(error=problem)
+            # A transport of our own: no proxy from the environment, which would resolve the
+            # name again on its side. TLS trusts what httpx trusts by default.
+            async with httpx.AsyncClient(
+                transport=httpx.AsyncHTTPTransport(), timeout=None
+            ) as client:
+                response = await _send(client, url, resolved.addresses, content, headers)
+                status_code = response.status_code
+                try:
+                    start = await _read_start(response, max_response_bytes)
+                finally:
+                    await response.aclose()
+        if response.is_success:
+            return Answer(status_code=status_code)
+        return Answer(status_code=status_code, excerpt=start.decode(errors="replace") or None)
+    except Unresolvable as exc:
+        return Answer(error=str(exc))
+    except TimeoutError:
+        answered = f" (the answer began with {status_code})" if status_code is not None else ""
+        return Answer(
+            status_code=status_code,
+            error=f"deadline: no complete answer within {deadline_seconds:g} s{answered}",
+        )
+    except httpx.HTTPError as exc:
+        return Answer(status_code=status_code, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+async def post(
+    url: str,
+    content: bytes,
+    headers: dict[str, str],
+    *,
+    deadline_seconds: float,
+    max_response_bytes: int,
+    allow_private: bool,
+) -> Answer:
+    """POSTs `content` to `url` and answers what came of it; it never raises for what the
+    network or the receiver did. Non-public addresses are refused unless `allow_private`."""
+    started = time.monotonic()
+    answer = await _exchange(
+        httpx.URL(url),
+        content,
+        {**headers, "Accept-Encoding": "identity", "User-Agent": "boucle-webhooks"},
+        deadline_seconds=deadline_seconds,
+        max_response_bytes=max_response_bytes,
+        allow_private=allow_private,
+    )
+    return replace(answer, duration_ms=round((time.monotonic() - started) * 1000))

@@ -1,0 +1,418 @@
+"""Jobs that survive: real worker processes killed with signals, a PostgreSQL restarted with
+`pg_ctl`, and a plan that runs out of memory, on a cluster of their own (so that restarting
+it leaves the rest of the suite alone)."""
+
+import asyncio
+import json
+import signal
+import subprocess
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.main import create_app
+from app.settings import PROJECT_ROOT
+from tests.conftest import (
+    SECRET,
+    Org,
+    Receiver,
+    assert_problem,
+    create_org,
+    load_reference,
+    migrate,
+    offer_body,
+    point,
+    remove_cluster,
+    request_body,
+    settings_for,
+    subscribe,
+)
+from tests.worker_processes import WorkerProcess, eventually
+
+CLUSTER = PROJECT_ROOT / ".data" / "test-pg-faults"
+PG = str(PROJECT_ROOT / "scripts" / "pg.sh")
+DAY = "2026-12-02"
+TIR = [4.3467, 50.8660]
+SHOPS = [[4.3540, 50.8510], [4.3480, 50.8470], [4.3600, 50.8450], [4.3510, 50.8400]]
+
+
+@dataclass
+class Faults:
+    """The cluster of these tests, an app on it and a way to start workers."""
+
+    url: str
+    client: httpx.AsyncClient
+    logs: Path
+
+    def worker(self, *args: str, **settings: Any) -> WorkerProcess:
+        log = self.logs / f"worker-{uuid.uuid4().hex[:6]}.log"
+        return WorkerProcess(self.url, log, *args, **settings)
+
+    async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        url = make_url(self.url)
+        conn = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, database=url.database
+        )
+        try:
+            return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+
+def _pg(*args: str) -> str:
+    return subprocess.run([PG, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
+    subprocess.run([PG, "stop", str(CLUSTER)], check=False)
+    remove_cluster(CLUSTER)
+    server = make_url(_pg("start", str(CLUSTER), "--throwaway"))
+    url = server.set(database="boucle").render_as_string(hide_password=False)
+    migrate(url)
+    load_reference(url, "reference")
+    app = create_app(
+        settings_for(url, webhooks_allow_private_urls=True, max_active_jobs_per_organization=100)
+    )
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://boucle.test") as c:
+                yield Faults(url, c, tmp_path_factory.mktemp("workers"))
+    finally:
+        subprocess.run([PG, "stop", str(CLUSTER)], check=False)
+        remove_cluster(CLUSTER)
+
+
+@pytest.fixture
+def workers(faults: Faults) -> Iterator[list[WorkerProcess]]:
+    """Workers a test starts; whatever is left of them is stopped after it."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def plan_body(time_limit_s: float, shops: int = 4) -> dict[str, Any]:
+    def window(start: str, end: str) -> dict[str, str]:
+        return {"window_from": f"{DAY}T{start}:00+01:00", "window_until": f"{DAY}T{end}:00+01:00"}
+
+    return {
+        "date": DAY,
+        "vehicles": [
+            {"name": f"Bike {k}", "type": "cargo_bike", "start": point(TIR)} for k in (1, 2)
+        ],
+        "shipments": [
+            {
+                "reference": f"parcel-{k}",
+                "pickup": {"location": point(TIR), **window("08:00", "12:00")},
+                "delivery": {"location": point(shop), **window("09:00", "17:00")},
+                "load_kg": 20,
+            }
+            for k, shop in enumerate(SHOPS[:shops])
+        ],
+        "time_limit_s": time_limit_s,
+    }
+
+
+async def start_plan(faults: Faults, org: Org, time_limit_s: float) -> str:
+    started = await faults.client.post(
+        "/v1/route-plans", json=plan_body(time_limit_s), headers=org.headers
+    )
+    assert started.status_code == 202, started.text
+    return str(started.headers["location"])
+
+
+async def read(faults: Faults, org: Org, location: str) -> dict[str, Any]:
+    response = await faults.client.get(location, headers=org.headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def status_is(faults: Faults, org: Org, location: str, *statuses: str) -> dict[str, Any]:
+    body = await read(faults, org, location)
+    return body if body["status"] in statuses else {}
+
+
+def assert_served(plan: dict[str, Any]) -> None:
+    assert plan["status"] == "done", plan
+    served = {s["shipment_id"] for r in plan["result"]["routes"] for s in r["stops"]}
+    assert {f"parcel-{k}" for k in range(4)} <= served and plan["result"]["unassigned"] == []
+
+
+async def test_a_plan_whose_worker_is_killed_mid_search_is_planned_by_the_next(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    location = await start_plan(faults, carrier, time_limit_s=6)
+    first = faults.worker().start()
+    workers.append(first)
+    await eventually(lambda: status_is(faults, carrier, location, "running"))
+    await asyncio.sleep(1)
+    first.signal(signal.SIGKILL)
+    first.wait()
+    assert (await read(faults, carrier, location))["status"] == "running"
+
+    workers.append(faults.worker().start())
+    plan = await eventually(lambda: status_is(faults, carrier, location, "done", "failed"))
+    assert_served(plan)
+    assert plan["attempts"] == 2 and plan["error"] is None
+
+
+async def test_a_plan_stopped_with_its_worker_goes_back_to_the_queue(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    location = await start_plan(faults, carrier, time_limit_s=30)
+    first = faults.worker().start()
+    workers.append(first)
+    await eventually(lambda: status_is(faults, carrier, location, "running"))
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+    plan = await read(faults, carrier, location)
+    assert plan["status"] == "queued" and plan["attempts"] == 1, plan
+
+    workers.append(faults.worker().start())
+    plan = await eventually(lambda: status_is(faults, carrier, location, "done", "failed"), 120)
+    assert_served(plan)
+    assert plan["attempts"] == 2
+
+
+async def test_a_plan_that_runs_out_of_memory_fails_after_three_attempts_and_says_why(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    location = await start_plan(faults, carrier, time_limit_s=1)
+    workers.append(faults.worker(planner_memory_limit_mb=1).start())
+    plan = await eventually(lambda: status_is(faults, carrier, location, "done", "failed"))
+    assert plan["status"] == "failed" and plan["attempts"] == 3, plan
+    assert plan["error"].startswith(
+        "The planner stopped 3 times; the last attempt ran out of memory"
+    )
+    # Only the planner's process died: the same worker plans the next one.
+    assert workers[0].process is not None and workers[0].process.poll() is None
+
+
+async def offer_and_request(faults: Faults, material: str) -> tuple[Org, Org]:
+    supplier, consumer = (
+        await create_org(faults.client, "supplier"),
+        await create_org(faults.client, "consumer"),
+    )
+    offered = await faults.client.post(
+        "/v1/offers",
+        json=offer_body(material=f"{material}01", location=point(SHOPS[0])),
+        headers=supplier.headers,
+    )
+    assert offered.status_code == 201, offered.text
+    requested = await faults.client.post(
+        "/v1/requests",
+        json=request_body(material=material, location=point(SHOPS[1])),
+        headers=consumer.headers,
+    )
+    assert requested.status_code == 201, requested.text
+    return supplier, consumer
+
+
+async def test_a_matching_run_whose_worker_is_killed_proposes_once_on_the_next(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    await offer_and_request(faults, "1912")
+    region = await create_org(faults.client, "admin")
+    url = make_url(faults.url)
+    blocker = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    # Holding the matches table keeps the run in the middle of writing its proposals.
+    transaction = blocker.transaction()
+    await transaction.start()
+    await blocker.execute("LOCK TABLE matches IN SHARE MODE")
+    started = await faults.client.post(
+        "/v1/matching/runs", json={"material": "1912"}, headers=region.headers
+    )
+    assert started.status_code == 202, started.text
+    location = started.headers["location"]
+    first = faults.worker().start()
+    workers.append(first)
+    await eventually(lambda: status_is(faults, region, location, "running"))
+    await asyncio.sleep(1)
+    first.signal(signal.SIGKILL)
+    first.wait()
+    await transaction.rollback()
+    await blocker.close()
+
+    workers.append(faults.worker().start())
+    run = await eventually(lambda: status_is(faults, region, location, "done", "failed"))
+    assert run["status"] == "done" and run["attempts"] == 2, run
+    assert run["totals"]["matches"] == len(run["matches"]) >= 1
+    pairs = await faults.sql(
+        "SELECT offer_id, request_id, count(*) AS n FROM matches WHERE run_id = $1 "
+        "GROUP BY offer_id, request_id",
+        uuid.UUID(run["id"]),
+    )
+    assert [p["n"] for p in pairs] == [1] * len(run["matches"])
+
+
+class HoldingReceiver:
+    """Holds the first POST it receives until told to let go, then answers 204 to all."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.holding = threading.Event()
+        self.let_go = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append(body)
+                if len(receiver.received) == 1:
+                    receiver.holding.set()
+                    receiver.let_go.wait(30)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def test_a_delivery_whose_worker_dies_mid_send_is_sent_again_by_the_next(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    receiver = HoldingReceiver()
+    try:
+        _, consumer = await offer_and_request(faults, "1701")
+        hook = await faults.client.post(
+            "/v1/webhooks",
+            json={"url": receiver.url, "events": ["offer.candidate_found"], "secret": SECRET},
+            headers=consumer.headers,
+        )
+        assert hook.status_code == 201, hook.text
+        # The offer's event is written by a job, for the subscriptions there are by then.
+        first = faults.worker().start()
+        workers.append(first)
+        await eventually(lambda: asyncio.to_thread(receiver.holding.wait, 0.2))
+        first.signal(signal.SIGKILL)
+        first.wait()
+        receiver.let_go.set()
+
+        workers.append(faults.worker().start())
+        deliveries_url = f"/v1/webhooks/{hook.json()['id']}/deliveries"
+
+        async def delivered() -> list[dict[str, Any]]:
+            items = (await faults.client.get(deliveries_url, headers=consumer.headers)).json()
+            return [d for d in items["items"] if d["status"] == "delivered"]
+
+        assert [d["attempts"] for d in await eventually(delivered)] == [1]
+        # At least once: the receiver got the event twice, and tells by its id that it is one.
+        ids = [json.loads(body)["id"] for body in receiver.received]
+        assert len(ids) == 2 and len(set(ids)) == 1
+    finally:
+        receiver.let_go.set()
+        receiver.server.shutdown()
+
+
+async def row_counts(faults: Faults) -> dict[str, int]:
+    tables = ["organizations", "sites", "offers", "material_requests", "route_plans", "matches"]
+    counts = {}
+    for table in tables:
+        counts[table] = (await faults.sql(f"SELECT count(*) AS n FROM {table}"))[0]["n"]
+    return counts
+
+
+async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recover(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    location = await start_plan(faults, carrier, time_limit_s=8)
+    workers.append(faults.worker().start())
+    await eventually(lambda: status_is(faults, carrier, location, "running"))
+    before = await row_counts(faults)
+
+    _pg("stop", str(CLUSTER))
+    during = await faults.client.get("/v1/organizations/me", headers=carrier.headers)
+    problem = assert_problem(during, 503)
+    assert during.headers["retry-after"] and "database" in problem["detail"]
+    assert (await faults.client.get("/readyz")).status_code == 503
+    for retry_safe in ({}, {"Idempotency-Key": "soil-during-the-outage"}):
+        posted = await faults.client.post(
+            "/v1/offers", json=offer_body(), headers={**carrier.headers, **retry_safe}
+        )
+        assert_problem(posted, 503)
+    _pg("start", str(CLUSTER), "--throwaway")
+
+    async def answers() -> bool:
+        response = await faults.client.get("/v1/organizations/me", headers=carrier.headers)
+        return response.status_code == 200
+
+    await eventually(answers)
+    assert_served(await eventually(lambda: status_is(faults, carrier, location, "done", "failed")))
+    assert await row_counts(faults) == before
+
+
+async def test_a_long_plan_holds_up_neither_a_delivery_nor_another_plan(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    receiver = Receiver()
+    try:
+        busy, other = (
+            await create_org(faults.client, "carrier"),
+            await create_org(faults.client, "carrier"),
+        )
+        await subscribe(faults.client, other, receiver.url, ["route_plan.completed"])
+        long_plan = await start_plan(faults, busy, time_limit_s=12)
+        workers.append(faults.worker().start())  # one worker, two plan slots by default
+        await eventually(lambda: status_is(faults, busy, long_plan, "running"))
+        short_plan = await start_plan(faults, other, time_limit_s=1)
+        short = await eventually(lambda: status_is(faults, other, short_plan, "done", "failed"))
+        await eventually(lambda: asyncio.sleep(0, receiver.events("route_plan.completed")))
+        still = await read(faults, busy, long_plan)
+        assert short["status"] == "done" and still["status"] == "running"
+        assert receiver.events()[0]["data"]["route_plan_id"] == short["id"]
+        assert_served(await eventually(lambda: status_is(faults, busy, long_plan, "done")))
+    finally:
+        receiver.server.shutdown()
+
+
+async def test_two_workers_share_twenty_plans_and_run_each_once(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    locations = [await start_plan(faults, carrier, time_limit_s=0.3) for _ in range(20)]
+    for _ in range(2):
+        workers.append(faults.worker(worker_plan_concurrency=1).start())
+
+    async def all_finished() -> list[dict[str, Any]]:
+        plans = [await read(faults, carrier, location) for location in locations]
+        return plans if all(p["status"] in ("done", "failed") for p in plans) else []
+
+    plans = await eventually(all_finished, 180)
+    for plan in plans:
+        assert_served(plan)
+        assert plan["attempts"] == 1
+    jobs = await faults.sql(
+        "SELECT j.id, j.status, j.attempts, j.worker_id, "
+        "(SELECT count(*) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started')"
+        " AS starts FROM procrastinate_jobs j "
+        "WHERE j.task_name = 'logistics:solve_route_plan' AND j.args->>'plan_id' = ANY($1)",
+        [p["id"] for p in plans],
+    )
+    assert len(jobs) == 20
+    # procrastinate counts the finished run among the attempts: one run, started once.
+    assert {(j["status"], j["attempts"], j["starts"]) for j in jobs} == {("succeeded", 1, 1)}
+    # Both processes planned some (each serves the plans queue with a worker of its own).
+    assert len({j["worker_id"] for j in jobs}) == 2
