@@ -15,7 +15,6 @@ names a server (its database `boucle_bench` is dropped and made again)."""
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,12 +26,12 @@ from sqlalchemy.engine import make_url
 
 from app.candidates.service import pair_from_row
 from app.settings import PROJECT_ROOT
+from bench.support import free_port, fresh_database, percentile, server_url, stop_server
 from matching.allocation import Prices, allocate_nearest_first, allocate_offers_to_requests
 from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
 
-CLUSTER = PROJECT_ROOT / ".data" / "bench-pg"
 ADMIN_TOKEN = "bench-admin-token"
 CODES = [
     "170101",
@@ -91,54 +90,6 @@ SELECT gen_random_uuid(), ($2::uuid[])[1 + (i + 1) % cardinality($2::uuid[])],
   FROM g
 RETURNING id
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
-
-
-def server_url() -> str:
-    given = os.environ.get("BOUCLE_BENCH_DATABASE_URL")
-    if given:
-        return given
-    out = subprocess.run(
-        [str(PROJECT_ROOT / "scripts" / "pg.sh"), "start", str(CLUSTER)],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    return out.stdout.strip()
-
-
-async def fresh_database(server: str, name: str) -> str:
-    url = make_url(server)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    database_url = url.set(database=name).render_as_string(hide_password=False)
-    env = {**os.environ, "BOUCLE_DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True
-    )
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "reference"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return database_url
 
 
 async def connect(database_url: str) -> asyncpg.Connection:
@@ -304,9 +255,7 @@ async def main() -> None:
             await bench_allocation(await fresh_database(server, "boucle_bench"), args.allocation)
     finally:
         if "BOUCLE_BENCH_DATABASE_URL" not in os.environ:
-            subprocess.run(
-                [str(PROJECT_ROOT / "scripts" / "pg.sh"), "stop", str(CLUSTER)], check=False
-            )
+            stop_server()
 
 
 if __name__ == "__main__":

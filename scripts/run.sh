@@ -14,7 +14,7 @@ fi
 .venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
 .venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL"
-# One worker runs the job queue beside the API; both stop together.
+# One worker process serves both job queues (plans, events) beside the API; both stop together.
 .venv/bin/python -m app.worker &
 worker=$!
 trap 'kill $worker 2>/dev/null' EXIT

@@ -229,6 +229,37 @@ def request_body(**overrides: Any) -> dict[str, Any]:
     }
 
 
+PLAN_DAY = "2026-12-02"
+PLAN_SHOPS = [[4.3540, 50.8510], [4.3480, 50.8470], [4.3600, 50.8450], [4.3510, 50.8400]]
+
+
+def plan_body(time_limit_s: float, shops: int = 4) -> dict[str, Any]:
+    """A day of `shops` parcels from Tour & Taxis by two cargo bikes (parcel-0, ...)."""
+
+    def window(start: str, end: str) -> dict[str, str]:
+        return {
+            "window_from": f"{PLAN_DAY}T{start}:00+01:00",
+            "window_until": f"{PLAN_DAY}T{end}:00+01:00",
+        }
+
+    return {
+        "date": PLAN_DAY,
+        "vehicles": [
+            {"name": f"Bike {k}", "type": "cargo_bike", "start": point(TOUR_TAXIS)} for k in (1, 2)
+        ],
+        "shipments": [
+            {
+                "reference": f"parcel-{k}",
+                "pickup": {"location": point(TOUR_TAXIS), **window("08:00", "12:00")},
+                "delivery": {"location": point(shop), **window("09:00", "17:00")},
+                "load_kg": 20,
+            }
+            for k, shop in enumerate(PLAN_SHOPS[:shops])
+        ],
+        "time_limit_s": time_limit_s,
+    }
+
+
 def assert_problem(
     response: httpx.Response, status: int, field: str | None = None, rule: str | None = None
 ) -> dict[str, Any]:
@@ -378,6 +409,7 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.server.shutdown()
+    r.server.server_close()
 
 
 def signature_is_valid(record: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from app.main import create_app
 from app.settings import PROJECT_ROOT
 from tests.conftest import (
+    PLAN_SHOPS,
     SECRET,
     Org,
     Receiver,
@@ -30,6 +31,7 @@ from tests.conftest import (
     load_reference,
     migrate,
     offer_body,
+    plan_body,
     point,
     remove_cluster,
     request_body,
@@ -40,9 +42,7 @@ from tests.worker_processes import WorkerProcess, eventually
 
 CLUSTER = PROJECT_ROOT / ".data" / "test-pg-faults"
 PG = str(PROJECT_ROOT / "scripts" / "pg.sh")
-DAY = "2026-12-02"
-TIR = [4.3467, 50.8660]
-SHOPS = [[4.3540, 50.8510], [4.3480, 50.8470], [4.3600, 50.8450], [4.3510, 50.8400]]
+SHOPS = PLAN_SHOPS
 
 
 @dataclass
@@ -100,28 +100,6 @@ def workers(faults: Faults) -> Iterator[list[WorkerProcess]]:
     yield started
     for worker in started:
         worker.stop()
-
-
-def plan_body(time_limit_s: float, shops: int = 4) -> dict[str, Any]:
-    def window(start: str, end: str) -> dict[str, str]:
-        return {"window_from": f"{DAY}T{start}:00+01:00", "window_until": f"{DAY}T{end}:00+01:00"}
-
-    return {
-        "date": DAY,
-        "vehicles": [
-            {"name": f"Bike {k}", "type": "cargo_bike", "start": point(TIR)} for k in (1, 2)
-        ],
-        "shipments": [
-            {
-                "reference": f"parcel-{k}",
-                "pickup": {"location": point(TIR), **window("08:00", "12:00")},
-                "delivery": {"location": point(shop), **window("09:00", "17:00")},
-                "load_kg": 20,
-            }
-            for k, shop in enumerate(SHOPS[:shops])
-        ],
-        "time_limit_s": time_limit_s,
-    }
 
 
 async def start_plan(faults: Faults, org: Org, time_limit_s: float) -> str:

@@ -1,0 +1,209 @@
+"""Job-layer benchmark: real worker processes on a throwaway cluster, every figure printed
+against a baseline measured in the same run.
+
+1. Throughput: 20 small route plans queued at once, finished by one worker process with one
+   plan slot, then by two worker processes (one slot each); the ratio of the two times
+   (expect close to 2x on a 2-core machine).
+2. Isolation: the delay from a webhook event's creation to its receipt on 127.0.0.1, p50 and
+   p95, while two long plans fill a worker's plan slots, against the same on an idle worker.
+
+    python -m bench.jobs [--plans 20] [--plan-seconds 0.5] [--events 30]
+
+It starts a throwaway PostgreSQL cluster in .data/bench-pg unless BOUCLE_BENCH_DATABASE_URL
+names a server (its database `boucle_bench_jobs` is dropped and made again)."""
+
+import argparse
+import asyncio
+import json
+import tempfile
+import threading
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from app.main import create_app
+from bench.support import fresh_database, percentile, server_url, stop_server
+from tests.conftest import Org, create_org, offer_body, plan_body, point, request_body, settings_for
+from tests.worker_processes import WorkerProcess, eventually
+
+
+class TimingReceiver:
+    """Records when each event arrives, against the `created_at` it carries."""
+
+    def __init__(self) -> None:
+        self.delays_s: list[float] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                created = datetime.fromisoformat(body["created_at"]).timestamp()
+                receiver.delays_s.append(time.time() - created)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def finish_plans(
+    client: httpx.AsyncClient,
+    carrier: Org,
+    workers: list[WorkerProcess],
+    count: int,
+    seconds: float,
+) -> float:
+    """Seconds from queueing `count` plans to the last one done, with these workers."""
+    locations = []
+    for _ in range(count):
+        started = await client.post(
+            "/v1/route-plans", json=plan_body(seconds), headers=carrier.headers
+        )
+        assert started.status_code == 202, started.text
+        locations.append(started.headers["location"])
+    began = time.monotonic()
+    for worker in workers:
+        worker.start()
+
+    async def all_done() -> bool:
+        for location in locations:
+            plan = (await client.get(location, headers=carrier.headers)).json()
+            if plan["status"] not in ("done", "failed"):
+                return False
+            assert plan["status"] == "done", plan
+        return True
+
+    await eventually(all_done, within_s=600, every_s=0.05)
+    elapsed = time.monotonic() - began
+    for worker in workers:
+        worker.stop()
+    return elapsed
+
+
+async def event_delays(
+    client: httpx.AsyncClient, receiver: TimingReceiver, supplier: Org, consumer: Org, events: int
+) -> list[float]:
+    """Proposes `events` matches, a quarter second apart; answers the delays of their
+    `match.proposed` events at the consumer's receiver."""
+    receiver.delays_s.clear()
+    offered = await client.post(
+        "/v1/offers",
+        json=offer_body(
+            material="170504", location=point([4.35, 50.85]), quantity={"value": 1000, "unit": "t"}
+        ),
+        headers=supplier.headers,
+    )
+    assert offered.status_code == 201, offered.text
+    for _ in range(events):
+        requested = await client.post(
+            "/v1/requests",
+            json=request_body(location=point([4.36, 50.85]), quantity={"value": 1, "unit": "t"}),
+            headers=consumer.headers,
+        )
+        proposed = await client.post(
+            "/v1/matches",
+            json={"offer_id": offered.json()["id"], "request_id": requested.json()["id"]},
+            headers=consumer.headers,
+        )
+        assert proposed.status_code == 201, proposed.text
+        await asyncio.sleep(0.25)
+    await eventually(lambda: asyncio.sleep(0, len(receiver.delays_s) >= events), within_s=120)
+    return list(receiver.delays_s)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--plans", type=int, default=20)
+    parser.add_argument("--plan-seconds", type=float, default=0.5)
+    parser.add_argument("--events", type=int, default=30)
+    args = parser.parse_args()
+    url = await fresh_database(server_url(), "boucle_bench_jobs")
+    logs = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
+    app = create_app(
+        settings_for(url, webhooks_allow_private_urls=True, max_active_jobs_per_organization=10_000)
+    )
+    receiver = TimingReceiver()
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                carrier = await create_org(client, "carrier")
+
+                def worker(name: str, **settings: Any) -> WorkerProcess:
+                    return WorkerProcess(url, logs / f"{name}.log", **settings)
+
+                print(f"{args.plans} plans of {args.plan_seconds} s queued at once:")
+                one = await finish_plans(
+                    client,
+                    carrier,
+                    [worker("one", worker_plan_concurrency=1)],
+                    args.plans,
+                    args.plan_seconds,
+                )
+                two = await finish_plans(
+                    client,
+                    carrier,
+                    [worker(f"two-{k}", worker_plan_concurrency=1) for k in (1, 2)],
+                    args.plans,
+                    args.plan_seconds,
+                )
+                print(f"  1 worker, 1 plan slot     {one:7.2f} s   1.00 x")
+                print(f"  2 worker processes        {two:7.2f} s   {one / two:4.2f} x faster")
+
+                supplier, consumer = (
+                    await create_org(client, "supplier"),
+                    await create_org(client, "consumer"),
+                )
+                hook = await client.post(
+                    "/v1/webhooks",
+                    json={"url": receiver.url, "events": ["match.proposed"], "secret": "s" * 20},
+                    headers=consumer.headers,
+                )
+                assert hook.status_code == 201, hook.text
+                serving = worker("events").start()
+                try:
+                    # Once the worker is up and listening: the first event waits for its start.
+                    await event_delays(client, receiver, supplier, consumer, 1)
+                    idle = await event_delays(client, receiver, supplier, consumer, args.events)
+                    busy_plans = [
+                        (
+                            await client.post(
+                                "/v1/route-plans", json=plan_body(60), headers=carrier.headers
+                            )
+                        ).headers["location"]
+                        for _ in range(2)
+                    ]
+                    busy = await event_delays(client, receiver, supplier, consumer, args.events)
+                    still = [
+                        (await client.get(loc, headers=carrier.headers)).json()["status"]
+                        for loc in busy_plans
+                    ]
+                finally:
+                    serving.stop()
+                print(f"webhook event to receipt, {args.events} events (p50 / p95):")
+                print(
+                    f"  idle worker               {percentile(idle, 50) * 1000:7.1f} / {percentile(idle, 95) * 1000:7.1f} ms   1.00 x"
+                )
+                print(
+                    f"  behind 2 running plans    {percentile(busy, 50) * 1000:7.1f} / {percentile(busy, 95) * 1000:7.1f} ms   "
+                    f"{percentile(busy, 50) / percentile(idle, 50):4.2f} x / {percentile(busy, 95) / percentile(idle, 95):4.2f} x"
+                    f"   (plans meanwhile: {', '.join(still)})"
+                )
+    finally:
+        receiver.server.shutdown()
+        stop_server()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
