@@ -26,6 +26,8 @@ from tests.conftest import (
     SECRET,
     Org,
     Receiver,
+    SocketReceiver,
+    answer_trickling,
     assert_problem,
     create_org,
     load_reference,
@@ -394,3 +396,37 @@ async def test_two_workers_share_twenty_plans_and_run_each_once(
     assert {(j["status"], j["attempts"], j["starts"]) for j in jobs} == {("succeeded", 1, 1)}
     # Both processes planned some (each serves the plans queue with a worker of its own).
     assert len({j["worker_id"] for j in jobs}) == 2
+
+
+async def test_a_trickling_receiver_is_cut_at_its_deadline_while_others_get_their_events(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    trickling, healthy = SocketReceiver(answer_trickling), Receiver()
+    try:
+        slow = await create_org(faults.client, "carrier")
+        quick = await create_org(faults.client, "carrier")
+        slow_hook = await subscribe(faults.client, slow, trickling.url, ["route_plan.completed"])
+        await subscribe(faults.client, quick, healthy.url, ["route_plan.completed"])
+        await start_plan(faults, slow, time_limit_s=0.5)
+        workers.append(faults.worker(webhook_timeout_seconds=8).start())
+        await eventually(lambda: asyncio.to_thread(trickling.requested.wait, 0.2))
+        # While the trickling receiver holds its delivery, another organization's event.
+        await start_plan(faults, quick, time_limit_s=0.5)
+        await eventually(lambda: asyncio.sleep(0, healthy.events("route_plan.completed")))
+
+        async def first_attempt() -> dict[str, Any]:
+            response = await faults.client.get(
+                f"/v1/webhooks/{slow_hook}/deliveries", headers=slow.headers
+            )
+            [delivery] = response.json()["items"]
+            return dict(delivery) if delivery["log"] else {}
+
+        # The healthy event arrived while the trickling delivery was still in its exchange.
+        assert await first_attempt() == {}
+        cut = await eventually(first_attempt)
+        assert cut["status"] == "pending" and cut["log"][0]["error"].startswith("deadline:")
+        # Tried again later (retries come at once in these tests).
+        await eventually(lambda: asyncio.sleep(0, len(trickling.requests) >= 2))
+    finally:
+        trickling.close()
+        healthy.server.shutdown()
