@@ -51,21 +51,16 @@ def psycopg_conninfo(database_url: str) -> str:
 
 
 async def defer_in_transaction(
-    session: AsyncSession,
-    job: JobKind | str,
-    args: dict[str, Any],
-    scheduled_at: datetime | None = None,
+    session: AsyncSession, job: JobKind, args: dict[str, Any], scheduled_at: datetime | None = None
 ) -> None:
     """Queues a job in the caller's transaction, so that the job exists if and only if the
     change that calls for it is committed (procrastinate's own defer uses a connection of its
-    own). The SQL function is procrastinate 3's, pinned in pyproject.toml. A bare task name
-    goes to the events queue."""
-    kind = job if isinstance(job, JobKind) else JobKind(job, EVENTS_QUEUE)
+    own). The SQL function is procrastinate 3's, pinned in pyproject.toml."""
     await session.execute(
         _DEFER,
         {
-            "queue": kind.queue,
-            "task": kind.name,
+            "queue": job.queue,
+            "task": job.name,
             "args": json.dumps(args),
             "scheduled_at": scheduled_at,
         },

@@ -20,7 +20,7 @@ from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
 from app.webhooks.delivery import pinned_request
-from app.webhooks.service import DELIVER, deliver, emit
+from app.webhooks.service import DELIVER, deliver, emit, requeue_orphaned_deliveries
 from app.worker import work_until_idle
 from tests.conftest import (
     SECRET,
@@ -139,7 +139,7 @@ async def _queued_attempts(app: FastAPI, delivery_id: uuid.UUID) -> int:
                 "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :task "
                 "AND status = 'todo' AND args->>'delivery_id' = :id"
             ),
-            {"task": DELIVER, "id": str(delivery_id)},
+            {"task": DELIVER.name, "id": str(delivery_id)},
         )
     return count
 
@@ -441,3 +441,37 @@ async def test_a_cursor_that_is_no_date_answers_422(
         f"/v1/webhooks/{webhook_id}/deliveries?cursor={cursor}", headers=org.headers
     )
     assert_problem(response, 422, "cursor", "valid_cursor")
+
+
+async def test_a_pending_delivery_whose_job_was_lost_is_queued_again_by_the_sweep(
+    client: httpx.AsyncClient,
+    delivering: FastAPI,
+    make_org: OrgFactory,
+    subscribe: Subscribe,
+    receivers: Callable[..., Receiver],
+) -> None:
+    org = await make_org()
+    receiver = receivers()
+    webhook_id = await subscribe(org, receiver.url)
+    delivery_id = await _emit(delivering, org, webhook_id)
+    # Its job ran out of retries (the database was away each time, say).
+    async with delivering.state.sessionmaker.begin() as session:
+        await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'failed' "
+                "WHERE task_name = :task AND args->>'delivery_id' = :id"
+            ),
+            {"task": DELIVER.name, "id": str(delivery_id)},
+        )
+    assert await _queued_attempts(delivering, delivery_id) == 0
+
+    async with delivering.state.sessionmaker() as session:
+        assert await requeue_orphaned_deliveries(session) >= 1
+    assert await _queued_attempts(delivering, delivery_id) == 1
+    async with delivering.state.sessionmaker() as session:
+        await requeue_orphaned_deliveries(session)
+    assert await _queued_attempts(delivering, delivery_id) == 1
+
+    await work_until_idle(delivering)
+    assert (await _delivery(client, org, webhook_id))["status"] == "delivered"
+    assert len(receiver.received) == 1

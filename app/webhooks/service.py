@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.errors import ValidationFailed
-from app.jobs import defer_in_transaction
+from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.ownership import list_own, load_readable
 from app.kit.pagination import PageParams
 from app.models import Webhook, WebhookDelivery, WebhookEvent
@@ -33,7 +33,8 @@ from app.webhooks.addresses import public_address_problem
 from app.webhooks.delivery import Answer, post
 from app.webhooks.schemas import WebhookCreate
 
-DELIVER = "webhooks:deliver"
+DELIVER = JobKind("webhooks:deliver", EVENTS_QUEUE)
+REQUEUE_ORPHANED_DELIVERIES = "webhooks:requeue_orphaned_deliveries"
 SIGNATURE_HEADER = "Boucle-Signature"
 
 
@@ -216,12 +217,35 @@ async def _queue_attempt(
     await defer_in_transaction(session, DELIVER, {"delivery_id": str(delivery_id)}, scheduled_at)
 
 
+# Pending deliveries that no job will attempt: their job ran out of retries (the database was
+# away each time), or was lost some other way.
+_ORPHANED = text(
+    """
+    SELECT d.id FROM webhook_deliveries d
+    WHERE d.status = 'pending' AND NOT EXISTS (
+        SELECT 1 FROM procrastinate_jobs j
+        WHERE j.task_name = :task AND j.status IN ('todo', 'doing')
+          AND j.args->>'delivery_id' = d.id::text)
+    """
+)
+
+
+async def requeue_orphaned_deliveries(session: AsyncSession) -> int:
+    """Gives every pending delivery a queued attempt again (the periodic sweep): a pending
+    delivery is always owned by a job. Answers how many it queued."""
+    orphans = list((await session.scalars(_ORPHANED, {"task": DELIVER.name})).all())
+    for delivery_id in orphans:
+        await _queue_attempt(session, delivery_id)
+    await session.commit()
+    return len(orphans)
+
+
 async def _queue_retry(session: AsyncSession, delivery_id: uuid.UUID, at: datetime) -> datetime:
     """Queues the next attempt at `at` unless one is queued already, and answers when the
     next attempt runs. One attempt queued at a time: a job run twice (its worker died after
     recording its attempt) or two runs at once must not fork the retries into two chains."""
     queued: datetime | None = await session.scalar(
-        _QUEUED_ATTEMPT, {"task": DELIVER, "delivery_id": str(delivery_id)}
+        _QUEUED_ATTEMPT, {"task": DELIVER.name, "delivery_id": str(delivery_id)}
     )
     if queued is not None:
         return queued

@@ -9,7 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jobs import EVENTS_QUEUE
 from app.settings import Settings
-from app.webhooks.service import DELIVER, deliver
+from app.webhooks.service import (
+    DELIVER,
+    REQUEUE_ORPHANED_DELIVERIES,
+    deliver,
+    requeue_orphaned_deliveries,
+)
 
 
 async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
@@ -18,5 +23,22 @@ async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
     await deliver(sessionmaker, settings, uuid.UUID(delivery_id))
 
 
+async def requeue_orphans(context: JobContext, timestamp: int) -> None:
+    sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
+    async with sessionmaker() as session:
+        await requeue_orphaned_deliveries(session)
+
+
 def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
-    jobs.task(name=DELIVER, queue=EVENTS_QUEUE, pass_context=True, retry=retry)(deliver_webhook)
+    jobs.task(name=DELIVER.name, queue=DELIVER.queue, pass_context=True, retry=retry)(
+        deliver_webhook
+    )
+    # Every ten minutes: a pending delivery whose job was lost gets one again.
+    sweep = jobs.task(
+        name=REQUEUE_ORPHANED_DELIVERIES,
+        queue=EVENTS_QUEUE,
+        pass_context=True,
+        queueing_lock=REQUEUE_ORPHANED_DELIVERIES,
+        retry=retry,
+    )
+    jobs.periodic(cron="*/10 * * * *")(sweep(requeue_orphans))
