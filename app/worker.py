@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs import EVENTS_QUEUE, PLANS_QUEUE
-from app.kit.child_process import preload_in_children
+from app.kit.child_process import preload_in_children, start_fork_server
 from app.kit.stalled_jobs import retry_stalled_jobs
 from app.settings import Settings, get_settings
 from app.tasks import CHILD_PROCESS_MODULES, TRACKED_JOBS, create_job_app
@@ -82,6 +82,7 @@ async def _take_over_stalled_jobs(
 
 async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None:
     preload_in_children(CHILD_PROCESS_MODULES)
+    await start_fork_server()
     engine = create_engine(settings)
     jobs = create_job_app(settings)
     sessionmaker = create_sessionmaker(engine)

@@ -18,12 +18,16 @@ import json
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Awaitable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from bench.support import fresh_database, percentile, server_url, stop_server
@@ -55,38 +59,68 @@ class TimingReceiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+async def scalar(url: str, query: str, *args: Any) -> Any:
+    """One value from the benchmark's database, on a connection of its own (polling through
+    the API would take the CPU the workers are measured on)."""
+    address = make_url(url)
+    conn = await asyncpg.connect(
+        host=address.host, port=address.port, user=address.username, database=address.database
+    )
+    try:
+        return await conn.fetchval(query, *args)
+    finally:
+        await conn.close()
+
+
+async def workers_ready(url: str, count: int) -> bool:
+    """Whether `count` procrastinate workers (two per process: one per queue) are registered."""
+    return bool(await scalar(url, "SELECT count(*) FROM procrastinate_workers") >= count)
+
+
 async def finish_plans(
     client: httpx.AsyncClient,
+    url: str,
     carrier: Org,
     workers: list[WorkerProcess],
     count: int,
     seconds: float,
 ) -> float:
-    """Seconds from queueing `count` plans to the last one done, with these workers."""
-    locations = []
-    for _ in range(count):
-        started = await client.post(
-            "/v1/route-plans", json=plan_body(seconds), headers=carrier.headers
-        )
-        assert started.status_code == 202, started.text
-        locations.append(started.headers["location"])
-    began = time.monotonic()
+    """Seconds from queueing `count` plans at once, to running workers, to the last one done."""
     for worker in workers:
         worker.start()
+    await eventually(lambda: workers_ready(url, 2 * len(workers)), within_s=60)
+    began = time.monotonic()
+    started = await asyncio.gather(
+        *(
+            client.post("/v1/route-plans", json=plan_body(seconds), headers=carrier.headers)
+            for _ in range(count)
+        )
+    )
+    assert all(s.status_code == 202 for s in started), [s.text for s in started]
+    ids = [uuid.UUID(s.headers["location"].rsplit("/", 1)[1]) for s in started]
 
-    async def all_done() -> bool:
-        for location in locations:
-            plan = (await client.get(location, headers=carrier.headers)).json()
-            if plan["status"] not in ("done", "failed"):
-                return False
-            assert plan["status"] == "done", plan
-        return True
+    async def all_finished() -> bool:
+        finished = await scalar(
+            url,
+            "SELECT count(*) FROM route_plans WHERE id = ANY($1) AND status IN ('done', 'failed')",
+            ids,
+        )
+        return bool(finished == len(ids))
 
-    await eventually(all_done, within_s=600, every_s=0.05)
+    await eventually(all_finished, within_s=600, every_s=0.05)
     elapsed = time.monotonic() - began
+    done = await scalar(
+        url, "SELECT count(*) FROM route_plans WHERE id = ANY($1) AND status = 'done'", ids
+    )
+    assert done == len(ids), f"{len(ids) - done} plans failed"
     for worker in workers:
         worker.stop()
+    await eventually(lambda: _not(workers_ready(url, 1)), within_s=60)
     return elapsed
+
+
+async def _not(check: Awaitable[bool]) -> bool:
+    return not await check
 
 
 async def event_delays(
@@ -146,6 +180,7 @@ async def main() -> None:
                 print(f"{args.plans} plans of {args.plan_seconds} s queued at once:")
                 one = await finish_plans(
                     client,
+                    url,
                     carrier,
                     [worker("one", worker_plan_concurrency=1)],
                     args.plans,
@@ -153,6 +188,7 @@ async def main() -> None:
                 )
                 two = await finish_plans(
                     client,
+                    url,
                     carrier,
                     [worker(f"two-{k}", worker_plan_concurrency=1) for k in (1, 2)],
                     args.plans,

@@ -32,6 +32,16 @@ def preload_in_children(modules: Iterable[str]) -> None:
     _CONTEXT.set_forkserver_preload([__name__, *modules])
 
 
+def _nothing() -> None:
+    return None
+
+
+async def start_fork_server() -> None:
+    """Starts the fork server and its imports now (a couple of seconds), so that the first
+    plan does not wait for them."""
+    await call_in_child_process(_nothing, memory_limit_mb=1024)
+
+
 def _exit_when_gone(worker_pid: int) -> None:
     """Ends this child when the worker that asked for it ends, however it ends. (The fork
     server is the child's parent, and it lives on as long as a child does.)"""
