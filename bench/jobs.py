@@ -16,12 +16,10 @@ import argparse
 import asyncio
 import json
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Awaitable
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,32 +29,17 @@ from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from bench.support import fresh_database, percentile, server_url, stop_server
-from tests.conftest import Org, create_org, offer_body, plan_body, point, request_body, settings_for
+from tests.conftest import (
+    Org,
+    Receiver,
+    create_org,
+    offer_body,
+    plan_body,
+    point,
+    request_body,
+    settings_for,
+)
 from tests.worker_processes import WorkerProcess, eventually
-
-
-class TimingReceiver:
-    """Records when each event arrives, against the `created_at` it carries."""
-
-    def __init__(self) -> None:
-        self.delays_s: list[float] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                created = datetime.fromisoformat(body["created_at"]).timestamp()
-                receiver.delays_s.append(time.time() - created)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
 async def scalar(url: str, query: str, *args: Any) -> Any:
@@ -124,11 +107,11 @@ async def _not(check: Awaitable[bool]) -> bool:
 
 
 async def event_delays(
-    client: httpx.AsyncClient, receiver: TimingReceiver, supplier: Org, consumer: Org, events: int
+    client: httpx.AsyncClient, receiver: Receiver, supplier: Org, consumer: Org, events: int
 ) -> list[float]:
     """Proposes `events` matches, a quarter second apart; answers the delays of their
     `match.proposed` events at the consumer's receiver."""
-    receiver.delays_s.clear()
+    receiver.received.clear()
     offered = await client.post(
         "/v1/offers",
         json=offer_body(
@@ -150,8 +133,11 @@ async def event_delays(
         )
         assert proposed.status_code == 201, proposed.text
         await asyncio.sleep(0.25)
-    await eventually(lambda: asyncio.sleep(0, len(receiver.delays_s) >= events), within_s=120)
-    return list(receiver.delays_s)
+    await eventually(lambda: asyncio.sleep(0, len(receiver.received) >= events), within_s=120)
+    return [
+        record["at"] - datetime.fromisoformat(json.loads(record["body"])["created_at"]).timestamp()
+        for record in receiver.received
+    ]
 
 
 async def main() -> None:
@@ -167,7 +153,7 @@ async def main() -> None:
     app = create_app(
         settings_for(url, webhooks_allow_private_urls=True, max_active_jobs_per_organization=10_000)
     )
-    receiver = TimingReceiver()
+    receiver = Receiver()
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -281,9 +282,10 @@ SECRET = "a-secret-of-at-least-16-chars"
 
 
 class Receiver:
-    """A local HTTP endpoint that records what it receives and answers the first `failures`
-    with `failure_status` (and `failure_body`), then 204. With `tls` (a certificate and its
-    key), it speaks https."""
+    """A local HTTP endpoint that records what it receives, and when, and answers the first
+    `failures` with `failure_status` (and `failure_body`), then 204. With `tls` (a certificate
+    and its key), it speaks https. `on_receipt(n)` runs on the n-th request before the answer
+    (to hold it, say)."""
 
     def __init__(
         self,
@@ -291,6 +293,7 @@ class Receiver:
         failure_status: int = 500,
         failure_body: bytes = b"",
         tls: tuple[Path, Path] | None = None,
+        on_receipt: Callable[[int], None] | None = None,
     ) -> None:
         self.failures = failures
         self.received: list[dict[str, Any]] = []
@@ -299,7 +302,11 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
+                receiver.received.append(
+                    {"headers": dict(self.headers), "body": body, "at": time.time()}
+                )
+                if on_receipt is not None:
+                    on_receipt(len(receiver.received))
                 failing = receiver.failures > 0
                 receiver.failures -= 1
                 self.send_response(failure_status if failing else 204)

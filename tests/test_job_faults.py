@@ -3,14 +3,12 @@
 it leaves the rest of the suite alone)."""
 
 import asyncio
-import json
 import signal
 import subprocess
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -242,38 +240,22 @@ async def test_a_matching_run_whose_worker_is_killed_proposes_once_on_the_next(
     assert [p["n"] for p in pairs] == [1] * len(run["matches"])
 
 
-class HoldingReceiver:
-    """Holds the first POST it receives until told to let go, then answers 204 to all."""
+def holding_receiver(holding: threading.Event, let_go: threading.Event) -> Receiver:
+    """A receiver that holds the first POST until told to let go."""
 
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-        self.holding = threading.Event()
-        self.let_go = threading.Event()
-        receiver = self
+    def hold_the_first(n: int) -> None:
+        if n == 1:
+            holding.set()
+            let_go.wait(30)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append(body)
-                if len(receiver.received) == 1:
-                    receiver.holding.set()
-                    receiver.let_go.wait(30)
-                self.send_response(204)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    return Receiver(on_receipt=hold_the_first)
 
 
 async def test_a_delivery_whose_worker_dies_mid_send_is_sent_again_by_the_next(
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:
-    receiver = HoldingReceiver()
+    holding, let_go = threading.Event(), threading.Event()
+    receiver = holding_receiver(holding, let_go)
     try:
         _, consumer = await offer_and_request(faults, "1701")
         hook = await faults.client.post(
@@ -285,10 +267,10 @@ async def test_a_delivery_whose_worker_dies_mid_send_is_sent_again_by_the_next(
         # The offer's event is written by a job, for the subscriptions there are by then.
         first = faults.worker().start()
         workers.append(first)
-        await eventually(lambda: asyncio.to_thread(receiver.holding.wait, 0.2))
+        await eventually(holding.is_set)
         first.signal(signal.SIGKILL)
         first.wait()
-        receiver.let_go.set()
+        let_go.set()
 
         workers.append(faults.worker().start())
         deliveries_url = f"/v1/webhooks/{hook.json()['id']}/deliveries"
@@ -299,10 +281,10 @@ async def test_a_delivery_whose_worker_dies_mid_send_is_sent_again_by_the_next(
 
         assert [d["attempts"] for d in await eventually(delivered)] == [1]
         # At least once: the receiver got the event twice, and tells by its id that it is one.
-        ids = [json.loads(body)["id"] for body in receiver.received]
+        ids = [event["id"] for event in receiver.events()]
         assert len(ids) == 2 and len(set(ids)) == 1
     finally:
-        receiver.let_go.set()
+        let_go.set()
         receiver.server.shutdown()
 
 
@@ -359,7 +341,7 @@ async def test_a_long_plan_holds_up_neither_a_delivery_nor_another_plan(
         await eventually(lambda: status_is(faults, busy, long_plan, "running"))
         short_plan = await start_plan(faults, other, time_limit_s=1)
         short = await eventually(lambda: status_is(faults, other, short_plan, "done", "failed"))
-        await eventually(lambda: asyncio.sleep(0, receiver.events("route_plan.completed")))
+        await eventually(lambda: receiver.events("route_plan.completed"))
         still = await read(faults, busy, long_plan)
         assert short["status"] == "done" and still["status"] == "running"
         assert receiver.events()[0]["data"]["route_plan_id"] == short["id"]
@@ -409,10 +391,10 @@ async def test_a_trickling_receiver_is_cut_at_its_deadline_while_others_get_thei
         await subscribe(faults.client, quick, healthy.url, ["route_plan.completed"])
         await start_plan(faults, slow, time_limit_s=0.5)
         workers.append(faults.worker(webhook_timeout_seconds=8).start())
-        await eventually(lambda: asyncio.to_thread(trickling.requested.wait, 0.2))
+        await eventually(trickling.requested.is_set)
         # While the trickling receiver holds its delivery, another organization's event.
         await start_plan(faults, quick, time_limit_s=0.5)
-        await eventually(lambda: asyncio.sleep(0, healthy.events("route_plan.completed")))
+        await eventually(lambda: healthy.events("route_plan.completed"))
 
         async def first_attempt() -> dict[str, Any]:
             response = await faults.client.get(
@@ -426,7 +408,7 @@ async def test_a_trickling_receiver_is_cut_at_its_deadline_while_others_get_thei
         cut = await eventually(first_attempt)
         assert cut["status"] == "pending" and cut["log"][0]["error"].startswith("deadline:")
         # Tried again later (retries come at once in these tests).
-        await eventually(lambda: asyncio.sleep(0, len(trickling.requests) >= 2))
+        await eventually(lambda: len(trickling.requests) >= 2)
     finally:
         trickling.close()
         healthy.server.shutdown()

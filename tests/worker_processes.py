@@ -2,6 +2,7 @@
 with settings of their own, stopped with real signals."""
 
 import asyncio
+import inspect
 import os
 import signal
 import subprocess
@@ -79,13 +80,15 @@ class WorkerProcess:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[Any]], within_s: float = 90, every_s: float = 0.2
+    check: Callable[[], Awaitable[Any] | Any], within_s: float = 90, every_s: float = 0.2
 ) -> Any:
-    """Polls `check` until it answers something true, and answers it; fails after `within_s`
-    (a bound on the test's length, not a measure of speed)."""
+    """Polls `check` (plain or async) until it answers something true, and answers it; fails
+    after `within_s` (a bound on the test's length, not a measure of speed)."""
     deadline = time.monotonic() + within_s
     while True:
-        value = await check()
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         assert time.monotonic() < deadline, f"still waiting after {within_s} s"
