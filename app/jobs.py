@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +66,21 @@ async def defer_in_transaction(
             "scheduled_at": scheduled_at,
         },
     )
+
+
+def register_sweep(
+    jobs: procrastinate.App,
+    name: str,
+    cron: str,
+    function: Callable[..., Awaitable[None]],
+    retry: BaseRetryStrategy,
+) -> None:
+    """A periodic task on the events queue, deferred by whichever worker comes first, and
+    queued once however many workers defer it (a queueing lock of its name)."""
+    task = jobs.task(
+        name=name, queue=EVENTS_QUEUE, pass_context=True, queueing_lock=name, retry=retry
+    )
+    jobs.periodic(cron=cron)(task(function))
 
 
 class RetryInterrupted(BaseRetryStrategy):

@@ -5,12 +5,9 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
-
-import asyncpg
-from sqlalchemy.engine import make_url
 
 from app.settings import PROJECT_ROOT
+from tests.conftest import create_database, load_reference, migrate
 
 CLUSTER = PROJECT_ROOT / ".data" / "bench-pg"
 PG = str(PROJECT_ROOT / "scripts" / "pg.sh")
@@ -40,27 +37,10 @@ def server_url() -> str:
 
 
 async def fresh_database(server: str, name: str) -> str:
-    url = make_url(server)
-    conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database="postgres"
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    database_url = url.set(database=name).render_as_string(hide_password=False)
-    env = {**os.environ, "BOUCLE_DATABASE_URL": database_url}
-    subprocess.run(
-        [sys.executable, "-m", "alembic", "upgrade", "head"], cwd=PROJECT_ROOT, env=env, check=True
-    )
-    subprocess.run(
-        [sys.executable, "-m", "app.cli", "reference"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    """A database `name` made anew on the server, migrated, with the reference data."""
+    database_url = await create_database(server, name)
+    migrate(database_url)
+    load_reference(database_url, "reference")
     return database_url
 
 

@@ -87,18 +87,23 @@ def make_database(server_url: str) -> Callable[[str], Awaitable[str]]:
     """Creates an empty database on the test cluster and answers its URL."""
 
     async def make(name: str) -> str:
-        url = make_url(server_url)
-        conn = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, database="postgres"
-        )
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        return url.set(database=name).render_as_string(hide_password=False)
+        return await create_database(server_url, name)
 
     return make
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """An empty database `name` on the server (dropped first if it was there); its URL."""
+    url = make_url(server_url)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database="postgres"
+    )
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

@@ -95,11 +95,13 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
 
 @pytest.fixture
 def workers(faults: Faults) -> Iterator[list[WorkerProcess]]:
-    """Workers a test starts; whatever is left of them is stopped after it."""
+    """Workers a test starts; whatever is left of them is stopped after it, and their logs
+    printed (pytest shows them when the test failed)."""
     started: list[WorkerProcess] = []
     yield started
     for worker in started:
         worker.stop()
+        print(f"--- worker {worker.pid} ---\n{worker.log()}")
 
 
 async def start_plan(faults: Faults, org: Org, time_limit_s: float) -> str:

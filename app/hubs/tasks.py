@@ -6,7 +6,7 @@ from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.hubs.service import refresh_all_thresholds
-from app.jobs import EVENTS_QUEUE
+from app.jobs import register_sweep
 
 REFRESH_POOLING_THRESHOLDS = "hubs:refresh_pooling_thresholds"
 
@@ -20,11 +20,6 @@ async def refresh_pooling_thresholds(context: JobContext, timestamp: int) -> Non
 def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
     # Movements and new offers re-measure their pools at once; this sweep, every ten minutes,
     # catches what else moves a pool (reservations, patched or expired offers).
-    task = jobs.task(
-        name=REFRESH_POOLING_THRESHOLDS,
-        queue=EVENTS_QUEUE,
-        pass_context=True,
-        queueing_lock=REFRESH_POOLING_THRESHOLDS,
-        retry=retry,
+    register_sweep(
+        jobs, REFRESH_POOLING_THRESHOLDS, "*/10 * * * *", refresh_pooling_thresholds, retry
     )
-    jobs.periodic(cron="*/10 * * * *")(task(refresh_pooling_thresholds))

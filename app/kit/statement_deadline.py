@@ -20,7 +20,6 @@ class DeadlinePassed(Exception):
 class StatementDeadline:
     def __init__(self, session: AsyncSession, seconds: float) -> None:
         self.session = session
-        self.seconds = seconds
         self.deadline = time.monotonic() + seconds
 
     async def all(self, statement: Executable, parameters: dict[str, Any]) -> Sequence[Row[Any]]:

@@ -7,7 +7,7 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import EVENTS_QUEUE
+from app.jobs import register_sweep
 from app.matches.service import expire_stale_matches
 
 EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
@@ -21,11 +21,4 @@ async def expire_matches(context: JobContext, timestamp: int) -> None:
 
 def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
     # Every hour, at minute 5, in whichever worker takes it.
-    task = jobs.task(
-        name=EXPIRE_STALE_MATCHES,
-        queue=EVENTS_QUEUE,
-        pass_context=True,
-        queueing_lock=EXPIRE_STALE_MATCHES,
-        retry=retry,
-    )
-    jobs.periodic(cron="5 * * * *")(task(expire_matches))
+    register_sweep(jobs, EXPIRE_STALE_MATCHES, "5 * * * *", expire_matches, retry)

@@ -7,7 +7,7 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import EVENTS_QUEUE
+from app.jobs import register_sweep
 from app.settings import Settings
 from app.webhooks.service import (
     DELIVER,
@@ -34,11 +34,4 @@ def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
         deliver_webhook
     )
     # Every ten minutes: a pending delivery whose job was lost gets one again.
-    sweep = jobs.task(
-        name=REQUEUE_ORPHANED_DELIVERIES,
-        queue=EVENTS_QUEUE,
-        pass_context=True,
-        queueing_lock=REQUEUE_ORPHANED_DELIVERIES,
-        retry=retry,
-    )
-    jobs.periodic(cron="*/10 * * * *")(sweep(requeue_orphans))
+    register_sweep(jobs, REQUEUE_ORPHANED_DELIVERIES, "*/10 * * * *", requeue_orphans, retry)
