@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.fleet.schemas import VehicleCreate
 from app.fleet.service import create_vehicle, list_vehicles
+from app.kit.pagination import PageParams
 from app.kit.quantity import Quantity
 from app.listings import create_listing
 from app.models import Organization, Site
@@ -156,7 +157,7 @@ async def load_demo_day(
     """6 cargo bikes and 2 vans at three hubs of the port's demo organization, and 60 parcels
     for `day` between demo sites; answers how many shipments it created."""
     carrier = Principal(organization_id=demo_id("port"), roles=("hub_operator", "carrier"))
-    if await list_vehicles(session, carrier):
+    if await list_vehicles(session, carrier, PageParams(limit=1, after=None)):
         return 0
     rng = random.Random(14083)
     by_id = {row["id"]: row for row in site_rows}

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 
@@ -56,6 +57,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 # The problems every authenticated route may answer, for the OpenAPI document.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("The body cannot be read: it is not text in UTF-8"),
     401: _problem("No API key, or an unknown one"),
     403: _problem("Your organization may not do this"),
     404: _problem("No such resource, or not yours to see"),
@@ -212,6 +214,41 @@ def problem_response(
     )
 
 
+def unexpected_error_response(request: Request, exc: Exception) -> ProblemResponse:
+    """The 500 problem for an exception no handler took, logged with its traceback."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(Problem("The server hit an unexpected error."), request)
+
+
+class UnexpectedErrorMiddleware:
+    """Answers an exception that no handler took with the 500 problem, and keeps it from the
+    server. Starlette's last resort (ServerErrorMiddleware) answers too, but then raises the
+    exception on to the server, which closes the connection: a client's keep-alive connection
+    would die with each 500. Installed innermost, so that the middleware around it see the 500
+    as any other answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:
+            if started:
+                raise  # half an answer is out: only closing the connection ends it
+            await unexpected_error_response(Request(scope), exc)(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, Problem)
@@ -230,8 +267,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(problem, request, dict(exc.headers or {}))
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return problem_response(Problem("The server hit an unexpected error."), request)
+        return unexpected_error_response(request, exc)
 
     async def on_database_error(request: Request, exc: Exception) -> ProblemResponse:
         if is_database_unavailable(exc):
@@ -244,4 +280,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http)
     for raised in RAISED_WHEN_UNAVAILABLE:
         app.add_exception_handler(raised, on_database_error)
+    # What the middleware of main.py raise themselves; the rest UnexpectedErrorMiddleware takes.
     app.add_exception_handler(Exception, on_unexpected)

@@ -19,6 +19,7 @@ from app.kit.ownership import commit_versioned, load_readable, load_writable, me
 from app.kit.pagination import PageParams
 from app.kit.quantity import mass_and_volume, rebased_remaining
 from app.kit.spatial import NearParams, near_query, run_near_query
+from app.matches.terms import changed_terms, expire_proposals_on
 from app.models import Listing
 from app.settings import Settings
 from app.sites.service import place_of
@@ -129,6 +130,7 @@ async def update_listing(
         await kind.check_editable(session, row)
     changed = patch.model_fields_set
     current = _as_input(kind, row)
+    terms_before = _terms(kind, row)
     if "quantity" in changed:
         # Mass and volume follow a new quantity unless given with it.
         current.update(mass_kg=None, volume_m3=None)
@@ -159,8 +161,16 @@ async def update_listing(
         row.quantity_value, row.quantity_unit = merged.quantity.value, merged.quantity.unit.value
     for field in changed & kind.plain_fields:
         setattr(row, field, getattr(merged, field))
+    moved = changed_terms(kind.noun, terms_before, _terms(kind, row))
+    if moved:
+        await expire_proposals_on(session, kind.noun, row.id, moved)
     await commit_versioned(session, kind.noun)
     return row
+
+
+def _terms(kind: ListingKind[Row], row: Row) -> dict[str, Any]:
+    """The listing's fields as a proposal relies on them (see app/matches/terms.py)."""
+    return {**_as_input(kind, row), "quantity_unit": row.quantity_unit}
 
 
 async def delete_listing(

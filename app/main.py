@@ -9,7 +9,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.candidates.router import router as candidates_router
 from app.db import create_engine, create_sessionmaker
-from app.errors import install_error_handlers
+from app.errors import UnexpectedErrorMiddleware, install_error_handlers
 from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
@@ -84,7 +84,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
 
-    # Outermost last: the body limit runs first, then idempotency sees a bounded body.
+    # Outermost last: the body limit runs first, then idempotency sees a bounded body, and an
+    # unexpected error is a 500 answer by the time idempotency and metrics see it.
+    app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:

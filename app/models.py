@@ -93,10 +93,16 @@ class ApiKey(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     )
+    name: Mapped[str | None] = mapped_column(String(100))
+    # The key's first characters, to recognise it in a list; far too few to use it. Null for
+    # the keys made before they were kept.
+    prefix: Mapped[str | None] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    # Written at most once a minute per key, so that reads do not write on every request.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -224,6 +230,9 @@ class Match(Timestamped, Base):
     )
     offer_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     request_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The versions of the offer and the request the match was proposed on: its terms.
+    offer_version: Mapped[int | None] = mapped_column(Integer)
+    request_version: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
@@ -421,8 +430,9 @@ class HubMovement(Base):
 class IdempotencyRecord(Base):
     __tablename__ = "idempotency_keys"
 
-    # Who sent it (a hash of the bearer credential) and the client's key.
-    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # Whose key it is, known only once the request is authenticated: the organization's id,
+    # or "admin" for the admin token. Then the client's key.
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     method: Mapped[str] = mapped_column(String(8), nullable=False)
     path: Mapped[str] = mapped_column(Text, nullable=False)
@@ -431,6 +441,13 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The response held a secret shown once (it said `Cache-Control: no-store`): its body was
+    # not kept, only its status and Location.
+    secret_withheld: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # While the first request is served: past this its process is taken for dead, and the
+    # same request again takes the key over.
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -39,7 +39,13 @@ def import_osm(database_url: str, shared_dir: Path) -> None:
             ],
             check=True,
         )
-        env = {**os.environ, "PGPASSWORD": url.password or ""}
+        # osm2pgrouting hands libpq an empty password when given none, which hides
+        # PGPASSWORD; a password file is still read, and keeps it off the command line.
+        passfile = Path(folder) / "pgpass"
+        secret = (url.password or "").replace("\\", "\\\\").replace(":", "\\:")
+        passfile.touch(mode=0o600)
+        passfile.write_text(f"*:*:*:*:{secret}\n")
+        env = {**os.environ, "PGPASSFILE": str(passfile)}
         subprocess.run(
             [
                 "osm2pgrouting",

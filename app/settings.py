@@ -1,8 +1,10 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.webhooks.addresses import parse_allowed_host
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,10 +26,19 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 500
     idempotency_ttl_hours: int = 24
+    # A request that holds its Idempotency-Key longer than this is taken for dead (its process
+    # crashed): the same request sent again runs. Longer than any request takes.
+    idempotency_lock_seconds: float = 300.0
+    # Active (not revoked) API keys one organization may have at once.
+    max_api_keys_per_organization: int = 10
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     # Webhook URLs that resolve to loopback, private or link-local addresses are refused
     # unless this is on (tests turn it on to receive on a local port).
     webhooks_allow_private_urls: bool = False
+    # When not empty, webhooks go to these hosts only (a name or an address, or `host:port` for
+    # one port of it), checked when subscribing and at each attempt: behind an egress proxy, or
+    # to keep tests on loopback. A JSON list in the environment.
+    webhook_allowed_hosts: list[str] = Field(default_factory=list)
     # A failed delivery is tried again after base x 2^(attempts - 1) seconds, for this long.
     webhook_retry_base_seconds: float = 10.0
     webhook_retry_window_hours: float = 24.0
@@ -61,6 +72,13 @@ class Settings(BaseSettings):
     plan_max_vehicles: int = 100
     plan_max_profiles: int = 8
     max_active_jobs_per_organization: int = 2
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _hosts_or_host_ports(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            parse_allowed_host(host)  # a malformed entry stops the start, not each delivery
+        return hosts
 
 
 @lru_cache

@@ -47,7 +47,11 @@ async def scalar(url: str, query: str, *args: Any) -> Any:
     the API would take the CPU the workers are measured on)."""
     address = make_url(url)
     conn = await asyncpg.connect(
-        host=address.host, port=address.port, user=address.username, database=address.database
+        host=address.host,
+        port=address.port,
+        user=address.username,
+        password=address.password,
+        database=address.database,
     )
     try:
         return await conn.fetchval(query, *args)

@@ -95,7 +95,11 @@ RETURNING id
 async def connect(database_url: str) -> asyncpg.Connection:
     url = make_url(database_url)
     return await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
 
 

@@ -7,10 +7,13 @@ subject to each offer's and each request's remaining quantity. That is a min-cos
 unmatched), solved exactly by OR-Tools. Its constraint matrix is a network matrix, so with
 integral quantities the flow optimum is also the optimum of the linear programme.
 
-Min lots make the problem non-convex (an arc carries 0 or at least the lot); arcs that cannot
-carry a lot are left out, and an arc the flow loads below its lot is removed and the flow
-solved again, which keeps every proposal sellable at the price of optimality on those arcs."""
+Min lots make the problem non-convex (an arc carries 0 or at least the lot), and so does the
+smallest quantity a pair can be matched in (`Arc.min_kg`: less would be stored as 0.000 in the
+offer's or the request's unit); arcs that cannot carry their least load are left out, and an
+arc the flow loads below it is removed and the flow solved again, which keeps every proposal
+sellable and storable at the price of optimality on those arcs."""
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +43,8 @@ class Arc:
     supply_id: str
     demand_id: str
     distance_km: float
+    # The least mass the pair can be matched in, when at all.
+    min_kg: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,17 @@ def summarise(allocations: list[Allocation], prices: Prices) -> AllocationResult
     )
 
 
+def _least_load(arc: Arc, supply: Supply) -> int:
+    """The whole kilograms an arc carries at least, if anything: a lot of the offer, and the
+    smallest quantity the pair can be matched in. round() first, so that float noise above a
+    whole kilogram does not round up to the next one."""
+    return math.ceil(round(max(supply.min_lot_kg, arc.min_kg), 6))
+
+
 def _usable_arcs(
     supplies: dict[str, Supply], demands: dict[str, Demand], arcs: Sequence[Arc], prices: Prices
 ) -> list[Arc]:
-    """Arcs that pay for their transport and can carry at least one lot."""
+    """Arcs that pay for their transport and can carry their least load."""
     return [
         arc
         for arc in arcs
@@ -90,7 +102,7 @@ def _usable_arcs(
         and arc.demand_id in demands
         and prices.net_per_kg(arc.distance_km) > 0
         and min(supplies[arc.supply_id].mass_kg, demands[arc.demand_id].mass_kg)
-        >= max(supplies[arc.supply_id].min_lot_kg, 1)
+        >= max(_least_load(arc, supplies[arc.supply_id]), 1)
     ]
 
 
@@ -130,20 +142,21 @@ def allocate_offers_to_requests(
     arcs: Sequence[Arc],
     prices: Prices = Prices(),
 ) -> AllocationResult:
-    """The allocation of greatest net value, every allocated lot at least the offer's min lot."""
+    """The allocation of greatest net value, every allocated lot at least the offer's min lot
+    and the pair's smallest matchable mass."""
     supply_by_id = {s.id: s for s in supplies}
     demand_by_id = {d.id: d for d in demands}
     usable = _usable_arcs(supply_by_id, demand_by_id, arcs, prices)
     while True:
         flows = _solve_flow(supply_by_id, demand_by_id, usable, prices)
-        below_lot = [
+        below_least = [
             (flow, i)
             for i, (arc, flow) in enumerate(zip(usable, flows, strict=True))
-            if 0 < flow < supply_by_id[arc.supply_id].min_lot_kg
+            if 0 < flow < _least_load(arc, supply_by_id[arc.supply_id])
         ]
-        if not below_lot:
+        if not below_least:
             break
-        _, worst = min(below_lot)
+        _, worst = min(below_least)
         usable = usable[:worst] + usable[worst + 1 :]
     allocations = [
         Allocation(arc.supply_id, arc.demand_id, float(flow), arc.distance_km)
@@ -162,7 +175,7 @@ def allocate_nearest_first(
     """The greedy baseline: shortest pairs first, each taking all it can."""
     supply_left = {s.id: int(s.mass_kg) for s in supplies}
     demand_left = {d.id: int(d.mass_kg) for d in demands}
-    min_lot = {s.id: s.min_lot_kg for s in supplies}
+    supply_by_id = {s.id: s for s in supplies}
     allocations = []
     for arc in sorted(arcs, key=lambda a: (a.distance_km, a.supply_id, a.demand_id)):
         if arc.supply_id not in supply_left or arc.demand_id not in demand_left:
@@ -170,7 +183,7 @@ def allocate_nearest_first(
         if prices.net_per_kg(arc.distance_km) <= 0:
             continue
         mass = min(supply_left[arc.supply_id], demand_left[arc.demand_id])
-        if mass <= 0 or mass < min_lot[arc.supply_id]:
+        if mass <= 0 or mass < _least_load(arc, supply_by_id[arc.supply_id]):
             continue
         supply_left[arc.supply_id] -= mass
         demand_left[arc.demand_id] -= mass

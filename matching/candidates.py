@@ -22,7 +22,7 @@ SELECT o.id AS offer_id, r.id AS request_id,
        o.condition, r.min_condition,
        o.price_per_unit, r.max_price_per_unit,
        o.available_from, o.available_until, r.needed_from, r.needed_by,
-       r.max_distance_km,
+       r.max_distance_km, o.version AS offer_version, r.version AS request_version,
        ST_Distance(o.location::geography, r.location::geography) AS distance_m
   FROM material_requests r
   JOIN offers o
@@ -91,3 +91,6 @@ class CandidatePair:
     needed_by: date
     max_distance_km: float
     distance_m: float
+    # The rows' versions when read: a match proposed from this pair keeps them as its terms.
+    offer_version: int | None = None
+    request_version: int | None = None

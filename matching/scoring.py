@@ -12,6 +12,7 @@
   diesel van at 0.27 kg CO2e per km (GLEC default for a light commercial vehicle), one way.
 """
 
+import math
 from dataclasses import dataclass
 
 from matching.candidates import CandidatePair
@@ -21,6 +22,8 @@ DETOUR_FACTOR = 1.3
 VAN_KG_CO2_PER_KM = 0.27
 CONDITION_VALUE = {"A": 1.0, "B": 2 / 3, "C": 1 / 3}
 _MASS_UNITS = {"kg": 1.0, "t": 1000.0}
+# Quantities are kept to three decimals: less than a thousandth of a unit is stored as nothing.
+_THOUSANDTHS_PER_UNIT = 1000
 
 
 @dataclass(frozen=True)
@@ -44,10 +47,19 @@ class Candidate:
     mass_kg: float | None
     co2_kg: float
     parts: ScoreParts
+    # The least that can be matched between the two (`smallest_matchable_quantity`).
+    smallest_quantity: float
 
     @property
     def score(self) -> float:
         return self.parts.total
+
+    @property
+    def matchable(self) -> bool:
+        """Whether all the offer could supply reaches the smallest matchable quantity."""
+        return self.quantity >= self.smallest_quantity or math.isclose(
+            self.quantity, self.smallest_quantity
+        )
 
 
 def remaining_mass_kg(
@@ -113,12 +125,19 @@ def score_candidate(pair: CandidatePair) -> Candidate | None:
         price=_price_part(pair),
     )
     co2_kg = distance_km * DETOUR_FACTOR * VAN_KG_CO2_PER_KM
-    return Candidate(pair=pair, quantity=quantity, mass_kg=mass_kg, co2_kg=co2_kg, parts=parts)
+    return Candidate(
+        pair=pair,
+        quantity=quantity,
+        mass_kg=mass_kg,
+        co2_kg=co2_kg,
+        parts=parts,
+        smallest_quantity=smallest_matchable_quantity(pair),
+    )
 
 
 def rank(pairs: list[CandidatePair]) -> list[Candidate]:
-    """Comparable candidates, best score first; ties go to the nearer offer."""
-    scored = [c for c in (score_candidate(p) for p in pairs) if c is not None]
+    """The candidates that can be matched, best score first; ties go to the nearer offer."""
+    scored = [c for c in (score_candidate(p) for p in pairs) if c is not None and c.matchable]
     return sorted(
         scored, key=lambda c: (-c.score, c.pair.distance_m, c.pair.offer_id, c.pair.request_id)
     )
@@ -140,3 +159,15 @@ def share_of_offer(pair: CandidatePair, quantity: float) -> tuple[float, float |
         raise ValueError("the offer's and the request's quantities cannot be compared")
     mass = request_mass * quantity / pair.request_remaining
     return pair.offer_remaining * mass / offer_mass, mass
+
+
+def smallest_matchable_quantity(pair: CandidatePair) -> float:
+    """The smallest quantity, in the request's unit, that can be matched between the two: a
+    thousandth of the request's unit at least, taking a thousandth of the offer's unit at
+    least (one piece of 20 t against a request in kg: 20 kg), rounded up to the three decimals
+    quantities are kept to. Less would be stored as 0.000 on one side."""
+    offer_units_per_request_unit, _ = share_of_offer(pair, 1.0)
+    # In thousandths of the request's unit; round() first, so that float noise above a whole
+    # thousandth (20000.000000000004) does not round up to the next one.
+    thousandths = max(1.0, 1.0 / offer_units_per_request_unit)
+    return math.ceil(round(thousandths, 6)) / _THOUSANDTHS_PER_UNIT

@@ -8,6 +8,10 @@
 # As root, the server runs as the `postgres` system user (PostgreSQL refuses root); when that
 # user cannot reach DIR (a checkout under /root, say) the cluster lives in /var/tmp and DIR
 # links to it.
+# A new cluster gets a random password for `postgres`, kept in DIR/password (mode 0600), and
+# asks for it on TCP and on its socket alike (scram-sha-256), so that no other local account
+# gets in; the printed URLs carry it. A cluster made before that (trust, no DIR/password)
+# still starts as it was, with a warning.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -18,6 +22,23 @@ dir=$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")
 
 as_pg() {
     if [[ $(id -u) -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+# URL-safe characters only, so that the password goes into a URL as it is.
+new_password() {
+    python3 -c 'import secrets; print(secrets.token_urlsafe(24))'
+}
+
+# The user part of the cluster's URLs: `postgres`, and its password if the cluster has one.
+url_user() {
+    if [[ -f "$1/password" ]]; then echo "postgres:$(cat "$1/password")"; else echo postgres; fi
+}
+
+# psql or createdb on the cluster in $dir, with its password.
+as_pg_client() {
+    local password=""
+    [[ -f "$dir/password" ]] && password=$(cat "$dir/password")
+    as_pg env PGPASSWORD="$password" "$@"
 }
 
 free_port() {
@@ -47,11 +68,16 @@ start)
         else
             mkdir -p "$dir"
         fi
-        [[ $(id -u) -eq 0 ]] && chown postgres: "$(readlink -f "$dir")"
         dir=$(readlink -f "$dir")
-        as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+        (umask 077 && new_password >"$dir/password")
+        [[ $(id -u) -eq 0 ]] && chown -R postgres: "$dir"
+        as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=scram-sha-256 \
+            --pwfile="$dir/password" -E UTF8 --locale=C.UTF-8 >/dev/null
     fi
     dir=$(readlink -f "$dir")
+    [[ -f "$dir/password" ]] ||
+        echo "pg.sh: $dir was made without a password (trust): any local account can use it." \
+            "Stop it and remove the folder to get a new cluster with one." >&2
     if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
         port=$(previous_port "$dir" || free_port)
         as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
@@ -59,17 +85,18 @@ start)
         echo "$port" | as_pg tee "$dir/port" >/dev/null
     fi
     port=$(cat "$dir/port")
-    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
+    as_pg_client "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
         -c "SELECT 1 FROM pg_database WHERE datname = 'boucle'" | grep -q 1 ||
-        as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres boucle
-    echo "postgresql+asyncpg://postgres@127.0.0.1:$port/boucle"
+        as_pg_client "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres boucle
+    echo "postgresql+asyncpg://$(url_user "$dir")@127.0.0.1:$port/boucle"
     ;;
 fresh)
     name=${3:?usage: pg.sh fresh DIR NAME}
-    port=$(cat "$(readlink -f "$dir")/port")
-    as_pg "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
+    dir=$(readlink -f "$dir")
+    port=$(cat "$dir/port")
+    as_pg_client "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
         -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
-    echo "postgresql+asyncpg://postgres@127.0.0.1:$port/$name"
+    echo "postgresql+asyncpg://$(url_user "$dir")@127.0.0.1:$port/$name"
     ;;
 stop)
     dir=$(readlink -f "$dir")

@@ -60,7 +60,11 @@ class Faults:
     async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
         url = make_url(self.url)
         conn = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, database=url.database
+            host=url.host,
+            port=url.port,
+            user=url.username,
+            password=url.password,
+            database=url.database,
         )
         try:
             return list(await conn.fetch(query, *args))
@@ -210,7 +214,11 @@ async def test_a_matching_run_whose_worker_is_killed_proposes_once_on_the_next(
     region = await create_org(faults.client, "admin")
     url = make_url(faults.url)
     blocker = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     # Holding the matches table keeps the run in the middle of writing its proposals.
     transaction = blocker.transaction()

@@ -45,7 +45,11 @@ async def test_organization_key_is_shown_once_and_stored_hashed(
 
     url = make_url(database_url)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     try:
         stored = await conn.fetch(

@@ -2,7 +2,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.kit.quantity import Quantity
+from app.kit.quantity import StoredQuantity
 from app.offers.schemas import OfferPublic
 from app.requests.schemas import MaterialRequestPublic
 from matching.scoring import WEIGHTS
@@ -23,7 +23,7 @@ class Score(BaseModel):
 class CandidateFields(BaseModel):
     distance_m: float
     distance_kind: Literal["straight_line"] = "straight_line"
-    quantity: Quantity = Field(
+    quantity: StoredQuantity = Field(
         description="What the offer could supply towards the request, in the request's unit."
     )
     mass_kg: float | None = Field(description="The mass of that quantity, when known.")

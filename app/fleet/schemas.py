@@ -1,11 +1,15 @@
 import uuid
 from datetime import datetime, time
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from app.kit.geo import Point, PointIn
+from app.kit.pagination import Link
 from app.kit.quantity import window_error
+from app.kit.schema import InputModel
 
 
 class VehicleType(StrEnum):
@@ -78,28 +82,60 @@ DEFAULTS: dict[VehicleType, dict[str, float | None]] = {
 }
 
 
-class VehicleCreate(BaseModel):
-    """A vehicle; fields left out take the defaults of its type."""
+_LOCAL_TIME = (
+    "A local time in Brussels (Europe/Brussels), without a zone: 08:00 or 08:00:00; a time "
+    "with an offset or Z is refused."
+)
+# A time of day without a zone. JSON Schema's `time` format is RFC 3339's, which requires an
+# offset, so the document gives the shape instead.
+LocalTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$",
+            "examples": ["08:00"],
+        }
+    ),
+]
+
+
+class VehicleCreate(InputModel):
+    """A vehicle; fields left out take the defaults of its type. The bounds are those of road
+    vehicles in a city: a truck carries some 40 t, nothing goes over 130 km/h."""
 
     name: str = Field(min_length=1, max_length=200, examples=["Bike 1"])
     type: VehicleType
-    capacity_kg: float | None = Field(default=None, gt=0)
-    capacity_m3: float | None = Field(default=None, gt=0)
-    speed_kmh: float | None = Field(default=None, gt=0, le=130)
-    range_km: float | None = Field(default=None, gt=0)
+    capacity_kg: float | None = Field(default=None, gt=0, le=100_000)
+    capacity_m3: float | None = Field(default=None, gt=0, le=200)
+    speed_kmh: float | None = Field(
+        default=None, ge=1, le=130, description="Average speed in town, km/h."
+    )
+    range_km: float | None = Field(default=None, gt=0, le=2000)
     start_site_id: uuid.UUID | None = None
     start: PointIn | None = None
     end_site_id: uuid.UUID | None = Field(default=None, description="Defaults to the start.")
     end: PointIn | None = None
-    shift_start: time = Field(default=time(7, 0), description="Local time (Europe/Brussels).")
-    shift_end: time = time(19, 0)
-    cost_per_km: float | None = Field(default=None, ge=0)
-    cost_per_hour: float | None = Field(default=None, ge=0)
-    fixed_cost: float | None = Field(default=None, ge=0)
-    co2_g_per_km: float | None = Field(default=None, ge=0)
+    shift_start: LocalTime = Field(default=time(7, 0), description=_LOCAL_TIME)
+    shift_end: LocalTime = Field(
+        default=time(19, 0), description=f"After shift_start. {_LOCAL_TIME}"
+    )
+    cost_per_km: float | None = Field(default=None, ge=0, le=100, description="EUR per km.")
+    cost_per_hour: float | None = Field(default=None, ge=0, le=1000, description="EUR per hour.")
+    fixed_cost: float | None = Field(
+        default=None, ge=0, le=100_000, description="EUR per day the vehicle is used."
+    )
+    co2_g_per_km: float | None = Field(default=None, ge=0, le=5000)
     stop_time_s: int | None = Field(
         default=None, ge=0, le=3600, description="Added to each pickup and delivery it makes."
     )
+
+    @field_validator("shift_start", "shift_end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise PydanticCustomError("local_time", "give a local time without a zone, e.g. 08:00")
+        return value
 
     @field_validator("shift_end")
     @classmethod
@@ -120,8 +156,8 @@ class Vehicle(BaseModel):
     range_km: float | None
     start_location: Point
     end_location: Point
-    shift_start: time
-    shift_end: time
+    shift_start: LocalTime = Field(description="Local time in Brussels.")
+    shift_end: LocalTime = Field(description="Local time in Brussels.")
     cost_per_km: float
     cost_per_hour: float
     fixed_cost: float
@@ -132,3 +168,4 @@ class Vehicle(BaseModel):
 
 class VehiclePage(BaseModel):
     items: list[Vehicle]
+    links: list[Link]

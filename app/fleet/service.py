@@ -1,10 +1,12 @@
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, VehicleCreate
-from app.kit.ownership import list_own, load_readable
+from app.kit.ownership import load_readable
+from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.models import Vehicle
 from app.settings import Settings
 from app.sites.service import place_of
@@ -36,8 +38,12 @@ async def create_vehicle(
     return vehicle
 
 
-async def list_vehicles(session: AsyncSession, principal: Principal) -> list[Vehicle]:
-    return await list_own(session, Vehicle, principal)
+async def list_vehicles(
+    session: AsyncSession, principal: Principal, page: PageParams
+) -> list[Vehicle]:
+    """The organization's fleet, oldest first."""
+    query = select(Vehicle).where(Vehicle.organization_id == principal.organization_id)
+    return list((await session.scalars(keyset_page(query, oldest_first(Vehicle), page))).all())
 
 
 async def get_vehicle(

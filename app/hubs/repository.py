@@ -1,13 +1,24 @@
-"""The queries behind hub stock and pooling. Stock is always summed from the movements."""
+"""The queries of the hubs domain. Stock is always summed from the movements."""
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.pagination import newest_first
 from app.kit.spatial import geography
-from app.models import HubLimit, HubLot, HubMovement, Match, Offer, Site
+from app.models import (
+    HubLimit,
+    HubLot,
+    HubMovement,
+    HubPoolingThreshold,
+    Match,
+    Offer,
+    ShipmentRow,
+    Site,
+)
 
 
 def signed_quantity() -> ColumnElement[float]:
@@ -128,3 +139,95 @@ async def offered_near(
 async def lot_of_offer(session: AsyncSession, offer_id: uuid.UUID) -> HubLot | None:
     """The hub lot an offer puts on the market, if it is such an offer."""
     return await session.scalar(select(HubLot).where(HubLot.offer_id == offer_id))
+
+
+async def lot_by_code(session: AsyncSession, hub_id: uuid.UUID, code: str) -> HubLot | None:
+    return await session.scalar(select(HubLot).where(HubLot.hub_id == hub_id, HubLot.code == code))
+
+
+async def thresholds_of(
+    session: AsyncSession, hub_id: uuid.UUID, *, lock: bool = False
+) -> list[HubPoolingThreshold]:
+    query = (
+        select(HubPoolingThreshold)
+        .where(HubPoolingThreshold.hub_id == hub_id)
+        .order_by(HubPoolingThreshold.material)
+    )
+    if lock:
+        query = query.with_for_update()
+    return list((await session.scalars(query)).all())
+
+
+async def hubs_with_thresholds(session: AsyncSession) -> list[uuid.UUID]:
+    query = select(HubPoolingThreshold.hub_id).distinct()
+    return list((await session.scalars(query)).all())
+
+
+async def hubs_pooling_near(session: AsyncSession, offer: Offer) -> list[uuid.UUID]:
+    """Other organizations' hubs with a threshold this offer counts towards (its family,
+    within the radius)."""
+    query = (
+        select(HubPoolingThreshold.hub_id)
+        .join(Site, Site.id == HubPoolingThreshold.hub_id)
+        .where(
+            Site.organization_id != offer.organization_id,
+            func.starts_with(offer.material, HubPoolingThreshold.material),
+            func.ST_DWithin(
+                geography(Site.location),
+                geography(select(Offer.location).where(Offer.id == offer.id).scalar_subquery()),
+                HubPoolingThreshold.radius_km * 1000,
+            ),
+        )
+        .distinct()
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def shipment_collecting_at(
+    session: AsyncSession, hub_id: uuid.UUID, shipment_id: uuid.UUID, within_m: float
+) -> bool:
+    """Whether the shipment (another organization's, a carrier's, perhaps) collects within
+    `within_m` of the hub."""
+    hub_location = select(Site.location).where(Site.id == hub_id).scalar_subquery()
+    found = await session.scalar(
+        select(ShipmentRow.id).where(
+            ShipmentRow.id == shipment_id,
+            func.ST_DWithin(
+                geography(ShipmentRow.pickup_location), geography(hub_location), within_m
+            ),
+        )
+    )
+    return found is not None
+
+
+def movements_with_stock_after(hub_id: uuid.UUID) -> Select[Any]:
+    """The hub's movements, each with its lot and the lot's stock right after it (in the
+    order of `MOVEMENTS_ORDER`, once paged)."""
+    running = (
+        select(
+            HubMovement.id,
+            func.sum(signed_quantity())
+            .over(
+                partition_by=HubMovement.lot_id,
+                order_by=(HubMovement.created_at, HubMovement.id),
+            )
+            .label("stock_after"),
+        )
+        .where(HubMovement.hub_id == hub_id)
+        .subquery()
+    )
+    return (
+        select(HubMovement, HubLot, running.c.stock_after)
+        .join(HubLot, HubLot.id == HubMovement.lot_id)
+        .join(running, running.c.id == HubMovement.id)
+    )
+
+
+MOVEMENTS_ORDER = newest_first(HubMovement)
+
+
+async def intake_of_match(session: AsyncSession, match_id: uuid.UUID) -> uuid.UUID | None:
+    """The intake that already took in what a match delivered, if any."""
+    return await session.scalar(
+        select(HubMovement.id).where(HubMovement.match_id == match_id, HubMovement.kind == "intake")
+    )

@@ -8,7 +8,19 @@ from pydantic_core import PydanticCustomError
 
 from app.kit.geo import Point
 from app.kit.pagination import Link
-from app.kit.quantity import Condition, Quantity
+from app.kit.quantity import (
+    Amount,
+    Condition,
+    Kilometres,
+    MassKg,
+    MaxAmount,
+    Price,
+    Quantity,
+    StoredQuantity,
+    VolumeM3,
+)
+from app.kit.schema import InputModel
+from app.kit.spatial import MAX_RADIUS_KM
 
 FAMILY = Field(
     min_length=2,
@@ -19,7 +31,7 @@ FAMILY = Field(
 )
 
 
-Family = TypeVar("Family", bound=BaseModel)
+Family = TypeVar("Family", bound=InputModel)
 
 
 def _once_per_material(items: list[Family]) -> list[Family]:
@@ -29,9 +41,9 @@ def _once_per_material(items: list[Family]) -> list[Family]:
     return items
 
 
-class Limit(BaseModel):
-    t: float | None = Field(default=None, ge=0, description="Tonnes at most.")
-    m3: float | None = Field(default=None, ge=0, description="Cubic metres at most.")
+class Limit(InputModel):
+    t: MaxAmount | None = Field(default=None, description="Tonnes at most.")
+    m3: MaxAmount | None = Field(default=None, description="Cubic metres at most.")
 
     @model_validator(mode="after")
     def _some_limit(self) -> "Limit":
@@ -44,12 +56,12 @@ class FamilyLimit(Limit):
     material: str = FAMILY
 
 
-class Capacity(BaseModel):
+class Capacity(InputModel):
     """What the hub holds at most, in all and per material family; an intake that would go
     over any of them is refused."""
 
-    t: float | None = Field(default=None, ge=0, examples=[400])
-    m3: float | None = Field(default=None, ge=0, examples=[900])
+    t: MaxAmount | None = Field(default=None, examples=[400], description="Tonnes at most.")
+    m3: MaxAmount | None = Field(default=None, examples=[900], description="Cubic metres at most.")
     families: list[FamilyLimit] = Field(default_factory=list, max_length=100)
 
     @field_validator("families")
@@ -58,17 +70,21 @@ class Capacity(BaseModel):
         return _once_per_material(families)
 
 
-class PoolingThreshold(BaseModel):
+class PoolingThreshold(InputModel):
     material: str = FAMILY
-    threshold_t: float = Field(
-        gt=0, examples=[3.0], description="E.g. one van load, or a reconditioning line's batch."
+    threshold_t: Amount = Field(
+        examples=[3.0], description="E.g. one van load, or a reconditioning line's batch."
     )
-    radius_km: float = Field(
-        default=10, ge=0, le=100, description="Offers within this distance count towards it."
+    radius_km: Kilometres = Field(
+        default=10,
+        ge=0,
+        le=MAX_RADIUS_KM,
+        description=f"Offers within this distance count towards it; at most {MAX_RADIUS_KM}, "
+        "to the metre (3 decimals).",
     )
 
 
-class HubSettings(BaseModel):
+class HubSettings(InputModel):
     capacity: Capacity | None = Field(default=None, description="No capacity: no limit.")
     pooling: list[PoolingThreshold] = Field(default_factory=list, max_length=100)
 
@@ -90,7 +106,7 @@ class MovementKind(StrEnum):
     dispatch = "dispatch"
 
 
-class MovementCreate(BaseModel):
+class MovementCreate(InputModel):
     """An intake adds to a lot (a new one when `lot` is new or left out); a dispatch takes from
     one. An intake comes from an offer (through your accepted match on it) or a walk-in
     supplier; a dispatch goes to an accepted match on the lot's offer or to a shipment."""
@@ -114,14 +130,14 @@ class MovementCreate(BaseModel):
         default=None, description="Needed for a new lot unless it comes from an offer."
     )
     quantity: Quantity
-    mass_kg: float | None = Field(
-        default=None, gt=0, description="Total mass; derived for kg and t, and from the lot."
+    mass_kg: MassKg | None = Field(
+        default=None, description="Total mass; derived for kg and t, and from the lot."
     )
-    volume_m3: float | None = Field(
-        default=None, gt=0, description="Total volume; derived for m3, and from the lot."
+    volume_m3: VolumeM3 | None = Field(
+        default=None, description="Total volume; derived for m3, and from the lot."
     )
-    price_per_unit: float | None = Field(
-        default=None, ge=-1e7, le=1e7, description="For a new lot: its offer's price, EUR."
+    price_per_unit: Price | None = Field(
+        default=None, description="For a new lot: its offer's price, EUR, to the cent."
     )
     offer_id: uuid.UUID | None = Field(default=None, description="Intake: the offer it came from.")
     walk_in: str | None = Field(
@@ -143,7 +159,7 @@ class Movement(BaseModel):
     lot: str
     material: str
     condition: Condition
-    quantity: Quantity
+    quantity: StoredQuantity
     mass_kg: float | None
     volume_m3: float | None
     offer_id: uuid.UUID | None

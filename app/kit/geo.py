@@ -12,7 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import ValidationFailed
-from app.kit.pagination import Link, PageParams, next_links
+from app.kit.pagination import Link, PageParams, page_links
+from app.kit.schema import InputModel
 from app.kit.spatial import sort_key
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
@@ -20,15 +21,19 @@ Row = TypeVar("Row")
 SRID_WGS84 = 4326
 # Belgian Lambert 72 and Belgian Lambert 2008, what Belgian GIS tools export by default.
 ACCEPTED_CRS = {"EPSG:4326": 4326, "EPSG:31370": 31370, "EPSG:3812": 3812}
+# Lambert metres that far from the projection's origin lie nowhere near Belgium; beyond
+# them a projection may overflow, so they are refused before it runs.
+MAX_PROJECTED_M = 10_000_000
 
 
 class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON_MEDIA_TYPE
 
 
-class PointIn(BaseModel):
+class PointIn(InputModel):
     """A GeoJSON Point. `coordinates` are [lon, lat] in WGS84 unless `crs` names Belgian
-    Lambert 72 (EPSG:31370) or Lambert 2008 (EPSG:3812), in which case they are [x, y] metres."""
+    Lambert 72 (EPSG:31370) or Lambert 2008 (EPSG:3812), in which case they are [x, y] metres
+    (each within 10 000 km of the origin)."""
 
     type: Literal["Point"]
     crs: Literal["EPSG:4326", "EPSG:31370", "EPSG:3812"] = "EPSG:4326"
@@ -41,6 +46,8 @@ class PointIn(BaseModel):
             lon, lat = value
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
                 raise ValueError("longitude must lie in [-180, 180] and latitude in [-90, 90]")
+        elif any(abs(c) > MAX_PROJECTED_M for c in value):
+            raise ValueError(f"projected coordinates lie within {MAX_PROJECTED_M:g} m of 0")
         return value
 
 
@@ -123,10 +130,8 @@ def feature_page(
     view: Callable[[Row], BaseModel],
 ) -> GeoJSONResponse:
     """One page of a spatial list, with the `next` link when the page is full."""
-    last = sort_key(*rows[-1]) if len(rows) == page.limit else None
-    return feature_collection(
-        [(view(r), d) for r, d in rows], next_links(request, last, GEOJSON_MEDIA_TYPE)
-    )
+    links = page_links(request, page, rows, lambda row: sort_key(*row), GEOJSON_MEDIA_TYPE)
+    return feature_collection([(view(r), d) for r, d in rows], links)
 
 
 def feature_collection(

@@ -1,31 +1,54 @@
 """`Idempotency-Key` on POST: the same key and body answer the stored response without doing
 the work again; the same key with another body answers 409.
 
+A key belongs to whoever the request authenticates as: an organization (whichever of its API
+keys sent it) or the admin token. A request without valid credentials passes through
+untouched, for its route to answer 401 or 403, and leaves nothing behind.
+
 The key is claimed in its own short transaction before the request runs, so two concurrent
 requests with one key never both run: the second answers 409 while the first is in flight.
-A request that fails with a 5xx, or is turned away for now with a 429, releases its key so
-that it can be retried."""
+The claim lapses after `idempotency_lock_seconds`, so that a process that died mid-request
+does not hold the key: the same request sent after that runs. A request that fails with a
+5xx, or is turned away for now with a 429, releases its key so that it can be retried.
+Records expire after `idempotency_ttl_hours`; a sweep deletes them.
+
+A response that says `Cache-Control: no-store` holds a secret shown once (an API key): only its
+status and Location are kept, and the same request again answers 409 `secret-shown-once`,
+naming the resource, instead of the secret."""
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import Depends, Header
-from sqlalchemy import delete, func, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import DATABASE_UNAVAILABLE, Conflict, ValidationFailed, problem_response
+from app.auth import bearer_token, find_active_key, is_admin_token
+from app.errors import (
+    DATABASE_UNAVAILABLE,
+    Conflict,
+    Problem,
+    ValidationFailed,
+    problem_response,
+)
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.models import IdempotencyRecord
+from app.settings import Settings
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 255
+ADMIN_SCOPE = "admin"
 _REPLAYED_HEADERS = {"content-type", "location", "etag"}
+
+
+class SecretShownOnce(Conflict):
+    slug = "secret-shown-once"
 
 
 class IdempotencyMiddleware:
@@ -43,6 +66,18 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)
+        settings: Settings = scope["app"].state.settings
+        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
+        try:
+            owner = await key_scope(sessionmaker, settings, headers.get("authorization"))
+        except RAISED_WHEN_UNAVAILABLE as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await _answer_unavailable(request, send)
+            return
+        if owner is None:
+            await self.app(scope, receive, send)
+            return
         if not 1 <= len(key) <= MAX_KEY_LENGTH:
             problem = ValidationFailed.field(
                 "Idempotency-Key",
@@ -52,70 +87,86 @@ class IdempotencyMiddleware:
             )
             await problem_response(problem, request)(scope, receive, send)
             return
-
         body = await request.body()
-        principal = hashlib.sha256(headers.get("authorization", "").encode()).hexdigest()
         request_hash = hashlib.sha256(
             b"\0".join([scope["method"].encode(), scope["path"].encode(), body])
         ).hexdigest()
-        sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
-
+        lock = timedelta(seconds=settings.idempotency_lock_seconds)
         try:
-            claimed, record = await self._claim(sessionmaker, principal, key, scope, request_hash)
+            claim, record = await self._claim(sessionmaker, owner, key, scope, request_hash, lock)
         except RAISED_WHEN_UNAVAILABLE as exc:
             if not is_database_unavailable(exc):
                 raise
-            response = problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
-            await response(scope, receive, send)
+            await _answer_unavailable(request, send)
             return
-        if not claimed:
+        if claim is None:
             assert record is not None
             await self._answer_again(record, request_hash, request, send)
             return
-        await self._run_and_record(sessionmaker, principal, key, scope, body, send)
+        await self._run_and_record(sessionmaker, owner, key, claim, scope, body, send)
 
     async def _claim(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        principal: str,
+        owner: str,
         key: str,
         scope: Scope,
         request_hash: str,
-    ) -> tuple[bool, IdempotencyRecord | None]:
-        """Claims the key in a transaction of its own, or answers the record that holds it."""
+        lock: timedelta,
+    ) -> tuple[datetime | None, IdempotencyRecord | None]:
+        """Claims the key in a transaction of its own and answers the claim's `locked_until`,
+        which tells it from a later claim; or answers the record that holds the key. An expired
+        record, or the claim of the same request whose lock lapsed, is taken over."""
+        now = func.now()
+        proposed = insert(IdempotencyRecord).values(
+            scope=owner,
+            key=key,
+            method=scope["method"],
+            path=scope["path"],
+            request_hash=request_hash,
+            secret_withheld=False,
+            expires_at=now + self.ttl,
+            locked_until=now + lock,
+        )
+        fresh = proposed.excluded
+        claiming = proposed.on_conflict_do_update(
+            index_elements=[IdempotencyRecord.scope, IdempotencyRecord.key],
+            set_={
+                "method": fresh.method,
+                "path": fresh.path,
+                "request_hash": fresh.request_hash,
+                "status_code": None,
+                "response_headers": None,
+                "response_body": None,
+                "secret_withheld": False,
+                "created_at": now,
+                "expires_at": fresh.expires_at,
+                "locked_until": fresh.locked_until,
+            },
+            where=or_(
+                IdempotencyRecord.expires_at <= now,
+                and_(
+                    IdempotencyRecord.status_code.is_(None),
+                    IdempotencyRecord.locked_until <= now,
+                    IdempotencyRecord.request_hash == fresh.request_hash,
+                ),
+            ),
+        ).returning(IdempotencyRecord.locked_until)
         record = None
         async with sessionmaker() as session:
-            await session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.principal == principal,
-                    IdempotencyRecord.key == key,
-                    IdempotencyRecord.created_at < func.now() - self.ttl,
-                )
-            )
-            claimed = (
-                await session.execute(
-                    insert(IdempotencyRecord)
-                    .values(
-                        principal=principal,
-                        key=key,
-                        method=scope["method"],
-                        path=scope["path"],
-                        request_hash=request_hash,
-                    )
-                    .on_conflict_do_nothing()
-                    .returning(IdempotencyRecord.key)
-                )
-            ).scalar_one_or_none() is not None
+            claim = (await session.execute(claiming)).scalar_one_or_none()
+            if claim is None:
+                # The upsert locked the row it did not take: it is there, as it stands.
+                record = await session.get_one(IdempotencyRecord, (owner, key))
             await session.commit()
-            if not claimed:
-                record = await session.get_one(IdempotencyRecord, (principal, key))
-        return claimed, record
+        return claim, record
 
     async def _run_and_record(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
-        principal: str,
+        owner: str,
         key: str,
+        claim: datetime,
         scope: Scope,
         body: bytes,
         send: Send,
@@ -142,19 +193,31 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, replay_body, capture)
         finally:
+            # Only while the claim is still this request's: one taken over is the other's.
+            mine = (
+                IdempotencyRecord.scope == owner,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.locked_until == claim,
+            )
             async with sessionmaker() as session:
-                where = (IdempotencyRecord.principal == principal, IdempotencyRecord.key == key)
                 if status >= 500 or status == HTTPStatus.TOO_MANY_REQUESTS:
-                    await session.execute(delete(IdempotencyRecord).where(*where))
+                    await session.execute(delete(IdempotencyRecord).where(*mine))
                 else:
-                    kept = [[k, v] for k, v in response_headers if k.lower() in _REPLAYED_HEADERS]
+                    secret = any(
+                        k.lower() == "cache-control" and "no-store" in v.lower()
+                        for k, v in response_headers
+                    )
+                    replayed = {"location"} if secret else _REPLAYED_HEADERS
+                    kept = [[k, v] for k, v in response_headers if k.lower() in replayed]
                     await session.execute(
                         update(IdempotencyRecord)
-                        .where(*where)
+                        .where(*mine)
                         .values(
                             status_code=status,
                             response_headers={"headers": kept},
-                            response_body=b"".join(chunks),
+                            response_body=None if secret else b"".join(chunks),
+                            secret_withheld=secret,
+                            locked_until=None,
                         )
                     )
                 await session.commit()
@@ -162,17 +225,27 @@ class IdempotencyMiddleware:
     async def _answer_again(
         self, record: IdempotencyRecord, request_hash: str, request: Request, send: Send
     ) -> None:
+        stored = (record.response_headers or {}).get("headers", [])
         if record.request_hash != request_hash:
-            problem = Conflict(
+            problem: Problem = Conflict(
                 "This Idempotency-Key was already used with another request body or path. "
                 "Use a new key for a new request."
             )
         elif record.status_code is None:
+            assert record.locked_until is not None
             problem = Conflict(
-                "A request with this Idempotency-Key is still being processed; retry later."
+                "A request with this Idempotency-Key is still being processed; retry later. "
+                f"If it never ends, the key is free again at {record.locked_until.isoformat()}."
+            )
+        elif record.secret_withheld:
+            location = next((v for k, v in stored if k.lower() == "location"), None)
+            problem = SecretShownOnce(
+                f"The request with this Idempotency-Key succeeded ({record.status_code}) and "
+                "its response held a secret, shown once and kept nowhere, so it is not "
+                "answered again." + (f" What it created is at {location}." if location else ""),
+                location=location,
             )
         else:
-            stored = (record.response_headers or {}).get("headers", [])
             headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored]
             body = record.response_body or b""
             headers.append((b"content-length", str(len(body)).encode()))
@@ -185,6 +258,35 @@ class IdempotencyMiddleware:
         await problem_response(problem, request)(request.scope, request.receive, send)
 
 
+async def _answer_unavailable(request: Request, send: Send) -> None:
+    response = problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
+    await response(request.scope, request.receive, send)
+
+
+async def key_scope(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, authorization: str | None
+) -> str | None:
+    """Whose Idempotency-Keys a request uses: its organization's id, "admin" for the admin
+    token, or None when its credentials are missing, unknown or revoked."""
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    if is_admin_token(settings, token):
+        return ADMIN_SCOPE
+    async with sessionmaker() as session:
+        key = await find_active_key(session, token)
+    return None if key is None else str(key.organization_id)
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Deletes the records past their expiry, in one transaction; answers how many."""
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now())
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def _document_idempotency_key(
     key: Annotated[
         str | None,
@@ -193,8 +295,13 @@ def _document_idempotency_key(
             max_length=MAX_KEY_LENGTH,
             description="Makes a retry safe: the same key and body answer the first response again "
             "(header `Idempotent-Replayed: true`) without doing the work twice; the same key with "
-            "another body answers 409. Keys are kept 24 hours, per API key; a 5xx or a 429 "
-            "keeps none, so that the retry runs.",
+            "another body answers 409, and so does the same request while the first is still "
+            "served. Keys belong to your organization (any of its API keys) and are kept 24 "
+            "hours; a 5xx or a 429 keeps none, so that the retry runs, and a request whose "
+            "server died mid-way runs again when sent after 5 minutes (by default). A response "
+            "holding a secret "
+            "shown once (an API key) is not kept: the same request again answers 409 "
+            "`secret-shown-once` with the `location` of what it created.",
         ),
     ] = None,
 ) -> None:

@@ -6,7 +6,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -33,17 +32,6 @@ async def load_readable(
     if row is None or (not public and getattr(row, "organization_id") != principal.organization_id):  # noqa: B009
         raise NotFound(f"No {noun} {row_id}.")
     return row
-
-
-async def list_own(session: AsyncSession, model: type[Model], principal: Principal) -> list[Model]:
-    """The organization's own rows of a private kind, oldest first."""
-    m: Any = model
-    query = (
-        select(model)
-        .where(m.organization_id == principal.organization_id)
-        .order_by(m.created_at, m.id)
-    )
-    return list((await session.scalars(query)).all())
 
 
 async def load_writable(

@@ -1,11 +1,13 @@
 """Quantities with a unit, and the mass and volume that follow from them."""
 
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticCustomError
 
 from app.errors import Conflict, ValidationFailed
+from app.kit.schema import THREE_DECIMALS, TWO_DECIMALS, InputModel
 
 
 class Unit(StrEnum):
@@ -15,9 +17,57 @@ class Unit(StrEnum):
     piece = "piece"
 
 
-class Quantity(BaseModel):
-    value: float = Field(gt=0, le=1e12, examples=[12])
+# The most of its unit a quantity may name: a billion tonnes is far beyond any real lot, and
+# the `Numeric(16, 3)` columns hold less than 10^13 (a billion tonnes in kg is 10^12).
+MAX_QUANTITY = 1e9
+_STORED = "Stored with 3 decimals: a multiple of 0.001; finer values are refused, not rounded."
+
+
+def _stored(most: str) -> str:
+    return f"Positive, at most {most}. {_STORED}"
+
+
+Amount = Annotated[
+    float, Field(gt=0, le=MAX_QUANTITY, description=_stored("1 000 000 000")), THREE_DECIMALS
+]
+MassKg = Annotated[
+    float,
+    Field(gt=0, le=MAX_QUANTITY * 1000, description=_stored("10^12 kg")),
+    THREE_DECIMALS,
+]
+VolumeM3 = Annotated[
+    float, Field(gt=0, le=MAX_QUANTITY, description=_stored("10^9 m3")), THREE_DECIMALS
+]
+# A capacity of zero is one: nothing may come in.
+MaxAmount = Annotated[
+    float,
+    Field(ge=0, le=MAX_QUANTITY, description=f"At most 1 000 000 000. {_STORED}"),
+    THREE_DECIMALS,
+]
+Price = Annotated[
+    float,
+    Field(
+        ge=-1e7,
+        le=1e7,
+        description="EUR, between -10 000 000 and 10 000 000, to the cent: more than 2 "
+        "decimals are refused.",
+    ),
+    TWO_DECIMALS,
+]
+# Distances in km kept in `Numeric(8, 3)` columns, to the metre.
+Kilometres = Annotated[float, Field(description=_STORED), THREE_DECIMALS]
+
+
+class Quantity(InputModel):
+    value: Amount = Field(examples=[12])
     unit: Unit = Field(examples=["t"])
+
+
+class StoredQuantity(BaseModel):
+    """A quantity as stored and read back."""
+
+    value: float
+    unit: Unit
 
 
 class Remaining(BaseModel):

@@ -1,21 +1,23 @@
 """The one query shape behind every spatial list: filter, optionally within a radius of a
 point, ordered by distance (or by creation), paged by keyset."""
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from geoalchemy2 import WKBElement
-from sqlalchemy import ColumnElement, Float, Select, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Float, Select, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
 from app.errors import ValidationFailed
-from app.kit.pagination import PageParams
+from app.kit.pagination import Keyset, PageParams, keyset_page, oldest_first
 
 Row = TypeVar("Row")
+# Spatial lists reach across the region, not further: Brussels is some 20 km across.
+MAX_RADIUS_KM = 100
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,13 @@ def near_params(
         str | None, Query(description="lon,lat in WGS84: order by distance from it.")
     ] = None,
     radius_km: Annotated[
-        float | None, Query(gt=0, le=500, description="Only within this distance of `near`.")
+        float | None,
+        Query(
+            gt=0,
+            le=MAX_RADIUS_KM,
+            allow_inf_nan=False,
+            description=f"Only within this distance of `near`, at most {MAX_RADIUS_KM} km.",
+        ),
     ] = None,
 ) -> NearParams:
     if near is None:
@@ -46,7 +54,7 @@ def near_params(
         raise ValidationFailed.field(
             "near", "lon_lat", "Give near as lon,lat in WGS84, e.g. near=4.35,50.85.", "query"
         ) from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationFailed.field(
             "near",
             "coordinate_range",
@@ -68,21 +76,6 @@ def point_geography(lon: float, lat: float) -> ColumnElement[Any]:
     return func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326))
 
 
-def _after(page: PageParams, parse_first: Any) -> tuple[Any, uuid.UUID] | None:
-    if not page.after:
-        return None
-    try:
-        first, last_id = page.after
-        return parse_first(first), uuid.UUID(last_id)
-    except (ValueError, TypeError):
-        raise ValidationFailed.field(
-            "cursor",
-            "valid_cursor",
-            "This cursor belongs to another listing: start again without it.",
-            "query",
-        ) from None
-
-
 def near_query(
     model: Any,
     filters: list[ColumnElement[bool]],
@@ -92,21 +85,15 @@ def near_query(
     location: Mapped[WKBElement] = model.location
     if near.point is None:
         query = select(model, literal(None, Float).label("distance_m"))
-        key = tuple_(model.created_at, model.id)
-        order = [model.created_at, model.id]
-        after = _after(page, datetime.fromisoformat)
+        keyset = oldest_first(model)
     else:
         here = point_geography(*near.point)
-        distance = func.ST_Distance(geography(location), here)
+        distance = func.ST_Distance(geography(location), here, type_=Float)
         query = select(model, distance.label("distance_m"))
         if near.radius_km is not None:
             query = query.where(func.ST_DWithin(geography(location), here, near.radius_km * 1000))
-        key = tuple_(distance, model.id)
-        order = [distance, model.id]
-        after = _after(page, float)
-    if after is not None:
-        query = query.where(key > tuple_(*after))
-    return query.where(*filters).order_by(*order).limit(page.limit)
+        keyset = Keyset((distance, model.id), (float, uuid.UUID))
+    return keyset_page(query.where(*filters), keyset, page)
 
 
 async def run_near_query(
@@ -115,5 +102,6 @@ async def run_near_query(
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
-def sort_key(row: Any, distance_m: float | None) -> list[Any]:
-    return [row.created_at.isoformat() if distance_m is None else distance_m, str(row.id)]
+def sort_key(row: Any, distance_m: float | None) -> tuple[Any, uuid.UUID]:
+    """The sort key of a row of `near_query`: its distance when ordered by one."""
+    return (row.created_at if distance_m is None else distance_m), row.id

@@ -5,16 +5,22 @@ from fastapi import APIRouter, Request, Response, status
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
-from app.kit.etag import set_etag
+from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import IdempotencyKey
-from app.kit.pagination import Page, next_links
+from app.kit.pagination import Page, creation_key, page_links
+from app.kit.schema import PlainParameters
 from app.matches import service
 from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, match_view
 from app.models import Match as MatchRow
 from app.shipments.schemas import MatchShipmentCreate, Shipment
 from app.shipments.service import shipment_from_match, shipment_view
 
-router = APIRouter(prefix="/v1/matches", tags=["matching"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/matches",
+    tags=["matching"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[PlainParameters],
+)
 
 
 def _answer(response: Response, row: MatchRow) -> Match:
@@ -47,9 +53,8 @@ async def list_matches(
     request_id: uuid.UUID | None = None,
 ) -> MatchPage:
     rows = await service.list_matches(session, principal, page, status, offer_id, request_id)
-    last = [rows[-1].created_at.isoformat(), str(rows[-1].id)] if len(rows) == page.limit else None
     return MatchPage(
-        items=[match_view(r) for r in rows], links=next_links(request, last, "application/json")
+        items=[match_view(r) for r in rows], links=page_links(request, page, rows, creation_key)
     )
 
 
@@ -69,16 +74,24 @@ async def read_match(
     "remains, the accept answers 409 and nothing changes.",
 )
 async def accept_match(
-    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+    match_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.accept_match(session, principal, match_id))
+    return _answer(response, await service.accept_match(session, principal, match_id, if_match))
 
 
 @router.post("/{match_id}/reject", dependencies=[IdempotencyKey], summary="Reject a proposed match")
 async def reject_match(
-    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+    match_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.reject_match(session, principal, match_id))
+    return _answer(response, await service.reject_match(session, principal, match_id, if_match))
 
 
 @router.post(
@@ -87,9 +100,13 @@ async def reject_match(
     summary="Record that the material of an accepted match changed hands (either side)",
 )
 async def fulfil_match(
-    match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+    match_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.fulfil_match(session, principal, match_id))
+    return _answer(response, await service.fulfil_match(session, principal, match_id, if_match))
 
 
 @router.post(
@@ -107,4 +124,5 @@ async def ship_match(
 ) -> Shipment:
     row = await shipment_from_match(session, principal, match_id, data)
     response.headers["Location"] = f"/v1/shipments/{row.id}"
+    set_etag(response, row.version)
     return shipment_view(row)

@@ -6,7 +6,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from app.kit.pagination import Link
-from app.kit.quantity import Quantity
+from app.kit.quantity import Quantity, StoredQuantity
+from app.kit.schema import InputModel
 from app.models import Match as MatchRow
 
 
@@ -18,7 +19,7 @@ class MatchStatus(StrEnum):
     fulfilled = "fulfilled"
 
 
-class MatchCreate(BaseModel):
+class MatchCreate(InputModel):
     offer_id: uuid.UUID
     request_id: uuid.UUID
     quantity: Quantity | None = Field(
@@ -31,8 +32,8 @@ class Match(BaseModel):
     id: uuid.UUID
     offer_id: uuid.UUID
     request_id: uuid.UUID
-    quantity: Quantity = Field(description="The quantity, in the request's unit.")
-    offer_quantity: Quantity = Field(
+    quantity: StoredQuantity = Field(description="The quantity, in the request's unit.")
+    offer_quantity: StoredQuantity = Field(
         description="What it takes from the offer, in the offer's unit."
     )
     mass_kg: float | None

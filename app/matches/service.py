@@ -1,26 +1,35 @@
 """The match lifecycle. A match is proposed (by a run or by one of the two sides), accepted by
 each side, and when the second side accepts, its quantity is reserved on the offer and on the
-request in the same transaction, under row locks: nothing is ever allocated twice."""
+request in the same transaction, under the locks of app/quantity_locks.py: nothing is ever
+allocated twice. Only the two sides see or change a match."""
 
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import or_, select, text, tuple_, update
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.candidates.service import pair_from_row
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.hubs.repository import lot_of_offer
-from app.kit.pagination import PageParams
+from app.hubs.stock import lot_balance, sync_lot_offer
+from app.kit.etag import check_if_match
+from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.listings import get_listing
-from app.matches.schemas import MatchCreate, MatchStatus, match_view
-from app.models import Match, MaterialRequest, Offer
+from app.matches.schemas import MatchCreate, MatchStatus
+from app.matches.terms import announce, broken_terms, expire_match
+from app.models import HubLot, Match, MaterialRequest, Offer
 from app.offers.service import OFFERS
+from app.quantity_locks import lock_in_order
 from app.requests.service import REQUESTS
-from app.webhooks.service import emit
 from matching.candidates import CANDIDATES_FOR_REQUEST, CandidatePair
-from matching.scoring import Candidate, score_candidate, share_of_offer
+from matching.scoring import (
+    Candidate,
+    score_candidate,
+    share_of_offer,
+    smallest_matchable_quantity,
+)
 
 _MASS_UNITS = {"kg": 1.0, "t": 1000.0}
 # Remaining quantities are kept to three decimals in the database.
@@ -49,6 +58,8 @@ def new_match(candidate: Candidate, quantity: float, proposed_by: str) -> Match:
         },
         status=MatchStatus.proposed.value,
         proposed_by=proposed_by,
+        offer_version=pair.offer_version,
+        request_version=pair.request_version,
     )
 
 
@@ -104,6 +115,15 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
             "within_supply",
             f"At most {candidate.quantity:g} {pair.request_unit} can be matched between these two.",
         )
+    smallest = smallest_matchable_quantity(pair)
+    if quantity < smallest - _EPSILON:
+        raise ValidationFailed.field(
+            "quantity.value",
+            "at_least_matchable",
+            f"At least {smallest:g} {pair.request_unit} can be matched between these two "
+            f"(and at most {candidate.quantity:g}): less would take nothing countable of the "
+            f"offer, kept in {pair.offer_unit} to three decimals.",
+        )
     match = new_match(candidate, quantity, proposed_by=side)
     if (
         pair.offer_min_lot is not None
@@ -121,15 +141,6 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
     )
     await session.commit()
     return match
-
-
-async def announce(
-    session: AsyncSession, match: Match, event_type: str, organization_ids: set[uuid.UUID]
-) -> None:
-    """Tells both sides' webhooks, in the transaction of the change."""
-    await emit(
-        session, organization_ids, event_type, {"match": match_view(match).model_dump(mode="json")}
-    )
 
 
 async def _visible_match(
@@ -151,59 +162,83 @@ async def _visible_match(
     return row[0], "offer" if principal.organization_id == row[1] else "request", {row[1], row[2]}
 
 
-async def accept_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
-    match, side, sides = await _visible_match(session, principal, match_id)
+async def accept_match(
+    session: AsyncSession, principal: Principal, match_id: uuid.UUID, if_match: str | None = None
+) -> Match:
+    match, side, sides = await _visible_match(session, principal, match_id, lock=False)
+    lot = await lot_of_offer(session, match.offer_id)
+    await lock_in_order(
+        session,
+        hubs=[lot.hub_id if lot else None],
+        offers=[match.offer_id],
+        requests=[match.request_id],
+        matches=[match.id],
+    )
+    await session.refresh(match)
+    check_if_match(if_match, match.version)
     if match.status != MatchStatus.proposed.value:
-        problem = Conflict(f"This match is {match.status}: only a proposed match can be accepted.")
-        await session.rollback()
-        raise problem
+        raise Conflict(f"This match is {match.status}: only a proposed match can be accepted.")
+    offer = await session.get_one(Offer, match.offer_id, populate_existing=True)
+    request = await session.get_one(MaterialRequest, match.request_id, populate_existing=True)
+    broken = await broken_terms(session, match, offer, request)
+    if broken:
+        reason = f"Since the proposal, {'; '.join(broken)}."
+        await expire_match(session, match, sides, reason)
+        await session.commit()
+        raise Conflict(f"{reason} The match has expired; propose a new one.", changed=broken)
     now = datetime.now(UTC)
     if side == "offer":
         match.offer_accepted_at = match.offer_accepted_at or now
     else:
         match.request_accepted_at = match.request_accepted_at or now
     if match.offer_accepted_at and match.request_accepted_at:
-        await _reserve(session, match)
-        await session.flush()
+        await _reserve(session, match, offer, request, lot)
         await announce(session, match, "match.accepted", sides)
     await session.commit()
     return match
 
 
-async def _reserve(session: AsyncSession, match: Match) -> None:
-    """Takes the match's quantity from the offer and the request. Offers are locked before
-    requests in every transaction, so two accepts never wait on each other in a cycle."""
-    offer = await session.get_one(
-        Offer, match.offer_id, with_for_update=True, populate_existing=True
-    )
-    request = await session.get_one(
-        MaterialRequest, match.request_id, with_for_update=True, populate_existing=True
-    )
+async def _reserve(
+    session: AsyncSession,
+    match: Match,
+    offer: Offer,
+    request: MaterialRequest,
+    lot: HubLot | None,
+) -> None:
+    """Takes the match's quantity from the offer and the request, whose rows (and the hub's,
+    for a lot) the caller holds. A lot's offer shows what its stock leaves free, so a lot is
+    checked against its stock and its offer follows from it."""
     for noun, listing, amount in (
         ("offer", offer, match.offer_quantity_value),
         ("request", request, match.quantity_value),
     ):
-        if listing.status != "open" or listing.remaining_value + _EPSILON < amount:
-            problem = Conflict(
-                f"Only {listing.remaining_value:g} {listing.quantity_unit} remain on the {noun} "
+        remaining = listing.remaining_value
+        if noun == "offer" and lot is not None:
+            remaining = (await lot_balance(session, lot)).available
+        if listing.status != "open" or remaining + _EPSILON < amount:
+            raise Conflict(
+                f"Only {remaining:g} {listing.quantity_unit} remain on the {noun} "
                 f"({listing.status}); this match needs {amount:g}. Nothing was reserved.",
-                remaining=listing.remaining_value,
+                remaining=remaining,
             )
-            # Rolling back expires the rows, so the problem is written first.
-            await session.rollback()
-            raise problem
-        listing.remaining_value = round(max(0.0, listing.remaining_value - amount), 3)
+        if noun == "offer" and lot is not None:
+            continue
+        listing.remaining_value = round(max(0.0, remaining - amount), 3)
         if listing.remaining_value == 0:
             listing.status = "reserved"
     match.status = MatchStatus.accepted.value
+    await session.flush()
+    if lot is not None:
+        await sync_lot_offer(session, lot)
 
 
-async def reject_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+async def reject_match(
+    session: AsyncSession, principal: Principal, match_id: uuid.UUID, if_match: str | None = None
+) -> Match:
     match, _, sides = await _visible_match(session, principal, match_id)
+    check_if_match(if_match, match.version)
     if match.status != MatchStatus.proposed.value:
-        problem = Conflict(f"This match is {match.status}: only a proposed match can be rejected.")
-        await session.rollback()
-        raise problem
+        raise Conflict(f"This match is {match.status}: only a proposed match can be rejected.")
     match.status = MatchStatus.rejected.value
     await session.flush()
     await announce(session, match, "match.rejected", sides)
@@ -211,50 +246,46 @@ async def reject_match(session: AsyncSession, principal: Principal, match_id: uu
     return match
 
 
-async def fulfil_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
+async def fulfil_match(
+    session: AsyncSession, principal: Principal, match_id: uuid.UUID, if_match: str | None = None
+) -> Match:
     """Either side records that the material changed hands."""
     match, _, _ = await _visible_match(session, principal, match_id)
+    check_if_match(if_match, match.version)
     if match.status != MatchStatus.accepted.value:
-        problem = Conflict(
-            f"This match is {match.status}: only an accepted match can be fulfilled."
-        )
-        await session.rollback()
-        raise problem
+        raise Conflict(f"This match is {match.status}: only an accepted match can be fulfilled.")
     if await lot_of_offer(session, match.offer_id) is not None:
-        problem = Conflict(
+        raise Conflict(
             "This match takes from a hub lot: the hub operator fulfils it by recording the "
             "dispatch (POST /v1/hubs/{id}/movements with this match_id)."
         )
-        await session.rollback()
-        raise problem
     match.status = MatchStatus.fulfilled.value
     await session.commit()
     return match
 
 
 async def expire_stale_matches(session: AsyncSession, today: date) -> int:
-    """Proposed matches whose offer or request window has passed can no longer be accepted."""
+    """Proposed matches whose offer or request window has passed can no longer be accepted;
+    both sides hear of it (`match.expired`)."""
     stale = (
-        update(Match)
-        .where(
-            Match.status == MatchStatus.proposed.value,
-            or_(
-                Match.offer_id.in_(select(Offer.id).where(Offer.available_until < today)),
-                Match.request_id.in_(
-                    select(MaterialRequest.id).where(MaterialRequest.needed_by < today)
-                ),
-            ),
+        await session.execute(
+            select(Match, Offer.organization_id, MaterialRequest.organization_id)
+            .join(Offer, Offer.id == Match.offer_id)
+            .join(MaterialRequest, MaterialRequest.id == Match.request_id)
+            .where(
+                Match.status == MatchStatus.proposed.value,
+                or_(Offer.available_until < today, MaterialRequest.needed_by < today),
+            )
+            .order_by(Match.id)
+            .with_for_update(of=Match, skip_locked=True)
         )
-        .values(
-            status=MatchStatus.expired.value,
-            version=Match.version + 1,
-            updated_at=datetime.now(UTC),
+    ).all()
+    for match, offer_org, request_org in stale:
+        await expire_match(
+            session, match, {offer_org, request_org}, "The offer's or the request's window passed."
         )
-        .returning(Match.id)
-    )
-    expired = (await session.scalars(stale)).all()
     await session.commit()
-    return len(expired)
+    return len(stale)
 
 
 async def get_match(session: AsyncSession, principal: Principal, match_id: uuid.UUID) -> Match:
@@ -281,8 +312,6 @@ async def list_matches(
                 MaterialRequest.organization_id == principal.organization_id,
             )
         )
-        .order_by(Match.created_at.desc(), Match.id.desc())
-        .limit(page.limit)
     )
     if status is not None:
         query = query.where(Match.status == status.value)
@@ -290,12 +319,4 @@ async def list_matches(
         query = query.where(Match.offer_id == offer_id)
     if request_id is not None:
         query = query.where(Match.request_id == request_id)
-    if page.after:
-        try:
-            created, last_id = datetime.fromisoformat(page.after[0]), uuid.UUID(page.after[1])
-        except (ValueError, TypeError, IndexError):
-            raise ValidationFailed.field(
-                "cursor", "valid_cursor", "Use the cursor from a `next` link as it is.", "query"
-            ) from None
-        query = query.where(tuple_(Match.created_at, Match.id) < tuple_(created, last_id))
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(keyset_page(query, newest_first(Match), page))).all())

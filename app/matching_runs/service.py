@@ -144,4 +144,5 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
             "requests": len(problem.demands),
             "arcs": len(problem.arcs),
         },
+        "pairs_too_small": problem.pairs_too_small,
     }

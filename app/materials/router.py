@@ -5,11 +5,17 @@ from fastapi import APIRouter, Query, Request
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
-from app.kit.pagination import Page, next_links
+from app.kit.pagination import Page, page_links
+from app.kit.schema import PlainParameters
 from app.materials import service
 from app.materials.schemas import Material, MaterialPage
 
-router = APIRouter(prefix="/v1/materials", tags=["materials"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/materials",
+    tags=["materials"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[PlainParameters],
+)
 
 
 @router.get("", summary="The European List of Waste (EWC codes)")
@@ -19,17 +25,20 @@ async def list_materials(
     session: Session,
     page: Page,
     q: Annotated[
-        str | None, Query(description="Words of the description or titles, or the start of a code.")
+        str | None,
+        Query(
+            max_length=200,
+            description="Words of the description or titles, or the start of a code.",
+        ),
     ] = None,
     chapter: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     subchapter: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
     hazardous: bool | None = None,
 ) -> MaterialPage:
     rows = await service.list_materials(session, page, q, chapter, subchapter, hazardous)
-    last = [rows[-1].code] if len(rows) == page.limit else None
     return MaterialPage(
         items=[Material.model_validate(r, from_attributes=True) for r in rows],
-        links=next_links(request, last, "application/json"),
+        links=page_links(request, page, rows, lambda row: (row.code,)),
     )
 
 

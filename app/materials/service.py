@@ -6,11 +6,12 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import NotFound, ValidationFailed
-from app.kit.pagination import PageParams
+from app.kit.pagination import Keyset, PageParams, keyset_page
 from app.models import Material
 
 _CODE = re.compile(r"^\d{6}$")
 _CODE_OR_GROUP = re.compile(r"^(\d{2}|\d{4}|\d{6})$")
+BY_CODE = Keyset((Material.code,), (str,))
 
 
 def normalise_code(value: str) -> str:
@@ -26,7 +27,7 @@ async def list_materials(
     subchapter: str | None,
     hazardous: bool | None,
 ) -> list[Material]:
-    query = select(Material).order_by(Material.code).limit(page.limit)
+    query = select(Material)
     if q:
         pattern = f"%{q}%"
         query = query.where(
@@ -43,9 +44,7 @@ async def list_materials(
         query = query.where(Material.subchapter == subchapter)
     if hazardous is not None:
         query = query.where(Material.hazardous.is_(hazardous))
-    if page.after:
-        query = query.where(Material.code > str(page.after[0]))
-    return list((await session.scalars(query)).all())
+    return list((await session.scalars(keyset_page(query, BY_CODE, page))).all())
 
 
 async def get_material(session: AsyncSession, code: str) -> Material:

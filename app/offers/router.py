@@ -11,6 +11,7 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
+from app.kit.schema import PlainParameters
 from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import Offer as OfferRow
@@ -18,7 +19,12 @@ from app.offers.schemas import Offer, OfferCreate, OfferPublic, OfferStatus, Off
 from app.offers.service import OFFERS
 from app.offers.service import list_offers as list_offer_rows
 
-router = APIRouter(prefix="/v1/offers", tags=["offers"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/offers",
+    tags=["offers"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[PlainParameters],
+)
 
 
 def _answer(response: Response, row: OfferRow, viewer: uuid.UUID) -> Offer | OfferPublic:

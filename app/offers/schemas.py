@@ -7,7 +7,18 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from app.kit.geo import Point, PointIn
-from app.kit.quantity import Condition, Quantity, Remaining, window_error
+from app.kit.quantity import (
+    Amount,
+    Condition,
+    MassKg,
+    Price,
+    Quantity,
+    Remaining,
+    StoredQuantity,
+    VolumeM3,
+    window_error,
+)
+from app.kit.schema import InputModel
 from app.models import Offer as OfferRow
 
 
@@ -17,7 +28,7 @@ class OfferStatus(StrEnum):
     closed = "closed"
 
 
-class OfferFields(BaseModel):
+class OfferFields(InputModel):
     """What an offer says, shared by create and update."""
 
     site_id: uuid.UUID | None = Field(
@@ -33,21 +44,17 @@ class OfferFields(BaseModel):
     title: str = Field(min_length=1, max_length=200, examples=["Excavated soil"])
     description: str | None = Field(default=None, max_length=5000)
     quantity: Quantity
-    mass_kg: float | None = Field(
-        default=None, gt=0, description="Total mass; derived for kg and t."
-    )
-    volume_m3: float | None = Field(default=None, gt=0, description="Total volume; derived for m3.")
-    min_lot: float | None = Field(
-        default=None, gt=0, description="Smallest lot sold, in the quantity's unit."
+    mass_kg: MassKg | None = Field(default=None, description="Total mass; derived for kg and t.")
+    volume_m3: VolumeM3 | None = Field(default=None, description="Total volume; derived for m3.")
+    min_lot: Amount | None = Field(
+        default=None, description="Smallest lot sold, in the quantity's unit."
     )
     available_from: date
     available_until: date | None = None
     condition: Condition = Field(description="A: reusable as is; B: needs work; C: recycling only.")
-    price_per_unit: float | None = Field(
+    price_per_unit: Price | None = Field(
         default=None,
-        ge=-1e7,
-        le=1e7,
-        description="EUR per unit; negative is a gate fee paid to the taker.",
+        description="EUR per unit, to the cent; negative is a gate fee paid to the taker.",
     )
     notes: str | None = Field(
         default=None, max_length=5000, description="Private: only your organization sees them."
@@ -80,7 +87,7 @@ class OfferStored(OfferFields):
     status: OfferStatus = OfferStatus.open
 
 
-class OfferUpdate(BaseModel):
+class OfferUpdate(InputModel):
     """Only the fields you send change; the rules of a create apply to the result."""
 
     site_id: uuid.UUID | None = None
@@ -112,7 +119,7 @@ class OfferPublic(BaseModel):
     item_type: str | None
     title: str
     description: str | None
-    quantity: Quantity
+    quantity: StoredQuantity
     remaining: Remaining
     mass_kg: float | None
     volume_m3: float | None

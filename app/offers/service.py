@@ -6,7 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.candidates.service import announce_new_offer
-from app.hubs.service import refresh_thresholds_near, refuse_lot_offer_edit
+from app.hubs.pooling import refresh_thresholds_near
+from app.hubs.stock import refuse_lot_offer_edit
 from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams
@@ -18,11 +19,17 @@ from app.offers.schemas import OfferStatus, OfferStored
 ANNOUNCE_NEW_OFFER = JobKind("offers:announce_new_offer", EVENTS_QUEUE)
 
 
-async def _on_offer_created(session: AsyncSession, offer: Offer) -> None:
-    # A new offer may fit many requests and pools: its events are written by a job, so that
-    # the POST stays small and quick.
+async def announce_new_offer_later(session: AsyncSession, offer_id: uuid.UUID) -> None:
+    """The one entry point of a new offer, posted by a company or opened by a yard's intake:
+    a job, once the offer is committed, tells the requests it fits and re-measures the pools
+    near it. A new offer may fit many requests and pools: a job keeps the write small and
+    quick."""
     await session.flush()
-    await defer_in_transaction(session, ANNOUNCE_NEW_OFFER, {"offer_id": str(offer.id)})
+    await defer_in_transaction(session, ANNOUNCE_NEW_OFFER, {"offer_id": str(offer_id)})
+
+
+async def _on_offer_created(session: AsyncSession, offer: Offer) -> None:
+    await announce_new_offer_later(session, offer.id)
 
 
 async def announce_offer(session: AsyncSession, offer_id: uuid.UUID) -> None:

@@ -11,6 +11,7 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
+from app.kit.schema import PlainParameters
 from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import MaterialRequest as MaterialRequestRow
@@ -25,7 +26,12 @@ from app.requests.schemas import (
 from app.requests.service import REQUESTS
 from app.requests.service import list_requests as list_request_rows
 
-router = APIRouter(prefix="/v1/requests", tags=["requests"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/requests",
+    tags=["requests"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[PlainParameters],
+)
 
 
 def _answer(

@@ -6,7 +6,18 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.kit.geo import Point, PointIn
-from app.kit.quantity import Condition, Quantity, Remaining, window_error
+from app.kit.quantity import (
+    Condition,
+    Kilometres,
+    MassKg,
+    Price,
+    Quantity,
+    Remaining,
+    StoredQuantity,
+    VolumeM3,
+    window_error,
+)
+from app.kit.schema import InputModel
 from app.models import MaterialRequest as MaterialRequestRow
 
 
@@ -16,7 +27,7 @@ class RequestStatus(StrEnum):
     closed = "closed"
 
 
-class RequestFields(BaseModel):
+class RequestFields(InputModel):
     """What a request says, shared by create and update."""
 
     site_id: uuid.UUID | None = Field(
@@ -34,19 +45,17 @@ class RequestFields(BaseModel):
     title: str | None = Field(default=None, max_length=200, examples=["Fill for a garden"])
     description: str | None = Field(default=None, max_length=5000)
     quantity: Quantity
-    mass_kg: float | None = Field(
-        default=None, gt=0, description="Total mass; derived for kg and t."
-    )
-    volume_m3: float | None = Field(default=None, gt=0, description="Total volume; derived for m3.")
+    mass_kg: MassKg | None = Field(default=None, description="Total mass; derived for kg and t.")
+    volume_m3: VolumeM3 | None = Field(default=None, description="Total volume; derived for m3.")
     needed_from: date
     needed_by: date
-    max_distance_km: float = Field(default=15, gt=0, le=200)
+    max_distance_km: Kilometres = Field(
+        default=15, gt=0, le=200, description="At most 200, to the metre (3 decimals)."
+    )
     min_condition: Condition = Field(
         default=Condition.C, description="The worst condition you accept."
     )
-    max_price_per_unit: float | None = Field(
-        default=None, ge=-1e7, le=1e7, description="EUR per unit."
-    )
+    max_price_per_unit: Price | None = Field(default=None, description="EUR per unit.")
     notes: str | None = Field(
         default=None, max_length=5000, description="Private: only your organization sees them."
     )
@@ -68,7 +77,7 @@ class RequestStored(RequestFields):
     status: RequestStatus = RequestStatus.open
 
 
-class RequestUpdate(BaseModel):
+class RequestUpdate(InputModel):
     """Only the fields you send change; the rules of a create apply to the result."""
 
     site_id: uuid.UUID | None = None
@@ -98,7 +107,7 @@ class MaterialRequestPublic(BaseModel):
     material: str
     title: str | None
     description: str | None
-    quantity: Quantity
+    quantity: StoredQuantity
     remaining: Remaining
     mass_kg: float | None
     volume_m3: float | None

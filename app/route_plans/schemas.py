@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from app.fleet.schemas import VehicleCreate
 from app.kit.geo import PointIn
+from app.kit.schema import InputModel
 from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
 
@@ -18,7 +19,7 @@ class PlanStatus(StrEnum):
     failed = "failed"
 
 
-class PlanHub(BaseModel):
+class PlanHub(InputModel):
     """A hub where vans hand over to cargo bikes, and the zone its bikes serve."""
 
     site_id: uuid.UUID | None = Field(default=None, description="One of your sites.")
@@ -54,7 +55,7 @@ _VEHICLES_LIMIT = (
 )
 
 
-class RoutePlanCreate(BaseModel):
+class RoutePlanCreate(InputModel):
     date: date
     shipment_ids: list[uuid.UUID] = Field(
         default_factory=list, description=f"Your shipments to plan. {_SHIPMENTS_LIMIT}"

@@ -1,19 +1,25 @@
 import uuid
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from app.kit.geo import Point, PointIn
+from app.kit.pagination import Link
 from app.kit.quantity import window_error
+from app.kit.schema import InputModel, ZonedDateTime
+
+_ZONED = "A date and time with its zone (an offset or Z); a time without one is refused."
 
 
-class EndpointIn(BaseModel):
+class EndpointIn(InputModel):
     """Where and when a load is picked up or delivered."""
 
     site_id: uuid.UUID | None = None
     location: PointIn | None = None
-    window_from: AwareDatetime = Field(examples=["2026-12-01T08:00:00+01:00"])
-    window_until: AwareDatetime = Field(examples=["2026-12-01T12:00:00+01:00"])
+    window_from: ZonedDateTime = Field(examples=["2026-12-01T08:00:00+01:00"], description=_ZONED)
+    window_until: ZonedDateTime = Field(
+        examples=["2026-12-01T12:00:00+01:00"], description=f"Not before window_from. {_ZONED}"
+    )
     service_s: int = Field(default=300, ge=0, le=4 * 3600, description="Time on site, seconds.")
 
     @field_validator("window_until")
@@ -25,7 +31,7 @@ class EndpointIn(BaseModel):
         return value
 
 
-class ShipmentCreate(BaseModel):
+class ShipmentCreate(InputModel):
     reference: str | None = Field(default=None, max_length=200)
     pickup: EndpointIn
     delivery: EndpointIn
@@ -33,14 +39,15 @@ class ShipmentCreate(BaseModel):
     load_m3: float = Field(default=0, ge=0, le=200)
 
 
-class MatchShipmentCreate(BaseModel):
+class MatchShipmentCreate(InputModel):
     """A shipment for an accepted match: from the offer's place to the request's. Windows
-    default to the first day both are available: pickup 08:00-17:00, delivery 09:00-18:00."""
+    default to the first day both are available: pickup 08:00-17:00, delivery 09:00-18:00
+    (Brussels time). Every time given has its zone (an offset or Z)."""
 
-    pickup_from: AwareDatetime | None = None
-    pickup_until: AwareDatetime | None = None
-    delivery_from: AwareDatetime | None = None
-    delivery_until: AwareDatetime | None = None
+    pickup_from: ZonedDateTime | None = Field(default=None, description=_ZONED)
+    pickup_until: ZonedDateTime | None = Field(default=None, description=_ZONED)
+    delivery_from: ZonedDateTime | None = Field(default=None, description=_ZONED)
+    delivery_until: ZonedDateTime | None = Field(default=None, description=_ZONED)
     load_m3: float | None = Field(
         default=None, ge=0, le=200, description="Defaults to the match's volume, else 0."
     )
@@ -66,3 +73,4 @@ class Shipment(BaseModel):
 
 class ShipmentPage(BaseModel):
     items: list[Shipment]
+    links: list[Link]

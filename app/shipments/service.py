@@ -2,11 +2,13 @@ import uuid
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
-from app.kit.ownership import list_own, load_readable
+from app.kit.ownership import load_readable
+from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
@@ -45,8 +47,12 @@ async def create_shipment(
     return shipment
 
 
-async def list_shipments(session: AsyncSession, principal: Principal) -> list[ShipmentRow]:
-    return await list_own(session, ShipmentRow, principal)
+async def list_shipments(
+    session: AsyncSession, principal: Principal, page: PageParams
+) -> list[ShipmentRow]:
+    """The organization's shipments, oldest first."""
+    query = select(ShipmentRow).where(ShipmentRow.organization_id == principal.organization_id)
+    return list((await session.scalars(keyset_page(query, oldest_first(ShipmentRow), page))).all())
 
 
 async def get_shipment(

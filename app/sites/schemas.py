@@ -5,6 +5,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from app.kit.geo import Point, PointIn
+from app.kit.schema import InputModel
 
 
 class SiteKind(StrEnum):
@@ -17,7 +18,7 @@ class SiteKind(StrEnum):
     other = "other"
 
 
-class SiteCreate(BaseModel):
+class SiteCreate(InputModel):
     name: str = Field(min_length=1, max_length=200, examples=["Recy-K"])
     kind: SiteKind
     address: str | None = Field(
@@ -30,7 +31,7 @@ class SiteCreate(BaseModel):
     )
 
 
-class SiteUpdate(BaseModel):
+class SiteUpdate(InputModel):
     """Only the fields you send change."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)

@@ -5,7 +5,8 @@ a receiver that trickles its answer cannot hold a worker longer than that (httpx
 bound each read, not their sum). At most `max_response_bytes` of the answer are read: a
 receiver that answers 200 with an endless body has accepted the event, and the rest is not
 waited for. The connection goes to an address checked by `app.webhooks.addresses`, not to
-whatever the name resolves to a moment later."""
+whatever the name resolves to a moment later, and only to a host that the allow-list names
+now: a host taken off it after the subscription is sent nothing."""
 
 import asyncio
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from app.webhooks.addresses import IPAddress, Unresolvable, resolve
+from app.webhooks.addresses import IPAddress, Unresolvable, allowed_host_problem, resolve
 
 # The start of a refused answer kept in the delivery log, to show the receiver's reason.
 EXCERPT_BYTES = 200
@@ -25,12 +26,15 @@ TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
 @dataclass(frozen=True)
 class Answer:
     """What came of one attempt: the receiver's status code when it answered, an error when
-    the exchange did not complete, and the start of the body of an answer other than 2xx."""
+    the exchange did not complete, and the start of the body of an answer other than 2xx.
+    `not_allowed`: the allow-list refused the host, nothing was sent, and trying again would
+    refuse it again."""
 
     status_code: int | None = None
     error: str | None = None
     excerpt: str | None = None
     duration_ms: int = 0
+    not_allowed: bool = False
 
     @property
     def accepted(self) -> bool:
@@ -105,8 +109,11 @@ async def _exchange(
     *,
     deadline_seconds: float,
     max_response_bytes: int,
+    allowed_hosts: Sequence[str],
     allow_private: bool,
 ) -> Answer:
+    if refused := allowed_host_problem(url, allowed_hosts):
+        return Answer(error=refused, not_allowed=True)
     status_code: int | None = None
     try:
         async with asyncio.timeout(deadline_seconds):
@@ -146,10 +153,12 @@ async def post(
     *,
     deadline_seconds: float,
     max_response_bytes: int,
+    allowed_hosts: Sequence[str],
     allow_private: bool,
 ) -> Answer:
     """POSTs `content` to `url` and answers what came of it; it never raises for what the
-    network or the receiver did. Non-public addresses are refused unless `allow_private`."""
+    network or the receiver did. A host off `allowed_hosts` (when not empty) is sent nothing,
+    and non-public addresses are refused unless `allow_private`."""
     started = time.monotonic()
     answer = await _exchange(
         httpx.URL(url),
@@ -157,6 +166,7 @@ async def post(
         {**headers, "Accept-Encoding": "identity", "User-Agent": "boucle-webhooks"},
         deadline_seconds=deadline_seconds,
         max_response_bytes=max_response_bytes,
+        allowed_hosts=allowed_hosts,
         allow_private=allow_private,
     )
     return replace(answer, duration_ms=round((time.monotonic() - started) * 1000))

@@ -6,12 +6,18 @@ from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
-from app.kit.pagination import Page, next_links
+from app.kit.pagination import Page, creation_key, page_links
+from app.kit.schema import PlainParameters
 from app.models import Webhook as WebhookRow
 from app.webhooks import service
 from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/v1/webhooks",
+    tags=["webhooks"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[PlainParameters],
+)
 
 
 def _webhook(row: WebhookRow) -> Webhook:
@@ -45,9 +51,14 @@ async def create_webhook(
     return _webhook(row)
 
 
-@router.get("", summary="Your subscriptions")
-async def list_webhooks(principal: CurrentPrincipal, session: Session) -> WebhookPage:
-    return WebhookPage(items=[_webhook(w) for w in await service.list_webhooks(session, principal)])
+@router.get("", summary="Your subscriptions, oldest first")
+async def list_webhooks(
+    request: Request, principal: CurrentPrincipal, session: Session, page: Page
+) -> WebhookPage:
+    rows = await service.list_webhooks(session, principal, page)
+    return WebhookPage(
+        items=[_webhook(w) for w in rows], links=page_links(request, page, rows, creation_key)
+    )
 
 
 @router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unsubscribe")
@@ -72,5 +83,5 @@ async def list_deliveries(
         )
         for d, t in rows
     ]
-    last = [rows[-1][0].created_at.isoformat()] if len(rows) == page.limit else None
-    return DeliveryPage(items=items, links=next_links(request, last, "application/json"))
+    links = page_links(request, page, rows, lambda row: creation_key(row[0]))
+    return DeliveryPage(items=items, links=links)

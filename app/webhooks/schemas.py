@@ -6,18 +6,20 @@ from typing import Any
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from app.kit.pagination import Link
+from app.kit.schema import InputModel
 
 
 class EventType(StrEnum):
     match_proposed = "match.proposed"
     match_accepted = "match.accepted"
     match_rejected = "match.rejected"
+    match_expired = "match.expired"
     offer_candidate_found = "offer.candidate_found"
     route_plan_completed = "route_plan.completed"
     hub_threshold_reached = "hub.threshold_reached"
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(InputModel):
     url: AnyHttpUrl = Field(examples=["https://example.org/boucle-events"])
     events: list[EventType] = Field(min_length=1)
     secret: str = Field(
@@ -37,6 +39,7 @@ class Webhook(BaseModel):
 
 class WebhookPage(BaseModel):
     items: list[Webhook]
+    links: list[Link]
 
 
 class Delivery(BaseModel):

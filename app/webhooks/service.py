@@ -23,13 +23,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.errors import ValidationFailed
+from app.errors import FieldError, ValidationFailed
 from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
-from app.kit.ownership import list_own, load_readable
-from app.kit.pagination import PageParams
+from app.kit.ownership import load_readable
+from app.kit.pagination import PageParams, keyset_page, newest_first, oldest_first
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
-from app.webhooks.addresses import public_address_problem
+from app.webhooks.addresses import destination_problems
 from app.webhooks.delivery import Answer, post
 from app.webhooks.schemas import WebhookCreate
 
@@ -54,10 +54,12 @@ async def create_webhook(
     session: AsyncSession, settings: Settings, principal: Principal, data: WebhookCreate
 ) -> Webhook:
     url = str(data.url)
-    if not settings.webhooks_allow_private_urls and (problem := await public_address_problem(url)):
-        raise ValidationFailed.field(
-            "url", "public_address", f"Webhooks go to public addresses only: {problem}."
-        )
+    if problems := await destination_problems(
+        url,
+        allowed_hosts=settings.webhook_allowed_hosts,
+        allow_private=settings.webhooks_allow_private_urls,
+    ):
+        raise ValidationFailed([FieldError("url", rule, sentence) for rule, sentence in problems])
     # The name is resolved above, before the lock: the lock is held for two short queries only.
     await session.execute(_LOCK_SUBSCRIPTIONS, {"organization_id": str(principal.organization_id)})
     subscriptions = await session.scalar(
@@ -84,8 +86,12 @@ async def create_webhook(
     return webhook
 
 
-async def list_webhooks(session: AsyncSession, principal: Principal) -> list[Webhook]:
-    return await list_own(session, Webhook, principal)
+async def list_webhooks(
+    session: AsyncSession, principal: Principal, page: PageParams
+) -> list[Webhook]:
+    """The organization's subscriptions, oldest first."""
+    query = select(Webhook).where(Webhook.organization_id == principal.organization_id)
+    return list((await session.scalars(keyset_page(query, oldest_first(Webhook), page))).all())
 
 
 async def _own_webhook(
@@ -106,22 +112,14 @@ async def delete_webhook(
 async def list_deliveries(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, page: PageParams
 ) -> list[tuple[WebhookDelivery, str]]:
+    """The subscription's deliveries, newest first, each with its event's type."""
     await _own_webhook(session, principal, webhook_id)
     query = (
         select(WebhookDelivery, WebhookEvent.type)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.webhook_id == webhook_id)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
-        .limit(page.limit)
     )
-    if page.after:
-        try:
-            after = datetime.fromisoformat(str(page.after[0]))
-        except ValueError:
-            raise ValidationFailed.field(
-                "cursor", "valid_cursor", "Use the cursor from a `next` link as it is.", "query"
-            ) from None
-        query = query.where(WebhookDelivery.created_at < after)
+    query = keyset_page(query, newest_first(WebhookDelivery), page)
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
@@ -278,6 +276,7 @@ async def deliver(
         },
         deadline_seconds=settings.webhook_timeout_seconds,
         max_response_bytes=settings.webhook_max_response_bytes,
+        allowed_hosts=settings.webhook_allowed_hosts,
         allow_private=settings.webhooks_allow_private_urls,
     )
     async with sessionmaker.begin() as session:
@@ -290,6 +289,12 @@ async def deliver(
         window_end = delivery.created_at + timedelta(hours=settings.webhook_retry_window_hours)
         if answer.accepted:
             delivery.status, delivery.delivered_at = "delivered", now
+        elif answer.not_allowed:
+            delivery.status = "failed"
+            attempt["reason"] = (
+                "the host is not on the allow-list of webhook hosts: nothing was sent, and the "
+                "delivery is not tried again"
+            )
         elif answer.refused:
             delivery.status = "failed"
             attempt["reason"] = (

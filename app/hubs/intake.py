@@ -1,0 +1,203 @@
+"""An intake: material that arrives at a yard, into a new lot or an existing one."""
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.errors import Conflict, ValidationFailed
+from app.hubs.capacity import check_intake_capacity
+from app.hubs.measures import movement_measures
+from app.hubs.movement_fields import refuse_fields, require_one_of
+from app.hubs.repository import intake_of_match, lot_balances, lot_by_code, lot_of_offer
+from app.hubs.schemas import MovementCreate
+from app.materials.service import check_offer_material
+from app.models import HubLot, HubMovement, Match, Material, MaterialRequest, Offer, Site
+from app.quantity_locks import lock_in_order
+
+_EPSILON = 1e-6
+# All a lot ever took in is its offer's quantity, which the offers' columns hold up to this.
+MAX_TAKEN_IN = 1e12
+
+
+async def take_in(
+    session: AsyncSession, principal: Principal, hub: Site, data: MovementCreate
+) -> tuple[HubMovement, HubLot, bool]:
+    """Records the intake; answers the movement, its lot and whether the lot is new. The
+    caller holds the hub's lock."""
+    refuse_fields(data, ("match_id", "shipment_id"), "an intake")
+    require_one_of(
+        data, ("offer_id", "walk_in"), "an intake comes from an offer or a walk-in supplier"
+    )
+    lot = await lot_by_code(session, hub.id, data.lot) if data.lot else None
+    source: Offer | None = None
+    match: Match | None = None
+    if data.offer_id is not None:
+        source, match = await _match_delivering(session, principal, data.offer_id, lot)
+        if data.quantity.unit.value != source.quantity_unit:
+            raise ValidationFailed.field(
+                "quantity.unit",
+                "same_as_offer",
+                f"The offer counts in {source.quantity_unit}; give the intake in that unit.",
+            )
+        if data.quantity.value > match.offer_quantity_value + _EPSILON:
+            raise Conflict(
+                f"Your match reserved {match.offer_quantity_value:g} {source.quantity_unit} "
+                f"of this offer; the intake is {data.quantity.value:g}. Nothing was recorded."
+            )
+    else:
+        await lock_in_order(session, offers=[lot.offer_id if lot else None])
+    material = data.material or (source.material if source else None)
+    condition = data.condition.value if data.condition else (source.condition if source else None)
+    if lot is None:
+        if material is None:
+            raise ValidationFailed.field(
+                "material", "required_for_new_lot", "A new lot needs its 6-digit EWC code."
+            )
+        if condition is None:
+            raise ValidationFailed.field(
+                "condition", "required_for_new_lot", "A new lot needs its condition (A, B or C)."
+            )
+        material = await check_offer_material(session, material)
+    else:
+        for name, given, known in (
+            ("material", material, lot.material),
+            ("condition", condition, lot.condition),
+            ("quantity.unit", data.quantity.unit.value, lot.unit),
+        ):
+            if given is not None and given != known:
+                raise ValidationFailed.field(
+                    name, "same_as_lot", f"Lot {lot.code} is {known}; an intake adds the same."
+                )
+        material = lot.material
+    mass_kg, volume_m3 = movement_measures(data, lot, source)
+    balances = await lot_balances(session, hub.id)
+    taken_in = next((b.taken_in for b in balances if lot is not None and b.lot.id == lot.id), 0.0)
+    if taken_in + data.quantity.value > MAX_TAKEN_IN:
+        raise ValidationFailed.field(
+            "quantity.value",
+            "lot_total",
+            f"A lot takes in at most {MAX_TAKEN_IN:g} {data.quantity.unit.value} in all; "
+            "take this in as a new lot.",
+        )
+    await check_intake_capacity(session, hub, balances, material, mass_kg, volume_m3)
+
+    new_lot = lot is None
+    if lot is None:
+        assert condition is not None
+        lot = await _new_lot(session, principal, hub, data, material, condition)
+        lot.mass_per_unit_kg = mass_kg / data.quantity.value if mass_kg else None
+        lot.volume_per_unit_m3 = volume_m3 / data.quantity.value if volume_m3 else None
+    if match is not None and match.status == "accepted":
+        match.status = "fulfilled"
+    movement = HubMovement(
+        id=uuid.uuid4(),
+        hub_id=hub.id,
+        lot_id=lot.id,
+        organization_id=principal.organization_id,
+        kind="intake",
+        quantity_value=data.quantity.value,
+        mass_kg=mass_kg,
+        volume_m3=volume_m3,
+        offer_id=data.offer_id,
+        match_id=match.id if match else None,
+        walk_in=data.walk_in,
+        note=data.note,
+    )
+    session.add(movement)
+    await session.flush()
+    return movement, lot, new_lot
+
+
+async def _match_delivering(
+    session: AsyncSession, principal: Principal, offer_id: uuid.UUID, lot: HubLot | None
+) -> tuple[Offer, Match]:
+    """The offer and the operator's oldest match that brings its material to the yard, locked.
+
+    The supplier's material is only the yard's to take in once a match of the yard's own
+    request reserved it. From a company's offer, that is an accepted match, which the intake
+    fulfils. From another hub's lot, the match is the other hub's to fulfil, by recording the
+    dispatch: the intake takes in a match its dispatch fulfilled, once, and leaves the match
+    as it is."""
+    offer = await session.get(Offer, offer_id)
+    if offer is None:
+        raise ValidationFailed.field("offer_id", "known_offer", f"No offer {offer_id}.")
+    from_hub = await lot_of_offer(session, offer.id)
+    wanted = "fulfilled" if from_hub is not None else "accepted"
+    candidates = (
+        await session.scalars(
+            select(Match.id)
+            .join(MaterialRequest, MaterialRequest.id == Match.request_id)
+            .where(
+                Match.offer_id == offer.id,
+                Match.status == wanted,
+                MaterialRequest.organization_id == principal.organization_id,
+            )
+            .order_by(Match.created_at, Match.id)
+        )
+    ).all()
+    for match_id in candidates:
+        if from_hub is not None and await intake_of_match(session, match_id) is not None:
+            continue
+        await lock_in_order(session, offers=[lot.offer_id if lot else None], matches=[match_id])
+        match = await session.get_one(Match, match_id, populate_existing=True)
+        if match.status == wanted:
+            return offer, match
+    if from_hub is not None:
+        raise Conflict(
+            f"This offer shows a lot of another hub; its operator records the dispatch of "
+            f"your accepted match (POST /v1/hubs/{from_hub.hub_id}/movements with its "
+            "match_id), and then you take it in. No dispatched match of yours on it waits "
+            "to be taken in."
+        )
+    raise Conflict(
+        "You hold no accepted match on this offer. Propose one from a request of yours "
+        "and have both sides accept it: then its quantity is reserved for your yard."
+    )
+
+
+async def _new_lot(
+    session: AsyncSession,
+    principal: Principal,
+    hub: Site,
+    data: MovementCreate,
+    material: str,
+    condition: str,
+) -> HubLot:
+    """A lot and the offer that puts it on the market, at the hub, in the operator's name."""
+    code = data.lot or f"L-{date.today():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+    described = await session.get_one(Material, material)
+    offer = Offer(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        site_id=hub.id,
+        location=hub.location,
+        material=material,
+        title=f"{described.description[:120]}, lot {code} at {hub.name}"[:200],
+        description=f"In stock at {hub.name}; kept in step with the yard's movements.",
+        quantity_value=data.quantity.value,
+        quantity_unit=data.quantity.unit.value,
+        remaining_value=0,
+        available_from=date.today(),
+        condition=condition,
+        price_per_unit=data.price_per_unit,
+        status="closed",
+    )
+    session.add(offer)
+    await session.flush()
+    lot = HubLot(
+        id=uuid.uuid4(),
+        hub_id=hub.id,
+        organization_id=principal.organization_id,
+        code=code,
+        material=material,
+        condition=condition,
+        unit=data.quantity.unit.value,
+        price_per_unit=data.price_per_unit,
+        offer_id=offer.id,
+    )
+    session.add(lot)
+    await session.flush()
+    return lot
