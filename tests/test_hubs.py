@@ -27,10 +27,16 @@ FAR_FROM_YARD = [4.4300, 50.8700]  # about 13 km away
 DAY = "2027-05-03"
 
 
-async def _yard(client: httpx.AsyncClient, operator: Org, **settings: Any) -> str:
+async def _yard(
+    client: httpx.AsyncClient,
+    operator: Org,
+    where: list[float] = YARD,
+    name: str = "Parc à matières",
+    **settings: Any,
+) -> str:
     site = await client.post(
         "/v1/sites",
-        json={"name": "Parc à matières", "kind": "yard", "location": point(YARD)},
+        json={"name": name, "kind": "yard", "location": point(where)},
         headers=operator.headers,
     )
     assert site.status_code == 201, site.text

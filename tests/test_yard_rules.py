@@ -32,17 +32,7 @@ async def operator(make_org: OrgFactory) -> Org:
 
 
 async def _other_yard(client: httpx.AsyncClient, operator: Org, **settings: Any) -> str:
-    site = await client.post(
-        "/v1/sites",
-        json={"name": "Recy-K", "kind": "yard", "location": point(NEAR_YARD)},
-        headers=operator.headers,
-    )
-    assert site.status_code == 201, site.text
-    hub_id = str(site.json()["id"])
-    if settings:
-        put = await client.put(f"/v1/hubs/{hub_id}", json=settings, headers=operator.headers)
-        assert put.status_code == 200, put.text
-    return hub_id
+    return await _yard(client, operator, NEAR_YARD, "Recy-K", **settings)
 
 
 async def test_a_yard_takes_in_another_hubs_lot_only_once_its_operator_dispatched_it(

@@ -1,14 +1,12 @@
 """A dispatch: material that leaves a lot, for an accepted match on the lot's offer or for a
 shipment that collects at the hub."""
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.hubs.measures import movement_measures
-from app.hubs.movement_fields import refuse_fields, require_one_of
+from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
 from app.hubs.repository import lot_by_code, shipment_collecting_at
 from app.hubs.schemas import MovementCreate
 from app.hubs.stock import lot_balance
@@ -75,20 +73,6 @@ async def dispatch(
             f"{balance.reserved:g}. Nothing was recorded.",
             available=free,
         )
-    mass_kg, volume_m3 = movement_measures(data, lot, None)
-    movement = HubMovement(
-        id=uuid.uuid4(),
-        hub_id=hub.id,
-        lot_id=lot.id,
-        organization_id=principal.organization_id,
-        kind="dispatch",
-        quantity_value=quantity,
-        mass_kg=mass_kg,
-        volume_m3=volume_m3,
-        match_id=data.match_id,
-        shipment_id=data.shipment_id,
-        note=data.note,
-    )
-    session.add(movement)
-    await session.flush()
+    measures = movement_measures(data, lot, None)
+    movement = await add_movement(session, principal, lot, data, measures, data.match_id)
     return movement, lot

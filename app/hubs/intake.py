@@ -3,18 +3,23 @@
 import uuid
 from datetime import date
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.hubs.capacity import check_intake_capacity
 from app.hubs.measures import movement_measures
-from app.hubs.movement_fields import refuse_fields, require_one_of
-from app.hubs.repository import intake_of_match, lot_balances, lot_by_code, lot_of_offer
+from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
+from app.hubs.repository import (
+    intake_of_match,
+    lot_balances,
+    lot_by_code,
+    lot_of_offer,
+    matches_for_buyer,
+)
 from app.hubs.schemas import MovementCreate
 from app.materials.service import check_offer_material
-from app.models import HubLot, HubMovement, Match, Material, MaterialRequest, Offer, Site
+from app.models import HubLot, HubMovement, Match, Material, Offer, Site
 from app.quantity_locks import lock_in_order
 
 _EPSILON = 1e-6
@@ -92,22 +97,9 @@ async def take_in(
         lot.volume_per_unit_m3 = volume_m3 / data.quantity.value if volume_m3 else None
     if match is not None and match.status == "accepted":
         match.status = "fulfilled"
-    movement = HubMovement(
-        id=uuid.uuid4(),
-        hub_id=hub.id,
-        lot_id=lot.id,
-        organization_id=principal.organization_id,
-        kind="intake",
-        quantity_value=data.quantity.value,
-        mass_kg=mass_kg,
-        volume_m3=volume_m3,
-        offer_id=data.offer_id,
-        match_id=match.id if match else None,
-        walk_in=data.walk_in,
-        note=data.note,
+    movement = await add_movement(
+        session, principal, lot, data, (mass_kg, volume_m3), match.id if match else None
     )
-    session.add(movement)
-    await session.flush()
     return movement, lot, new_lot
 
 
@@ -126,19 +118,7 @@ async def _match_delivering(
         raise ValidationFailed.field("offer_id", "known_offer", f"No offer {offer_id}.")
     from_hub = await lot_of_offer(session, offer.id)
     wanted = "fulfilled" if from_hub is not None else "accepted"
-    candidates = (
-        await session.scalars(
-            select(Match.id)
-            .join(MaterialRequest, MaterialRequest.id == Match.request_id)
-            .where(
-                Match.offer_id == offer.id,
-                Match.status == wanted,
-                MaterialRequest.organization_id == principal.organization_id,
-            )
-            .order_by(Match.created_at, Match.id)
-        )
-    ).all()
-    for match_id in candidates:
+    for match_id in await matches_for_buyer(session, offer.id, principal.organization_id, wanted):
         if from_hub is not None and await intake_of_match(session, match_id) is not None:
             continue
         await lock_in_order(session, offers=[lot.offer_id if lot else None], matches=[match_id])

@@ -1,7 +1,13 @@
-"""Which fields each kind of movement takes."""
+"""Which fields each kind of movement takes, and the row it writes."""
 
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
 from app.errors import ValidationFailed
 from app.hubs.schemas import MovementCreate
+from app.models import HubLot, HubMovement
 
 
 def refuse_fields(data: MovementCreate, fields: tuple[str, ...], what: str) -> None:
@@ -20,3 +26,32 @@ def require_one_of(data: MovementCreate, fields: tuple[str, str], message: str) 
             "exactly_one",
             f"{message}: give one of {' or '.join(fields)}.",
         )
+
+
+async def add_movement(
+    session: AsyncSession,
+    principal: Principal,
+    lot: HubLot,
+    data: MovementCreate,
+    measures: tuple[float | None, float | None],
+    match_id: uuid.UUID | None,
+) -> HubMovement:
+    """The movement's row, with the fields its kind takes (the others were refused)."""
+    movement = HubMovement(
+        id=uuid.uuid4(),
+        hub_id=lot.hub_id,
+        lot_id=lot.id,
+        organization_id=principal.organization_id,
+        kind=data.kind.value,
+        quantity_value=data.quantity.value,
+        mass_kg=measures[0],
+        volume_m3=measures[1],
+        offer_id=data.offer_id,
+        match_id=match_id,
+        walk_in=data.walk_in,
+        shipment_id=data.shipment_id,
+        note=data.note,
+    )
+    session.add(movement)
+    await session.flush()
+    return movement

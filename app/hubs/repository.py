@@ -15,6 +15,7 @@ from app.models import (
     HubMovement,
     HubPoolingThreshold,
     Match,
+    MaterialRequest,
     Offer,
     ShipmentRow,
     Site,
@@ -231,3 +232,20 @@ async def intake_of_match(session: AsyncSession, match_id: uuid.UUID) -> uuid.UU
     return await session.scalar(
         select(HubMovement.id).where(HubMovement.match_id == match_id, HubMovement.kind == "intake")
     )
+
+
+async def matches_for_buyer(
+    session: AsyncSession, offer_id: uuid.UUID, buyer_id: uuid.UUID, status: str
+) -> list[uuid.UUID]:
+    """The matches of this status between an offer and the buyer's requests, oldest first."""
+    query = (
+        select(Match.id)
+        .join(MaterialRequest, MaterialRequest.id == Match.request_id)
+        .where(
+            Match.offer_id == offer_id,
+            Match.status == status,
+            MaterialRequest.organization_id == buyer_id,
+        )
+        .order_by(Match.created_at, Match.id)
+    )
+    return list((await session.scalars(query)).all())
