@@ -16,6 +16,7 @@ from app.health.service import migration_head
 from app.hubs.router import router as hubs_router
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
+from app.kit.schema import PlainParameters
 from app.matches.router import router as matches_router
 from app.matching_runs.router import router as matching_runs_router
 from app.materials.router import router as materials_router
@@ -59,6 +60,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Every route's path and query strings are checked once, here.
+        dependencies=[PlainParameters],
     )
     app.state.settings = settings
     app.state.engine = engine

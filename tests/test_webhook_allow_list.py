@@ -49,7 +49,9 @@ async def test_only_the_allowed_host_and_port_can_be_subscribed(
             (f"http://127.0.0.1:{receiver.port + 1}/hook", f"127.0.0.1:{receiver.port + 1}"),
             ("https://hooks.example.org/boucle", "hooks.example.org:443"),
         ):
-            refused = await client.post("/v1/webhooks", json=_subscription(url), headers=org.headers)
+            refused = await client.post(
+                "/v1/webhooks", json=_subscription(url), headers=org.headers
+            )
             problem = assert_problem(refused, 422, "url", "allowed_host")
             assert f"{shown} is not among the hosts" in problem["detail"]
         listed = (await client.get("/v1/webhooks", headers=org.headers)).json()["items"]

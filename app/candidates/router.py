@@ -8,13 +8,12 @@ from app.candidates import service
 from app.candidates.schemas import OfferCandidates, RequestCandidates
 from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
-from app.kit.schema import PlainParameters
 from app.offers.schemas import offer_view
 from app.requests.schemas import request_view
 from matching import scoring
 from matching.scoring import Candidate
 
-router = APIRouter(tags=["matching"], responses=PROBLEM_RESPONSES, dependencies=[PlainParameters])
+router = APIRouter(tags=["matching"], responses=PROBLEM_RESPONSES)
 Limit = Annotated[int, Query(ge=1, le=200, description="How many candidates, best first.")]
 
 

@@ -10,14 +10,12 @@ from app.fleet.schemas import Vehicle, VehicleCreate, VehiclePage
 from app.kit.etag import set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.kit.schema import PlainParameters
 from app.models import Vehicle as VehicleRow
 
 router = APIRouter(
     prefix="/v1/vehicles",
     tags=["logistics"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

@@ -52,8 +52,7 @@ async def _plain_parameters(request: Request) -> None:
                 raise ValidationFailed.field(name, CONTROL_RULE, CONTROL_MESSAGE, location)
 
 
-# The same rule for the path and query parameters of every route of a router
-# (`APIRouter(dependencies=[PlainParameters])`).
+# The same rule for the path and query parameters of every route (the app's dependencies).
 PlainParameters = Depends(_plain_parameters)
 
 

@@ -8,7 +8,6 @@ from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.kit.schema import PlainParameters
 from app.matches import service
 from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, match_view
 from app.models import Match as MatchRow
@@ -19,7 +18,6 @@ router = APIRouter(
     prefix="/v1/matches",
     tags=["matching"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

@@ -6,7 +6,6 @@ from app.auth import CurrentPrincipal
 from app.dependencies import Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.pagination import Page, page_links
-from app.kit.schema import PlainParameters
 from app.materials import service
 from app.materials.schemas import Material, MaterialPage
 
@@ -14,7 +13,6 @@ router = APIRouter(
     prefix="/v1/materials",
     tags=["materials"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

@@ -11,7 +11,6 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
-from app.kit.schema import PlainParameters
 from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import MaterialRequest as MaterialRequestRow
@@ -30,7 +29,6 @@ router = APIRouter(
     prefix="/v1/requests",
     tags=["requests"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

@@ -8,7 +8,6 @@ from app.errors import PROBLEM_RESPONSES
 from app.kit.etag import set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.kit.schema import PlainParameters
 from app.shipments import service
 from app.shipments.schemas import Shipment, ShipmentCreate, ShipmentPage
 
@@ -16,7 +15,6 @@ router = APIRouter(
     prefix="/v1/shipments",
     tags=["logistics"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

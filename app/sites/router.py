@@ -9,7 +9,6 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import FeatureCollection, GeoJSONResponse, feature_page
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
-from app.kit.schema import PlainParameters
 from app.kit.spatial import Near
 from app.models import Site as SiteRow
 from app.sites import service
@@ -19,7 +18,6 @@ router = APIRouter(
     prefix="/v1/sites",
     tags=["sites"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 

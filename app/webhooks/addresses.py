@@ -55,7 +55,6 @@ async def public_address_problem(url: str) -> str | None:
         return str(exc)
 
 
-
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -7,7 +7,6 @@ from app.dependencies import AppSettings, Session
 from app.errors import PROBLEM_RESPONSES
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.kit.schema import PlainParameters
 from app.models import Webhook as WebhookRow
 from app.webhooks import service
 from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
@@ -16,7 +15,6 @@ router = APIRouter(
     prefix="/v1/webhooks",
     tags=["webhooks"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[PlainParameters],
 )
 
 
