@@ -28,7 +28,9 @@ async def lock_in_order(
     matches: Ids = (),
 ) -> None:
     """Locks these rows for the transaction, in the order above. Rows a transaction already
-    holds may be named again: PostgreSQL grants a lock its holder has at once."""
+    holds may be named again: PostgreSQL grants a lock its holder has at once. The lock is
+    FOR NO KEY UPDATE, which a row inserted elsewhere that refers to one of these (a match
+    a run proposes on an offer) does not wait for, nor make wait."""
     kinds: tuple[tuple[Any, Ids], ...] = (
         (Site, hubs),
         (Offer, offers),
@@ -39,5 +41,8 @@ async def lock_in_order(
         wanted = sorted({row_id for row_id in ids if row_id is not None})
         if wanted:
             await session.execute(
-                select(model.id).where(model.id.in_(wanted)).order_by(model.id).with_for_update()
+                select(model.id)
+                .where(model.id.in_(wanted))
+                .order_by(model.id)
+                .with_for_update(key_share=True)
             )

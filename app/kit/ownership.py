@@ -46,7 +46,7 @@ async def load_writable(
 ) -> Model:
     """The row, locked for this transaction, if this principal owns it and (with `if_match`)
     has seen its current version."""
-    row = await session.get(model, row_id, with_for_update=True)
+    row = await session.get(model, row_id, with_for_update={"key_share": True})
     owned = row is not None and getattr(row, "organization_id") == principal.organization_id  # noqa: B009
     if row is None or (not owned and not public):
         raise NotFound(f"No {noun} {row_id}.")

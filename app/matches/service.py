@@ -155,7 +155,7 @@ async def _visible_match(
         .where(Match.id == match_id)
     )
     if lock:
-        query = query.with_for_update(of=Match)
+        query = query.with_for_update(of=Match, key_share=True)
     row = (await session.execute(query)).one_or_none()
     if row is None or principal.organization_id not in (row[1], row[2]):
         raise NotFound(f"No match {match_id}.")
@@ -277,7 +277,7 @@ async def expire_stale_matches(session: AsyncSession, today: date) -> int:
                 or_(Offer.available_until < today, MaterialRequest.needed_by < today),
             )
             .order_by(Match.id)
-            .with_for_update(of=Match, skip_locked=True)
+            .with_for_update(of=Match, skip_locked=True, key_share=True)
         )
     ).all()
     for match, offer_org, request_org in stale:

@@ -97,7 +97,7 @@ async def expire_proposals_on(
             .join(MaterialRequest, MaterialRequest.id == Match.request_id)
             .where(column == listing_id, Match.status == MatchStatus.proposed.value)
             .order_by(Match.id)
-            .with_for_update(of=Match)
+            .with_for_update(of=Match, key_share=True)
         )
     ).all()
     reason = f"The {noun}'s {', '.join(terms)} changed after the proposal."
