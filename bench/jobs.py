@@ -23,15 +23,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from bench.support import fresh_database, percentile, server_url, stop_server
 from tests.conftest import (
     Org,
     Receiver,
+    connect_raw,
     create_org,
     offer_body,
     plan_body,
@@ -45,14 +44,7 @@ from tests.worker_processes import WorkerProcess, eventually
 async def scalar(url: str, query: str, *args: Any) -> Any:
     """One value from the benchmark's database, on a connection of its own (polling through
     the API would take the CPU the workers are measured on)."""
-    address = make_url(url)
-    conn = await asyncpg.connect(
-        host=address.host,
-        port=address.port,
-        user=address.username,
-        password=address.password,
-        database=address.database,
-    )
+    conn = await connect_raw(url)
     try:
         return await conn.fetchval(query, *args)
     finally:

@@ -22,7 +22,6 @@ import time
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
 from app.candidates.service import pair_from_row
 from app.settings import PROJECT_ROOT
@@ -31,6 +30,7 @@ from matching.allocation import Prices, allocate_nearest_first, allocate_offers_
 from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
+from tests.conftest import connect_raw
 
 ADMIN_TOKEN = "bench-admin-token"
 CODES = [
@@ -92,17 +92,6 @@ RETURNING id
 """
 
 
-async def connect(database_url: str) -> asyncpg.Connection:
-    url = make_url(database_url)
-    return await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
-
-
 async def make_organizations(conn: asyncpg.Connection, count: int) -> list[object]:
     rows = await conn.fetch(
         "INSERT INTO organizations (id, name, roles, created_at, updated_at) "
@@ -114,7 +103,7 @@ async def make_organizations(conn: asyncpg.Connection, count: int) -> list[objec
 
 
 async def bench_candidates(database_url: str, offers: int, requests: int) -> None:
-    conn = await connect(database_url)
+    conn = await connect_raw(database_url)
     orgs = await make_organizations(conn, 20)
     await conn.execute(OFFERS_SQL, offers, orgs, CODES)
     request_ids = [r["id"] for r in await conn.fetch(REQUESTS_SQL, requests, orgs, FAMILIES, 10.0)]
@@ -199,7 +188,7 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
 
 
 async def bench_allocation(database_url: str, size: int) -> None:
-    conn = await connect(database_url)
+    conn = await connect_raw(database_url)
     orgs = await make_organizations(conn, 50)
     await conn.execute(OFFERS_SQL, size, orgs, CODES)
     await conn.fetch(REQUESTS_SQL, size, orgs, FAMILIES, 3.0)

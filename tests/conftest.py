@@ -92,22 +92,28 @@ def make_database(server_url: str) -> Callable[[str], Awaitable[str]]:
     return make
 
 
-async def create_database(server_url: str, name: str) -> str:
-    """An empty database `name` on the server (dropped first if it was there); its URL."""
-    url = make_url(server_url)
-    conn = await asyncpg.connect(
+async def connect_raw(database_url: str, database: str | None = None) -> asyncpg.Connection:
+    """A plain asyncpg connection to the database of this SQLAlchemy URL (or to `database` on
+    its server), for what a test or a benchmark reads or holds beside the app."""
+    url = make_url(database_url)
+    return await asyncpg.connect(
         host=url.host,
         port=url.port,
         user=url.username,
         password=url.password,
-        database="postgres",
+        database=database or url.database,
     )
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """An empty database `name` on the server (dropped first if it was there); its URL."""
+    conn = await connect_raw(server_url, "postgres")
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return url.set(database=name).render_as_string(hide_password=False)
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")

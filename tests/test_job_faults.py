@@ -27,6 +27,7 @@ from tests.conftest import (
     SocketReceiver,
     answer_trickling,
     assert_problem,
+    connect_raw,
     create_org,
     load_reference,
     migrate,
@@ -58,14 +59,7 @@ class Faults:
         return WorkerProcess(self.url, log, *args, **settings)
 
     async def sql(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        url = make_url(self.url)
-        conn = await asyncpg.connect(
-            host=url.host,
-            port=url.port,
-            user=url.username,
-            password=url.password,
-            database=url.database,
-        )
+        conn = await connect_raw(self.url)
         try:
             return list(await conn.fetch(query, *args))
         finally:
@@ -212,14 +206,7 @@ async def test_a_matching_run_whose_worker_is_killed_proposes_once_on_the_next(
 ) -> None:
     await offer_and_request(faults, "1912")
     region = await create_org(faults.client, "admin")
-    url = make_url(faults.url)
-    blocker = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
+    blocker = await connect_raw(faults.url)
     # Holding the matches table keeps the run in the middle of writing its proposals.
     transaction = blocker.transaction()
     await transaction.start()

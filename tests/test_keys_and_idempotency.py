@@ -26,6 +26,7 @@ from tests.conftest import (
     Org,
     OrgFactory,
     assert_problem,
+    connect_raw,
     offer_body,
     remove_cluster,
 )
@@ -425,13 +426,7 @@ async def test_a_new_local_cluster_refuses_connections_without_its_password(
             await asyncpg.connect(**where, host=host, password=password, passfile=nowhere)
 
     for reached in (url, new_cluster.fresh_url):
-        conn = await asyncpg.connect(
-            host=reached.host,
-            port=reached.port,
-            user=reached.username,
-            password=reached.password,
-            database=reached.database,
-        )
+        conn = await connect_raw(reached.render_as_string(hide_password=False))
         try:
             assert await conn.fetchval("SELECT current_database()") == reached.database
         finally:

@@ -2,11 +2,9 @@
 
 import hashlib
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from tests.conftest import ADMIN_TOKEN, OrgFactory, assert_problem
+from tests.conftest import ADMIN_TOKEN, OrgFactory, assert_problem, connect_raw
 
 
 async def test_liveness_and_readiness(client: httpx.AsyncClient) -> None:
@@ -43,14 +41,7 @@ async def test_organization_key_is_shown_once_and_stored_hashed(
     assert me.json()["name"] == "Recy-K"
     assert "api_key" not in me.json()
 
-    url = make_url(database_url)
-    conn = await asyncpg.connect(
-        host=url.host,
-        port=url.port,
-        user=url.username,
-        password=url.password,
-        database=url.database,
-    )
+    conn = await connect_raw(database_url)
     try:
         stored = await conn.fetch(
             "SELECT key_hash FROM api_keys WHERE organization_id = $1", me.json()["id"]
