@@ -11,7 +11,6 @@ from app.hubs.capacity import check_intake_capacity
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
 from app.hubs.repository import (
-    intake_of_match,
     lot_balances,
     lot_by_code,
     lot_of_offer,
@@ -119,8 +118,6 @@ async def _match_delivering(
     from_hub = await lot_of_offer(session, offer.id)
     wanted = "fulfilled" if from_hub is not None else "accepted"
     for match_id in await matches_for_buyer(session, offer.id, principal.organization_id, wanted):
-        if from_hub is not None and await intake_of_match(session, match_id) is not None:
-            continue
         await lock_in_order(session, offers=[lot.offer_id if lot else None], matches=[match_id])
         match = await session.get_one(Match, match_id, populate_existing=True)
         if match.status == wanted:

@@ -227,17 +227,14 @@ def movements_with_stock_after(hub_id: uuid.UUID) -> Select[Any]:
 MOVEMENTS_ORDER = newest_first(HubMovement)
 
 
-async def intake_of_match(session: AsyncSession, match_id: uuid.UUID) -> uuid.UUID | None:
-    """The intake that already took in what a match delivered, if any."""
-    return await session.scalar(
-        select(HubMovement.id).where(HubMovement.match_id == match_id, HubMovement.kind == "intake")
-    )
-
-
 async def matches_for_buyer(
     session: AsyncSession, offer_id: uuid.UUID, buyer_id: uuid.UUID, status: str
 ) -> list[uuid.UUID]:
-    """The matches of this status between an offer and the buyer's requests, oldest first."""
+    """The matches of this status between an offer and the buyer's requests that no intake
+    took in yet, oldest first."""
+    taken_in = select(HubMovement.id).where(
+        HubMovement.match_id == Match.id, HubMovement.kind == "intake"
+    )
     query = (
         select(Match.id)
         .join(MaterialRequest, MaterialRequest.id == Match.request_id)
@@ -245,6 +242,7 @@ async def matches_for_buyer(
             Match.offer_id == offer_id,
             Match.status == status,
             MaterialRequest.organization_id == buyer_id,
+            ~taken_in.exists(),
         )
         .order_by(Match.created_at, Match.id)
     )
