@@ -1,5 +1,5 @@
 """Loads the Brussels road network from `shared/data/osm/` into the `roads` schema with
-osmium-tool and osm2pgrouting, then builds the bike and van networks of `logistics.road`."""
+osmium-tool and osm2pgrouting, then builds the bike and van networks of `app.route_plans.roads`."""
 
 import os
 import subprocess
@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from logistics.road import PROFILES, build_profile_sql
+from app.route_plans.roads import PROFILES, build_profile_sql
 
 OSM_FILE = Path("data/osm/brussels_capital_region_2013-01-01.osm.pbf")
 MAPCONFIG = Path("/usr/share/osm2pgrouting/mapconfig.xml")

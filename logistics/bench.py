@@ -1,12 +1,16 @@
 """Solution quality on public benchmarks with best-known solutions.
 
     python -m logistics.bench solomon --dir ../shared/benchmarks/solomon [--instances C101,R101]
-                                      [--time-limit 10] [--json]
+                                      [--time-limit 10] [--engines portfolio,pyvrp,ortools]
+                                      [--json]
     python -m logistics.bench homberger --dir ../shared/benchmarks/homberger_200 ...
     python -m logistics.bench lilim --dir DIR ...
 
-Each instance is solved with the hierarchical objective (vehicles, then distance), re-checked
-in double precision, and compared with the best-known solution in `bks.csv` beside it."""
+Each instance is solved by `logistics.solve` with the hierarchical objective (vehicles, then
+distance), as a route plan of the API is: the portfolio on every core. With `--engines`,
+each engine named is also run alone, in one process, after the portfolio on the same
+instance, so that every figure is measured in the same run. Each plan is re-checked in double
+precision and compared with the best-known solution in `bks.csv` beside the instances."""
 
 import argparse
 import csv
@@ -17,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from logistics.instances import Instance, check_routes, read_li_lim, read_solomon
-from logistics.solver import PORTFOLIO, solve_in_parallel
+from logistics.portfolio import ENGINES, solve
+
+PORTFOLIO = "portfolio"
 
 
-def _instance_files(kind: str, directory: Path, names: list[str] | None) -> list[Path]:
+def _instance_files(directory: Path, names: list[str] | None) -> list[Path]:
     files = sorted(p for p in directory.glob("*.txt") if p.name.lower() != "readme.txt")
     if names:
         wanted = {n.lower() for n in names}
@@ -29,7 +35,10 @@ def _instance_files(kind: str, directory: Path, names: list[str] | None) -> list
 
 
 def _best_known(directory: Path) -> dict[str, tuple[int, float]]:
-    with (directory / "bks.csv").open() as f:
+    path = directory / "bks.csv"
+    if not path.exists():
+        return {}
+    with path.open() as f:
         return {
             row["instance"].lower(): (int(row["vehicles"]), float(row["distance"]))
             for row in csv.DictReader(f)
@@ -37,10 +46,14 @@ def _best_known(directory: Path) -> dict[str, tuple[int, float]]:
 
 
 def run_instance(
-    instance: Instance, time_limit_s: float, paired: bool, workers: int = 1
+    instance: Instance, time_limit_s: float, paired: bool, engine: str = PORTFOLIO
 ) -> dict[str, Any]:
+    """The portfolio's plan (`engine` "portfolio"), or one engine's alone in one process."""
     started = time.monotonic()
-    solution = solve_in_parallel(instance.problem, time_limit_s, PORTFOLIO[:workers])
+    if engine == PORTFOLIO:
+        solution = solve(instance.problem, time_limit_s)
+    else:
+        solution = solve(instance.problem, time_limit_s, engines=[engine], processes=1)
     seconds = time.monotonic() - started
     node_routes = [
         [s.location for s in route.stops if s.kind in ("pickup", "delivery")]
@@ -49,14 +62,78 @@ def run_instance(
     feasible, distance, problem = check_routes(instance, node_routes, paired=paired)
     return {
         "name": instance.name,
+        "engine": engine,
+        "found_by": solution.engine,
         "feasible": feasible and not solution.unassigned,
         "vehicles": len(solution.routes),
         "distance": round(distance, 2) if feasible else None,
         "seconds": round(seconds, 2),
         "routes": node_routes,
+        "runs": [
+            {"engine": r.engine, "vehicles": r.vehicles, "feasible": r.feasible}
+            for r in solution.runs
+        ],
         "problem": problem
         or (f"{len(solution.unassigned)} unassigned" if solution.unassigned else ""),
     }
+
+
+def _with_best_known(result: dict[str, Any], best: tuple[int, float] | None) -> dict[str, Any]:
+    result["bks_vehicles"], result["bks_distance"] = best if best else (None, None)
+    result["gap_pct"] = (
+        round((result["distance"] / result["bks_distance"] - 1) * 100, 2)
+        if result["distance"] is not None and result["bks_distance"]
+        else None
+    )
+    return result
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Vehicles and distance over the instances solved feasibly; against the best-known, the
+    vehicles where there is one and the mean distance gap over the instances solved at the
+    best-known vehicle count."""
+    feasible = [r for r in results if r["feasible"]]
+    known = [r for r in feasible if r["bks_vehicles"] is not None]
+    at_bks = [r["gap_pct"] for r in known if r["vehicles"] == r["bks_vehicles"]]
+    return {
+        "total_vehicles": sum(r["vehicles"] for r in feasible),
+        "total_distance": round(sum(r["distance"] for r in feasible), 2),
+        "total_bks_vehicles": sum(r["bks_vehicles"] for r in known),
+        "instances_at_bks_vehicles": len(at_bks),
+        "mean_gap_pct_at_bks_vehicles": round(sum(at_bks) / len(at_bks), 3) if at_bks else None,
+        "infeasible": len(results) - len(feasible),
+    }
+
+
+def _line(result: dict[str, Any]) -> str:
+    found = f" by {result['found_by']}" if result["engine"] == PORTFOLIO else ""
+    return (
+        f"{result['name']:>10} {result['engine']:>9}  vehicles {result['vehicles']:>3} "
+        f"(bks {result['bks_vehicles']})  distance {result['distance']!s:>9} "
+        f"(bks {result['bks_distance']})  gap {result['gap_pct']!s:>6} %  "
+        f"{result['seconds']:6.1f} s{found}"
+        f"{'' if result['feasible'] else '  INFEASIBLE: ' + result['problem']}"
+    )
+
+
+def _total_line(engine: str, figures: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    vehicles, distance = figures["total_vehicles"], figures["total_distance"]
+    parts = [f"{engine:>9}: vehicles {vehicles}"]
+    if figures["total_bks_vehicles"]:
+        bks = figures["total_bks_vehicles"]
+        parts[0] += f" / best-known {bks} = {vehicles / bks:.3f} x"
+        parts.append(
+            f"mean gap at the best-known count {figures['mean_gap_pct_at_bks_vehicles']} % "
+            f"over {figures['instances_at_bks_vehicles']} instances"
+        )
+    parts.append(f"distance {distance}")
+    if baseline is not None and baseline["total_vehicles"] and baseline["total_distance"]:
+        parts.append(
+            f"{vehicles / baseline['total_vehicles']:.3f} x the portfolio's vehicles, "
+            f"{distance / baseline['total_distance']:.3f} x its distance"
+        )
+    parts.append(f"{figures['infeasible']} infeasible")
+    return "; ".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,60 +147,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=lambda s: s.split(","), default=None)
     parser.add_argument("--time-limit", type=float, default=10.0)
     parser.add_argument(
-        "--workers",
-        type=int,
-        choices=range(1, len(PORTFOLIO) + 1),
-        default=len(PORTFOLIO),
-        help="searches run at once on as many cores, the best plan kept (default: %(default)s)",
+        "--engines",
+        type=lambda s: s.split(","),
+        default=[PORTFOLIO],
+        help=f"'{PORTFOLIO}' and engines alone among {', '.join(ENGINES)} (default: %(default)s)",
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    unknown = set(args.engines) - {PORTFOLIO, *ENGINES}
+    if unknown:
+        parser.error(f"unknown engines {sorted(unknown)}")
 
     bks = _best_known(args.dir)
     reader = read_li_lim if args.kind == "lilim" else read_solomon
-    results = []
-    for path in _instance_files(args.kind, args.dir, args.instances):
-        result = run_instance(
-            reader(path), args.time_limit, paired=args.kind == "lilim", workers=args.workers
-        )
-        best = bks.get(result["name"].lower()) or bks.get(path.stem.lower())
-        result["bks_vehicles"], result["bks_distance"] = best if best else (None, None)
-        result["gap_pct"] = (
-            round((result["distance"] / result["bks_distance"] - 1) * 100, 2)
-            if result["distance"] is not None and result["bks_distance"]
-            else None
-        )
-        results.append(result)
-        if not args.json:
-            print(
-                f"{result['name']:>10}  vehicles {result['vehicles']:>3} (bks {result['bks_vehicles']})  "
-                f"distance {result['distance']!s:>9} (bks {result['bks_distance']})  gap {result['gap_pct']!s:>6} %  "
-                f"{result['seconds']:6.1f} s  {'' if result['feasible'] else 'INFEASIBLE: ' + result['problem']}",
-                flush=True,
-            )
+    results: dict[str, list[dict[str, Any]]] = {engine: [] for engine in args.engines}
+    for path in _instance_files(args.dir, args.instances):
+        instance = reader(path)
+        best = bks.get(instance.name.lower()) or bks.get(path.stem.lower())
+        for engine in args.engines:
+            result = run_instance(instance, args.time_limit, args.kind == "lilim", engine)
+            results[engine].append(_with_best_known(result, best))
+            if not args.json:
+                print(_line(result), flush=True)
 
-    known = [r for r in results if r["bks_vehicles"] is not None and r["feasible"]]
-    total_vehicles = sum(r["vehicles"] for r in known)
-    total_bks = sum(r["bks_vehicles"] for r in known)
-    at_bks = [r["gap_pct"] for r in known if r["vehicles"] == r["bks_vehicles"]]
-    summary = {
-        "instances": [{k: v for k, v in r.items() if k != "problem"} for r in results],
-        "total_vehicles": total_vehicles,
-        "total_bks_vehicles": total_bks,
-        "mean_gap_pct_at_bks_vehicles": round(sum(at_bks) / len(at_bks), 3) if at_bks else None,
-    }
+    totals = {engine: summary(rs) for engine, rs in results.items()}
     if args.json:
-        json.dump(summary, sys.stdout)
+        json.dump(
+            {
+                engine: {
+                    "instances": [{k: v for k, v in r.items() if k != "problem"} for r in rs],
+                    **totals[engine],
+                }
+                for engine, rs in results.items()
+            },
+            sys.stdout,
+        )
         print()
     else:
-        ratio = total_vehicles / total_bks if total_bks else float("nan")
-        print(
-            f"total vehicles {total_vehicles} / best-known {total_bks} = {ratio:.3f} x; "
-            f"mean distance gap at the best-known vehicle count {summary['mean_gap_pct_at_bks_vehicles']} % "
-            f"over {len(at_bks)} of {len(results)} instances; "
-            f"{sum(not r['feasible'] for r in results)} infeasible"
-        )
-    return 0 if all(r["feasible"] for r in results) else 1
+        baseline = totals.get(PORTFOLIO)
+        for engine, figures in totals.items():
+            print(_total_line(engine, figures, None if engine == PORTFOLIO else baseline))
+    return 0 if all(r["feasible"] for rs in results.values() for r in rs) else 1
 
 
 if __name__ == "__main__":

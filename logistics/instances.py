@@ -68,9 +68,12 @@ def read_solomon(path: Path) -> Instance:
 
 def read_li_lim(path: Path) -> Instance:
     """Li & Lim PDPTW: `K Q speed`, then `id x y demand ready due service pickup delivery`
-    per task, task 0 the depot; a pickup has demand > 0 and names its delivery."""
+    per task, task 0 the depot; a pickup has demand > 0 and names its delivery. The files in
+    circulation put 0 in the speed field, for the convention of unit speed (travel time =
+    distance): read so."""
     lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    fleet, capacity, speed = int(lines[0][0]), float(lines[0][1]), float(lines[0][2])
+    fleet, capacity = int(lines[0][0]), float(lines[0][1])
+    speed = float(lines[0][2]) if len(lines[0]) > 2 and float(lines[0][2]) > 0 else 1.0
     rows = {int(r[0]): [float(x) for x in r[1:]] for r in lines[1:]}
     ids = sorted(rows)
     xy = [(rows[i][0], rows[i][1]) for i in ids]

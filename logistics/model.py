@@ -108,9 +108,30 @@ class Unassigned:
 
 
 @dataclass(frozen=True)
+class EngineRun:
+    """What one engine of the portfolio answered, ranked by the problem's own objective."""
+
+    engine: str
+    # Whether its plan kept every rule when re-checked (`logistics.check`); one that did not
+    # is never chosen.
+    feasible: bool
+    vehicles: int
+    distance: int
+    unassigned: int
+    # The problem's objective measured on its routes (`logistics.objective`).
+    objective: float
+    seconds: float
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Solution:
     routes: list[Route]
     unassigned: list[Unassigned]
-    objective: int
-    status: str
+    # The problem's objective measured on the routes (`logistics.objective.objective_value`).
+    objective: float
+    status: Literal["solved", "no_solution"]
     stats: dict[str, float] = field(default_factory=dict)
+    # The engine that found the plan, and every engine's answer, when a portfolio ran.
+    engine: str = ""
+    runs: tuple[EngineRun, ...] = ()

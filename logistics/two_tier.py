@@ -32,8 +32,9 @@ from logistics.model import (
     Visit,
     Window,
 )
+from logistics.objective import objective_value
+from logistics.portfolio import solve
 from logistics.precheck import unservable_reason
-from logistics.solver import SolverOptions, solve
 
 Tier = Literal["trunk", "last_mile"]
 # At most this long (in the problem's time unit, seconds for Brussels) after the earliest
@@ -71,8 +72,10 @@ class TwoTierSolution:
     solution: Solution
     via_hub: dict[str, str]
     transfers: list[Transfer]
-    # The cost of each plan compared: direct, all_via_hub and mixed (when it differed).
+    # The cost of each plan compared: direct, all_via_hub and mixed (when it differed), and
+    # the one chosen.
     compared: dict[str, float] = field(default_factory=dict)
+    chosen: str = "direct"
 
 
 def leg_id(shipment_id: str, tier: Tier) -> str:
@@ -182,19 +185,6 @@ def _vehicle_of(problem: Problem, route: Route) -> Vehicle:
     return next(v for v in problem.vehicles if v.id == route.vehicle_id)
 
 
-def _route_cost(problem: Problem, route: Route) -> float:
-    vehicle = _vehicle_of(problem, route)
-    return (
-        vehicle.fixed_cost
-        + vehicle.cost_per_distance * route.distance
-        + vehicle.cost_per_time * route.duration
-    )
-
-
-def _plan_cost(problem: Problem, solution: Solution) -> float:
-    return sum(_route_cost(problem, r) for r in solution.routes)
-
-
 def _distance(m: Matrices, path: list[Stop]) -> int:
     return sum(int(m.distance[a.location, b.location]) for a, b in itertools.pairwise(path))
 
@@ -275,21 +265,21 @@ def solve_two_tier(
     problem: Problem,
     hubs: list[TransferHub],
     bike_profiles: frozenset[str],
-    options: SolverOptions = SolverOptions(),
+    time_limit_s: float,
 ) -> TwoTierSolution:
     started = time.monotonic()
     problem = _bikes_in_zones(problem, hubs, bike_profiles)
     candidates = _candidates(problem, hubs, bike_profiles)
     direct_problem = replace(problem, objective="cost")
-    share = options.time_limit_s / (3 if candidates else 1)
+    share = time_limit_s / (3 if candidates else 1)
 
     def search(p: Problem, seconds: float) -> Solution:
-        return solve(p, replace(options, time_limit_s=max(0.5, seconds)))
+        return solve(p, max(0.5, seconds))
 
     direct = search(direct_problem, share)
     best: tuple[int, float, str, Solution, list[_Candidate]] = (
         len(direct.unassigned),
-        _plan_cost(direct_problem, direct),
+        objective_value(direct_problem, direct),
         "direct",
         direct,
         [],
@@ -299,7 +289,7 @@ def solve_two_tier(
         all_via = _with_legs(problem, candidates)
         through = search(all_via, share)
         through_ok = [c for c in candidates if c not in _orphans(through, candidates)]
-        compared["all_via_hub"] = _plan_cost(all_via, through)
+        compared["all_via_hub"] = objective_value(all_via, through)
         if len(through_ok) == len(candidates):
             best = min(
                 best,
@@ -320,7 +310,7 @@ def solve_two_tier(
                 continue
             if sum(x for x in legs if x is not None) < door_to_door:
                 pays.append(c)
-        remaining = options.time_limit_s - (time.monotonic() - started)
+        remaining = time_limit_s - (time.monotonic() - started)
         for _ in range(2):
             if not pays or len(pays) == len(candidates) or remaining < 0.5:
                 break
@@ -330,16 +320,16 @@ def solve_two_tier(
             if orphans:
                 # Those go door to door; the others are tried again in what time is left.
                 pays = [c for c in pays if c not in orphans]
-                remaining = options.time_limit_s - (time.monotonic() - started)
+                remaining = time_limit_s - (time.monotonic() - started)
                 continue
-            compared["mixed"] = _plan_cost(mixed_problem, mixed)
+            compared["mixed"] = objective_value(mixed_problem, mixed)
             best = min(
                 best,
                 (len(mixed.unassigned), compared["mixed"], "mixed", mixed, pays),
                 key=lambda b: (b[0], b[1]),
             )
             break
-    _, _, _, solution, via = best
+    _, _, chosen, solution, via = best
     solution = replace(
         solution,
         unassigned=_unassigned(solution, via),
@@ -350,4 +340,5 @@ def solve_two_tier(
         via_hub={c.shipment.id: c.hub.id for c in via},
         transfers=_transfers(solution, via),
         compared={k: round(v, 1) for k, v in compared.items()},
+        chosen=chosen,
     )

@@ -22,6 +22,7 @@ from app.settings import PROJECT_ROOT
 from tests.conftest import (
     PLAN_SHOPS,
     SECRET,
+    TOUR_TAXIS,
     Org,
     Receiver,
     SocketReceiver,
@@ -128,6 +129,35 @@ def assert_served(plan: dict[str, Any]) -> None:
     assert {f"parcel-{k}" for k in range(4)} <= served and plan["result"]["unassigned"] == []
 
 
+def descendants(pid: int) -> set[int]:
+    """The live processes under `pid`, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    def running(pid: int) -> bool:
+        try:
+            return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[
+                0
+            ] != "Z"
+        except OSError:
+            return False
+
+    return {pid for pid in pids if running(pid)}
+
+
 async def test_a_plan_whose_worker_is_killed_mid_search_is_planned_by_the_next(
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:
@@ -137,9 +167,15 @@ async def test_a_plan_whose_worker_is_killed_mid_search_is_planned_by_the_next(
     workers.append(first)
     await eventually(lambda: status_is(faults, carrier, location, "running"))
     await asyncio.sleep(1)
+    # The fork server, the plan's process and the engines searching in processes of theirs.
+    searching = await eventually(
+        lambda: (found := descendants(first.pid)) and len(found) >= 4 and found
+    )
     first.signal(signal.SIGKILL)
     first.wait()
     assert (await read(faults, carrier, location))["status"] == "running"
+    # None of them searches on for a worker that is gone.
+    await eventually(lambda: not alive(searching), 30)
 
     workers.append(faults.worker().start())
     plan = await eventually(lambda: status_is(faults, carrier, location, "done", "failed"))
@@ -170,7 +206,26 @@ async def test_a_plan_that_runs_out_of_memory_fails_after_three_attempts_and_say
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:
     carrier = await create_org(faults.client, "carrier")
-    location = await start_plan(faults, carrier, time_limit_s=1)
+    # 200 parcels to as many doors around Tour & Taxis: the travel matrices alone of 400
+    # places weigh megabytes, far beyond the planner's 1 MB.
+    body = plan_body(1)
+    parcel = body["shipments"][0]
+    body["shipments"] = [
+        {
+            **parcel,
+            "reference": f"parcel-{k}",
+            "delivery": {
+                **parcel["delivery"],
+                "location": point(
+                    [TOUR_TAXIS[0] + 0.0005 * (k % 20), TOUR_TAXIS[1] - 0.0005 * (k // 20)]
+                ),
+            },
+        }
+        for k in range(200)
+    ]
+    started = await faults.client.post("/v1/route-plans", json=body, headers=carrier.headers)
+    assert started.status_code == 202, started.text
+    location = str(started.headers["location"])
     workers.append(faults.worker(planner_memory_limit_mb=1).start())
     plan = await eventually(lambda: status_is(faults, carrier, location, "done", "failed"))
     assert plan["status"] == "failed" and plan["attempts"] == 3, plan

@@ -1,4 +1,5 @@
-"""Route plans through the API, solved by a real worker with OR-Tools on straight-line matrices."""
+"""Route plans through the API, solved by a real worker with the engines (PyVRP and OR-Tools) on
+straight-line and road matrices."""
 
 import itertools
 from datetime import datetime, timedelta
@@ -92,6 +93,17 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     for before, after in itertools.pairwise(stops):
         assert before["departure"] <= after["arrival"] <= after["start"] <= after["departure"]
         assert before["km"] <= after["km"]
+    parcels = {sid: (window("08:00", "12:00"), window("09:00", "17:00")) for sid in shipment_ids}
+    assert_feasible(route, parcels, capacity_kg=150, capacity_m3=1.0)
+    # The portfolio: both engines searched, and the plan is one of theirs.
+    solver = result["solver"]
+    assert {e["engine"] for e in solver["engines"]} == {"pyvrp", "ortools"}
+    assert solver["engine"] in ("pyvrp", "ortools")
+    assert next(e for e in solver["engines"] if e["engine"] == solver["engine"])["feasible"]
+    # A door-to-door plan on straight lines answers none of the keys of two-tier or road plans.
+    assert not {"via_hub", "transfers", "compared_costs_eur"} & result.keys()
+    assert not {"decided_by", "chosen"} & solver.keys() and "by_tier" not in result["kpis"]
+    assert not {"tier", "geometry"} & route.keys() and not any("leg" in s for s in stops)
     kpis, baseline = result["kpis"], result["baseline"]
     assert kpis["vehicles"] == 1 and kpis["co2_kg"] == 0  # a cargo bike
     # Six parcels collected in one round by bike, against six van trips door to door.
@@ -102,6 +114,95 @@ async def test_a_plan_serves_every_shipment_it_can_and_beats_the_van_baseline(
     assert geojson.headers["content-type"] == "application/geo+json"
     kinds = [f["geometry"]["type"] for f in geojson.json()["features"]]
     assert kinds.count("LineString") == 1 and kinds.count("Point") == len(stops)
+
+
+def assert_feasible(
+    route: dict[str, Any],
+    windows: dict[str, tuple[dict[str, str], dict[str, str]]],
+    capacity_kg: float,
+    capacity_m3: float,
+) -> None:
+    """The route as answered keeps the rules: each pickup before its delivery, each service
+    starting within its window, the load within the capacity, within the shift (07:00-19:00)."""
+    stops = route["stops"]
+    at = {(s["kind"], s["shipment_id"]): s for s in stops}
+    for sid, (pickup, delivery) in windows.items():
+        if ("delivery", sid) not in at:
+            continue
+        assert stops.index(at[("pickup", sid)]) < stops.index(at[("delivery", sid)])
+        for kind, opening in (("pickup", pickup), ("delivery", delivery)):
+            start = datetime.fromisoformat(at[(kind, sid)]["start"])
+            opens = datetime.fromisoformat(opening["window_from"])
+            closes = datetime.fromisoformat(opening["window_until"])
+            assert opens <= start <= closes, (sid, kind, start)
+    for stop in stops:
+        assert 0 <= stop["load_kg"] <= capacity_kg and 0 <= stop["load_m3"] <= capacity_m3
+    shift_start = datetime.fromisoformat(f"{DAY}T07:00:00+01:00")
+    shift_end = datetime.fromisoformat(f"{DAY}T19:00:00+01:00")
+    assert shift_start <= datetime.fromisoformat(stops[0]["departure"])
+    assert datetime.fromisoformat(stops[-1]["arrival"]) <= shift_end
+
+
+async def test_a_plan_that_can_serve_nothing_is_done_with_every_shipment_and_its_reason(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
+) -> None:
+    carrier = await make_org("carrier")
+    next_day = {
+        "window_from": "2026-12-02T09:00:00+01:00",
+        "window_until": "2026-12-02T12:00:00+01:00",
+    }
+    shipments = [
+        {
+            "reference": "fridge",
+            "pickup": {"location": point(SUPPLIERS[0]), **window("08:00", "12:00")},
+            "delivery": {"location": point(SHOPS[0]), **window("09:00", "17:00")},
+            "load_kg": 500,
+        },
+        {
+            "reference": "delivered-before-pickup",
+            "pickup": {"location": point(SUPPLIERS[1]), **window("14:00", "15:00")},
+            "delivery": {"location": point(SHOPS[1]), **window("09:00", "10:00")},
+            "load_kg": 10,
+        },
+        {
+            "reference": "tomorrow",
+            "pickup": {"location": point(SUPPLIERS[2]), **next_day},
+            "delivery": {"location": point(SHOPS[2]), **next_day},
+            "load_kg": 10,
+        },
+    ]
+    started = await client.post(
+        "/v1/route-plans",
+        json={
+            "date": DAY,
+            "vehicles": [{"name": "Bike", "type": "cargo_bike", "start": point(TIR)}],
+            "shipments": shipments,
+            "time_limit_s": 1,
+        },
+        headers=carrier.headers,
+    )
+    assert started.status_code == 202, started.text
+    await run_worker()
+
+    plan = (await client.get(started.headers["location"], headers=carrier.headers)).json()
+    assert plan["status"] == "done", plan
+    result = plan["result"]
+    assert result["routes"] == []
+    assert {u["shipment_id"]: u["reason"] for u in result["unassigned"]} == {
+        "fridge": "too_heavy",
+        "delivered-before-pickup": "window_unreachable",
+        "tomorrow": "window_unreachable",
+    }
+    assert all(u["detail"] for u in result["unassigned"])
+    assert result["kpis"] == {"km": 0, "hours": 0, "vehicles": 0, "co2_kg": 0, "tonne_km": 0}
+    assert result["baseline"]["km"] == 0 and result["co2_kg_by_shipment"] == {}
+    assert result["saving"] == {"km": 0, "co2_kg": 0, "km_pct": 0, "co2_pct": 0}
+    # Nothing to search: no engine ran.
+    assert result["solver"]["engine"] == "" and result["solver"]["engines"] == []
+    geojson = await client.get(
+        started.headers["location"], params={"format": "geojson"}, headers=carrier.headers
+    )
+    assert geojson.json()["features"] == []
 
 
 async def test_plans_are_checked(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
@@ -246,6 +347,10 @@ async def test_a_two_tier_plan_hands_over_at_the_hub_in_time(
     assert result["unassigned"] == []
     assert set(result["via_hub"]) == {f"shop-{k}" for k in range(len(SHOPS))}
     assert result["compared_costs_eur"]["all_via_hub"] < result["compared_costs_eur"]["direct"]
+    # Parcels through the hub: not the door-to-door plan, and cheaper than it.
+    chosen, costs = result["solver"]["chosen"], result["compared_costs_eur"]
+    assert chosen in ("all_via_hub", "mixed") and costs[chosen] < costs["direct"]
+    assert result["solver"]["decided_by"] == "cost"
     tiers = {r["vehicle_name"]: r["tier"] for r in result["routes"]}
     assert {t for name, t in tiers.items() if name.startswith("Bike")} == {"last_mile"}
     # The local move goes door to door, in one van.

@@ -6,12 +6,11 @@ import math
 import numpy as np
 
 from logistics.model import Matrices, Problem, Shipment, Vehicle, Visit, Window
-from logistics.solver import SolverOptions
 from logistics.two_tier import TransferHub, solve_two_tier, split_leg_id
 
 DEPOT, HUB = (0.0, 0.0), (12000.0, 0.0)
 DAY = Window(8 * 3600, 18 * 3600)
-OPTIONS = SolverOptions(time_limit_s=3)
+SECONDS = 3.0
 
 
 def _problem(
@@ -53,9 +52,10 @@ def test_shops_around_the_hub_are_served_through_it_by_bike() -> None:
     angles = np.linspace(0, 2 * math.pi, 10, endpoint=False)
     shops = [(HUB[0] + 2500 * math.cos(a), HUB[1] + 2500 * math.sin(a)) for a in angles]
     problem, hub = _problem([DEPOT, HUB, (300.0, 0.0), *shops], [(2, 3 + k) for k in range(10)])
-    result = solve_two_tier(problem, [hub], frozenset({"bike"}), OPTIONS)
+    result = solve_two_tier(problem, [hub], frozenset({"bike"}), SECONDS)
 
     assert set(result.via_hub) == {f"s{k}" for k in range(10)}
+    assert result.chosen in ("all_via_hub", "mixed")
     assert result.compared["all_via_hub"] < 0.9 * result.compared["direct"]
     tiers = {
         route.vehicle_id.split("-")[0]: {split_leg_id(sid)[1] for sid in route.shipment_ids}
@@ -75,9 +75,9 @@ def test_a_shipment_the_hub_would_send_the_wrong_way_goes_door_to_door() -> None
     # Pickup and delivery 1.3 km apart, west of the hub; through the hub it would travel 7 km.
     problem, hub = _problem([DEPOT, HUB, (8500.0, 2500.0), (9400.0, 1500.0)], [(2, 3)])
     assert 3 in hub.zone and 2 not in hub.zone
-    result = solve_two_tier(problem, [hub], frozenset({"bike"}), OPTIONS)
+    result = solve_two_tier(problem, [hub], frozenset({"bike"}), SECONDS)
 
-    assert result.via_hub == {} and result.transfers == []
+    assert result.via_hub == {} and result.transfers == [] and result.chosen == "direct"
     assert result.compared["direct"] < result.compared["all_via_hub"]
     [route] = result.solution.routes
     assert route.vehicle_id.startswith("van") and route.shipment_ids == ["s0"]
@@ -100,7 +100,7 @@ def test_windows_that_leave_no_time_for_the_transfer_keep_the_shipment_direct() 
         for s in problem.shipments
     ]
     problem = Problem(problem.vehicles, tight, problem.matrices, "cost")
-    result = solve_two_tier(problem, [hub], frozenset({"bike"}), OPTIONS)
+    result = solve_two_tier(problem, [hub], frozenset({"bike"}), SECONDS)
 
     assert "s0" not in result.via_hub and {"s1", "s2", "s3"} <= set(result.via_hub)
     assert not result.solution.unassigned

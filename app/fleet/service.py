@@ -14,10 +14,12 @@ from app.sites.service import place_of
 FLEET_ROLES = ("carrier", "hub_operator")
 
 
-async def create_vehicle(
+async def build_vehicle(
     session: AsyncSession, settings: Settings, principal: Principal, data: VehicleCreate
 ) -> Vehicle:
-    principal.require_role(*FLEET_ROLES)
+    """The vehicle as described, its places found and what it leaves out taken from the
+    defaults of its type; not added to the session (a route plan's inline vehicles are
+    built so too, and never stored)."""
     start = await place_of(session, settings, principal, data.start_site_id, data.start)
     if data.end_site_id is None and data.end is None:
         end = start
@@ -26,13 +28,20 @@ async def create_vehicle(
     given = data.model_dump(
         exclude_none=True, exclude={"start_site_id", "start", "end_site_id", "end"}
     )
-    vehicle = Vehicle(
+    return Vehicle(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
         start_location=start,
         end_location=end,
         **{**DEFAULTS[data.type], **given},
     )
+
+
+async def create_vehicle(
+    session: AsyncSession, settings: Settings, principal: Principal, data: VehicleCreate
+) -> Vehicle:
+    principal.require_role(*FLEET_ROLES)
+    vehicle = await build_vehicle(session, settings, principal, data)
     session.add(vehicle)
     await session.commit()
     return vehicle

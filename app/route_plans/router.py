@@ -11,6 +11,7 @@ from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
 from app.models import RoutePlan as RoutePlanRow
 from app.route_plans import service
+from app.route_plans.geojson import route_plan_geojson
 from app.route_plans.schemas import RoutePlan, RoutePlanCreate
 
 router = APIRouter(prefix="/v1/route-plans", tags=["logistics"], responses=PROBLEM_RESPONSES)
@@ -60,5 +61,5 @@ async def read_plan(
 ) -> RoutePlan | JSONResponse:
     row = await service.get_plan(session, principal, plan_id)
     if format == "geojson":
-        return GeoJSONResponse(service.route_plan_geojson(row))
+        return GeoJSONResponse(route_plan_geojson(row))
     return _plan(row)

@@ -1,13 +1,14 @@
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from app.fleet.schemas import VehicleCreate
 from app.kit.geo import PointIn
 from app.kit.schema import InputModel
+from app.route_plans.result_schema import RoutePlanResult
 from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
 
@@ -102,7 +103,7 @@ class RoutePlan(BaseModel):
     objective: str
     mode: str
     time_limit_s: float
-    result: dict[str, Any] | None = Field(
+    result: RoutePlanResult | None = Field(
         description="When done: routes (stops with arrival, start, departure, load after the "
         "stop and cumulative km), unassigned shipments with a reason, kpis, baseline and saving. "
         "A two_tier plan also gives each route its tier (trunk or last_mile), the transfers at "

@@ -19,15 +19,16 @@ SHIPPING_ROLES = ("carrier", "hub_operator", "supplier", "consumer")
 BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
-async def create_shipment(
+async def build_shipment(
     session: AsyncSession, settings: Settings, principal: Principal, data: ShipmentCreate
 ) -> ShipmentRow:
-    principal.require_role(*SHIPPING_ROLES)
+    """The shipment as described, its places found; not added to the session (a route
+    plan's inline shipments are built so too, and never stored)."""
     pickup = await place_of(session, settings, principal, data.pickup.site_id, data.pickup.location)
     delivery = await place_of(
         session, settings, principal, data.delivery.site_id, data.delivery.location
     )
-    shipment = ShipmentRow(
+    return ShipmentRow(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
         reference=data.reference,
@@ -42,6 +43,13 @@ async def create_shipment(
         load_kg=data.load_kg,
         load_m3=data.load_m3,
     )
+
+
+async def create_shipment(
+    session: AsyncSession, settings: Settings, principal: Principal, data: ShipmentCreate
+) -> ShipmentRow:
+    principal.require_role(*SHIPPING_ROLES)
+    shipment = await build_shipment(session, settings, principal, data)
     session.add(shipment)
     await session.commit()
     return shipment

@@ -8,14 +8,12 @@ The search is one of OR-Tools' local-search metaheuristics (guided local search 
 or its iterated local search with SISR ruin-and-recreate. With the hierarchical objective it
 runs in three phases: a first plan, then rounds that each take a route away, the smallest
 first, and ask the search to place its shipments in the others (a vehicle fewer), then the
-rest of the time on distance alone with the vehicles left. `solve_in_parallel` runs a
-portfolio of such searches on as many cores and keeps the best plan."""
+rest of the time on distance alone with the vehicles left. `PORTFOLIO` holds searches that
+reach different plans, for `logistics.portfolio` to run beside the other engines."""
 
-import multiprocessing
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -32,13 +30,13 @@ from logistics.model import (
     Route,
     Shipment,
     Solution,
-    Stop,
     Unassigned,
     Vehicle,
     Visit,
     Window,
 )
-from logistics.precheck import unservable_reason
+from logistics.objective import objective_value, total_distance
+from logistics.schedule import Step, route_along
 
 # Iterated local search with SISR ruin-and-recreate (Christiaens and Vanden Berghe,
 # "Slack Induction by String Removals", Transportation Science 2020), beside OR-Tools' own
@@ -355,89 +353,26 @@ class _Model:
 
     def routes(self, assignment: pywrapcp.Assignment) -> list[Route]:
         routes = []
-        for v, (vehicle, node_route) in enumerate(
-            zip(self.vehicles, self.node_routes(assignment), strict=True)
-        ):
+        for vehicle, node_route in zip(self.vehicles, self.node_routes(assignment), strict=True):
             if node_route:
-                routes.append(self._route(assignment, v, vehicle, node_route))
+                steps = [self._step(node) for node in node_route]
+                routes.append(route_along(self.problem, vehicle, steps))
         return routes
 
-    def _route(
-        self, assignment: pywrapcp.Assignment, v: int, vehicle: Vehicle, node_route: list[int]
-    ) -> Route:
-        nodes, profile, travel = self.nodes, vehicle.profile, self.travel[vehicle.profile]
-        load = [0] * len(vehicle.capacity)
-        if not self.paired:
-            # Depot-loaded deliveries: the vehicle leaves with all it will deliver.
-            for node in node_route:
-                load = [a + b for a, b in zip(load, nodes[node].demand, strict=True)]
-        sequence = [2 * v, *node_route, 2 * v + 1]
-        indices = [
-            self.routing.Start(v),
-            *(self.manager.NodeToIndex(n) for n in node_route),
-            self.routing.End(v),
-        ]
-        stops: list[Stop] = []
-        travelled, departure = 0, 0
-        for position, (node, index) in enumerate(zip(sequence, indices, strict=True)):
-            n = nodes[node]
-            # The earliest service start this route allows; later stops keep their slack.
-            start = assignment.Min(self.time.CumulVar(index))
-            if position == 0:
-                arrival = start
-            else:
-                previous = sequence[position - 1]
-                travelled += int(self.distance[profile][previous, node])
-                arrival = departure + int(travel[previous, node])
-            sign = -1 if (n.kind == "delivery" and not self.paired) else 1
-            load = [a + sign * b for a, b in zip(load, n.demand, strict=True)]
-            kind = (
-                n.kind
-                if n.kind in ("pickup", "delivery")
-                else ("start" if position == 0 else "end")
-            )
-            departure = start + n.service
-            stops.append(
-                Stop(
-                    kind=kind,  # type: ignore[arg-type]
-                    location=n.location,
-                    shipment_id=n.shipment.id if n.shipment else None,
-                    arrival=arrival,
-                    start=start,
-                    departure=departure,
-                    load=tuple(load),
-                    distance=travelled,
-                )
-            )
-        # Leave the start as late as the first stop allows, rather than wait there.
-        first, start_stop = stops[1], stops[0]
-        to_first = int(self.duration[_timing(vehicle)][sequence[0], sequence[1]])
-        leave = max(start_stop.start, first.start - to_first)
-        stops[0] = Stop("start", start_stop.location, None, leave, leave, leave, start_stop.load, 0)
-        stops[1] = Stop(
-            first.kind,
-            first.location,
-            first.shipment_id,
-            leave + (first.arrival - start_stop.departure),
-            first.start,
-            first.departure,
-            first.load,
-            first.distance,
-        )
-        return Route(vehicle.id, stops)
+    def _step(self, node: int) -> Step:
+        n = self.nodes[node]
+        assert n.shipment is not None and n.kind in ("pickup", "delivery")
+        kind: Literal["pickup", "delivery"] = "pickup" if n.kind == "pickup" else "delivery"
+        return Step(kind, n.shipment, Visit(n.location, Window(*n.window), n.service))
 
 
 def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solution:
     started = time.monotonic()
     deadline = started + options.time_limit_s
     unassigned: list[Unassigned] = []
-    servable: list[Shipment] = []
-    for shipment in problem.shipments:
-        reason = unservable_reason(problem, shipment)
-        if reason is None:
-            servable.append(shipment)
-        else:
-            unassigned.append(Unassigned(shipment.id, *reason))
+    servable = problem.shipments
+    if not servable:
+        return Solution([], [], 0.0, "solved", {"seconds": 0.0})
 
     reduce_vehicles = problem.objective == "vehicles_then_distance"
     first_budget = options.time_limit_s * (options.first_phase_share if reduce_vehicles else 1.0)
@@ -447,7 +382,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         unassigned += [
             Unassigned(s.id, "no_room", "The solver found no plan in time.") for s in servable
         ]
-        return Solution([], unassigned, 0, "no_solution", {"seconds": time.monotonic() - started})
+        return Solution([], unassigned, 0.0, "no_solution", {"seconds": time.monotonic() - started})
     served = model.served(assignment)
     rounds = 0
 
@@ -505,7 +440,8 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         if s.id not in served
     ]
     stats = {"seconds": time.monotonic() - started, "reduction_rounds": rounds}
-    return Solution(routes, unassigned, assignment.ObjectiveValue(), "solved", stats)
+    solution = Solution(routes, unassigned, 0.0, "solved", stats)
+    return replace(solution, objective=objective_value(problem, solution))
 
 
 # Two searches that reach different plans, for a machine with two cores, both on iterated
@@ -548,34 +484,6 @@ PORTFOLIO = (
 )
 
 
-def solve_in_parallel(
-    problem: Problem, time_limit_s: float, portfolio: Sequence[SolverOptions] = PORTFOLIO
-) -> Solution:
-    """Solves with each options set of `portfolio` in a process of its own, all at once, and
-    answers the best plan."""
-    runs = [replace(options, time_limit_s=time_limit_s) for options in portfolio]
-    if len(runs) == 1:
-        return solve(problem, runs[0])
-    # Forked workers start at once, without importing OR-Tools again.
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(len(runs), mp_context=context) as pool:
-        solutions = list(pool.map(solve, [problem] * len(runs), runs))
-    return best_plan(problem, solutions)
-
-
-def best_plan(problem: Problem, solutions: Sequence[Solution]) -> Solution:
-    """Fewest unassigned, then fewest vehicles when the objective ranks them first, then the
-    shortest; by the objective's own value otherwise."""
-
-    def rank(solution: Solution) -> tuple[int, int, int]:
-        if problem.objective == "vehicles_then_distance":
-            # Objective values are not comparable here: a run may end on the distance model.
-            return len(solution.unassigned), len(solution.routes), _length(solution.routes)
-        return len(solution.unassigned), 0, solution.objective
-
-    return min(solutions, key=rank)
-
-
 def _shorten(
     model: _Model,
     assignment: pywrapcp.Assignment,
@@ -601,7 +509,7 @@ def _shorten(
     if (
         found is not None
         and shorter.served(found) == model.served(assignment)
-        and _length(shorter.routes(found)) < _length(model.routes(assignment))
+        and total_distance(shorter.routes(found)) < total_distance(model.routes(assignment))
     ):
         return shorter, found
     return model, assignment
@@ -648,10 +556,6 @@ def _search_until_served(
 
 def _far_miss(missing: int, wanted: set[str]) -> bool:
     return missing > FAR_MISS_SHARE * len(wanted)
-
-
-def _length(routes: list[Route]) -> int:
-    return sum(route.distance for route in routes)
 
 
 def _timing(vehicle: Vehicle) -> tuple[str, int]:

@@ -1,0 +1,212 @@
+"""`solve`: the one entry point of the routing engine, for the API's route plans, the two-tier
+plans and the benchmarks alike.
+
+The precheck takes out what no vehicle can serve, with its reason. Then the engines of the
+portfolio search at once, one process and one core each, for the whole time limit, and the
+best plan by the problem's own objective is answered, re-checked, naming the engine that
+found it beside what every engine answered. On two cores the portfolio is PyVRP and
+OR-Tools; more cores add another seed of PyVRP and the OR-Tools searches of
+`engines.ortools.PORTFOLIO` in turn."""
+
+import multiprocessing
+import os
+import signal
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+
+from logistics.check import plan_problems
+from logistics.engines import ortools, pyvrp
+from logistics.model import EngineRun, Problem, Solution, Unassigned
+from logistics.objective import best_plan, objective_value, total_distance
+from logistics.parent_watch import die_with_parent
+from logistics.precheck import unservable_reason
+
+# An engine that has not answered this long after the time limit is stopped.
+GRACE_S = 30.0
+# What an engine's process answers, or is said to have died of, when memory ran out: a
+# search that cannot allocate ends with an abort, or the kernel kills it.
+OUT_OF_MEMORY = "ran out of memory"
+
+
+@dataclass(frozen=True)
+class Member:
+    engine: str
+    options: pyvrp.PyVRPOptions | ortools.SolverOptions
+
+    def search(self, problem: Problem, seconds: float) -> Solution:
+        if isinstance(self.options, pyvrp.PyVRPOptions):
+            return pyvrp.solve(problem, seconds, self.options)
+        return ortools.solve(problem, replace(self.options, time_limit_s=seconds))
+
+
+# In the order cores add them. OR-Tools' first search is guided local search throughout:
+# on the `make run` demo day it planned the fewest km of its searches (bench/README.md).
+MEMBERS = (
+    Member("pyvrp", pyvrp.PyVRPOptions(seed=0)),
+    Member("ortools", ortools.SolverOptions()),
+    Member("pyvrp", pyvrp.PyVRPOptions(seed=1)),
+    Member("ortools", ortools.PORTFOLIO[0]),
+    Member("pyvrp", pyvrp.PyVRPOptions(seed=2)),
+    Member("ortools", ortools.PORTFOLIO[1]),
+)
+ENGINES = tuple(dict.fromkeys(m.engine for m in MEMBERS))
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def members_for(engines: Sequence[str] | None = None, processes: int | None = None) -> list[Member]:
+    """The members of `engines` (every engine by default) for as many processes as cores:
+    at least one of each engine asked for."""
+    wanted = [m for m in MEMBERS if engines is None or m.engine in engines]
+    if not wanted:
+        raise ValueError(f"no engine among {engines}; the engines are {', '.join(ENGINES)}")
+    count = max(processes or cores(), len({m.engine for m in wanted}))
+    return wanted[:count]
+
+
+def solve(
+    problem: Problem,
+    time_limit_s: float,
+    engines: Sequence[str] | None = None,
+    processes: int | None = None,
+) -> Solution:
+    started = time.monotonic()
+    unservable: list[Unassigned] = []
+    servable = []
+    for shipment in problem.shipments:
+        reason = unservable_reason(problem, shipment)
+        if reason is None:
+            servable.append(shipment)
+        else:
+            unservable.append(Unassigned(shipment.id, *reason))
+    searched = replace(problem, shipments=servable)
+    if not servable:
+        # Nothing to search for: an empty plan, every shipment with its reason.
+        return Solution([], unservable, 0.0, "solved", {"seconds": time.monotonic() - started})
+    members = members_for(engines, processes)
+    answers = _run_all(members, searched, time_limit_s)
+    runs = []
+    plans = []
+    for member, answer in zip(members, answers, strict=True):
+        problems = (
+            tuple(plan_problems(searched, answer))
+            if isinstance(answer, Solution) and answer.status == "solved"
+            else ()
+        )
+        if isinstance(answer, Solution):
+            feasible = answer.status == "solved" and not problems
+            runs.append(_run(member.engine, searched, answer, feasible, problems))
+            if feasible:
+                plans.append((answer, member.engine))
+        else:
+            runs.append(EngineRun(member.engine, False, 0, 0, len(servable), 0.0, 0.0, (answer,)))
+    seconds = time.monotonic() - started
+    failures = [answer for answer in answers if isinstance(answer, str)]
+    if not plans and len(failures) == len(answers):
+        # Not a plan that finds no room: the search itself failed, and the plan with it.
+        if any(f.startswith(OUT_OF_MEMORY) for f in failures):
+            raise MemoryError("; ".join(failures))
+        raise RuntimeError("every engine failed: " + "; ".join(failures))
+    if not plans:
+        missing = [
+            Unassigned(s.id, "no_room", "The solver found no plan in time.") for s in servable
+        ]
+        return Solution(
+            [], unservable + missing, 0.0, "no_solution", {"seconds": seconds}, "", tuple(runs)
+        )
+    best = best_plan(searched, [plan for plan, _ in plans])
+    engine = next(name for plan, name in plans if plan is best)
+    return Solution(
+        best.routes,
+        unservable + best.unassigned,
+        objective_value(searched, best),
+        "solved",
+        {**best.stats, "seconds": seconds},
+        engine,
+        tuple(runs),
+    )
+
+
+def _run(
+    engine: str, problem: Problem, answer: Solution, feasible: bool, problems: tuple[str, ...]
+) -> EngineRun:
+    return EngineRun(
+        engine,
+        feasible,
+        len(answer.routes),
+        total_distance(answer.routes),
+        len(answer.unassigned),
+        objective_value(problem, answer),
+        round(answer.stats.get("seconds", 0.0), 3),
+        problems[:5],
+    )
+
+
+def _run_all(members: list[Member], problem: Problem, seconds: float) -> list[Solution | str]:
+    """Each member's plan, or what went wrong, each in a process of its own when there are
+    several (forked: they start at once, without importing the engines again)."""
+    if len(members) == 1:
+        return [_answer(members[0], problem, seconds)]
+    context = multiprocessing.get_context("fork")
+    started = []
+    for member in members:
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=_member_main,
+            args=(send, member, problem, seconds, os.getpid()),
+            name=f"boucle {member.engine}",
+        )
+        process.start()
+        send.close()
+        started.append((process, receive))
+    deadline = time.monotonic() + seconds + GRACE_S
+    answers: list[Solution | str] = []
+    for process, receive in started:
+        answer: Solution | str = f"ended without an answer in {seconds + GRACE_S:g} s"
+        try:
+            if receive.poll(max(0.0, deadline - time.monotonic())):
+                answer = receive.recv()
+        except EOFError:
+            process.join()
+            answer = _death(process.exitcode)
+        finally:
+            if process.is_alive():
+                process.kill()
+            process.join()
+            receive.close()
+        answers.append(answer)
+    return answers
+
+
+def _death(exitcode: int | None) -> str:
+    if exitcode is not None and -exitcode in (signal.SIGKILL, signal.SIGABRT):
+        return f"{OUT_OF_MEMORY} (its process ended with {signal.Signals(-exitcode).name})"
+    return f"ended without an answer (exit code {exitcode})"
+
+
+def _member_main(
+    send: Connection, member: Member, problem: Problem, seconds: float, parent: int
+) -> None:
+    answer: Solution | str
+    try:
+        die_with_parent(parent)
+        answer = _answer(member, problem, seconds)
+    except MemoryError:
+        answer = OUT_OF_MEMORY
+    send.send(answer)
+
+
+def _answer(member: Member, problem: Problem, seconds: float) -> Solution | str:
+    """The member's plan, or how it failed; running out of memory is not a plan's failure
+    but the process's, and is raised."""
+    try:
+        return member.search(problem, seconds)
+    except MemoryError:
+        raise
+    except Exception:
+        return traceback.format_exc(limit=5)
