@@ -24,8 +24,10 @@ from logistics.objective import best_plan, objective_value, total_distance
 from logistics.parent_watch import die_with_parent
 from logistics.precheck import unservable_reason
 
-# An engine that has not answered this long after the time limit is stopped.
-GRACE_S = 30.0
+# An engine that has not answered by the time limit, and as long again (at least this long),
+# is stopped: PyVRP checks its limit between iterations only, and its first local search of
+# hundreds of pickups and deliveries can take half a minute.
+MIN_GRACE_S = 5.0
 # What an engine's process answers, or is said to have died of, when memory ran out: a
 # search that cannot allocate ends with an abort, or the kernel kills it.
 OUT_OF_MEMORY = "ran out of memory"
@@ -164,10 +166,11 @@ def _run_all(members: list[Member], problem: Problem, seconds: float) -> list[So
         process.start()
         send.close()
         started.append((process, receive))
-    deadline = time.monotonic() + seconds + GRACE_S
+    allowed = seconds + max(MIN_GRACE_S, seconds)
+    deadline = time.monotonic() + allowed
     answers: list[Solution | str] = []
     for process, receive in started:
-        answer: Solution | str = f"ended without an answer in {seconds + GRACE_S:g} s"
+        answer: Solution | str = f"ended without an answer in {allowed:g} s"
         try:
             if receive.poll(max(0.0, deadline - time.monotonic())):
                 answer = receive.recv()
