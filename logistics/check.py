@@ -21,7 +21,7 @@ def plan_problems(problem: Problem, solution: Solution) -> list[str]:
             )
             continue
         used.add(route.vehicle_id)
-        found += _route_problems(problem, vehicle, route)
+        found += _route_problems(problem, shipments, vehicle, route)
         for shipment_id in route.shipment_ids:
             served[shipment_id] = served.get(shipment_id, 0) + 1
     unassigned = {u.shipment_id for u in solution.unassigned}
@@ -33,8 +33,9 @@ def plan_problems(problem: Problem, solution: Solution) -> list[str]:
     return found
 
 
-def _route_problems(problem: Problem, vehicle: Vehicle, route: Route) -> list[str]:
-    shipments = {s.id: s for s in problem.shipments}
+def _route_problems(
+    problem: Problem, shipments: dict[str, Shipment], vehicle: Vehicle, route: Route
+) -> list[str]:
     stops = route.stops
     where = f"route of {vehicle.id}"
     if stops[0].kind != "start" or stops[-1].kind != "end" or len(stops) < 3:

@@ -100,6 +100,11 @@ class Route:
         return [s.shipment_id for s in self.stops if s.kind == "delivery" and s.shipment_id]
 
 
+# Why a shipment the precheck let through was left out, whatever the engine.
+NO_ROOM = "No vehicle had the capacity or the time left to fit it in."
+NO_PLAN_IN_TIME = "The solver found no plan in time."
+
+
 @dataclass(frozen=True)
 class Unassigned:
     shipment_id: str

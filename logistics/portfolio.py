@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 
 from logistics.check import plan_problems
 from logistics.engines import ortools, pyvrp
-from logistics.model import EngineRun, Problem, Solution, Unassigned
+from logistics.model import NO_PLAN_IN_TIME, EngineRun, Problem, Solution, Unassigned
 from logistics.objective import best_plan, objective_value, total_distance
 from logistics.parent_watch import die_with_parent
 from logistics.precheck import unservable_reason
@@ -115,9 +115,7 @@ def solve(
             raise MemoryError("; ".join(failures))
         raise RuntimeError("every engine failed: " + "; ".join(failures))
     if not plans:
-        missing = [
-            Unassigned(s.id, "no_room", "The solver found no plan in time.") for s in servable
-        ]
+        missing = [Unassigned(s.id, "no_room", NO_PLAN_IN_TIME) for s in servable]
         return Solution(
             [], unservable + missing, 0.0, "no_solution", {"seconds": seconds}, "", tuple(runs)
         )

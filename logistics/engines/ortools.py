@@ -25,6 +25,8 @@ from ortools.constraint_solver import (
 )
 
 from logistics.model import (
+    NO_PLAN_IN_TIME,
+    NO_ROOM,
     Objective,
     Problem,
     Route,
@@ -379,9 +381,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
     model = _Model(problem, problem.vehicles, servable)
     assignment = model.search(options, first_budget)
     if assignment is None:
-        unassigned += [
-            Unassigned(s.id, "no_room", "The solver found no plan in time.") for s in servable
-        ]
+        unassigned += [Unassigned(s.id, "no_room", NO_PLAN_IN_TIME) for s in servable]
         return Solution([], unassigned, 0.0, "no_solution", {"seconds": time.monotonic() - started})
     served = model.served(assignment)
     rounds = 0
@@ -434,11 +434,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         )
 
     routes = model.routes(assignment)
-    unassigned += [
-        Unassigned(s.id, "no_room", "No vehicle had the capacity or the time left to fit it in.")
-        for s in servable
-        if s.id not in served
-    ]
+    unassigned += [Unassigned(s.id, "no_room", NO_ROOM) for s in servable if s.id not in served]
     stats = {"seconds": time.monotonic() - started, "reduction_rounds": rounds}
     solution = Solution(routes, unassigned, 0.0, "solved", stats)
     return replace(solution, objective=objective_value(problem, solution))

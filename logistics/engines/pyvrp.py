@@ -27,13 +27,20 @@ import pyvrp
 from pyvrp import PenaltyParams, SolveParams
 from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
 
-from logistics.model import Problem, Shipment, Solution, Unassigned, Vehicle
+from logistics.model import (
+    NO_PLAN_IN_TIME,
+    NO_ROOM,
+    Problem,
+    Shipment,
+    Solution,
+    Unassigned,
+    Vehicle,
+)
 from logistics.objective import objective_value
 from logistics.schedule import Step, route_along, steps_of
 
 # Costs of the objective `cost` are floats per unit; PyVRP's are integers.
 COST_SCALE = 10
-NO_ROOM = "No vehicle had the capacity or the time left to fit it in."
 
 
 @dataclass(frozen=True)
@@ -124,10 +131,7 @@ def solve(
     )
     stats = {"seconds": time.monotonic() - started, "iterations": float(result.num_iterations)}
     if not result.best.is_feasible():
-        unassigned = [
-            Unassigned(s.id, "no_room", "The solver found no plan in time.")
-            for s in problem.shipments
-        ]
+        unassigned = [Unassigned(s.id, "no_room", NO_PLAN_IN_TIME) for s in problem.shipments]
         return Solution([], unassigned, 0.0, "no_solution", stats)
     solution = _solution(problem, translation, fleet, result.best, stats)
     return replace(solution, objective=objective_value(problem, solution))
