@@ -9,11 +9,13 @@ transfer consistent. The cut gives the first leg half the slack the windows leav
 three hours, and the second leg the rest.
 
 Bikes keep to the zones: a shipment with an end outside every zone goes by van, door to door
-or as the first leg to a hub. Which candidates go through the hub is decided by cost (per km, per hour and per vehicle
-used, the only measure in which a bike km and a van km compare): the search solves the plan
-with every candidate door to door and with every candidate through its hub, keeps through
-the hub those whose two legs cost less there than the door-to-door trip costs in the first
-plan, solves that mix, and returns the cheapest of the three."""
+or as the first leg to a hub. Which candidates go through the hub is decided by cost (per km,
+per hour and per vehicle used, the only measure in which a bike km and a van km compare): the
+search solves the plan with every candidate door to door and with every candidate through
+its hub, keeps through the hub those whose two legs cost less there than the door-to-door
+trip costs, and solves that mix. Each mix tells again what each candidate costs the way it
+went, and the next mix keeps through the hub those that pay by these figures, while time is
+left and the mix is new. The cheapest plan of all is returned."""
 
 import itertools
 import time
@@ -42,6 +44,15 @@ Tier = Literal["trunk", "last_mile"]
 # the way, while the rest of the windows is left to the second leg.
 FIRST_LEG_SLACK = 3 * 3600
 LEG_SEPARATOR = "|"
+# Shares of the time limit: the direct plan and the plan with every candidate through its
+# hub get a fifth each, each mix three tenths (two mixes, the second refining the first). On
+# the `make demo` day, seven runs each: a third each for direct, all via hub and one mix
+# planned 128.9 km and 597.24 EUR; a quarter each, for two mixes, 117.3 to 131.8 km; these
+# shares 117.3 to 124.1 km, 577.21 to 602.64 EUR (bench/README.md).
+COMPARED_SHARE = 0.2
+MIX_SHARE = 0.3
+# No search is shorter than this.
+MIN_SEARCH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -221,6 +232,28 @@ def _removal_saving(problem: Problem, solution: Solution, shipment_id: str) -> f
     return None
 
 
+def _legs_saving(problem: Problem, solution: Solution, candidate: _Candidate) -> float | None:
+    legs = [
+        _removal_saving(problem, solution, leg.id) for leg in (candidate.first, candidate.second)
+    ]
+    return None if None in legs else sum(x for x in legs if x is not None)
+
+
+def _pays(via_hub: float | None, door_to_door: float | None) -> bool:
+    return via_hub is not None and door_to_door is not None and via_hub < door_to_door
+
+
+@dataclass(frozen=True)
+class _Tried:
+    solution: Solution
+    via: list[_Candidate]
+    name: str
+    cost: float
+
+    def rank(self) -> tuple[int, float]:
+        return len(self.solution.unassigned), self.cost
+
+
 def _orphans(solution: Solution, via: list[_Candidate]) -> list[_Candidate]:
     """Candidates with one leg served and not the other: the goods would wait at the hub."""
     served = {sid for r in solution.routes for sid in r.shipment_ids}
@@ -261,6 +294,21 @@ def _unassigned(solution: Solution, via: list[_Candidate]) -> list[Unassigned]:
     return list(result.values())
 
 
+def _answer(tried: _Tried, compared: dict[str, float], started: float) -> TwoTierSolution:
+    solution = replace(
+        tried.solution,
+        unassigned=_unassigned(tried.solution, tried.via),
+        stats={**tried.solution.stats, "seconds": time.monotonic() - started},
+    )
+    return TwoTierSolution(
+        solution=solution,
+        via_hub={c.shipment.id: c.hub.id for c in tried.via},
+        transfers=_transfers(solution, tried.via),
+        compared={k: round(v, 1) for k, v in compared.items()},
+        chosen=tried.name,
+    )
+
+
 def solve_two_tier(
     problem: Problem,
     hubs: list[TransferHub],
@@ -271,74 +319,47 @@ def solve_two_tier(
     problem = _bikes_in_zones(problem, hubs, bike_profiles)
     candidates = _candidates(problem, hubs, bike_profiles)
     direct_problem = replace(problem, objective="cost")
-    share = time_limit_s / (3 if candidates else 1)
-
-    def search(p: Problem, seconds: float) -> Solution:
-        return solve(p, max(0.5, seconds))
-
-    direct = search(direct_problem, share)
-    best: tuple[int, float, str, Solution, list[_Candidate]] = (
-        len(direct.unassigned),
-        objective_value(direct_problem, direct),
-        "direct",
-        direct,
-        [],
-    )
-    compared = {"direct": best[1]}
-    if candidates:
-        all_via = _with_legs(problem, candidates)
-        through = search(all_via, share)
-        through_ok = [c for c in candidates if c not in _orphans(through, candidates)]
-        compared["all_via_hub"] = objective_value(all_via, through)
-        if len(through_ok) == len(candidates):
-            best = min(
-                best,
-                (
-                    len(through.unassigned),
-                    compared["all_via_hub"],
-                    "all_via_hub",
-                    through,
-                    candidates,
-                ),
-                key=lambda b: (b[0], b[1]),
-            )
-        pays = []
-        for c in through_ok:
-            door_to_door = _removal_saving(direct_problem, direct, c.shipment.id)
-            legs = [_removal_saving(all_via, through, leg.id) for leg in (c.first, c.second)]
-            if door_to_door is None or None in legs:
-                continue
-            if sum(x for x in legs if x is not None) < door_to_door:
-                pays.append(c)
+    if not candidates:
+        direct = solve(direct_problem, time_limit_s)
+        only = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
+        return _answer(only, {"direct": only.cost}, started)
+    direct = solve(direct_problem, max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE))
+    best = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
+    compared = {"direct": best.cost}
+    all_via = _with_legs(problem, candidates)
+    through = solve(all_via, max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE))
+    compared["all_via_hub"] = objective_value(all_via, through)
+    if not _orphans(through, candidates):
+        tried = _Tried(through, candidates, "all_via_hub", compared["all_via_hub"])
+        best = min(best, tried, key=_Tried.rank)
+    # What each candidate costs each way, in the last plan that carried it that way.
+    door_to_door = {
+        c.shipment.id: _removal_saving(direct_problem, direct, c.shipment.id) for c in candidates
+    }
+    via_hub = {c.shipment.id: _legs_saving(all_via, through, c) for c in candidates}
+    searched = {frozenset[str](), frozenset(door_to_door)}
+    while True:
+        pays = [c for c in candidates if _pays(via_hub[c.shipment.id], door_to_door[c.shipment.id])]
+        ids = frozenset(c.shipment.id for c in pays)
         remaining = time_limit_s - (time.monotonic() - started)
-        for _ in range(2):
-            if not pays or len(pays) == len(candidates) or remaining < 0.5:
-                break
-            mixed_problem = _with_legs(problem, pays)
-            mixed = search(mixed_problem, remaining)
-            orphans = _orphans(mixed, pays)
-            if orphans:
-                # Those go door to door; the others are tried again in what time is left.
-                pays = [c for c in pays if c not in orphans]
-                remaining = time_limit_s - (time.monotonic() - started)
-                continue
-            compared["mixed"] = objective_value(mixed_problem, mixed)
-            best = min(
-                best,
-                (len(mixed.unassigned), compared["mixed"], "mixed", mixed, pays),
-                key=lambda b: (b[0], b[1]),
-            )
+        if ids in searched or remaining < MIN_SEARCH_S:
             break
-    _, _, chosen, solution, via = best
-    solution = replace(
-        solution,
-        unassigned=_unassigned(solution, via),
-        stats={**solution.stats, "seconds": time.monotonic() - started},
-    )
-    return TwoTierSolution(
-        solution=solution,
-        via_hub={c.shipment.id: c.hub.id for c in via},
-        transfers=_transfers(solution, via),
-        compared={k: round(v, 1) for k, v in compared.items()},
-        chosen=chosen,
-    )
+        searched.add(ids)
+        mixed_problem = _with_legs(problem, pays)
+        mix_s = time_limit_s * MIX_SHARE
+        mixed = solve(mixed_problem, remaining if remaining < 1.5 * mix_s else mix_s)
+        orphans = _orphans(mixed, pays)
+        for c in candidates:
+            if c in orphans:
+                # Its legs do not fit together in this mix: door to door from now on.
+                via_hub[c.shipment.id] = None
+            elif c in pays:
+                via_hub[c.shipment.id] = _legs_saving(mixed_problem, mixed, c)
+            else:
+                door_to_door[c.shipment.id] = _removal_saving(mixed_problem, mixed, c.shipment.id)
+        if orphans:
+            continue
+        tried = _Tried(mixed, pays, "mixed", objective_value(mixed_problem, mixed))
+        compared["mixed"] = min(tried.cost, compared.get("mixed", tried.cost))
+        best = min(best, tried, key=_Tried.rank)
+    return _answer(best, compared, started)

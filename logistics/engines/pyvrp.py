@@ -104,12 +104,12 @@ def solve(
     first = _first_complete_plan(
         translation, fleet, started + time_limit_s * options.first_plan_share, options.seed
     )
-    params = SolveParams()
+    params = _params(translation.data)
     if first is None:
         # Some shipments do not fit in all together: the best plan leaves them out.
         translation = _translate(problem, required=False)
         initial = None
-        params = SolveParams(penalty=PenaltyParams(max_penalty=10.0 * _prize(problem)))
+        params = _params(translation.data, at_least=10.0 * _prize(problem))
     else:
         fleet, initial = first
         if problem.objective == "vehicles_then_distance":
@@ -147,8 +147,19 @@ def _search_until_feasible(
         seed=seed,
         collect_stats=False,
         display=False,
+        params=_params(data),
     )
     return result.best if result.best.is_feasible() else None
+
+
+def _params(data: pyvrp.ProblemData, at_least: float = 0.0) -> SolveParams:
+    """PyVRP's defaults, with penalties that grow as far above the costs as its defaults do
+    above unit costs. Under the objective `cost` a second of a van costs some thousand
+    units: at the default ceiling, a second late or a bike's leg on a van cost less than
+    driving, and the search hardly finds a plan that keeps to the windows and the tiers."""
+    largest = max(max(t.unit_distance_cost, t.unit_duration_cost, 1) for t in data.vehicle_types())
+    ceiling = max(PenaltyParams().max_penalty * largest, at_least)
+    return SolveParams(penalty=PenaltyParams(max_penalty=ceiling))
 
 
 def _first_complete_plan(
