@@ -46,9 +46,9 @@ FIRST_LEG_SLACK = 3 * 3600
 LEG_SEPARATOR = "|"
 # Shares of the time limit: the direct plan and the plan with every candidate through its
 # hub get a fifth each, each mix three tenths (two mixes, the second refining the first). On
-# the `make demo` day, seven runs each: a third each for direct, all via hub and one mix
-# planned 128.9 km and 597.24 EUR; a quarter each, for two mixes, 117.3 to 131.8 km; these
-# shares 117.3 to 124.1 km, 577.21 to 602.64 EUR (bench/README.md).
+# the `make demo` day these shares planned 117.3 to 124.1 km in 7 runs; a third each for
+# direct, all via hub and one mix, 128.9 km; a quarter each, 117.3 to 131.8 km in 10 runs
+# (bench/README.md).
 COMPARED_SHARE = 0.2
 MIX_SHARE = 0.3
 # No search is shorter than this.
