@@ -16,6 +16,7 @@ onto its `ProblemData`.
   larger than serving it can cost, so that those the vehicles cannot all fit come back
   unassigned instead of an infeasible plan."""
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -155,11 +156,14 @@ def _search_until_feasible(
 
 
 # How many of its last plans the iterated local search measures a candidate against (late
-# acceptance): PyVRP's default, 300, up to 100 visits, falling with the cube of the visits
-# above that, to 37 at 200, never below 20. In 10 s on the Homberger 200 instances, PyVRP
+# acceptance): PyVRP's default, 300, up to 120 visits; 37 at 200 visits, and as a power of the
+# visits between and beyond, never below 20. In 10 s on the Homberger 200 instances, PyVRP
 # alone went from 3.61 % over the best-known distances (300) to 2.17 % (37) and 2.35 % (20);
-# on Solomon's 100 visits, 20 instead of 300 went from 0.56 to 1.04 % (bench/README.md).
-HISTORY_AT_100_VISITS = 300
+# on Solomon's 100 visits, 20 instead of 300 went from 0.56 to 1.04 %, and on the `make demo`
+# mixes (about 105 visits) the cube of 100 / visits, 267 plans, cost 2 to 5 % more km
+# (bench/README.md).
+FULL_HISTORY, FULL_HISTORY_VISITS = 300, 120
+SHORT_HISTORY, SHORT_HISTORY_VISITS = 37, 200
 HISTORY_FLOOR = 20
 # The searches for a first plan that serves everything, with all the vehicles or one fewer,
 # keep a shorter history: on the 56 Solomon instances, PyVRP alone took 406 vehicles with 50
@@ -169,8 +173,12 @@ ROUND_HISTORY = 50
 
 def _history_length(data: pyvrp.ProblemData) -> int:
     visits = data.num_clients + 2 * data.num_shipments
-    scaled = HISTORY_AT_100_VISITS * min(1.0, 100 / max(visits, 1)) ** 3
-    return max(HISTORY_FLOOR, round(scaled))
+    if visits <= FULL_HISTORY_VISITS:
+        return FULL_HISTORY
+    power = math.log(FULL_HISTORY / SHORT_HISTORY) / math.log(
+        SHORT_HISTORY_VISITS / FULL_HISTORY_VISITS
+    )
+    return max(HISTORY_FLOOR, round(FULL_HISTORY * (FULL_HISTORY_VISITS / visits) ** power))
 
 
 def _params(
