@@ -181,20 +181,17 @@ def _history_length(data: pyvrp.ProblemData) -> int:
     return max(HISTORY_FLOOR, round(FULL_HISTORY * (FULL_HISTORY_VISITS / visits) ** power))
 
 
-def _params(
-    data: pyvrp.ProblemData, history_length: int | None = None, at_least: float = 0.0
-) -> SolveParams:
-    """PyVRP's defaults, with penalties that grow as far above the costs as its defaults do
-    above unit costs. Under the objective `cost` a second of a van costs some thousand
-    units: at the default ceiling, a second late or a bike's leg on a van cost less than
-    driving, and the search hardly finds a plan that keeps to the windows and the tiers."""
+def _params(data: pyvrp.ProblemData, history_length: int, at_least: float = 0.0) -> SolveParams:
+    """PyVRP's defaults but for the history, with penalties that grow as far above the costs
+    as its defaults do above unit costs. Under the objective `cost` a second of a van costs
+    some thousand units: at the default ceiling, a second late or a bike's leg on a van cost
+    less than driving, and the search hardly finds a plan that keeps to the windows and the
+    tiers."""
     largest = max(max(t.unit_distance_cost, t.unit_duration_cost, 1) for t in data.vehicle_types())
     ceiling = max(PenaltyParams().max_penalty * largest, at_least)
-    penalty = PenaltyParams(max_penalty=ceiling)
-    if history_length is None:
-        return SolveParams(penalty=penalty)
     return SolveParams(
-        ils=IteratedLocalSearchParams(history_length=history_length), penalty=penalty
+        ils=IteratedLocalSearchParams(history_length=history_length),
+        penalty=PenaltyParams(max_penalty=ceiling),
     )
 
 
