@@ -12,7 +12,7 @@ from app.db import create_engine, create_sessionmaker
 from app.demo import load_demo
 from app.demo_day import print_report, run_demo_day, write_geojson
 from app.reference import load_reference_data
-from app.roads import build_profiles, import_osm, roads_loaded
+from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
 from app.settings import PROJECT_ROOT, get_settings
 
 OPENAPI_FILE = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -47,7 +47,9 @@ async def load(demo: bool, keys_file: Path | None) -> int:
     try:
         async with create_sessionmaker(engine)() as session:
             count = await load_reference_data(session, settings.shared_dir)
-            print(f"reference data: {count} EWC codes and the Brussels region outline")
+            print(
+                f"reference data: {count} EWC codes, the Brussels region outline and its communes"
+            )
             if demo:
                 keys = await load_demo(session, settings, date.today())
                 if keys and keys_file is not None:
@@ -66,10 +68,13 @@ async def load_roads(force: bool) -> int:
     try:
         async with create_sessionmaker(engine)() as session:
             if await roads_loaded(session) and not force:
+                await publish_roads(session)
                 print("road network already loaded")
                 return 0
+            await unpublish_roads(session)
             await asyncio.to_thread(import_osm, settings.database_url, settings.shared_dir)
             counts = await build_profiles(session)
+            await publish_roads(session)
             print(
                 f"road network loaded (© OpenStreetMap contributors): {counts['van']} van edges, {counts['bike']} bike edges"
             )
@@ -107,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--check", action="store_true", help="fail when the file is out of date")
-    commands.add_parser("reference", help="load the EWC list and the region outline")
+    commands.add_parser("reference", help="load the EWC list, the region outline and the communes")
     demo = commands.add_parser("demo", help="load reference data and the Brussels demo data")
     demo.add_argument("--keys-file", type=Path, default=PROJECT_ROOT / ".data" / "demo-keys.json")
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")

@@ -21,12 +21,14 @@ from app.matches.router import router as matches_router
 from app.matching_runs.router import router as matching_runs_router
 from app.materials.router import router as materials_router
 from app.offers.router import router as offers_router
+from app.ogc.mount import OGC_PATH, open_data_app
 from app.organizations.router import router as organizations_router
 from app.requests.router import router as requests_router
 from app.route_plans.router import router as route_plans_router
 from app.settings import Settings, get_settings
 from app.shipments.router import router as shipments_router
 from app.sites.router import router as sites_router
+from app.stats.router import router as stats_router
 from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
@@ -49,10 +51,12 @@ Map data © OpenStreetMap contributors (ODbL).
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
+    ogc_app, open_data = open_data_app(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        await open_data.close()
         await engine.dispose()
 
     app = FastAPI(
@@ -84,8 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         route_plans_router,
         hubs_router,
+        stats_router,
     ):
         app.include_router(router)
+    app.mount(OGC_PATH, ogc_app)
 
     # Outermost last: the body limit runs first, then idempotency sees a bounded body, and an
     # unexpected error is a 500 answer by the time idempotency and metrics see it.

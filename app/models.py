@@ -78,6 +78,20 @@ class ServiceArea(Base):
     )
 
 
+class Commune(Base):
+    """One of the 19 communes of the Region, where the statistics place a flow."""
+
+    __tablename__ = "communes"
+
+    nis_code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_fr: Mapped[str] = mapped_column(Text, nullable=False)
+    name_nl: Mapped[str] = mapped_column(Text, nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
+
+
 class Organization(Timestamped, Base):
     __tablename__ = "organizations"
 
@@ -230,6 +244,7 @@ class Match(Timestamped, Base):
     )
     offer_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     request_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The versions of the offer and the request the match was proposed on: its terms.
     offer_version: Mapped[int | None] = mapped_column(Integer)
     request_version: Mapped[int | None] = mapped_column(Integer)

@@ -1,5 +1,6 @@
 """Loads the Brussels road network from `shared/data/osm/` into the `roads` schema with
-osmium-tool and osm2pgrouting, then builds the bike and van networks of `app.route_plans.roads`."""
+osmium-tool and osm2pgrouting, then builds the bike and van networks of `app.route_plans.roads`
+and publishes the ways for the open data's base map."""
 
 import os
 import subprocess
@@ -69,6 +70,26 @@ def import_osm(database_url: str, shared_dir: Path) -> None:
             env=env,
             stdout=subprocess.DEVNULL,
         )
+
+
+# The open data's base map (app.ogc): every way with its OSM class and name.
+PUBLIC_ROADS_VIEW = """
+CREATE OR REPLACE VIEW ogc.roads AS
+SELECT w.gid AS id, c.tag_value AS class, w.name, w.the_geom::geometry(LineString, 4326) AS geom
+  FROM roads.ways w
+  LEFT JOIN roads.configuration c ON c.tag_id = w.tag_id
+"""
+
+
+async def unpublish_roads(session: AsyncSession) -> None:
+    """Before an import: osm2pgrouting drops the tables the view reads."""
+    await session.execute(text("DROP VIEW IF EXISTS ogc.roads"))
+    await session.commit()
+
+
+async def publish_roads(session: AsyncSession) -> None:
+    await session.execute(text(PUBLIC_ROADS_VIEW))
+    await session.commit()
 
 
 async def build_profiles(session: AsyncSession) -> dict[str, int]:

@@ -14,17 +14,14 @@ BOUCLE_FUZZ_EXAMPLES sets the examples per operation and phase (scripts/fuzz.py 
 Also here, as it needs a real server too: an unexpected error answers a 500 problem and keeps
 the connection for the next request."""
 
-import asyncio
 import http.client
 import json
 import logging
 import os
 import socket
-import threading
-import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,7 +29,6 @@ import httpx
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from fastapi import FastAPI
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -59,6 +55,7 @@ from tests.conftest import (
     request_body,
     settings_for,
 )
+from tests.live_server import Served
 
 EXAMPLES = int(os.environ.get("BOUCLE_FUZZ_EXAMPLES", "50"))
 SEED = 15
@@ -68,47 +65,6 @@ EVENTS = [event.value for event in EventType]
 MATERIALS = ["170504", "1705", "17", "170201", "200110"]
 
 T = TypeVar("T")
-
-
-class Served:
-    """An app served by uvicorn on 127.0.0.1, in a thread with an event loop of its own: the
-    tests' loop does not run while a synchronous test (Schemathesis's) does."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.loop = asyncio.new_event_loop()
-        # Port 0: uvicorn binds a free one (a socket handed to it answers 20 times slower).
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-        )
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.address: tuple[str, int] = ("127.0.0.1", 0)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.address[1]}"
-
-    def __enter__(self) -> "Served":
-        self.thread.start()
-        for _ in range(400):
-            if self.server.started:
-                self.address = self.server.servers[0].sockets[0].getsockname()[:2]
-                return self
-            time.sleep(0.05)
-        raise RuntimeError("uvicorn did not start")
-
-    def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Runs `work` on the server's loop, where the app's engine lives, and answers its result."""
-        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join()
-        self.loop.close()
 
 
 # The ids of the fuzzer's rows by the name of the parameter or field that takes them, and the

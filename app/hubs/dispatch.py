@@ -10,6 +10,7 @@ from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
 from app.hubs.repository import lot_by_code, shipment_collecting_at
 from app.hubs.schemas import MovementCreate
 from app.hubs.stock import lot_balance
+from app.matches.fulfilment import fulfil
 from app.models import HubLot, HubMovement, Match, Site
 from app.quantity_locks import lock_in_order
 
@@ -66,7 +67,7 @@ async def dispatch(
             raise Conflict(f"This match is {match.status}: only an accepted match is served.")
         # The match's own reservation is there for it; what others hold is not.
         free = balance.available + match.offer_quantity_value
-        match.status = "fulfilled"
+        fulfil(match)
     if quantity > free + _EPSILON:
         raise Conflict(
             f"Only {free:g} {lot.unit} of lot {lot.code} are free; accepted matches hold "

@@ -17,6 +17,7 @@ from app.hubs.repository import (
     matches_for_buyer,
 )
 from app.hubs.schemas import MovementCreate
+from app.matches.fulfilment import fulfil
 from app.materials.service import check_offer_material
 from app.models import HubLot, HubMovement, Match, Material, Offer, Site
 from app.quantity_locks import lock_in_order
@@ -95,7 +96,7 @@ async def take_in(
         lot.mass_per_unit_kg = mass_kg / data.quantity.value if mass_kg else None
         lot.volume_per_unit_m3 = volume_m3 / data.quantity.value if volume_m3 else None
     if match is not None and match.status == "accepted":
-        match.status = "fulfilled"
+        fulfil(match)
     movement = await add_movement(
         session, principal, lot, data, (mass_kg, volume_m3), match.id if match else None
     )

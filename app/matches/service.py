@@ -17,6 +17,7 @@ from app.hubs.stock import lot_balance, sync_lot_offer
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.listings import get_listing
+from app.matches.fulfilment import fulfil
 from app.matches.schemas import MatchCreate, MatchStatus
 from app.matches.terms import announce, broken_terms, expire_match
 from app.models import HubLot, Match, MaterialRequest, Offer
@@ -259,7 +260,7 @@ async def fulfil_match(
             "This match takes from a hub lot: the hub operator fulfils it by recording the "
             "dispatch (POST /v1/hubs/{id}/movements with this match_id)."
         )
-    match.status = MatchStatus.fulfilled.value
+    fulfil(match)
     await session.commit()
     return match
 

@@ -14,6 +14,8 @@ class Role(StrEnum):
     hub_operator = "hub_operator"
     carrier = "carrier"
     admin = "admin"
+    # The Region's analysts: read the statistics, change nothing.
+    observer = "observer"
 
 
 class OrganizationCreate(InputModel):

@@ -1,7 +1,7 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth import CurrentPrincipal
@@ -9,10 +9,11 @@ from app.dependencies import AppSettings, Session
 from app.errors import JOB_QUOTA_RESPONSES, PROBLEM_RESPONSES
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
+from app.kit.pagination import Page, creation_key, page_links
 from app.models import RoutePlan as RoutePlanRow
 from app.route_plans import service
 from app.route_plans.geojson import route_plan_geojson
-from app.route_plans.schemas import RoutePlan, RoutePlanCreate
+from app.route_plans.schemas import PlanStatus, RoutePlan, RoutePlanCreate, RoutePlanPage
 
 router = APIRouter(prefix="/v1/route-plans", tags=["logistics"], responses=PROBLEM_RESPONSES)
 
@@ -38,6 +39,20 @@ async def start_plan(
     row = await service.start_plan(session, settings, principal, data)
     response.headers["Location"] = f"/v1/route-plans/{row.id}"
     return _plan(row)
+
+
+@router.get("", summary="Your organization's route plans, newest first")
+async def list_plans(
+    request: Request,
+    principal: CurrentPrincipal,
+    session: Session,
+    page: Page,
+    status: PlanStatus | None = None,
+) -> RoutePlanPage:
+    rows = await service.list_plans(session, principal, page, status)
+    return RoutePlanPage(
+        items=[_plan(r) for r in rows], links=page_links(request, page, rows, creation_key)
+    )
 
 
 @router.get(

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 
 from app.fleet.schemas import VehicleCreate
 from app.kit.geo import PointIn
+from app.kit.pagination import Link
 from app.kit.schema import InputModel
 from app.route_plans.result_schema import RoutePlanResult
 from app.settings import Settings
@@ -117,3 +118,8 @@ class RoutePlan(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class RoutePlanPage(BaseModel):
+    items: list[RoutePlan]
+    links: list[Link]

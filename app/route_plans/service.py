@@ -6,6 +6,7 @@ import time as clock_time
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
@@ -15,6 +16,7 @@ from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
+from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
 from app.models import RoutePlan, Site
@@ -133,6 +135,16 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
     return await load_readable(
         session, RoutePlan, plan_id, principal, public=False, noun="route plan"
     )
+
+
+async def list_plans(
+    session: AsyncSession, principal: Principal, page: PageParams, status: PlanStatus | None
+) -> list[RoutePlan]:
+    """The organization's route plans, newest first."""
+    query = select(RoutePlan).where(RoutePlan.organization_id == principal.organization_id)
+    if status is not None:
+        query = query.where(RoutePlan.status == status.value)
+    return list((await session.scalars(keyset_page(query, newest_first(RoutePlan), page))).all())
 
 
 async def execute_plan(

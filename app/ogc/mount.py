@@ -1,0 +1,99 @@
+"""The open data: OGC API - Features and vector tiles by tipg over the views of the `ogc` schema
+(public fields only: see the migration that makes them), mounted at /ogc. QGIS adds it as an
+"OGC API - Features" layer at http://<host>/ogc.
+
+tipg keeps a pool of its own and reads the views' catalog from the database. Both are made on
+the first request rather than at start, so that the API starts, and says it is not ready,
+while the database is down or not migrated yet; until then /ogc answers 503."""
+
+import asyncio
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy.engine import make_url
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from tipg.collections import register_collection_catalog
+from tipg.database import close_db_connection, connect_to_db
+from tipg.errors import DEFAULT_STATUS_CODES, add_exception_handlers
+from tipg.factory import Endpoints
+from tipg.settings import DatabaseSettings, PostgresSettings
+
+from app.errors import ServiceUnavailable, problem_response
+from app.settings import Settings
+
+OGC_PATH = "/ogc"
+OGC_SCHEMA = "ogc"
+TITLE = "boucle open data (© OpenStreetMap contributors for the roads and communes)"
+
+log = logging.getLogger(__name__)
+
+OPEN_DATA_UNAVAILABLE = ServiceUnavailable(
+    "The open data cannot be read now: the database is out of reach or not migrated yet. "
+    "Try again shortly.",
+    headers={"Retry-After": "5"},
+)
+
+
+class OpenData:
+    """tipg's pool and catalog, made once on demand and closed with the app."""
+
+    def __init__(self, settings: Settings, app: FastAPI) -> None:
+        self.app = app
+        self.database_url = (
+            make_url(settings.database_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
+        self.lock = asyncio.Lock()
+        self.ready = False
+
+    async def ensure(self) -> None:
+        async with self.lock:
+            if self.ready:
+                return
+            await connect_to_db(
+                self.app,
+                schemas=[OGC_SCHEMA],
+                settings=PostgresSettings(database_url=self.database_url, db_max_conn_size=4),
+            )
+            try:
+                await register_collection_catalog(
+                    self.app, db_settings=DatabaseSettings(schemas=[OGC_SCHEMA])
+                )
+            except BaseException:
+                await close_db_connection(self.app)
+                raise
+            self.ready = True
+
+    async def close(self) -> None:
+        async with self.lock:
+            if self.ready:
+                await close_db_connection(self.app)
+                self.ready = False
+
+
+class _OpenDataOnDemand(BaseHTTPMiddleware):
+    def __init__(self, app: Any, open_data: OpenData) -> None:
+        super().__init__(app)
+        self.open_data = open_data
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        try:
+            await self.open_data.ensure()
+        except Exception as error:
+            log.warning("open data unavailable: %s", error)
+            return problem_response(OPEN_DATA_UNAVAILABLE, request, OPEN_DATA_UNAVAILABLE.headers)
+        return await call_next(request)
+
+
+def open_data_app(settings: Settings) -> tuple[FastAPI, OpenData]:
+    """The tipg application to mount at OGC_PATH, and what opens and closes its pool."""
+    app = FastAPI(title=TITLE, openapi_url="/api", docs_url="/api.html", redoc_url=None)
+    # Links are made from the app's base URL, which a mount does not change: the prefix is given.
+    endpoints = Endpoints(title=TITLE, with_tiles_viewer=False, router_prefix=OGC_PATH)
+    app.include_router(endpoints.router)
+    add_exception_handlers(app, DEFAULT_STATUS_CODES)
+    open_data = OpenData(settings, app)
+    app.add_middleware(_OpenDataOnDemand, open_data=open_data)
+    return app, open_data

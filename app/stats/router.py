@@ -1,0 +1,96 @@
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.auth import CurrentPrincipal
+from app.dependencies import Session
+from app.errors import PROBLEM_RESPONSES, ValidationFailed
+from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
+from app.stats import service
+from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
+from app.stats.schemas import MIN_ORGANIZATIONS, Dimension, FlowStats, MaterialLevel, StatsFormat
+
+router = APIRouter(prefix="/v1/stats", tags=["statistics"], responses=PROBLEM_RESPONSES)
+
+DESCRIPTION = f"""
+Aggregated flows for the Region (roles `admin` or `observer`): tonnes offered, requested,
+proposed, accepted and fulfilled; yard and hub intake and dispatch; the km of the route plans
+done by vehicle type, their CO2e, their baselines' (each shipment alone in a van) and the saving.
+
+* `group_by`: any of `material` (EWC chapter, or sub-chapter with `material_level=subchapter`),
+  `commune` (the 19 communes, by NIS code) and `month`, comma-separated; none gives the
+  Region's totals.
+* A listing counts on the day it was posted, a match on the day it was proposed, accepted or
+  fulfilled, a movement on its day, a route plan on its date (Brussels time), between `from`
+  and `to` inclusive.
+* A match counts in the commune and the material of its offer: where the material leaves.
+  Route plans carry mixed loads across communes: their figures are in the cell whose
+  `material` and `commune` are null.
+* Tonnes are those of the rows whose mass is known (given, or derived from kg and t).
+* **Small cells are suppressed**: a figure that rests on fewer than {MIN_ORGANIZATIONS}
+  organizations is not shown (null, an empty CSV field), and `suppressed` names it, so that no
+  company's volumes can be read off the aggregates. A match counts both its organizations.
+* JSON by default; `text/csv` with `Accept: text/csv` or `format=csv`; GeoJSON (each commune's
+  polygon with its figures) with `Accept: application/geo+json` or `format=geojson`, when
+  grouped by commune.
+"""
+
+
+def _format(asked: StatsFormat | None, accept: str | None) -> StatsFormat:
+    if asked is not None:
+        return asked
+    accepted = (accept or "").lower()
+    if CSV_MEDIA_TYPE in accepted:
+        return StatsFormat.csv
+    if GEOJSON_MEDIA_TYPE in accepted:
+        return StatsFormat.geojson
+    return StatsFormat.json
+
+
+@router.get(
+    "/flows",
+    summary="The Region's flows and savings by material, commune and month",
+    description=DESCRIPTION,
+    response_model=FlowStats,
+    responses={
+        200: {
+            "description": "The cells, as JSON, CSV or GeoJSON.",
+            "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}, GEOJSON_MEDIA_TYPE: {}},
+        }
+    },
+)
+async def read_flows(
+    principal: CurrentPrincipal,
+    session: Session,
+    group_by: Annotated[
+        str,
+        Query(
+            max_length=40,
+            description="Comma-separated: material, commune, month.",
+            examples=["commune,month"],
+        ),
+    ] = "",
+    material_level: Annotated[
+        MaterialLevel, Query(description="How finely `material` groups.")
+    ] = MaterialLevel.chapter,
+    since: Annotated[date | None, Query(alias="from", description="First day counted.")] = None,
+    until: Annotated[date | None, Query(alias="to", description="Last day counted.")] = None,
+    format: Annotated[StatsFormat | None, Query(description="Overrides the Accept header.")] = None,
+    accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> FlowStats | Response:
+    dimensions = service.parse_group_by(group_by)
+    answer = _format(format, accept)
+    if answer is StatsFormat.geojson and Dimension.commune not in dimensions:
+        raise ValidationFailed.field(
+            "group_by",
+            "commune_for_geojson",
+            "GeoJSON places each cell on its commune: group_by must include commune.",
+            "query",
+        )
+    stats = await service.flow_stats(session, principal, dimensions, material_level, since, until)
+    if answer is StatsFormat.csv:
+        return Response(stats_csv(stats), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8")
+    if answer is StatsFormat.geojson:
+        return GeoJSONResponse(stats_geojson(stats, await service.commune_outlines(session)))
+    return stats

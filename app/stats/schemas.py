@@ -1,0 +1,104 @@
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+from app.fleet.schemas import VehicleType
+
+MIN_ORGANIZATIONS = 3
+
+
+class Dimension(StrEnum):
+    material = "material"
+    commune = "commune"
+    month = "month"
+
+
+class MaterialLevel(StrEnum):
+    chapter = "chapter"
+    subchapter = "subchapter"
+
+
+class StatsFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+    geojson = "geojson"
+
+
+# The tonnes of each flow, in the order the answers give them.
+TONNE_MEASURES = (
+    "offered_t",
+    "requested_t",
+    "proposed_t",
+    "accepted_t",
+    "fulfilled_t",
+    "yard_intake_t",
+    "yard_dispatch_t",
+)
+CO2_MEASURES = ("plan_co2e_kg", "baseline_co2e_kg", "saving_co2e_kg")
+VEHICLE_TYPES = tuple(v.value for v in VehicleType)
+_HIDDEN = f"null when fewer than {MIN_ORGANIZATIONS} organizations stand behind it"
+
+
+class FlowCell(BaseModel):
+    """The figures of one cell: one value of each dimension grouped by."""
+
+    material: str | None = Field(
+        default=None,
+        description="Grouped by material: the EWC chapter (2 digits) or sub-chapter (4 digits); "
+        "null for the figures of route plans, which carry mixed loads.",
+        examples=["17"],
+    )
+    material_title: str | None = Field(
+        default=None, description="The chapter's or sub-chapter's title."
+    )
+    commune: str | None = Field(
+        default=None,
+        description="Grouped by commune: its NIS code (21001-21019); null for route plans, which "
+        "cross communes, and for places outside the 19 communes.",
+        examples=["21004"],
+    )
+    commune_name: str | None = Field(default=None, description="The commune's name (FR - NL).")
+    month: str | None = Field(
+        default=None, description="Grouped by month: YYYY-MM, Brussels time.", examples=["2026-11"]
+    )
+    offered_t: float | None = Field(description=f"Tonnes offered (offers posted), {_HIDDEN}.")
+    requested_t: float | None = Field(description=f"Tonnes requested, {_HIDDEN}.")
+    proposed_t: float | None = Field(
+        description=f"Tonnes in matches proposed, whatever became of them, {_HIDDEN}."
+    )
+    accepted_t: float | None = Field(
+        description=f"Tonnes in matches accepted by both sides (fulfilled ones too), {_HIDDEN}."
+    )
+    fulfilled_t: float | None = Field(description=f"Tonnes in matches fulfilled, {_HIDDEN}.")
+    yard_intake_t: float | None = Field(
+        description=f"Tonnes taken in by yards and hubs, {_HIDDEN}."
+    )
+    yard_dispatch_t: float | None = Field(
+        description=f"Tonnes dispatched by yards and hubs, {_HIDDEN}."
+    )
+    route_km: dict[str, float | None] = Field(
+        description=f"Km driven in the route plans done, by vehicle type, each {_HIDDEN}.",
+        examples=[{"cargo_bike": 42.5, "van": 61.0}],
+    )
+    plan_co2e_kg: float | None = Field(description=f"kg CO2e of the route plans, {_HIDDEN}.")
+    baseline_co2e_kg: float | None = Field(
+        description=f"kg CO2e of their baselines (each shipment alone in a van), {_HIDDEN}."
+    )
+    saving_co2e_kg: float | None = Field(description=f"Baseline less plan, kg CO2e, {_HIDDEN}.")
+    suppressed: list[str] = Field(
+        description="The figures of this cell hidden because fewer than "
+        f"{MIN_ORGANIZATIONS} organizations stand behind them (route_km.<type> for km)."
+    )
+
+
+class FlowStats(BaseModel):
+    group_by: list[Dimension]
+    material_level: MaterialLevel
+    since: date | None = Field(description="The first day counted (from), or null for all.")
+    until: date | None = Field(description="The last day counted (to), or null for all.")
+    min_organizations: int = Field(
+        description="A figure resting on fewer organizations than this is hidden."
+    )
+    suppressed_figures: int = Field(description="How many figures are hidden, in all cells.")
+    cells: list[FlowCell]
