@@ -25,6 +25,7 @@ from tests.conftest import load_reference, migrate, settings_for
 TABLES = {
     "materials",
     "service_areas",
+    "communes",
     "organizations",
     "api_keys",
     "sites",

@@ -1015,8 +1015,11 @@ CASES: list[Case] = [
         body=TWO_TIER_AT_HUB_A,
         name="through A's hub",
     ),
+    *route("GET", "/v1/route-plans", {"*": 200}, check=own_only("plan_a")),
     *route("GET", "/v1/route-plans/{plan_a}", {"*": 404, "A": 200}, check=status_is("done")),
     *route("GET", "/v1/route-plans/{plan_a}?format=geojson", {"*": 404, "A": 200}, check=plan_map),
+    # The Region's statistics: aggregates for the admin and observer roles alone
+    *route("GET", "/v1/stats/flows?group_by=commune", {"*": 403, "R": 200, "R2": 200}),
     # Hubs: settings, stock, movements and pooling are the operator's
     *route("GET", "/v1/hubs/{hub_a}", {"*": 403, "A": 200, "B": 404, "H": 404}),
     *route("GET", "/v1/hubs/{site_a}", {"*": 403, "A": 409, "B": 404, "H": 404}),

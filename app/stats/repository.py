@@ -67,7 +67,7 @@ async def figure_sums(
 async def material_titles(session: AsyncSession, level: MaterialLevel) -> dict[str, str]:
     column = "chapter" if level is MaterialLevel.chapter else "subchapter"
     rows = await session.execute(text(f"SELECT DISTINCT {column}, {column}_title FROM materials"))
-    return {code: title for code, title in rows.tuples()}
+    return {code: title for code, title in rows.all()}
 
 
 async def communes(session: AsyncSession) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -79,4 +79,4 @@ async def communes(session: AsyncSession) -> dict[str, tuple[str, dict[str, Any]
             "FROM communes ORDER BY nis_code"
         )
     )
-    return {code: (name, geometry) for code, name, geometry in rows.tuples()}
+    return {code: (name, geometry) for code, name, geometry in rows.all()}
