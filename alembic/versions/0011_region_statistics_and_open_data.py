@@ -116,11 +116,13 @@ SELECT figure.measure, figure.value, p.organization_id, NULL, NULL, p.date, NULL
  WHERE p.status = 'done'
 """
 
-# The open data: public fields only (no notes, no site, no organization, no price).
+# The open data: public fields only (no notes, no site, no organization, no price). Figures
+# are double precision: GIS clients read PostgreSQL's numeric, through tipg, as text.
 OGC_OFFERS = """
 CREATE VIEW ogc.offers AS
 SELECT o.id, o.title, o.material, m.chapter, m.chapter_title, o.item_type,
-       o.quantity_value, o.quantity_unit, o.remaining_value, o.mass_kg, o.condition,
+       o.quantity_value::float8 AS quantity_value, o.quantity_unit,
+       o.remaining_value::float8 AS remaining_value, o.mass_kg::float8 AS mass_kg, o.condition,
        o.available_from, o.available_until,
        o.location::geometry(Point, 4326) AS geom
   FROM public.offers o
@@ -132,7 +134,9 @@ SELECT o.id, o.title, o.material, m.chapter, m.chapter_title, o.item_type,
 OGC_REQUESTS = """
 CREATE VIEW ogc.requests AS
 SELECT r.id, r.title, r.material, left(r.material, 2) AS chapter, c.chapter_title,
-       r.quantity_value, r.quantity_unit, r.remaining_value, r.mass_kg, r.min_condition,
+       r.quantity_value::float8 AS quantity_value, r.quantity_unit,
+       r.remaining_value::float8 AS remaining_value, r.mass_kg::float8 AS mass_kg,
+       r.min_condition,
        r.needed_from, r.needed_by,
        r.location::geometry(Point, 4326) AS geom
   FROM public.material_requests r
@@ -146,11 +150,11 @@ SELECT r.id, r.title, r.material, left(r.material, 2) AS chapter, c.chapter_titl
 # less it (none when no capacity is set).
 OGC_HUBS = """
 CREATE VIEW ogc.hubs AS
-SELECT s.id, s.name, s.kind, l.max_t AS capacity_t, l.max_m3 AS capacity_m3,
-       round(coalesce(st.stock_t, 0)::numeric, 3) AS stock_t,
-       round(coalesce(st.stock_m3, 0)::numeric, 3) AS stock_m3,
-       round((l.max_t - coalesce(st.stock_t, 0))::numeric, 3) AS free_t,
-       round((l.max_m3 - coalesce(st.stock_m3, 0))::numeric, 3) AS free_m3,
+SELECT s.id, s.name, s.kind, l.max_t::float8 AS capacity_t, l.max_m3::float8 AS capacity_m3,
+       round(coalesce(st.stock_t, 0)::numeric, 3)::float8 AS stock_t,
+       round(coalesce(st.stock_m3, 0)::numeric, 3)::float8 AS stock_m3,
+       round((l.max_t - coalesce(st.stock_t, 0))::numeric, 3)::float8 AS free_t,
+       round((l.max_m3 - coalesce(st.stock_m3, 0))::numeric, 3)::float8 AS free_m3,
        s.location::geometry(Point, 4326) AS geom
   FROM public.sites s
   LEFT JOIN public.hub_limits l ON l.hub_id = s.id AND l.material = ''
@@ -168,7 +172,8 @@ SELECT s.id, s.name, s.kind, l.max_t AS capacity_t, l.max_m3 AS capacity_m3,
 def _commune_figure(measure: str) -> str:
     return (
         f"stats.shown(sum(f.value) FILTER (WHERE f.measure = '{measure}'), "
-        f"count(DISTINCT f.organization_id) FILTER (WHERE f.measure = '{measure}')) AS {measure}"
+        f"count(DISTINCT f.organization_id) FILTER (WHERE f.measure = '{measure}'))::float8 "
+        f"AS {measure}"
     )
 
 

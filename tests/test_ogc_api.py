@@ -1,0 +1,194 @@
+"""The open data as QGIS reads it: OWSLib's OGC API - Features client against the app served
+by uvicorn on 127.0.0.1, over the suite's database (with the road network). It lists the
+collections, reads items in a bounding box, and gets the public fields only: a private field,
+or a note, never appears."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from owslib.ogcapi.features import Features
+
+from app.main import create_app
+from tests.conftest import ADMIN_TOKEN, offer_body, point, request_body, settings_for
+from tests.live_server import Served
+
+# A corner of the Forêt de Soignes no other test places anything in.
+INSIDE = [4.4310, 50.7810]
+ALSO_INSIDE = [4.4330, 50.7820]
+OUTSIDE = [4.4600, 50.7700]
+BBOX = [4.4300, 50.7800, 4.4340, 50.7830]
+COLLECTIONS = {"ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes", "ogc.roads"}
+OFFER_FIELDS = {
+    "id",
+    "title",
+    "material",
+    "chapter",
+    "chapter_title",
+    "item_type",
+    "quantity_value",
+    "quantity_unit",
+    "remaining_value",
+    "mass_kg",
+    "condition",
+    "available_from",
+    "available_until",
+}
+REQUEST_FIELDS = {
+    "id",
+    "title",
+    "material",
+    "chapter",
+    "chapter_title",
+    "quantity_value",
+    "quantity_unit",
+    "remaining_value",
+    "mass_kg",
+    "min_condition",
+    "needed_from",
+    "needed_by",
+}
+PRIVATE = {"notes", "site_id", "organization_id", "price_per_unit", "max_price_per_unit"}
+
+
+class OpenData:
+    def __init__(self, served: Served, http: httpx.Client) -> None:
+        self.url = f"{served.url}/ogc"
+        self.http = http
+        self.secret = f"gate code {uuid.uuid4().hex[:8]}"
+        self.ids: dict[str, str] = {}
+
+    def organization(self, *roles: str) -> dict[str, str]:
+        made = self.http.post(
+            "/v1/organizations",
+            json={"name": f"ogc-{uuid.uuid4().hex[:6]}", "roles": list(roles)},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        assert made.status_code == 201, made.text
+        return {"Authorization": f"Bearer {made.json()['api_key']}"}
+
+    def post(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        response = self.http.post(path, json=body, headers=headers)
+        assert response.status_code in (200, 201), response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+@pytest.fixture(scope="module")
+def open_data(database_url: str) -> Iterator[OpenData]:
+    with (
+        Served(create_app(settings_for(database_url))) as served,
+        httpx.Client(base_url=served.url) as http,
+    ):
+        data = OpenData(served, http)
+        company = data.organization("supplier", "consumer", "hub_operator")
+        site = data.post(
+            "/v1/sites",
+            {"name": "Dépôt", "kind": "production", "location": point(INSIDE)},
+            company,
+        )
+        for name, where in (("inside", INSIDE), ("also_inside", ALSO_INSIDE), ("outside", OUTSIDE)):
+            body = offer_body(
+                location=point(where),
+                title=f"Tuiles {name}",
+                notes=data.secret,
+                price_per_unit=12.5,
+                material="170103",
+            )
+            data.ids[f"offer_{name}"] = data.post("/v1/offers", body, company)["id"]
+        at_site = offer_body(site_id=site["id"], title="Tuiles au dépôt", notes=data.secret)
+        at_site.pop("location")
+        data.ids["offer_at_site"] = data.post("/v1/offers", at_site, company)["id"]
+        closed = data.post("/v1/offers", offer_body(location=point(INSIDE)), company)
+        withdrawn = http.delete(f"/v1/offers/{closed['id']}", headers=company)
+        assert withdrawn.status_code == 204, withdrawn.text
+        data.ids["offer_withdrawn"] = closed["id"]
+        wanted = request_body(location=point(ALSO_INSIDE), notes=data.secret, max_price_per_unit=3)
+        data.ids["request_inside"] = data.post("/v1/requests", wanted, company)["id"]
+        yard = data.post(
+            "/v1/sites", {"name": "Parc test", "kind": "yard", "location": point(INSIDE)}, company
+        )
+        data.ids["yard"] = yard["id"]
+        put = http.put(f"/v1/hubs/{yard['id']}", json={"capacity": {"t": 10}}, headers=company)
+        assert put.status_code == 200, put.text
+        data.post(
+            f"/v1/hubs/{yard['id']}/movements",
+            {
+                "kind": "intake",
+                "walk_in": "Chantier voisin",
+                "material": "170201",
+                "condition": "B",
+                "quantity": {"value": 3, "unit": "t"},
+                "note": data.secret,
+            },
+            company,
+        )
+        yield data
+
+
+def test_the_collections_are_the_public_views_alone(open_data: OpenData) -> None:
+    client = Features(open_data.url)
+    assert set(client.feature_collections()) == COLLECTIONS
+    conformance = client.conformance()["conformsTo"]
+    assert any("ogcapi-features-1/1.0/conf/core" in c for c in conformance)
+    assert any("geojson" in c for c in conformance)
+
+
+def test_items_in_a_bbox_with_their_public_fields_only(open_data: OpenData) -> None:
+    client = Features(open_data.url)
+    offers = client.collection_items("ogc.offers", bbox=BBOX, limit=100)
+    assert offers["type"] == "FeatureCollection"
+    ids = {f["id"] for f in offers["features"]}
+    assert {open_data.ids["offer_inside"], open_data.ids["offer_also_inside"]} <= ids
+    assert open_data.ids["offer_outside"] not in ids
+    # A withdrawn offer is not open data.
+    assert open_data.ids["offer_withdrawn"] not in ids
+    for feature in offers["features"]:
+        assert set(feature["properties"]) == OFFER_FIELDS, feature["properties"]
+        lon, lat = feature["geometry"]["coordinates"]
+        assert BBOX[0] <= lon <= BBOX[2] and BBOX[1] <= lat <= BBOX[3]
+    inside = next(f for f in offers["features"] if f["id"] == open_data.ids["offer_inside"])
+    assert inside["properties"]["chapter"] == "17"
+    assert inside["properties"]["chapter_title"].startswith("Construction and demolition")
+    assert inside["properties"]["mass_kg"] == 12000
+
+    requests = client.collection_items("ogc.requests", bbox=BBOX, limit=100)
+    [request] = [f for f in requests["features"] if f["id"] == open_data.ids["request_inside"]]
+    assert set(request["properties"]) == REQUEST_FIELDS
+    assert request["properties"]["chapter"] == "17"
+
+    hubs = client.collection_items("ogc.hubs", bbox=BBOX, limit=100)
+    [yard] = [f for f in hubs["features"] if f["id"] == open_data.ids["yard"]]
+    assert yard["properties"]["kind"] == "yard"
+    assert (yard["properties"]["capacity_t"], yard["properties"]["stock_t"]) == (10, 3)
+    assert yard["properties"]["free_t"] == 7
+
+    communes = client.collection_items("ogc.communes", limit=100)
+    assert len(communes["features"]) == 19
+    assert {f["geometry"]["type"] for f in communes["features"]} <= {"Polygon", "MultiPolygon"}
+
+
+def test_no_private_field_or_note_reaches_the_open_data(open_data: OpenData) -> None:
+    for collection in COLLECTIONS - {"ogc.roads"}:
+        answer = open_data.http.get(f"/ogc/collections/{collection}/items", params={"limit": 10000})
+        assert answer.status_code == 200, answer.text
+        assert open_data.secret not in answer.text, collection
+        for feature in answer.json()["features"]:
+            assert not PRIVATE & set(feature["properties"]), (collection, feature["properties"])
+        # Nor does the collection's description of its fields name them.
+        queryables = open_data.http.get(f"/ogc/collections/{collection}/queryables").json()
+        assert not PRIVATE & set(queryables["properties"]), collection
+
+
+def test_the_roads_come_as_vector_tiles_for_the_base_map(open_data: OpenData) -> None:
+    tilejson = open_data.http.get("/ogc/collections/ogc.roads/tiles/WebMercatorQuad/tilejson.json")
+    assert tilejson.status_code == 200
+    [layer] = tilejson.json()["vector_layers"]
+    assert {"class", "name"} <= set(layer["fields"])
+    # The tile over the Grand-Place at zoom 14.
+    tile = open_data.http.get("/ogc/collections/ogc.roads/tiles/WebMercatorQuad/14/8390/5496")
+    assert tile.status_code == 200
+    assert tile.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert len(tile.content) > 1000
