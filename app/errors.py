@@ -206,6 +206,14 @@ def field_errors(errors: Sequence[Any], location: str | None = None) -> list[Fie
     return result
 
 
+def problem_of_status(status: int, detail: str) -> Problem:
+    """A problem for a status that another library chose (Starlette's, tipg's)."""
+    problem = Problem(detail)
+    problem.status = status
+    problem.slug = HTTPStatus(status).phrase.lower().replace(" ", "-")
+    return problem
+
+
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> ProblemResponse:
@@ -261,9 +269,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
-        problem = Problem(str(exc.detail))
-        problem.status = exc.status_code
-        problem.slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+        problem = problem_of_status(exc.status_code, str(exc.detail))
         return problem_response(problem, request, dict(exc.headers or {}))
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:

@@ -15,11 +15,12 @@ from sqlalchemy.engine import make_url
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from tipg.collections import register_collection_catalog
 from tipg.database import close_db_connection, connect_to_db
-from tipg.errors import DEFAULT_STATUS_CODES, add_exception_handlers
 from tipg.factory import Endpoints
 from tipg.settings import DatabaseSettings, PostgresSettings
 
-from app.errors import ServiceUnavailable, problem_response
+from app.errors import Problem, ServiceUnavailable, problem_response
+from app.ogc.errors import install_open_data_errors
+from app.ogc.query_checks import check_open_data_query
 from app.settings import Settings
 
 OGC_PATH = "/ogc"
@@ -73,12 +74,18 @@ class OpenData:
                 self.ready = False
 
 
-class _OpenDataOnDemand(BaseHTTPMiddleware):
+class _OpenDataGate(BaseHTTPMiddleware):
+    """Checks what tipg would fail on, then opens the open data if it is not yet."""
+
     def __init__(self, app: Any, open_data: OpenData) -> None:
         super().__init__(app)
         self.open_data = open_data
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        try:
+            check_open_data_query(request)
+        except Problem as problem:
+            return problem_response(problem, request)
         try:
             await self.open_data.ensure()
         except Exception as error:
@@ -93,7 +100,7 @@ def open_data_app(settings: Settings) -> tuple[FastAPI, OpenData]:
     # Links are made from the app's base URL, which a mount does not change: the prefix is given.
     endpoints = Endpoints(title=TITLE, with_tiles_viewer=False, router_prefix=OGC_PATH)
     app.include_router(endpoints.router)
-    add_exception_handlers(app, DEFAULT_STATUS_CODES)
+    install_open_data_errors(app)
     open_data = OpenData(settings, app)
-    app.add_middleware(_OpenDataOnDemand, open_data=open_data)
+    app.add_middleware(_OpenDataGate, open_data=open_data)
     return app, open_data
