@@ -1,5 +1,11 @@
 # The production image: the API (or, with another command, a worker) against a managed
 # PostgreSQL + PostGIS given by BOUCLE_DATABASE_URL.
+# The map page's JavaScript (MapLibre GL JS) from the npm registry.
+FROM node:20-slim AS web
+WORKDIR /src/web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml ./
@@ -17,6 +23,8 @@ COPY alembic ./alembic
 COPY app ./app
 COPY matching ./matching
 COPY logistics ./logistics
+COPY web ./web
+COPY --from=web /src/web/node_modules ./web/node_modules
 USER boucle
 ENV PYTHONUNBUFFERED=1 BOUCLE_SHARED_DIR=/srv/shared
 EXPOSE 8000
