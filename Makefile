@@ -3,10 +3,14 @@ SHELL := /bin/bash
 PORT ?= 8000
 PY := .venv/bin/python
 
-.PHONY: run test demo setup openapi lint typecheck stop-db
+.PHONY: run test demo setup setup-test openapi lint typecheck stop-db
 
 setup:
 	@scripts/setup.sh
+
+# What the tests need besides: Debian's Chromium for the map page's browser test.
+setup-test:
+	@scripts/setup.sh --test
 
 ## run: set up, start the local database in .data/, migrate, load demo data, serve the API
 run: setup
@@ -17,7 +21,7 @@ demo: setup
 	@scripts/demo.sh
 
 ## test: set up, then lint, type-check, OpenAPI drift check and the test suite on a throwaway database
-test: setup lint typecheck
+test: setup-test lint typecheck
 	@$(PY) -m app.cli openapi --check
 	@$(PY) -m pytest
 

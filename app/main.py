@@ -17,6 +17,7 @@ from app.hubs.router import router as hubs_router
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.kit.schema import PlainParameters
+from app.map.pages import mount_map
 from app.matches.router import router as matches_router
 from app.matching_runs.router import router as matching_runs_router
 from app.materials.router import router as materials_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
     ):
         app.include_router(router)
+    mount_map(app)
     app.mount(OGC_PATH, ogc_app)
 
     # Outermost last: the body limit runs first, then idempotency sees a bounded body, and an

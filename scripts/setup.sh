@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Installs what boucle needs on a Debian machine: system packages, then the Python environment.
-# Idempotent: run again, it only checks.
+# Idempotent: run again, it only checks. `scripts/setup.sh --test` adds what the tests need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-15-pgrouting osm2pgrouting osmium-tool)
+# The map page's JavaScript comes from the npm registry.
+command -v npm >/dev/null || APT_PACKAGES+=(nodejs npm)
+# tests/test_map_page.py drives Debian's Chromium, with a font for the page's text.
+[[ ${1:-} == --test ]] && APT_PACKAGES+=(chromium fonts-dejavu-core)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -29,4 +33,11 @@ if [[ ! -x .venv/bin/python || pyproject.toml -nt .venv/.installed ]]; then
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e '.[dev]'
     touch .venv/.installed
+fi
+
+# MapLibre GL JS for the map page (GET /map), which the app serves from web/node_modules/.
+if [[ web/package-lock.json -nt web/node_modules/.installed ]]; then
+    echo "installing the map page's JavaScript in web/node_modules/"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    touch web/node_modules/.installed
 fi
