@@ -57,7 +57,7 @@ def _problem(description: str) -> dict[str, Any]:
 
 # The problems every authenticated route may answer, for the OpenAPI document.
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("The body cannot be read: it is not text in UTF-8"),
+    400: _problem("The body cannot be read: it is not JSON, or not text in UTF-8"),
     401: _problem("No API key, or an unknown one"),
     403: _problem("Your organization may not do this"),
     404: _problem("No such resource, or not yours to see"),
@@ -202,6 +202,8 @@ def field_errors(errors: Sequence[Any], location: str | None = None) -> list[Fie
             path = []
         field = ".".join(str(p) for p in path) or where
         message = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "This body has no such field: check its name against the document."
         result.append(FieldError(field, str(err["type"]), message, where))
     return result
 
@@ -265,7 +267,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(ValidationFailed(field_errors(exc.errors())), request)
+        errors = field_errors(exc.errors())
+        not_json = next((e for e in errors if e["rule"] == "json_invalid"), None)
+        if not_json is not None:
+            return problem_response(
+                BadRequest(f"The body is not JSON: {not_json['message']}"), request
+            )
+        return problem_response(ValidationFailed(errors), request)
 
     async def on_http(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, FieldError
+from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams
@@ -54,14 +55,23 @@ async def create_listing(
 ) -> Row:
     principal.require_role(*kind.roles)
     fields: Any = data
-    mass_kg, volume_m3 = mass_and_volume(fields.quantity, fields.mass_kg, fields.volume_m3)
+    checks = FieldChecks()
+    measures = checks.check_now(
+        lambda: mass_and_volume(fields.quantity, fields.mass_kg, fields.volume_m3)
+    )
+    location = await checks.check(
+        place_of(session, settings, principal, fields.site_id, fields.location)
+    )
+    material = await checks.check(kind.check_material(session, fields.material))
+    checks.raise_failures()
+    mass_kg, volume_m3 = measures
     # The mixin declares no constructor for the type checker; the mapped classes have one.
     row: Row = cast(Any, kind.model)(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
         site_id=fields.site_id,
-        location=await place_of(session, settings, principal, fields.site_id, fields.location),
-        material=await kind.check_material(session, fields.material),
+        location=location,
+        material=material,
         quantity_value=fields.quantity.value,
         quantity_unit=fields.quantity.unit.value,
         remaining_value=fields.quantity.value,
@@ -135,25 +145,36 @@ async def update_listing(
         # Mass and volume follow a new quantity unless given with it.
         current.update(mass_kg=None, volume_m3=None)
     merged: Any = merge_patch(kind.stored_schema, current, patch)
+    checks = FieldChecks()
     if "status" in changed and merged.status == "reserved" and row.status != "reserved":
-        raise ValidationFailed.field(
-            "status", "settable_status", "Set status to open or closed; matches reserve."
+        checks.errors.append(
+            FieldError(
+                "status", "settable_status", "Set status to open or closed; matches reserve."
+            )
         )
     if changed & {"site_id", "location"}:
-        row.location = await place_of(
-            session,
-            settings,
-            principal,
-            merged.site_id,
-            merged.location if "location" in changed or merged.site_id is None else None,
+        location = await checks.check(
+            place_of(
+                session,
+                settings,
+                principal,
+                merged.site_id,
+                merged.location if "location" in changed or merged.site_id is None else None,
+            )
         )
-        row.site_id = merged.site_id
     if "material" in changed:
-        setattr(row, "material", await kind.check_material(session, merged.material))  # noqa: B010
+        material = await checks.check(kind.check_material(session, merged.material))
     if changed & {"quantity", "mass_kg", "volume_m3"}:
-        row.mass_kg, row.volume_m3 = mass_and_volume(
-            merged.quantity, merged.mass_kg, merged.volume_m3
+        measures = checks.check_now(
+            lambda: mass_and_volume(merged.quantity, merged.mass_kg, merged.volume_m3)
         )
+    checks.raise_failures()
+    if changed & {"site_id", "location"}:
+        row.location, row.site_id = location, merged.site_id
+    if "material" in changed:
+        setattr(row, "material", material)  # noqa: B010
+    if changed & {"quantity", "mass_kg", "volume_m3"}:
+        row.mass_kg, row.volume_m3 = measures
     if "quantity" in changed:
         row.remaining_value = rebased_remaining(
             row.quantity_value, row.quantity_unit, row.remaining_value, merged.quantity

@@ -212,3 +212,80 @@ async def test_list_parameters_are_checked(client: httpx.AsyncClient, org: Org) 
         "material",
         "ewc_code_or_group",
     )
+
+
+async def test_a_field_the_body_has_not_is_refused_and_named(
+    client: httpx.AsyncClient, org: Org
+) -> None:
+    before = await _count_mine(client, org, "offers")
+    typo = offer_body(available_untill="2026-12-24")
+    typo.pop("available_until")
+    body = assert_problem(
+        await client.post("/v1/offers", json=typo, headers=org.headers),
+        422,
+        "available_untill",
+        "extra_forbidden",
+    )
+    assert "no such field" in body["errors"][0]["message"]
+    # Nested bodies too, and in a patch.
+    nested = offer_body(quantity={"value": 3, "unit": "t", "precision": 1})
+    assert_problem(
+        await client.post("/v1/offers", json=nested, headers=org.headers),
+        422,
+        "quantity.precision",
+        "extra_forbidden",
+    )
+    assert await _count_mine(client, org, "offers") == before
+    made = await client.post("/v1/offers", json=offer_body(), headers=org.headers)
+    patch = await client.patch(
+        f"/v1/offers/{made.json()['id']}", json={"titel": "Sol"}, headers=org.headers
+    )
+    assert_problem(patch, 422, "titel", "extra_forbidden")
+
+
+async def test_every_wrong_field_of_a_body_comes_back_in_one_answer(
+    client: httpx.AsyncClient, org: Org, make_org: OrgFactory
+) -> None:
+    # Two fields the schema checks, and two the service checks against the database.
+    stranger_site = await client.post(
+        "/v1/sites",
+        json={"name": "Not yours", "kind": "yard", "location": point(RECY_K)},
+        headers=(await make_org("supplier")).headers,
+    )
+    wrong = offer_body(condition="Z", quantity={"value": -1, "unit": "t"}, extra_field=True)
+    schema = await client.post("/v1/offers", json=wrong, headers=org.headers)
+    failing = {(e["field"], e["rule"]) for e in assert_problem(schema, 422)["errors"]}
+    assert {"condition", "quantity.value", "extra_field"} <= {f for f, _ in failing}
+
+    service = offer_body(material="999999", site_id=stranger_site.json()["id"])
+    answer = assert_problem(await client.post("/v1/offers", json=service, headers=org.headers), 422)
+    assert {(e["field"], e["rule"]) for e in answer["errors"]} >= {("site_id", "own_site")}
+    assert "material" in {e["field"] for e in answer["errors"]}
+
+    # A plan's inline vehicles and shipments, each named by its place in the body.
+    planner = await make_org("carrier")
+    plan = {
+        "date": "2026-12-02",
+        "vehicles": [{"name": "Bike", "type": "cargo_bike", "start": point(PARIS)}],
+        "shipments": [
+            {
+                "pickup": {
+                    "location": point(PARIS),
+                    "window_from": "2026-12-02T08:00:00+01:00",
+                    "window_until": "2026-12-02T12:00:00+01:00",
+                },
+                "delivery": {
+                    "location": point(RECY_K),
+                    "window_from": "2026-12-02T08:00:00+01:00",
+                    "window_until": "2026-12-02T12:00:00+01:00",
+                },
+                "load_kg": 10,
+            }
+        ],
+    }
+    answer = assert_problem(
+        await client.post("/v1/route-plans", json=plan, headers=planner.headers), 422
+    )
+    fields = {e["field"] for e in answer["errors"]}
+    assert any(f.startswith("vehicles.0.") for f in fields), fields
+    assert any(f.startswith("shipments.0.") for f in fields), fields

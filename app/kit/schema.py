@@ -32,9 +32,11 @@ def _plain_strings(value: Any) -> Any:
 
 class InputModel(BaseModel):
     """The base of every request body: a number is finite, a string has no control
-    characters (nested bodies are InputModels too, and check their own fields)."""
+    characters, and a field the body does not have is refused, not ignored: a typo
+    (`available_untill`) would otherwise leave the field it meant unset (nested bodies are
+    InputModels too, and check their own fields)."""
 
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
 
     @field_validator("*", mode="before")
     @classmethod

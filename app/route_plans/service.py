@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.errors import ValidationFailed
+from app.errors import FieldError, ValidationFailed
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
 from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
+from app.kit.field_checks import FieldChecks
 from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first
@@ -52,23 +53,33 @@ async def start_plan(
 ) -> RoutePlan:
     principal.require_role(*FLEET_ROLES)
     check_plan_size(settings, data)
+    checks = FieldChecks()
     vehicles = [vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
     for k, inline_vehicle in enumerate(data.vehicles, start=1):
-        row = await build_vehicle(session, settings, principal, inline_vehicle)
-        vehicles.append({**vehicle_input(row), "id": f"inline-{k}"})
-    check_plan_profiles(settings, {vehicle_profile(v).name for v in vehicles})
+        row = await checks.check(
+            build_vehicle(session, settings, principal, inline_vehicle), f"vehicles.{k - 1}"
+        )
+        if row is not None:
+            vehicles.append({**vehicle_input(row), "id": f"inline-{k}"})
     shipments = [
         shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
     ]
     for k, inline_shipment in enumerate(data.shipments, start=1):
-        shipment = await build_shipment(session, settings, principal, inline_shipment)
-        shipments.append(
-            {**shipment_input(shipment), "id": inline_shipment.reference or f"inline-{k}"}
+        shipment = await checks.check(
+            build_shipment(session, settings, principal, inline_shipment), f"shipments.{k - 1}"
         )
-    if not vehicles:
-        raise ValidationFailed.field("vehicles", "not_empty", "Give vehicle_ids or vehicles.")
-    if not shipments:
-        raise ValidationFailed.field("shipments", "not_empty", "Give shipment_ids or shipments.")
+        if shipment is not None:
+            shipments.append(
+                {**shipment_input(shipment), "id": inline_shipment.reference or f"inline-{k}"}
+            )
+    if not data.vehicle_ids and not data.vehicles:
+        checks.errors.append(FieldError("vehicles", "not_empty", "Give vehicle_ids or vehicles."))
+    if not data.shipment_ids and not data.shipments:
+        checks.errors.append(
+            FieldError("shipments", "not_empty", "Give shipment_ids or shipments.")
+        )
+    checks.raise_failures()
+    check_plan_profiles(settings, {vehicle_profile(v).name for v in vehicles})
     hubs = await _plan_hubs(session, settings, principal, data, vehicles)
     await reserve_job_slot(session, settings, principal.organization_id)
     plan = RoutePlan(
