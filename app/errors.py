@@ -55,40 +55,50 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
 
 
-# The problems every authenticated route may answer, for the OpenAPI document.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _problem("The body cannot be read: it is not JSON, or not text in UTF-8"),
-    401: _problem("No API key, or an unknown one"),
-    403: _problem("Your organization may not do this"),
-    404: _problem("No such resource, or not yours to see"),
-    409: _problem(
-        "Conflicts with the current state, or an Idempotency-Key reused with another body"
-    ),
-    412: _problem("If-Match names a version that is no longer current"),
-    413: _problem("The body is too large"),
-    422: _problem("A field breaks a rule: `errors` names each field and rule"),
-    503: _problem(
-        "The database is out of reach for a moment (a restart, a fail-over): nothing was "
-        "changed; try again after `Retry-After` seconds"
-    ),
-}
-
-# What the routes that queue a job (route plans, matching runs) answer beyond the
-# organization's quota of jobs queued or running at once.
-JOB_QUOTA_RESPONSES: dict[int | str, dict[str, Any]] = {
-    429: {
-        **_problem(
-            "Your organization already has as many plans and matching runs queued or running "
-            "as it may have at once"
-        ),
-        "headers": {
-            "Retry-After": {
-                "description": "Seconds until one of them should end: try again then.",
-                "schema": {"type": "integer", "minimum": 1},
-            }
-        },
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
     }
 }
+
+# What each problem status means when an operation does not say more.
+PROBLEM_MEANINGS: dict[int, str] = {
+    400: "The body cannot be read: it is not JSON, or not text in UTF-8",
+    401: "No API key, or an unknown or revoked one",
+    403: "Your organization has not the role this needs",
+    404: "No such resource, or not yours to see",
+    409: "Conflicts with the current state, or an Idempotency-Key reused with another body",
+    412: "If-Match names a version that is no longer current: read it again",
+    413: "The body is too large",
+    422: "A field or parameter breaks a rule: `errors` names each, with the rule",
+    429: "Your organization already has as many plans and matching runs queued or running "
+    "as it may have at once: try again after `Retry-After` seconds",
+    503: "The database is out of reach for a moment (a restart, a fail-over): nothing was "
+    "changed; try again after `Retry-After` seconds",
+}
+
+
+def problems(*statuses: int, says: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """The problems one operation may answer, for the OpenAPI document: each status with what
+    it means there (`says`) or in general (PROBLEM_MEANINGS)."""
+    answers: dict[int | str, dict[str, Any]] = {}
+    for status in sorted({*statuses, *(says or {})}):
+        answer = _problem((says or {}).get(status) or PROBLEM_MEANINGS[status])
+        if status in (429, 503):
+            answer["headers"] = _RETRY_AFTER
+        answers[status] = answer
+    return answers
+
+
+# What every operation a key authenticates may answer, and what a write adds: a body that
+# cannot be read or is too large, an Idempotency-Key reused.
+AUTHENTICATED = (401, 503)
+WRITE = (400, 409, 413, 422)
+
+# Every status at once: what the routers declared before each operation said its own.
+PROBLEM_RESPONSES = problems(400, 401, 403, 404, 409, 412, 413, 422, 503)
+JOB_QUOTA_RESPONSES = problems(429)
 
 
 class FieldError(dict[str, str]):
