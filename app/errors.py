@@ -13,6 +13,7 @@ from pydantic import ValidationError as PydanticValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.kit.allowed_methods import allowed_methods
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -287,8 +288,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
-        problem = problem_of_status(exc.status_code, str(exc.detail))
-        return problem_response(problem, request, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        detail = str(exc.detail)
+        if exc.status_code == 405:
+            methods = allowed_methods(request.app, request.url.path)
+            headers["Allow"] = ", ".join(methods)
+            detail = f"{request.url.path} answers {', '.join(methods)}, not {request.method}."
+        problem = problem_of_status(exc.status_code, detail)
+        return problem_response(problem, request, headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
         return unexpected_error_response(request, exc)

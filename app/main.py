@@ -9,11 +9,13 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.candidates.router import router as candidates_router
 from app.db import create_engine, create_sessionmaker
+from app.docs.pages import mount_docs
 from app.errors import UnexpectedErrorMiddleware, install_error_handlers
 from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.hubs.router import router as hubs_router
+from app.kit.allowed_methods import MethodsMiddleware
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.kit.schema import PlainParameters
@@ -65,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by app.docs from local bundles: the default ones come from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # Every route's path and query strings are checked once, here.
         dependencies=[PlainParameters],
     )
@@ -92,11 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stats_router,
     ):
         app.include_router(router)
+    mount_docs(app)
     mount_map(app)
     app.mount(OGC_PATH, ogc_app)
 
     # Outermost last: the body limit runs first, then idempotency sees a bounded body, and an
     # unexpected error is a 500 answer by the time idempotency and metrics see it.
+    app.add_middleware(MethodsMiddleware)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -364,6 +364,10 @@ class RoutePlan(OrganizationRow, Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set by its owner; a running plan's worker stops its search when it sees it.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While running: the phase and what it knows so far (see app.route_plans.progress).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
 class HubLimit(Base):

@@ -29,6 +29,9 @@ from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from app.worker import work_until_idle
 
+# The `browser` fixture (Debian's Chromium through Playwright), for the tests of pages.
+pytest_plugins = ["tests.browser"]
+
 ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
 

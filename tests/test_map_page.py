@@ -10,7 +10,6 @@ Playwright never downloads a browser here: it drives /usr/bin/chromium (scripts/
 installs it), or the one BOUCLE_CHROMIUM names."""
 
 import base64
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,13 +19,14 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from app.errors import install_error_handlers
 from app.main import create_app
 from app.map import pages
 from app.settings import PROJECT_ROOT
 from app.worker import work_until_idle
+from tests.browser import Watched
 from tests.conftest import (
     ADMIN_TOKEN,
     GRAND_PLACE,
@@ -45,21 +45,6 @@ from tests.conftest import (
 )
 from tests.live_server import Served
 
-CHROMIUM = Path(os.environ.get("BOUCLE_CHROMIUM", "/usr/bin/chromium"))
-# Headless and quiet: nothing but the page's own requests leaves the browser. Without a GPU,
-# WebGL (which MapLibre needs) runs on SwiftShader, asked for by name: Chromium deprecates
-# falling back to it by itself.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--enable-unsafe-swiftshader",
-]
 SCREENSHOTS = PROJECT_ROOT / ".data"
 WAIT_MS = 60_000
 
@@ -189,41 +174,6 @@ def seeded(map_database_url: str) -> Iterator[Seeded]:
         assert plan["status"] == "done", plan
         assert plan["result"]["unassigned"] == [], plan["result"]["unassigned"]
         yield Seeded(served, carrier, own_offers=1, own_matches=1, hubs=2, plan=plan)
-
-
-@dataclass
-class Watched:
-    """What went wrong in the browser while a page ran."""
-
-    errors: list[str]
-
-    def console(self, message: ConsoleMessage) -> None:
-        if message.type == "error":
-            self.errors.append(f"console: {message.text} at {message.location}")
-
-    def page_error(self, error: Exception) -> None:
-        self.errors.append(f"page error: {error}")
-
-    def request_failed(self, request: Request) -> None:
-        self.errors.append(f"request failed: {request.url} {request.failure}")
-
-    def response(self, response: Response) -> None:
-        if response.status >= 400:
-            self.errors.append(f"{response.status} on {response.url}")
-
-
-# Per test: sync Playwright runs an event loop of its own in this thread while it is open.
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    assert CHROMIUM.is_file(), (
-        f"{CHROMIUM} is missing: the map page's test needs Debian's chromium; scripts/setup.sh "
-        f"installs it as root (or set BOUCLE_CHROMIUM to a Chromium binary)"
-    )
-    with sync_playwright() as playwright:
-        # No user data dir given: each launch gets a fresh temporary profile.
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def _open(browser: Browser, url: str, watched: Watched, width: int, height: int) -> Page:

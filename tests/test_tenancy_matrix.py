@@ -1016,6 +1016,8 @@ CASES: list[Case] = [
         name="through A's hub",
     ),
     *route("GET", "/v1/route-plans", {"*": 200}, check=own_only("plan_a")),
+    # A plan that is done cannot be cancelled; another's is not there to cancel.
+    *route("POST", "/v1/route-plans/{plan_a}/cancel", {"*": 404, "A": 409}),
     *route("GET", "/v1/route-plans/{plan_a}", {"*": 404, "A": 200}, check=status_is("done")),
     *route("GET", "/v1/route-plans/{plan_a}?format=geojson", {"*": 404, "A": 200}, check=plan_map),
     # The Region's statistics: aggregates for the admin and observer roles alone

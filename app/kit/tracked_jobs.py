@@ -4,7 +4,12 @@ done with its result, or failed with a reason a user understands.
 An attempt that is interrupted (its worker shut down or died, its planner process ran out of
 memory, the database went away) puts the row back to `queued` and is run again from the
 start by the queue's retry, up to `job_max_attempts`; then the row is `failed` and says how
-often it stopped and why the last time."""
+often it stopped and why the last time.
+
+A job whose rows can be cancelled (`cancellable`: the row has `cancel_requested_at`) is
+watched while it runs: once its owner asks, the attempt is stopped (its child process with
+it) and the row is `cancelled`. A queued row is cancelled by the request itself, and its job,
+when a worker takes it, finds nothing to do."""
 
 import asyncio
 import logging
@@ -22,6 +27,9 @@ from app.kit.database_errors import is_database_unavailable
 
 log = logging.getLogger(__name__)
 
+# How often a running job looks whether its owner cancelled it: within a second it stops.
+CANCEL_POLL_SECONDS = 0.25
+
 
 class JobFailure(Exception):
     """A failure the user can act on; its message is the row's `error` as it is."""
@@ -36,6 +44,7 @@ class TrackedJob:
     model: Any
     argument: str
     noun: str
+    cancellable: bool = False
 
     async def queue(self, session: AsyncSession, row: Any) -> None:
         """Queues the job of a new row, in the caller's transaction."""
@@ -75,11 +84,29 @@ async def run_tracked(
         row: Any = await session.get(job.model, row_id, with_for_update=True)
         if row is None or row.status not in ("queued", "running"):
             return
+        if job.cancellable and row.cancel_requested_at is not None:
+            # Asked while its last attempt ran, and that attempt's worker died: nothing to do.
+            row.status, row.finished_at = "cancelled", datetime.now(UTC)
+            await session.commit()
+            return
         row.status, row.started_at, row.attempts = "running", datetime.now(UTC), attempt
         row.error = None
         await session.commit()
+        asked_to_cancel = asyncio.Event()
+        attempt_task = asyncio.ensure_future(work(session, row))
+        watch = (
+            asyncio.ensure_future(
+                _stop_when_cancelled(sessionmaker, job, row_id, attempt_task, asked_to_cancel)
+            )
+            if job.cancellable
+            else None
+        )
         try:
-            await work(session, row)
+            try:
+                await attempt_task
+            finally:
+                if watch is not None:
+                    watch.cancel()
             current = await session.scalar(
                 select(job.model.attempts).where(job.model.id == row_id).with_for_update()
             )
@@ -91,10 +118,60 @@ async def run_tracked(
         except BaseException as exc:
             # The attempt's transaction may hold the row's lock: released before recording.
             await asyncio.shield(_roll_back(session))
+            if _cancelled_by_owner(exc, asked_to_cancel):
+                await asyncio.shield(_record_cancelled(sessionmaker, job, row_id, attempt))
+                return
             await asyncio.shield(
                 _record_stop(sessionmaker, job, row_id, attempt, max_attempts, exc)
             )
             raise
+
+
+def _cancelled_by_owner(exc: BaseException, asked: asyncio.Event) -> bool:
+    """The attempt stopped because its owner cancelled it, not because its worker stops."""
+    current = asyncio.current_task()
+    return (
+        isinstance(exc, asyncio.CancelledError)
+        and asked.is_set()
+        and (current is None or current.cancelling() == 0)
+    )
+
+
+async def _stop_when_cancelled(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job: TrackedJob,
+    row_id: uuid.UUID,
+    attempt_task: asyncio.Future[None],
+    asked: asyncio.Event,
+) -> None:
+    while not attempt_task.done():
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        try:
+            async with sessionmaker() as session:
+                requested = await session.scalar(
+                    select(job.model.cancel_requested_at).where(job.model.id == row_id)
+                )
+        except Exception:
+            # The database is away for a moment: the attempt meets it too; look again.
+            log.debug("%s %s: could not look for a cancellation", job.noun, row_id, exc_info=True)
+            continue
+        if requested is not None:
+            log.info("%s %s: cancelled by its owner, stopping", job.noun, row_id)
+            asked.set()
+            attempt_task.cancel()
+            return
+
+
+async def _record_cancelled(
+    sessionmaker: async_sessionmaker[AsyncSession], job: TrackedJob, row_id: uuid.UUID, attempt: int
+) -> None:
+    async with sessionmaker() as session:
+        await session.execute(
+            update(job.model)
+            .where(job.model.id == row_id, job.model.attempts == attempt)
+            .values(status="cancelled", finished_at=datetime.now(UTC))
+        )
+        await session.commit()
 
 
 async def _roll_back(session: AsyncSession) -> None:

@@ -10,11 +10,9 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from app.errors import ServiceUnavailable
-from app.settings import PROJECT_ROOT
+from app.kit.web_assets import NODE_MODULES, WEB_DIR, not_installed
 
-WEB_DIR = PROJECT_ROOT / "web"
-MAPLIBRE_DIST = WEB_DIR / "node_modules" / "maplibre-gl" / "dist"
+MAPLIBRE_DIST = NODE_MODULES / "maplibre-gl" / "dist"
 PAGE_ASSETS = frozenset({"map.js", "map.css"})
 # A module script must come as JavaScript; not every system's MIME table knows .mjs.
 mimetypes.add_type("text/javascript", ".mjs")
@@ -45,23 +43,19 @@ class _PageAssets(StaticFiles):
 def mount_map(app: FastAPI) -> None:
     """Serves the page and its assets. Without MapLibre installed, the page answers 503 saying
     how to install it; the rest of the app runs as ever."""
-    installed = (MAPLIBRE_DIST / "maplibre-gl.mjs").is_file()
+    maplibre = (MAPLIBRE_DIST / "maplibre-gl.mjs").is_file()
 
     @app.get("/map", include_in_schema=False)
     async def map_page() -> FileResponse:
-        if not installed:
-            raise ServiceUnavailable(
-                "The map page needs MapLibre GL JS, which is not installed in "
-                "web/node_modules/: run scripts/setup.sh (it runs `npm ci` in web/), then "
-                "start the app again."
-            )
+        if not maplibre:
+            raise not_installed("MapLibre GL JS (maplibre-gl)")
         return FileResponse(
             WEB_DIR / "map.html",
             media_type="text/html; charset=utf-8",
             headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         )
 
-    if installed:
+    if maplibre:
         app.mount(
             "/map/assets/maplibre-gl", StaticFiles(directory=MAPLIBRE_DIST), name="map-maplibre"
         )

@@ -10,16 +10,17 @@ from app.errors import JOB_QUOTA_RESPONSES, PROBLEM_RESPONSES
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.models import RoutePlan as RoutePlanRow
 from app.route_plans import service
 from app.route_plans.geojson import route_plan_geojson
-from app.route_plans.schemas import PlanStatus, RoutePlan, RoutePlanCreate, RoutePlanPage
+from app.route_plans.schemas import (
+    PlanStatus,
+    RoutePlan,
+    RoutePlanCreate,
+    RoutePlanPage,
+    route_plan_view,
+)
 
 router = APIRouter(prefix="/v1/route-plans", tags=["logistics"], responses=PROBLEM_RESPONSES)
-
-
-def _plan(row: RoutePlanRow) -> RoutePlan:
-    return RoutePlan.model_validate(row, from_attributes=True)
 
 
 @router.post(
@@ -38,7 +39,7 @@ async def start_plan(
 ) -> RoutePlan:
     row = await service.start_plan(session, settings, principal, data)
     response.headers["Location"] = f"/v1/route-plans/{row.id}"
-    return _plan(row)
+    return route_plan_view(row)
 
 
 @router.get("", summary="Your organization's route plans, newest first")
@@ -51,7 +52,8 @@ async def list_plans(
 ) -> RoutePlanPage:
     rows = await service.list_plans(session, principal, page, status)
     return RoutePlanPage(
-        items=[_plan(r) for r in rows], links=page_links(request, page, rows, creation_key)
+        items=[route_plan_view(r) for r in rows],
+        links=page_links(request, page, rows, creation_key),
     )
 
 
@@ -77,4 +79,24 @@ async def read_plan(
     row = await service.get_plan(session, principal, plan_id)
     if format == "geojson":
         return GeoJSONResponse(route_plan_geojson(row))
-    return _plan(row)
+    return route_plan_view(row)
+
+
+@router.post(
+    "/{plan_id}/cancel",
+    dependencies=[IdempotencyKey],
+    summary="Cancel a queued or running plan",
+    description="A queued plan is `cancelled` at once (200). A running one is asked to stop "
+    "(202, `cancel_requested_at` set): its worker stops the search within a second and the "
+    "plan is then `cancelled`, with no result; should the search end first, it stays `done`. "
+    "A plan that is over (done, failed, cancelled) answers 409. Only its owner may cancel it.",
+    status_code=status.HTTP_200_OK,
+    responses={202: {"description": "Running: asked to stop; poll it until `cancelled`."}},
+)
+async def cancel_plan(
+    plan_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> RoutePlan:
+    row = await service.cancel_plan(session, principal, plan_id)
+    if row.status == PlanStatus.running.value:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return route_plan_view(row)

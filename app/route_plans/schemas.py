@@ -1,5 +1,5 @@
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -9,6 +9,7 @@ from app.fleet.schemas import VehicleCreate
 from app.kit.geo import PointIn
 from app.kit.pagination import Link
 from app.kit.schema import InputModel
+from app.models import RoutePlan as RoutePlanRow
 from app.route_plans.result_schema import RoutePlanResult
 from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
@@ -19,6 +20,30 @@ class PlanStatus(StrEnum):
     running = "running"
     done = "done"
     failed = "failed"
+    cancelled = "cancelled"
+
+
+class PlanPhase(StrEnum):
+    road_distances = "road_distances"
+    searching = "searching"
+    drawing_routes = "drawing_routes"
+
+
+class PlanProgress(BaseModel):
+    """Where a running plan is."""
+
+    phase: PlanPhase | None = Field(
+        description="road_distances: measuring the distances between its places along the "
+        "streets (road plans); searching: the engines search for rounds; drawing_routes: "
+        "laying the rounds found along the streets. Null before the first phase begins."
+    )
+    phase_started_at: datetime | None = Field(description="When the phase began.")
+    elapsed_s: float = Field(description="Seconds since the attempt started.", examples=[7.5])
+    search_s: float | None = Field(
+        default=None,
+        description="While searching: how long the search may take, seconds (the time limit "
+        "less what the road distances took, at least half of it).",
+    )
 
 
 class PlanHub(InputModel):
@@ -115,6 +140,13 @@ class RoutePlan(BaseModel):
         description="When failed: why, in a sentence for people; the details are in the "
         "operators' log."
     )
+    progress: PlanProgress | None = Field(
+        default=None, description="While running: its phase and how long it has run; else null."
+    )
+    cancel_requested_at: datetime | None = Field(
+        default=None,
+        description="When its owner asked to cancel it (POST /v1/route-plans/{id}/cancel).",
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -123,3 +155,18 @@ class RoutePlan(BaseModel):
 class RoutePlanPage(BaseModel):
     items: list[RoutePlan]
     links: list[Link]
+
+
+def route_plan_view(row: RoutePlanRow) -> RoutePlan:
+    """A plan as its owner reads it; a running one with its phase and how long it has run."""
+    progress = None
+    if row.status == PlanStatus.running.value and row.started_at is not None:
+        elapsed = (datetime.now(UTC) - row.started_at).total_seconds()
+        progress = {
+            "phase": None,
+            "phase_started_at": None,
+            **(row.progress or {}),
+            "elapsed_s": round(elapsed, 1),
+        }
+    fields = {name: getattr(row, name) for name in RoutePlan.model_fields if name != "progress"}
+    return RoutePlan.model_validate({**fields, "progress": progress})

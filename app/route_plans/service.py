@@ -4,19 +4,20 @@ measures the travel matrices, plans the day in a process of its own
 
 import time as clock_time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.errors import FieldError, ValidationFailed
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
 from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
 from app.kit.field_checks import FieldChecks
 from app.kit.job_quota import reserve_job_slot
-from app.kit.ownership import load_readable
+from app.kit.ownership import load_readable, load_writable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
@@ -31,9 +32,10 @@ from app.route_plans.inputs import (
     vehicle_input,
     vehicle_profile,
 )
+from app.route_plans.progress import ReportPhase, phase_reporter
 from app.route_plans.result_schema import RoutePlanResult
 from app.route_plans.roads import add_road_geometries, road_matrices
-from app.route_plans.schemas import PlanStatus, RoutePlanCreate
+from app.route_plans.schemas import PlanPhase, PlanStatus, RoutePlanCreate
 from app.route_plans.translation import plan_routes
 from app.settings import Settings
 from app.shipments.service import build_shipment, get_shipment
@@ -42,7 +44,7 @@ from app.webhooks.service import emit
 from logistics.matrices import straight_line
 
 SOLVE_ROUTE_PLAN = JobKind("logistics:solve_route_plan", PLANS_QUEUE)
-PLAN_JOB = TrackedJob(SOLVE_ROUTE_PLAN, RoutePlan, "plan_id", "planner")
+PLAN_JOB = TrackedJob(SOLVE_ROUTE_PLAN, RoutePlan, "plan_id", "planner", cancellable=True)
 # Road matrices get the plan's time limit, at least this long, and the search what they left
 # of it, at least half.
 ROAD_MATRICES_MIN_TIMEOUT_S = 10.0
@@ -148,6 +150,24 @@ async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UU
     )
 
 
+async def cancel_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
+    """A queued plan is cancelled now; a running one is asked to stop, which its worker does
+    within a second. A plan that is over (done, failed, cancelled) answers 409."""
+    plan = await load_writable(
+        session, RoutePlan, plan_id, principal, public=False, noun="route plan"
+    )
+    if plan.status not in (PlanStatus.queued.value, PlanStatus.running.value):
+        raise Conflict(
+            f"This plan is {plan.status}: only a queued or running plan can be cancelled."
+        )
+    now = datetime.now(UTC)
+    plan.cancel_requested_at = plan.cancel_requested_at or now
+    if plan.status == PlanStatus.queued.value:
+        plan.status, plan.finished_at = PlanStatus.cancelled.value, now
+    await session.commit()
+    return plan
+
+
 async def list_plans(
     session: AsyncSession, principal: Principal, page: PageParams, status: PlanStatus | None
 ) -> list[RoutePlan]:
@@ -166,18 +186,23 @@ async def execute_plan(
 ) -> None:
     """The job: matrices, the search, the figures; or why it failed."""
 
+    report = phase_reporter(sessionmaker, plan_id, attempt)
+
     async def plan_day(session: AsyncSession, plan: RoutePlan) -> None:
-        await _plan(session, settings, plan)
+        await _plan(session, settings, plan, report)
 
     await run_tracked(sessionmaker, PLAN_JOB, plan_id, attempt, settings.job_max_attempts, plan_day)
 
 
-async def _plan(session: AsyncSession, settings: Settings, plan: RoutePlan) -> None:
+async def _plan(
+    session: AsyncSession, settings: Settings, plan: RoutePlan, report: ReportPhase
+) -> None:
     points = plan_points(plan.inputs)
     profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
     snapped: dict[str, list[int]] = {}
     started = clock_time.monotonic()
     if plan.matrix == "road":
+        await report(PlanPhase.road_distances.value)
         matrices = {}
         allowed_s = max(plan.time_limit_s, ROAD_MATRICES_MIN_TIMEOUT_S)
         try:
@@ -195,6 +220,7 @@ async def _plan(session: AsyncSession, settings: Settings, plan: RoutePlan) -> N
         matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
         baseline = straight_line(points, BASELINE_VAN)
     search_s = max(plan.time_limit_s - (clock_time.monotonic() - started), plan.time_limit_s / 2)
+    await report(PlanPhase.searching.value, search_s=round(search_s, 1))
     # In a process of its own, so that the worker's other jobs go on while the engines
     # search, and a search that eats memory is stopped alone.
     planned = await call_in_child_process(
@@ -210,6 +236,7 @@ async def _plan(session: AsyncSession, settings: Settings, plan: RoutePlan) -> N
     )
     result = RoutePlanResult.model_validate(planned)
     if plan.matrix == "road":
+        await report(PlanPhase.drawing_routes.value)
         await add_road_geometries(session, result, snapped, points, plan.inputs["vehicles"])
     plan.result = result.model_dump(mode="json")
     await emit(

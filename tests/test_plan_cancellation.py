@@ -1,0 +1,85 @@
+"""A route plan cancelled by its owner, with a real worker process: a queued plan is cancelled
+at once and its job, when a worker takes it, does nothing; a running one stops its search
+(long before its time limit) and is `cancelled` with no result; the worker goes on to the next
+plan. While it runs, a plan says its phase and how long it has run."""
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import OrgFactory, assert_problem, plan_body
+from tests.worker_processes import WorkerProcess, eventually
+
+# Far longer than the test waits: a plan that ends on its own has not been cancelled.
+LONG_S = 120
+
+
+async def _plan(client: httpx.AsyncClient, headers: dict[str, str], time_limit_s: float) -> str:
+    started = await client.post("/v1/route-plans", json=plan_body(time_limit_s), headers=headers)
+    assert started.status_code == 202, started.text
+    return str(started.json()["id"])
+
+
+async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str, tmp_path: Path
+) -> None:
+    carrier, stranger = await make_org("carrier"), await make_org("carrier")
+
+    queued = await _plan(client, carrier.headers, LONG_S)
+    assert_problem(
+        await client.post(f"/v1/route-plans/{queued}/cancel", headers=stranger.headers), 404
+    )
+    cancelled = await client.post(f"/v1/route-plans/{queued}/cancel", headers=carrier.headers)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled" and cancelled.json()["cancel_requested_at"]
+    again = await client.post(f"/v1/route-plans/{queued}/cancel", headers=carrier.headers)
+    assert "cancelled" in assert_problem(again, 409)["detail"]
+
+    running = await _plan(client, carrier.headers, LONG_S)
+    worker = WorkerProcess(database_url, tmp_path / "worker.log").start()
+    try:
+
+        async def read(plan_id: str) -> dict[str, Any]:
+            response = await client.get(f"/v1/route-plans/{plan_id}", headers=carrier.headers)
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+
+        async def searching() -> dict[str, Any] | None:
+            plan = await read(running)
+            progress = plan["progress"]
+            return plan if progress and progress["phase"] == "searching" else None
+
+        plan = await eventually(searching, within_s=60)
+        assert plan["status"] == "running" and plan["progress"]["elapsed_s"] >= 0
+        assert 0 < plan["progress"]["search_s"] <= LONG_S
+
+        asked = await client.post(f"/v1/route-plans/{running}/cancel", headers=carrier.headers)
+        assert asked.status_code == 202 and asked.json()["status"] == "running"
+
+        async def stopped() -> dict[str, Any] | None:
+            plan = await read(running)
+            return plan if plan["status"] == "cancelled" else None
+
+        # Within a fraction of the time limit: the search was stopped, not run out.
+        plan = await eventually(stopped, within_s=LONG_S / 4)
+        assert plan["result"] is None and plan["progress"] is None and plan["finished_at"]
+        assert plan["attempts"] == 1 and plan["error"] is None
+        assert "cancelled by its owner" in worker.log()
+
+        # The worker goes on: the next plan is done, and the queued plan cancelled before it
+        # was taken stays cancelled.
+        following = await _plan(client, carrier.headers, 1)
+
+        async def done() -> bool:
+            return (await read(following))["status"] == "done"
+
+        await eventually(done, within_s=60)
+        assert (await read(queued))["status"] == "cancelled"
+        assert worker.process is not None and worker.process.poll() is None
+    finally:
+        worker.stop()
+    missing = await client.post(f"/v1/route-plans/{uuid.uuid4()}/cancel", headers=carrier.headers)
+    assert_problem(missing, 404)
