@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from app.db import create_engine, create_sessionmaker
-from app.demo import load_demo
+from app.demo import demo_keys_by_id, load_demo
 from app.demo_day import print_report, run_demo_day, write_geojson
 from app.reference import load_reference_data
 from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
@@ -52,8 +52,9 @@ async def load(demo: bool, keys_file: Path | None) -> int:
             )
             if demo:
                 keys = await load_demo(session, settings, date.today())
-                if keys and keys_file is not None:
+                if keys_file is not None:
                     save_demo_keys(keys_file, keys)
+                if keys:
                     print(f"demo data loaded; API keys of the demo organizations in {keys_file}")
                 else:
                     print("demo data already there")
@@ -90,8 +91,12 @@ async def play_demo_day(day: date, matrix: str, time_limit_s: float, geojson: Pa
     return 0
 
 
-def save_demo_keys(path: Path, keys: dict[str, str]) -> None:
-    known = json.loads(path.read_text()) if path.exists() else {}
+def save_demo_keys(path: Path, keys: dict[str, dict[str, str]]) -> None:
+    """Adds the new keys to the file, by organization id (a file of an earlier version, keyed
+    by name, is rewritten so)."""
+    if not keys and not path.exists():
+        return
+    known = demo_keys_by_id(json.loads(path.read_text())) if path.exists() else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
     path.chmod(0o600)

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,21 +217,37 @@ def _lonlat_point(row: dict[str, str]) -> dict[str, object]:
     return {"type": "Point", "coordinates": [float(row["lon"]), float(row["lat"])]}
 
 
-async def load_demo(session: AsyncSession, settings: Settings, today: date) -> dict[str, str]:
-    """Creates what is missing; answers the API keys of organizations created now."""
+def demo_keys_by_id(keys: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """A keys file as this version writes it: by organization id, each with its name and key.
+    Files written before were keyed by name, which no answer of the API carries."""
+    by_name = {demo.name: str(demo_id(demo.slug)) for demo in ORGANIZATIONS}
+    return {
+        (by_name.get(key, key) if isinstance(entry, str) else key): (
+            {"name": key, "api_key": entry} if isinstance(entry, str) else entry
+        )
+        for key, entry in keys.items()
+    }
+
+
+async def load_demo(
+    session: AsyncSession, settings: Settings, today: date
+) -> dict[str, dict[str, str]]:
+    """Creates what is missing; answers the API keys of organizations created now, by their
+    id: `{"<id>": {"name": ..., "api_key": ...}}`."""
     with (settings.shared_dir / SITES_FILE).open(encoding="utf-8", newline="") as f:
         site_rows = list(csv.DictReader(f))
     rng = random.Random(2026)
-    new_keys: dict[str, str] = {}
+    new_keys: dict[str, dict[str, str]] = {}
     for demo in ORGANIZATIONS:
         org_id = demo_id(demo.slug)
         if await session.get(Organization, org_id) is not None:
             continue
-        _, new_keys[demo.name] = await create_organization(
+        _, key = await create_organization(
             session,
             OrganizationCreate.model_validate({"name": demo.name, "roles": demo.roles}),
             org_id,
         )
+        new_keys[str(org_id)] = {"name": demo.name, "api_key": key}
         principal = Principal(organization_id=org_id, roles=demo.roles)
         for selector, kind in demo.sites:
             for row in _sites_for(site_rows, selector):

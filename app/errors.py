@@ -26,34 +26,57 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_MEDIA_TYPE
 
 
+class FieldErrorDoc(BaseModel):
+    """One failing field of a request."""
+
+    field: str = Field(
+        description="Where the value is: a dotted path into the body (`quantity.value`, "
+        "`vehicles.0.start`), or the name of a query, header or path parameter.",
+        examples=["quantity.value"],
+    )
+    location: str = Field(description="body, query, header or path.", examples=["body"])
+    rule: str = Field(
+        description="The rule it broke, stable for programs: `greater_than`, `extra_forbidden`, "
+        "`own_site`, `within_service_area`, ...",
+        examples=["greater_than"],
+    )
+    message: str = Field(description="The rule in a sentence for people.")
+
+
 class ProblemDoc(BaseModel):
     """An RFC 9457 problem. Extra members carry details, such as `errors` for validation."""
 
-    type: str = Field(examples=[PROBLEM_TYPE_BASE + "validation-error"])
-    title: str = Field(examples=["Unprocessable Entity"])
-    status: int = Field(examples=[422])
-    detail: str = Field(examples=["quantity.value: Input should be greater than 0"])
-    instance: str = Field(examples=["/v1/offers"])
-    errors: list[dict[str, str]] | None = Field(
-        default=None,
-        description="Validation only: one entry per failing field, with `field`, `location` "
-        "(body, query, header or path), `rule` (the rule it broke) and `message`.",
-        examples=[
-            [
-                {
-                    "field": "quantity.value",
-                    "location": "body",
-                    "rule": "greater_than",
-                    "message": "Input should be greater than 0",
-                }
-            ]
-        ],
+    type: str = Field(
+        description="A URI naming the kind of problem.",
+        examples=[PROBLEM_TYPE_BASE + "validation-error"],
+    )
+    title: str = Field(description="The HTTP status in words.", examples=["Unprocessable Entity"])
+    status: int = Field(description="The HTTP status code.", examples=[422])
+    detail: str = Field(
+        description="What went wrong, in a sentence for people.",
+        examples=["quantity.value: Input should be greater than 0"],
+    )
+    instance: str = Field(description="The path that answered it.", examples=["/v1/offers"])
+    errors: list[FieldErrorDoc] | None = Field(
+        default=None, description="Validation only: one entry per failing field."
     )
 
 
 def _problem(description: str) -> dict[str, Any]:
-    schema = ProblemDoc.model_json_schema()
-    return {"description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
+    # FastAPI files the model under the route's media type; `with_problem_media_type` moves it.
+    return {"description": description, "model": ProblemDoc}
+
+
+def with_problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with each problem answer under `application/problem+json`, the
+    media type it is sent with, referring to the one `ProblemDoc` schema."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                content = answer.get("content", {})
+                if status[0] in "45" and "application/json" in content:
+                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+    return document
 
 
 _RETRY_AFTER = {

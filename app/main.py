@@ -10,7 +10,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app.candidates.router import router as candidates_router
 from app.db import create_engine, create_sessionmaker
 from app.docs.pages import mount_docs
-from app.errors import UnexpectedErrorMiddleware, install_error_handlers
+from app.errors import UnexpectedErrorMiddleware, install_error_handlers, with_problem_media_type
 from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
@@ -73,6 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every route's path and query strings are checked once, here.
         dependencies=[PlainParameters],
     )
+    document = app.openapi
+    app.openapi = lambda: with_problem_media_type(document())  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)

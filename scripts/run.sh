@@ -14,6 +14,8 @@ fi
 .venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
 .venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL"
+# A local server delivers webhooks to receivers on this machine too (the README's example).
+export BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS=${BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS:-true}
 # One worker process serves both job queues (plans, events) beside the API; both stop together.
 .venv/bin/python -m app.worker &
 worker=$!

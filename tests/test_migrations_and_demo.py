@@ -1,14 +1,18 @@
 """Migrations from empty to head and back to base; the demo data loads once."""
 
+import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.cli import save_demo_keys
 from app.db import create_sessionmaker
-from app.demo import ORGANIZATIONS, load_demo
+from app.demo import ORGANIZATIONS, demo_id, load_demo
 from app.main import create_app
 from app.models import MaterialRequest, Offer, Organization, ShipmentRow, Site, Vehicle
 from app.route_plans.service import (
@@ -94,7 +98,12 @@ async def test_demo_data_loads_once(make_database: Callable[[str], Awaitable[str
     try:
         async with create_sessionmaker(engine)() as session:
             keys = await load_demo(session, settings, date(2026, 12, 1))
-            assert len(keys) == len(ORGANIZATIONS)
+            # By organization id, the id the API answers with every offer and request.
+            assert set(keys) == {str(demo_id(o.slug)) for o in ORGANIZATIONS}
+            for org_id, key in keys.items():
+                who = await session.get(Organization, uuid.UUID(org_id))
+                assert who is not None and who.name == key["name"]
+                assert key["api_key"].startswith("bk_")
             counts = [
                 await session.scalar(select(func.count()).select_from(m))
                 for m in (Organization, Site, Offer, MaterialRequest)
@@ -147,3 +156,15 @@ async def test_the_demo_day_is_planned_with_fewer_km_than_vans_door_to_door(
     assert served + len(result["unassigned"]) == 60 and served >= 55
     assert result["kpis"]["km"] < result["baseline"]["km"]
     assert result["kpis"]["co2_kg"] < result["baseline"]["co2_kg"]
+
+
+def test_a_keys_file_by_name_is_rewritten_by_organization_id(tmp_path: Path) -> None:
+    first = ORGANIZATIONS[0]
+    old_file = tmp_path / "demo-keys.json"
+    old_file.write_text(json.dumps({first.name: "bk_old"}))
+    save_demo_keys(old_file, {})
+    assert json.loads(old_file.read_text()) == {
+        str(demo_id(first.slug)): {"name": first.name, "api_key": "bk_old"}
+    }
+    save_demo_keys(tmp_path / "none.json", {})
+    assert not (tmp_path / "none.json").exists()
