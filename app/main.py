@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         # Every route's path and query strings are checked once, here.
         dependencies=[PlainParameters],
+        # Each operation's id is its handler's name (`create_offer`): what a generated client
+        # calls it.
+        generate_unique_id_function=lambda route: route.name,
     )
     document = app.openapi
     app.openapi = lambda: with_problem_media_type(document())  # type: ignore[method-assign]
