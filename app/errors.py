@@ -67,15 +67,27 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "model": ProblemDoc}
 
 
+_PROBLEM_REF = "#/components/schemas/ProblemDoc"
+
+
 def with_problem_media_type(document: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document with each problem answer under `application/problem+json`, the
-    media type it is sent with, referring to the one `ProblemDoc` schema."""
+    media type it is sent with (FastAPI files it under the route's own: JSON, GeoJSON),
+    referring to the one `ProblemDoc` schema."""
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             for status, answer in operation.get("responses", {}).items():
                 content = answer.get("content", {})
-                if status[0] in "45" and "application/json" in content:
-                    content[PROBLEM_MEDIA_TYPE] = content.pop("application/json")
+                problem = next(
+                    (
+                        v
+                        for v in content.values()
+                        if v.get("schema", {}).get("$ref") == _PROBLEM_REF
+                    ),
+                    None,
+                )
+                if status[0] in "45" and problem is not None:
+                    answer["content"] = {PROBLEM_MEDIA_TYPE: problem}
     return document
 
 
