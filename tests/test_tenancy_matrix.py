@@ -525,6 +525,18 @@ def own_only(key: str, listed: str = "items") -> Check:
     return check
 
 
+async def runs_own_only(call: Call) -> None:
+    """R's run is in R's own list of runs and in no one else's."""
+    ids = {item["id"] for item in call.body["items"]}
+    assert (call.world.ids["run_r"] in ids) == (call.who == "R"), ids
+
+
+async def organizations_listed(call: Call) -> None:
+    assert call.world.ids["org_a"] in {o["id"] for o in call.body["items"]}
+    for organization in call.body["items"]:
+        _no_credentials(organization)
+
+
 async def me(call: Call) -> None:
     assert call.body["id"] == call.caller_id
     _no_credentials(call.body)
@@ -703,6 +715,9 @@ CASES: list[Case] = [
         "/v1/organizations",
         {"*": 403, ADMIN: 201},
         body={"name": "Made by the table", "roles": ["consumer"]},
+    ),
+    *route(
+        "GET", "/v1/organizations?limit=500", {"*": 403, ADMIN: 200}, check=organizations_listed
     ),
     *route("GET", "/v1/organizations/me", {"*": 200}, check=me),
     *route("GET", "/v1/organizations/{org_a}", {"*": 200}, check=public_profile),
@@ -926,6 +941,7 @@ CASES: list[Case] = [
         {"*": 403, "R": 202, "R2": 202},
         body={"material": "1708", "near": NOWHERE_NEAR, "radius_km": 0.5},
     ),
+    *route("GET", "/v1/matching/runs?limit=500", {"*": 200}, check=runs_own_only),
     *route("GET", "/v1/matching/runs/{run_r}", {"*": 404, "R": 200}, check=status_is("done")),
     # Webhooks: subscriptions, their secrets and their deliveries are the subscriber's
     *route("POST", "/v1/webhooks", {"*": 201}, body=WEBHOOK_BODY, check=no_secret),

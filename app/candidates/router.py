@@ -7,14 +7,26 @@ from app.auth import CurrentPrincipal
 from app.candidates import service
 from app.candidates.schemas import OfferCandidates, RequestCandidates
 from app.dependencies import Session
-from app.errors import PROBLEM_RESPONSES
+from app.errors import AUTHENTICATED, problems
+from app.kit.pagination import MAX_PAGE_SIZE
 from app.offers.schemas import offer_view
 from app.requests.schemas import request_view
 from matching import scoring
 from matching.scoring import Candidate
 
-router = APIRouter(tags=["matching"], responses=PROBLEM_RESPONSES)
-Limit = Annotated[int, Query(ge=1, le=200, description="How many candidates, best first.")]
+router = APIRouter(tags=["matching"])
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many candidates, best first: 1 to 500.")
+]
+_RANKING = (
+    "Candidates are the open listings of other organizations that fit: same EWC code or "
+    "inside the requested sub-chapter or chapter (hazardous codes only when named exactly), "
+    "overlapping windows, at least the requested condition, within the request's "
+    "max_distance_km, at least the offer's min lot, and enough to match a thousandth of each "
+    "side's unit. Each comes with its distance, the quantity it could supply, its CO2e and a "
+    "score whose parts are shown; a listing of your own is never a candidate. Any "
+    "organization may ask, for any listing: listings are public.\n\n"
+)
 
 
 def _fields(candidate: Candidate) -> dict[str, Any]:
@@ -34,7 +46,8 @@ def _fields(candidate: Candidate) -> dict[str, Any]:
 @router.get(
     "/v1/requests/{request_id}/candidates",
     summary="Open offers that can serve this request, best first",
-    description=scoring.__doc__,
+    description=_RANKING + (scoring.__doc__ or ""),
+    responses=problems(*AUTHENTICATED, 422, says={404: "No request with this id."}),
 )
 async def request_candidates(
     request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20
@@ -54,7 +67,8 @@ async def request_candidates(
 @router.get(
     "/v1/offers/{offer_id}/candidates",
     summary="Open requests this offer can serve, best first",
-    description=scoring.__doc__,
+    description=_RANKING + (scoring.__doc__ or ""),
+    responses=problems(*AUTHENTICATED, 422, says={404: "No offer with this id."}),
 )
 async def offer_candidates(
     offer_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20

@@ -1,7 +1,7 @@
 """GeoJSON in and out, and the one way a location becomes a stored WGS84 point."""
 
 from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -18,6 +18,9 @@ from app.kit.spatial import sort_key
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 Row = TypeVar("Row")
+Geometry = TypeVar("Geometry", bound=BaseModel)
+Properties = TypeVar("Properties", bound=BaseModel)
+AnyFeature = TypeVar("AnyFeature", bound=BaseModel)
 SRID_WGS84 = 4326
 # Belgian Lambert 72 and Belgian Lambert 2008, what Belgian GIS tools export by default.
 ACCEPTED_CRS = {"EPSG:4326": 4326, "EPSG:31370": 31370, "EPSG:3812": 3812}
@@ -35,9 +38,18 @@ class PointIn(InputModel):
     Lambert 72 (EPSG:31370) or Lambert 2008 (EPSG:3812), in which case they are [x, y] metres
     (each within 10 000 km of the origin)."""
 
-    type: Literal["Point"]
-    crs: Literal["EPSG:4326", "EPSG:31370", "EPSG:3812"] = "EPSG:4326"
-    coordinates: tuple[float, float] = Field(examples=[[4.3211, 50.8413]])
+    type: Literal["Point"] = Field(description="Always `Point`.")
+    crs: Literal["EPSG:4326", "EPSG:31370", "EPSG:3812"] = Field(
+        default="EPSG:4326",
+        description="The coordinates' reference system: WGS84 (EPSG:4326, the default), "
+        "Belgian Lambert 72 (EPSG:31370) or Belgian Lambert 2008 (EPSG:3812).",
+    )
+    coordinates: tuple[float, float] = Field(
+        description="[longitude, latitude] in degrees for WGS84 (longitude in [-180, 180], "
+        "latitude in [-90, 90]); [x, y] in metres for Lambert. The point must lie within the "
+        "service area (the Brussels-Capital Region and 50 km around it by default).",
+        examples=[[4.3211, 50.8413]],
+    )
 
     @field_validator("coordinates")
     @classmethod
@@ -54,8 +66,11 @@ class PointIn(InputModel):
 class Point(BaseModel):
     """A GeoJSON Point in WGS84: [lon, lat]."""
 
-    type: Literal["Point"] = "Point"
-    coordinates: tuple[float, float]
+    type: Literal["Point"] = Field(default="Point", description="Always `Point`.")
+    coordinates: tuple[float, float] = Field(
+        description="[longitude, latitude] in WGS84 degrees, to 7 decimals.",
+        examples=[[4.3211, 50.8413]],
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -66,18 +81,29 @@ class Point(BaseModel):
         return value
 
 
-class Feature(BaseModel):
-    type: Literal["Feature"] = "Feature"
-    id: str
-    geometry: Point
-    properties: dict[str, Any]
+class GeoFeature(BaseModel, Generic[Geometry, Properties]):
+    """A GeoJSON Feature of a typed geometry and typed properties. Each answer names its own
+    (`class OfferFeature(GeoFeature[Point, OfferFeatureProperties])`), so that the document
+    says what every feature holds."""
+
+    type: Literal["Feature"] = Field(default="Feature", description="Always `Feature`.")
+    id: str = Field(description="The id of the resource the feature shows (a UUID).")
+    geometry: Geometry = Field(description="Where it is, in WGS84 ([longitude, latitude]).")
+    properties: Properties = Field(description="The resource's fields but its location.")
 
 
-class FeatureCollection(BaseModel):
-    type: Literal["FeatureCollection"] = "FeatureCollection"
-    features: list[Feature]
-    numberReturned: int
-    links: list[Link]
+class GeoFeatureCollection(BaseModel, Generic[AnyFeature]):
+    """One page of a spatial list as a GeoJSON FeatureCollection, with its `next` link as
+    OGC API Features gives it."""
+
+    type: Literal["FeatureCollection"] = Field(
+        default="FeatureCollection", description="Always `FeatureCollection`."
+    )
+    features: list[AnyFeature] = Field(description="The page's resources, in the list's order.")
+    numberReturned: int = Field(description="How many features this page holds.", ge=0)
+    links: list[Link] = Field(
+        description="`next` when the page is full: the page after it; empty on the last page."
+    )
 
 
 _LOCATE = text(
@@ -123,28 +149,33 @@ async def locate(
     return WKTElement(f"POINT({row.lon!r} {row.lat!r})", srid=SRID_WGS84)
 
 
+DISTANCE_DESCRIPTION = (
+    "Metres from `near` (to the decimetre, on the ellipsoid) when the list is ordered by "
+    "distance; null otherwise."
+)
+
+
+def feature_properties(
+    view: BaseModel, distance_m: float | None, properties: type[Properties]
+) -> Properties:
+    """A view of a resource with a `location` as the properties of its Feature: its other
+    fields, and its distance when the list was ordered by one."""
+    fields = view.model_dump(exclude={"location"})
+    return properties.model_validate(
+        {**fields, "distance_m": None if distance_m is None else round(distance_m, 1)}
+    )
+
+
 def feature_page(
     request: Request,
     rows: Sequence[tuple[Row, float | None]],
     page: PageParams,
-    view: Callable[[Row], BaseModel],
+    feature: Callable[[Row, float | None], AnyFeature],
+    collection: type[GeoFeatureCollection[AnyFeature]],
 ) -> GeoJSONResponse:
-    """One page of a spatial list, with the `next` link when the page is full."""
+    """One page of a spatial list as a FeatureCollection that QGIS and Leaflet read as it is,
+    with the `next` link when the page is full."""
     links = page_links(request, page, rows, lambda row: sort_key(*row), GEOJSON_MEDIA_TYPE)
-    return feature_collection([(view(r), d) for r, d in rows], links)
-
-
-def feature_collection(
-    items: list[tuple[BaseModel, float | None]], links: list[Link]
-) -> GeoJSONResponse:
-    """Resources with a `location` as a FeatureCollection that QGIS and Leaflet read as it is;
-    with a distance when the list was ordered by one."""
-    features = []
-    for item, distance_m in items:
-        properties = item.model_dump(mode="json")
-        geometry = Point.model_validate(properties.pop("location"))
-        if distance_m is not None:
-            properties["distance_m"] = round(distance_m, 1)
-        features.append(Feature(id=str(properties["id"]), geometry=geometry, properties=properties))
-    collection = FeatureCollection(features=features, numberReturned=len(features), links=links)
-    return GeoJSONResponse(collection.model_dump(mode="json", exclude_none=True))
+    features = [feature(row, distance_m) for row, distance_m in rows]
+    body = collection(features=features, numberReturned=len(features), links=links)
+    return GeoJSONResponse(body.model_dump(mode="json"))

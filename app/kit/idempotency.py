@@ -292,6 +292,7 @@ def _document_idempotency_key(
         str | None,
         Header(
             alias="Idempotency-Key",
+            min_length=1,
             max_length=MAX_KEY_LENGTH,
             description="Makes a retry safe: the same key and body answer the first response again "
             "(header `Idempotent-Replayed: true`) without doing the work twice; the same key with "

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
@@ -31,14 +31,25 @@ JSON_MEDIA_TYPE = "application/json"
 # not made here, and is refused before it is decoded.
 MAX_CURSOR_CHARS = 512
 MAX_KEY_PARTS = 4
+# The longest page any list answers; a deployment may set a lower one (`page_size_max`).
+MAX_PAGE_SIZE = 500
 Plain = str | int | float
 KeyType = type[datetime] | type[uuid.UUID] | type[str] | type[float]
 
 
 class Link(BaseModel):
-    rel: str
-    href: str
-    type: str | None = None
+    """A link from a page, as OGC API Features gives them."""
+
+    rel: str = Field(description="`next`: the page after this one.", examples=["next"])
+    href: str = Field(
+        description="The same request with the cursor of the page after: follow it as it is.",
+        examples=["http://127.0.0.1:8000/v1/matches?limit=50&cursor=WyIyMDI2LTEyLTAx..."],
+    )
+    type: str | None = Field(
+        default=None,
+        description="The media type the link answers: application/json, or "
+        "application/geo+json for the spatial lists.",
+    )
 
 
 @dataclass(frozen=True)
@@ -165,10 +176,32 @@ def keyset_page(query: Statement, keyset: Keyset, page: PageParams) -> Statement
     return query.order_by(*order).limit(page.limit)
 
 
+# The cursor's bound is in the document; `decode_cursor` enforces it, with the rule
+# `valid_cursor` that every cursor not made for the list answers.
+CursorText = Annotated[str, WithJsonSchema({"type": "string", "maxLength": MAX_CURSOR_CHARS})]
+# A query parameter is never null: the document says what a limit may be, as it is.
+PageLimit = Annotated[
+    int | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE})
+]
+
+
 def page_params(
     request: Request,
-    limit: Annotated[int | None, Query(ge=1, description="Items per page.")] = None,
-    cursor: Annotated[str | None, Query(description="From a `next` link.")] = None,
+    limit: Annotated[
+        PageLimit,
+        Query(
+            ge=1,
+            le=MAX_PAGE_SIZE,
+            description=f"Items per page: 1 to {MAX_PAGE_SIZE}, 50 by default.",
+        ),
+    ] = None,
+    cursor: Annotated[
+        CursorText | None,
+        Query(
+            description="From a `next` link, as it is; a cursor of another list (or none made "
+            "here) answers 422 `valid_cursor`."
+        ),
+    ] = None,
 ) -> PageParams:
     settings = request.app.state.settings
     if limit is not None and limit > settings.page_size_max:

@@ -58,23 +58,30 @@ Price = Annotated[
 Kilometres = Annotated[float, Field(description=_STORED), THREE_DECIMALS]
 
 
+_UNIT = "kg, t (tonnes), m3 (cubic metres) or piece (a piece needs its mass for anything that moves it)."
+
+
 class Quantity(InputModel):
+    """An amount and its unit."""
+
     value: Amount = Field(examples=[12])
-    unit: Unit = Field(examples=["t"])
+    unit: Unit = Field(description=_UNIT, examples=["t"])
 
 
 class StoredQuantity(BaseModel):
     """A quantity as stored and read back."""
 
-    value: float
-    unit: Unit
+    value: float = Field(description="The amount, to 3 decimals.", examples=[12.0])
+    unit: Unit = Field(description=_UNIT, examples=["t"])
 
 
 class Remaining(BaseModel):
     """What is left of a quantity once matches reserved their part; may reach zero."""
 
-    value: float = Field(ge=0)
-    unit: Unit
+    value: float = Field(
+        ge=0, description="What is not yet reserved, to 3 decimals; 0 or more.", examples=[7.0]
+    )
+    unit: Unit = Field(description="The unit of the listing's quantity.", examples=["t"])
 
 
 class Condition(StrEnum):

@@ -8,10 +8,11 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from geoalchemy2 import WKBElement
-from sqlalchemy import ColumnElement, Float, Select, func, literal, select
+from sqlalchemy import ColumnElement, Float, Select, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
+from app.dependencies import Session
 from app.errors import ValidationFailed
 from app.kit.pagination import Keyset, PageParams, keyset_page, oldest_first
 
@@ -28,9 +29,55 @@ class NearParams:
     radius_km: float | None
 
 
-def near_params(
+# The longitudes and latitudes the service area spans (its bounding box); no row when none
+# is loaded.
+_SERVICE_AREA_RANGES = text(
+    """
+    SELECT ST_XMin(box) AS lon_min, ST_XMax(box) AS lon_max,
+           ST_YMin(box) AS lat_min, ST_YMax(box) AS lat_max
+      FROM (SELECT ST_Extent(geom) AS box FROM service_areas) extent
+     WHERE box IS NOT NULL
+    """
+)
+
+
+async def refuse_swapped_lon_lat(
+    session: AsyncSession, point: tuple[float, float], field: str, location: str
+) -> None:
+    """Refuses a point given as lat,lon: its first number in the service area's latitudes and
+    its second in its longitudes, and not the other way round. Read as lon,lat such a point
+    lies far away (50.85,4.35 is off Somalia, not in Brussels), and a list near it would
+    answer empty, silently."""
+    ranges = (await session.execute(_SERVICE_AREA_RANGES)).one_or_none()
+    if ranges is None:
+        return
+    first, second = point
+
+    def within(lon: float, lat: float) -> bool:
+        return bool(
+            ranges.lon_min <= lon <= ranges.lon_max and ranges.lat_min <= lat <= ranges.lat_max
+        )
+
+    if within(second, first) and not within(first, second):
+        raise ValidationFailed.field(
+            field,
+            "lon_lat_order",
+            f"{field} is lon,lat: did you mean {field}={second!r},{first!r}?",
+            location,
+        )
+
+
+async def near_params(
+    session: Session,
     near: Annotated[
-        str | None, Query(description="lon,lat in WGS84: order by distance from it.")
+        str | None,
+        Query(
+            description="lon,lat in WGS84 degrees, e.g. `4.35,50.85`: order by distance from "
+            "it, nearest first. Given the wrong way round (lat,lon: a point whose first number "
+            "lies among the service area's latitudes and whose second among its longitudes) "
+            "it answers 422 `lon_lat_order`.",
+            examples=["4.3525,50.8467"],
+        ),
     ] = None,
     radius_km: Annotated[
         float | None,
@@ -61,6 +108,7 @@ def near_params(
             "Longitude lies in [-180, 180], latitude in [-90, 90].",
             "query",
         )
+    await refuse_swapped_lon_lat(session, (lon, lat), "near", "query")
     return NearParams((lon, lat), radius_km)
 
 

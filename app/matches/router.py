@@ -1,10 +1,11 @@
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
-from app.errors import PROBLEM_RESPONSES
+from app.errors import AUTHENTICATED, WRITE, problems
 from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
@@ -14,11 +15,8 @@ from app.models import Match as MatchRow
 from app.shipments.schemas import MatchShipmentCreate, Shipment
 from app.shipments.service import shipment_from_match, shipment_view
 
-router = APIRouter(
-    prefix="/v1/matches",
-    tags=["matching"],
-    responses=PROBLEM_RESPONSES,
-)
+router = APIRouter(prefix="/v1/matches", tags=["matching"])
+_NO_MATCH = {404: "No match with this id that your organization stands on a side of."}
 
 
 def _answer(response: Response, row: MatchRow) -> Match:
@@ -31,6 +29,14 @@ def _answer(response: Response, row: MatchRow) -> Match:
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotencyKey],
     summary="Propose a match between an offer and a request (either side's organization)",
+    description="Proposes a match and answers 201 with it; both sides hear `match.proposed` "
+    "and each still accepts it. Only the offer's or the request's organization may propose "
+    "(403 otherwise). A pair that is no candidate answers 422 `candidate`; a quantity beyond "
+    "what the offer can supply `within_supply`, below what can be counted "
+    "`at_least_matchable`, below the offer's min lot `min_lot`.",
+    responses=problems(
+        *AUTHENTICATED, *WRITE, 403, says={404: "No offer or no request with the id given."}
+    ),
 )
 async def propose_match(
     data: MatchCreate, principal: CurrentPrincipal, session: Session, response: Response
@@ -40,15 +46,26 @@ async def propose_match(
     return _answer(response, row)
 
 
-@router.get("", summary="Matches your organization stands on one side of, newest first")
+@router.get(
+    "",
+    summary="Matches your organization stands on one side of, newest first",
+    description="Your organization's matches, as the offer's or the request's side, newest "
+    "first, optionally of one status, offer or request; a full page has a `next` link. "
+    "Matches between two other organizations never appear.",
+    responses=problems(*AUTHENTICATED, 422),
+)
 async def list_matches(
     request: Request,
     principal: CurrentPrincipal,
     session: Session,
     page: Page,
-    status: MatchStatus | None = None,
-    offer_id: uuid.UUID | None = None,
-    request_id: uuid.UUID | None = None,
+    status: Annotated[MatchStatus | None, Query(description="Only matches in this status.")] = None,
+    offer_id: Annotated[
+        uuid.UUID | None, Query(description="Only the matches of this offer.")
+    ] = None,
+    request_id: Annotated[
+        uuid.UUID | None, Query(description="Only the matches of this request.")
+    ] = None,
 ) -> MatchPage:
     rows = await service.list_matches(session, principal, page, status, offer_id, request_id)
     return MatchPage(
@@ -56,7 +73,13 @@ async def list_matches(
     )
 
 
-@router.get("/{match_id}", summary="One match of your organization")
+@router.get(
+    "/{match_id}",
+    summary="One match of your organization",
+    description="The match with its `ETag`, when your organization is one of its sides; to "
+    "anyone else it does not exist (404).",
+    responses=problems(*AUTHENTICATED, 422, says=_NO_MATCH),
+)
 async def read_match(
     match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Match:
@@ -70,6 +93,17 @@ async def read_match(
     description="When both sides have accepted, the match's quantity is taken from the offer's and "
     "the request's remaining quantities in one transaction under row locks. If not enough "
     "remains, the accept answers 409 and nothing changes.",
+    responses=problems(
+        *AUTHENTICATED,
+        412,
+        422,
+        says={
+            **_NO_MATCH,
+            409: "The match is no longer proposed; not enough remains; a term it was "
+            "proposed on changed (`changed` names it, and the match is expired); or an "
+            "Idempotency-Key reused with another request.",
+        },
+    ),
 )
 async def accept_match(
     match_id: uuid.UUID,
@@ -81,7 +115,23 @@ async def accept_match(
     return _answer(response, await service.accept_match(session, principal, match_id, if_match))
 
 
-@router.post("/{match_id}/reject", dependencies=[IdempotencyKey], summary="Reject a proposed match")
+@router.post(
+    "/{match_id}/reject",
+    dependencies=[IdempotencyKey],
+    summary="Reject a proposed match",
+    description="Declines a proposed match for your side; both sides hear `match.rejected`. "
+    "A match that is no longer proposed answers 409.",
+    responses=problems(
+        *AUTHENTICATED,
+        412,
+        422,
+        says={
+            **_NO_MATCH,
+            409: "The match is no longer proposed, or an Idempotency-Key reused with "
+            "another request.",
+        },
+    ),
+)
 async def reject_match(
     match_id: uuid.UUID,
     principal: CurrentPrincipal,
@@ -96,6 +146,18 @@ async def reject_match(
     "/{match_id}/fulfil",
     dependencies=[IdempotencyKey],
     summary="Record that the material of an accepted match changed hands (either side)",
+    description="Marks an accepted match `fulfilled`. A match that is not accepted, or that a "
+    "yard's dispatch serves (the dispatch fulfils it), answers 409.",
+    responses=problems(
+        *AUTHENTICATED,
+        412,
+        422,
+        says={
+            **_NO_MATCH,
+            409: "The match is not accepted, or a yard's dispatch fulfils it; or an "
+            "Idempotency-Key reused with another request.",
+        },
+    ),
 )
 async def fulfil_match(
     match_id: uuid.UUID,
@@ -112,6 +174,19 @@ async def fulfil_match(
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotencyKey],
     summary="Create the shipment of an accepted match (either side)",
+    description="A shipment from the offer's place to the request's, with the match's load, "
+    "for route planning; 201 with it and its `Location`. Needs the carrier, supplier, consumer "
+    "or hub_operator role (403). A match that is not accepted answers 409; one whose mass is "
+    "unknown needs `load_kg` (422 `known_mass`).",
+    responses=problems(
+        *AUTHENTICATED,
+        *WRITE,
+        403,
+        says={
+            **_NO_MATCH,
+            409: "The match is not accepted, or an Idempotency-Key reused with another body.",
+        },
+    ),
 )
 async def ship_match(
     match_id: uuid.UUID,

@@ -13,6 +13,7 @@ from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
+from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.tracked_jobs import TrackedJob, run_tracked
 from app.matches.service import announce, new_match
 from app.matching_runs.schemas import RunCreate, RunStatus
@@ -63,6 +64,16 @@ async def get_run(
         )
     ).all()
     return run, list(matches)
+
+
+async def list_runs(
+    session: AsyncSession, principal: Principal, page: PageParams, status: RunStatus | None
+) -> list[MatchingRun]:
+    """The runs the principal's organization started, newest first."""
+    query = select(MatchingRun).where(MatchingRun.organization_id == principal.organization_id)
+    if status is not None:
+        query = query.where(MatchingRun.status == status.value)
+    return list((await session.scalars(keyset_page(query, newest_first(MatchingRun), page))).all())
 
 
 async def execute_run(

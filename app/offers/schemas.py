@@ -6,7 +6,14 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.kit.geo import Point, PointIn
+from app.kit.geo import (
+    DISTANCE_DESCRIPTION,
+    GeoFeature,
+    GeoFeatureCollection,
+    Point,
+    PointIn,
+    feature_properties,
+)
 from app.kit.quantity import (
     Amount,
     Condition,
@@ -28,37 +35,54 @@ class OfferStatus(StrEnum):
     closed = "closed"
 
 
+_SITE_ID = "One of your sites: the offer lies there (unless `location` is given too)."
+_LOCATION_IN = (
+    "Where the material is, when no site is named (or to place it elsewhere than its site)."
+)
+_MATERIAL = (
+    "A 6-digit EWC code of the European List of Waste (`17 05 04` and `170504*` name it too)."
+)
+_ITEM_TYPE = (
+    "For reuse items: what the item is (door, brick, beam), free text, at most 100 characters."
+)
+_TITLE = "A short title, 1 to 200 characters."
+_DESCRIPTION = "What the material is like, at most 5000 characters."
+_QUANTITY = "How much is offered in all."
+_MASS = "The total mass in kg; derived for kg and t, needed for pieces (anything that moves them)."
+_VOLUME = "The total volume in m3; derived for m3."
+_MIN_LOT = "The smallest lot sold, in the quantity's unit; at most the quantity."
+_AVAILABLE_FROM = "The first day the material can be collected (ISO date)."
+_AVAILABLE_UNTIL = "The last day it can be collected; none: open-ended. Not before available_from."
+_CONDITION = "The state of the material: A reusable as is, B needs work, C recycling only."
+_PRICE = "EUR per unit, to the cent; negative is a gate fee paid to the taker; none: to agree."
+_NOTES = "Private: only your organization sees them, at most 5000 characters."
+_STATUS = "open: on the market; reserved: all of it held by accepted matches; closed: withdrawn."
+
+
 class OfferFields(InputModel):
     """What an offer says, shared by create and update."""
 
-    site_id: uuid.UUID | None = Field(
-        default=None, description="One of your sites; gives the location."
+    site_id: uuid.UUID | None = Field(default=None, description=_SITE_ID)
+    location: PointIn | None = Field(default=None, description=_LOCATION_IN)
+    material: str = Field(min_length=1, max_length=12, examples=["170504"], description=_MATERIAL)
+    item_type: str | None = Field(
+        default=None, max_length=100, examples=["door"], description=_ITEM_TYPE
     )
-    location: PointIn | None = Field(
-        default=None, description="Where the material is, when no site is named."
+    title: str = Field(
+        min_length=1, max_length=200, examples=["Excavated soil"], description=_TITLE
     )
-    material: str = Field(
-        min_length=1, max_length=12, examples=["170504"], description="A 6-digit EWC code."
+    description: str | None = Field(default=None, max_length=5000, description=_DESCRIPTION)
+    quantity: Quantity = Field(description=_QUANTITY)
+    mass_kg: MassKg | None = Field(default=None, description=_MASS)
+    volume_m3: VolumeM3 | None = Field(default=None, description=_VOLUME)
+    min_lot: Amount | None = Field(default=None, description=_MIN_LOT)
+    available_from: date = Field(description=_AVAILABLE_FROM, examples=["2026-12-01"])
+    available_until: date | None = Field(
+        default=None, description=_AVAILABLE_UNTIL, examples=["2026-12-31"]
     )
-    item_type: str | None = Field(default=None, max_length=100, examples=["door"])
-    title: str = Field(min_length=1, max_length=200, examples=["Excavated soil"])
-    description: str | None = Field(default=None, max_length=5000)
-    quantity: Quantity
-    mass_kg: MassKg | None = Field(default=None, description="Total mass; derived for kg and t.")
-    volume_m3: VolumeM3 | None = Field(default=None, description="Total volume; derived for m3.")
-    min_lot: Amount | None = Field(
-        default=None, description="Smallest lot sold, in the quantity's unit."
-    )
-    available_from: date
-    available_until: date | None = None
-    condition: Condition = Field(description="A: reusable as is; B: needs work; C: recycling only.")
-    price_per_unit: Price | None = Field(
-        default=None,
-        description="EUR per unit, to the cent; negative is a gate fee paid to the taker.",
-    )
-    notes: str | None = Field(
-        default=None, max_length=5000, description="Private: only your organization sees them."
-    )
+    condition: Condition = Field(description=_CONDITION)
+    price_per_unit: Price | None = Field(default=None, description=_PRICE)
+    notes: str | None = Field(default=None, max_length=5000, description=_NOTES)
 
     @field_validator("min_lot")
     @classmethod
@@ -78,7 +102,7 @@ class OfferFields(InputModel):
 
 
 class OfferCreate(OfferFields):
-    pass
+    """An offer to post: a `site_id` or a `location`, and what, how much and when."""
 
 
 class OfferStored(OfferFields):
@@ -90,57 +114,90 @@ class OfferStored(OfferFields):
 class OfferUpdate(InputModel):
     """Only the fields you send change; the rules of a create apply to the result."""
 
-    site_id: uuid.UUID | None = None
-    location: PointIn | None = None
-    material: str | None = None
-    item_type: str | None = None
-    title: str | None = None
-    description: str | None = None
-    quantity: Quantity | None = None
-    mass_kg: float | None = None
-    volume_m3: float | None = None
-    min_lot: float | None = None
-    available_from: date | None = None
-    available_until: date | None = None
-    condition: Condition | None = None
-    price_per_unit: float | None = None
-    notes: str | None = None
+    site_id: uuid.UUID | None = Field(default=None, description=_SITE_ID)
+    location: PointIn | None = Field(default=None, description=_LOCATION_IN)
+    material: str | None = Field(default=None, description=_MATERIAL)
+    item_type: str | None = Field(default=None, description=_ITEM_TYPE)
+    title: str | None = Field(default=None, description=_TITLE)
+    description: str | None = Field(default=None, description=_DESCRIPTION)
+    quantity: Quantity | None = Field(
+        default=None,
+        description=_QUANTITY + " What matches reserved stays reserved: the quantity cannot go "
+        "below it, nor its unit change (409).",
+    )
+    mass_kg: float | None = Field(default=None, description=_MASS)
+    volume_m3: float | None = Field(default=None, description=_VOLUME)
+    min_lot: float | None = Field(default=None, description=_MIN_LOT)
+    available_from: date | None = Field(default=None, description=_AVAILABLE_FROM)
+    available_until: date | None = Field(default=None, description=_AVAILABLE_UNTIL)
+    condition: Condition | None = Field(default=None, description=_CONDITION)
+    price_per_unit: float | None = Field(default=None, description=_PRICE)
+    notes: str | None = Field(default=None, description=_NOTES)
     status: OfferStatus | None = Field(
         default=None, description="open or closed; reserved is set by matches."
     )
 
 
-class OfferPublic(BaseModel):
+class OfferPublicFields(BaseModel):
+    """What every organization sees of an offer, but where it is."""
+
+    id: uuid.UUID = Field(description="The offer's id.")
+    organization_id: uuid.UUID = Field(description="The organization that offers it.")
+    material: str = Field(description="Its 6-digit EWC code.", examples=["170504"])
+    item_type: str | None = Field(description=_ITEM_TYPE)
+    title: str = Field(description=_TITLE)
+    description: str | None = Field(description=_DESCRIPTION)
+    quantity: StoredQuantity = Field(description=_QUANTITY)
+    remaining: Remaining = Field(
+        description="What accepted matches have not reserved, in the quantity's unit."
+    )
+    mass_kg: float | None = Field(description="The total mass in kg, when known.")
+    volume_m3: float | None = Field(description="The total volume in m3, when known.")
+    min_lot: float | None = Field(description=_MIN_LOT)
+    available_from: date = Field(description=_AVAILABLE_FROM)
+    available_until: date | None = Field(description=_AVAILABLE_UNTIL)
+    condition: Condition = Field(description=_CONDITION)
+    price_per_unit: float | None = Field(description=_PRICE)
+    currency: str = Field(default="EUR", description="Always EUR.")
+    status: OfferStatus = Field(description=_STATUS)
+    version: int = Field(description="Its version, also its ETag: send it in `If-Match`.")
+    created_at: datetime = Field(description="When it was posted.")
+    updated_at: datetime = Field(description="When it last changed.")
+
+
+class OfferOwnerFields(BaseModel):
+    """What only the offer's organization sees."""
+
+    site_id: uuid.UUID | None = Field(description="The site it lies at, if it names one.")
+    notes: str | None = Field(description=_NOTES)
+
+
+class OfferPublic(OfferPublicFields):
     """What every organization sees of an offer."""
 
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    material: str
-    item_type: str | None
-    title: str
-    description: str | None
-    quantity: StoredQuantity
-    remaining: Remaining
-    mass_kg: float | None
-    volume_m3: float | None
-    min_lot: float | None
-    available_from: date
-    available_until: date | None
-    condition: Condition
-    price_per_unit: float | None
-    currency: str = "EUR"
-    status: OfferStatus
-    location: Point
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    location: Point = Field(description="Where the material is.")
 
 
-class Offer(OfferPublic):
+class Offer(OfferOwnerFields, OfferPublic):
     """An offer as its owner sees it."""
 
-    site_id: uuid.UUID | None
-    notes: str | None
+
+class OfferPublicFeatureProperties(OfferPublicFields):
+    """Another organization's offer in a list: its public fields."""
+
+    distance_m: float | None = Field(description=DISTANCE_DESCRIPTION)
+
+
+class OfferFeatureProperties(OfferOwnerFields, OfferPublicFeatureProperties):
+    """One of your offers in a list: all its fields."""
+
+
+class OfferFeature(GeoFeature[Point, OfferFeatureProperties | OfferPublicFeatureProperties]):
+    """One offer of the list: all its fields when it is yours, its public ones otherwise."""
+
+
+class OfferFeatureCollection(GeoFeatureCollection[OfferFeature]):
+    """A page of offers."""
 
 
 def offer_view(row: OfferRow, viewer: uuid.UUID) -> Offer | OfferPublic:
@@ -153,4 +210,16 @@ def offer_view(row: OfferRow, viewer: uuid.UUID) -> Offer | OfferPublic:
         Offer.model_validate(data)
         if row.organization_id == viewer
         else OfferPublic.model_validate(data)
+    )
+
+
+def offer_feature(row: OfferRow, viewer: uuid.UUID, distance_m: float | None) -> OfferFeature:
+    view = offer_view(row, viewer)
+    properties: type[OfferPublicFeatureProperties] = (
+        OfferFeatureProperties if isinstance(view, Offer) else OfferPublicFeatureProperties
+    )
+    return OfferFeature(
+        id=str(view.id),
+        geometry=view.location,
+        properties=feature_properties(view, distance_m, properties),
     )

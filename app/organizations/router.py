@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.auth import Credentials, CurrentPrincipal, current_principal, require_admin
 from app.dependencies import AppSettings, Session
-from app.errors import PROBLEM_RESPONSES, ValidationFailed
+from app.errors import AUTHENTICATED, WRITE, ValidationFailed, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 from app.models import ApiKey as ApiKeyRow
@@ -19,9 +19,16 @@ from app.organizations.schemas import (
     Organization,
     OrganizationCreate,
     OrganizationCreated,
+    OrganizationPage,
 )
 
-router = APIRouter(prefix="/v1/organizations", tags=["organizations"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+_ADMIN_ONLY = {403: "Only the admin token may do this (an organization's key may not)."}
+_KEY_OWNER = {
+    403: "An organization's id in the path needs the admin token; use `me` with your own key."
+}
+_NO_ORGANIZATION = {404: "No organization with this id."}
+_NO_KEY = {404: "No such API key in this organization, or no such organization."}
 
 # A response holding a secret shown once: no cache keeps it, nor the idempotency records.
 _SHOWN_ONCE = {"Cache-Control": "no-store"}
@@ -32,6 +39,12 @@ _SHOWN_ONCE = {"Cache-Control": "no-store"}
     status_code=status.HTTP_201_CREATED,
     dependencies=[Depends(require_admin), IdempotencyKey],
     summary="Create an organization (admin token); answers its API key once",
+    description="Creates an organization with its roles and its first API key, and answers "
+    "201 with the key, in this answer only (`Cache-Control: no-store`); boucle keeps its "
+    "hash. Only the admin token may (403 with an organization's key). The same "
+    "Idempotency-Key again answers 409 `secret-shown-once`, naming what was created, rather "
+    "than the key.",
+    responses=problems(*AUTHENTICATED, *WRITE, says=_ADMIN_ONLY),
 )
 async def create_organization(
     data: OrganizationCreate, session: Session, response: Response
@@ -41,13 +54,42 @@ async def create_organization(
     return OrganizationCreated.model_validate({**organization.__dict__, "api_key": api_key})
 
 
-@router.get("/me", summary="The organization behind your API key")
+@router.get(
+    "",
+    dependencies=[Depends(require_admin)],
+    summary="Every organization, newest first (admin token)",
+    description="Every organization's public profile (id, name, roles, created_at; never a "
+    "key), newest first; a full page has a `next` link. Only the admin token may list them: "
+    "an organization's key answers 403, no key 401.",
+    responses=problems(*AUTHENTICATED, 422, says=_ADMIN_ONLY),
+)
+async def list_organizations(request: Request, session: Session, page: Page) -> OrganizationPage:
+    rows = await service.list_organizations(session, page)
+    return OrganizationPage(
+        items=[Organization.model_validate(r, from_attributes=True) for r in rows],
+        links=page_links(request, page, rows, creation_key),
+    )
+
+
+@router.get(
+    "/me",
+    summary="The organization behind your API key",
+    description="Your organization's profile: its id, name, roles and creation time. A "
+    "missing, unknown or revoked key answers 401.",
+    responses=problems(*AUTHENTICATED),
+)
 async def read_my_organization(principal: CurrentPrincipal, session: Session) -> Organization:
     organization = await service.get_organization(session, principal.organization_id)
     return Organization.model_validate(organization, from_attributes=True)
 
 
-@router.get("/{organization_id}", summary="An organization's public profile")
+@router.get(
+    "/{organization_id}",
+    summary="An organization's public profile",
+    description="Any organization's id, name, roles and creation time, for any key: an "
+    "offer's or a request's `organization_id` leads here. Never its keys.",
+    responses=problems(*AUTHENTICATED, 422, says=_NO_ORGANIZATION),
+)
 async def read_organization(
     organization_id: uuid.UUID, _: CurrentPrincipal, session: Session
 ) -> Organization:
@@ -100,7 +142,18 @@ def _key(row: ApiKeyRow) -> ApiKey:
     summary="A new API key; answers it once",
     description="An organization has at most 10 active keys by default: one more answers 422 "
     "with the rule `max_keys`. The key is in this answer only (`Cache-Control: no-store`); "
-    "boucle keeps its hash and a short prefix to recognise it.",
+    "boucle keeps its hash and a short prefix to recognise it. `me` issues one of your own "
+    "organization's; an organization's id needs the admin token (403).",
+    responses=problems(
+        *AUTHENTICATED,
+        *WRITE,
+        says={
+            **_KEY_OWNER,
+            **_NO_ORGANIZATION,
+            409: "An Idempotency-Key reused: with another body, or for this very request "
+            "(`secret-shown-once`: the key is never shown twice).",
+        },
+    ),
 )
 async def create_key(
     data: ApiKeyCreate,
@@ -117,7 +170,14 @@ async def create_key(
     return ApiKeyCreated.model_validate({**_key(row).model_dump(), "api_key": api_key})
 
 
-@router.get("/{organization}/keys", summary="The API keys, revoked ones too, newest first")
+@router.get(
+    "/{organization}/keys",
+    summary="The API keys, revoked ones too, newest first",
+    description="The keys of your organization (`me`) or, with the admin token, of the "
+    "organization named: id, name, prefix, created_at, last_used_at and revoked_at, never the "
+    "key; a full page has a `next` link.",
+    responses=problems(*AUTHENTICATED, 422, says={**_KEY_OWNER, **_NO_ORGANIZATION}),
+)
 async def list_keys(request: Request, owner: Owner, session: Session, page: Page) -> ApiKeyPage:
     rows = await service.list_keys(session, owner.organization_id, page)
     return ApiKeyPage(
@@ -125,7 +185,13 @@ async def list_keys(request: Request, owner: Owner, session: Session, page: Page
     )
 
 
-@router.get("/{organization}/keys/{key_id}", summary="One API key (never the key itself)")
+@router.get(
+    "/{organization}/keys/{key_id}",
+    summary="One API key (never the key itself)",
+    description="One key of your organization (`me`) or, with the admin token, of the "
+    "organization named. Another organization's key answers 404.",
+    responses=problems(*AUTHENTICATED, 422, says={**_KEY_OWNER, **_NO_KEY}),
+)
 async def read_key(key_id: uuid.UUID, owner: Owner, session: Session) -> ApiKey:
     return _key(await service.get_key(session, owner.organization_id, key_id))
 
@@ -137,6 +203,15 @@ async def read_key(key_id: uuid.UUID, owner: Owner, session: Session) -> ApiKey:
     description="The next request with the key answers 401. A key that is already revoked, "
     "or of another organization, answers 404. An organization may revoke the key it is "
     "using, but not its last active key (409: create another first); the admin token may.",
+    responses=problems(
+        *AUTHENTICATED,
+        422,
+        says={
+            **_KEY_OWNER,
+            **_NO_KEY,
+            409: "It is your organization's last active key: create another first.",
+        },
+    ),
 )
 async def revoke_key(key_id: uuid.UUID, owner: Owner, session: Session) -> None:
     await service.revoke_key(session, owner.organization_id, key_id, keep_last=not owner.by_admin)

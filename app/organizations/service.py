@@ -27,6 +27,11 @@ async def create_organization(
     return organization, key
 
 
+async def list_organizations(session: AsyncSession, page: PageParams) -> list[Organization]:
+    query = select(Organization)
+    return list((await session.scalars(keyset_page(query, newest_first(Organization), page))).all())
+
+
 async def get_organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization:
     organization = await session.get(Organization, organization_id)
     if organization is None:

@@ -5,7 +5,14 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from app.kit.geo import Point, PointIn
+from app.kit.geo import (
+    DISTANCE_DESCRIPTION,
+    GeoFeature,
+    GeoFeatureCollection,
+    Point,
+    PointIn,
+    feature_properties,
+)
 from app.kit.quantity import (
     Condition,
     Kilometres,
@@ -27,38 +34,50 @@ class RequestStatus(StrEnum):
     closed = "closed"
 
 
+_SITE_ID = "One of your sites: the delivery place (unless `location` is given too)."
+_LOCATION_IN = "The delivery place, when no site is named (or to deliver elsewhere than the site)."
+_MATERIAL = (
+    "What would do: a 6-digit EWC code (170504), a 4-digit sub-chapter (1705) or a 2-digit "
+    "chapter (17). Hazardous codes are matched only when named exactly."
+)
+_TITLE = "A short title, at most 200 characters."
+_DESCRIPTION = "What the material is for, at most 5000 characters."
+_QUANTITY = "How much is needed in all."
+_MASS = "The total mass in kg; derived for kg and t, needed for pieces."
+_VOLUME = "The total volume in m3; derived for m3."
+_NEEDED_FROM = "The first day the material may arrive (ISO date)."
+_NEEDED_BY = "The last day it may arrive; not before needed_from."
+_MAX_DISTANCE = (
+    "How far the material may come from, in km (straight line): above 0, at most 200, to the "
+    "metre (3 decimals); 15 by default."
+)
+_MIN_CONDITION = (
+    "The worst condition accepted: A (reusable as is), B (needs work) or C (recycling only)."
+)
+_MAX_PRICE = "The most paid per unit, in EUR to the cent; none: any price."
+_NOTES = "Private: only your organization sees them, at most 5000 characters."
+_STATUS = "open: looking; reserved: all of it covered by accepted matches; closed: withdrawn."
+
+
 class RequestFields(InputModel):
     """What a request says, shared by create and update."""
 
-    site_id: uuid.UUID | None = Field(
-        default=None, description="One of your sites: the delivery place."
+    site_id: uuid.UUID | None = Field(default=None, description=_SITE_ID)
+    location: PointIn | None = Field(default=None, description=_LOCATION_IN)
+    material: str = Field(min_length=2, max_length=12, examples=["1705"], description=_MATERIAL)
+    title: str | None = Field(
+        default=None, max_length=200, examples=["Fill for a garden"], description=_TITLE
     )
-    location: PointIn | None = Field(
-        default=None, description="The delivery place, when no site is named."
-    )
-    material: str = Field(
-        min_length=2,
-        max_length=12,
-        examples=["1705"],
-        description="A 6-digit EWC code, a 4-digit sub-chapter or a 2-digit chapter.",
-    )
-    title: str | None = Field(default=None, max_length=200, examples=["Fill for a garden"])
-    description: str | None = Field(default=None, max_length=5000)
-    quantity: Quantity
-    mass_kg: MassKg | None = Field(default=None, description="Total mass; derived for kg and t.")
-    volume_m3: VolumeM3 | None = Field(default=None, description="Total volume; derived for m3.")
-    needed_from: date
-    needed_by: date
-    max_distance_km: Kilometres = Field(
-        default=15, gt=0, le=200, description="At most 200, to the metre (3 decimals)."
-    )
-    min_condition: Condition = Field(
-        default=Condition.C, description="The worst condition you accept."
-    )
-    max_price_per_unit: Price | None = Field(default=None, description="EUR per unit.")
-    notes: str | None = Field(
-        default=None, max_length=5000, description="Private: only your organization sees them."
-    )
+    description: str | None = Field(default=None, max_length=5000, description=_DESCRIPTION)
+    quantity: Quantity = Field(description=_QUANTITY)
+    mass_kg: MassKg | None = Field(default=None, description=_MASS)
+    volume_m3: VolumeM3 | None = Field(default=None, description=_VOLUME)
+    needed_from: date = Field(description=_NEEDED_FROM, examples=["2026-12-05"])
+    needed_by: date = Field(description=_NEEDED_BY, examples=["2026-12-20"])
+    max_distance_km: Kilometres = Field(default=15, gt=0, le=200, description=_MAX_DISTANCE)
+    min_condition: Condition = Field(default=Condition.C, description=_MIN_CONDITION)
+    max_price_per_unit: Price | None = Field(default=None, description=_MAX_PRICE)
+    notes: str | None = Field(default=None, max_length=5000, description=_NOTES)
 
     @field_validator("needed_by")
     @classmethod
@@ -70,7 +89,7 @@ class RequestFields(InputModel):
 
 
 class RequestCreate(RequestFields):
-    pass
+    """A request to post: a `site_id` or a `location`, and what, how much, when and from how far."""
 
 
 class RequestStored(RequestFields):
@@ -80,55 +99,88 @@ class RequestStored(RequestFields):
 class RequestUpdate(InputModel):
     """Only the fields you send change; the rules of a create apply to the result."""
 
-    site_id: uuid.UUID | None = None
-    location: PointIn | None = None
-    material: str | None = None
-    title: str | None = None
-    description: str | None = None
-    quantity: Quantity | None = None
-    mass_kg: float | None = None
-    volume_m3: float | None = None
-    needed_from: date | None = None
-    needed_by: date | None = None
-    max_distance_km: float | None = None
-    min_condition: Condition | None = None
-    max_price_per_unit: float | None = None
-    notes: str | None = None
+    site_id: uuid.UUID | None = Field(default=None, description=_SITE_ID)
+    location: PointIn | None = Field(default=None, description=_LOCATION_IN)
+    material: str | None = Field(default=None, description=_MATERIAL)
+    title: str | None = Field(default=None, description=_TITLE)
+    description: str | None = Field(default=None, description=_DESCRIPTION)
+    quantity: Quantity | None = Field(
+        default=None,
+        description=_QUANTITY + " What matches reserved stays reserved: the quantity cannot go "
+        "below it, nor its unit change (409).",
+    )
+    mass_kg: float | None = Field(default=None, description=_MASS)
+    volume_m3: float | None = Field(default=None, description=_VOLUME)
+    needed_from: date | None = Field(default=None, description=_NEEDED_FROM)
+    needed_by: date | None = Field(default=None, description=_NEEDED_BY)
+    max_distance_km: float | None = Field(default=None, description=_MAX_DISTANCE)
+    min_condition: Condition | None = Field(default=None, description=_MIN_CONDITION)
+    max_price_per_unit: float | None = Field(default=None, description=_MAX_PRICE)
+    notes: str | None = Field(default=None, description=_NOTES)
     status: RequestStatus | None = Field(
         default=None, description="open or closed; reserved is set by matches."
     )
 
 
-class MaterialRequestPublic(BaseModel):
+class RequestPublicFields(BaseModel):
+    """What every organization sees of a request, but where it is."""
+
+    id: uuid.UUID = Field(description="The request's id.")
+    organization_id: uuid.UUID = Field(description="The organization that asks.")
+    material: str = Field(description=_MATERIAL, examples=["1705"])
+    title: str | None = Field(description=_TITLE)
+    description: str | None = Field(description=_DESCRIPTION)
+    quantity: StoredQuantity = Field(description=_QUANTITY)
+    remaining: Remaining = Field(
+        description="What accepted matches have not covered, in the quantity's unit."
+    )
+    mass_kg: float | None = Field(description="The total mass in kg, when known.")
+    volume_m3: float | None = Field(description="The total volume in m3, when known.")
+    needed_from: date = Field(description=_NEEDED_FROM)
+    needed_by: date = Field(description=_NEEDED_BY)
+    max_distance_km: float = Field(description=_MAX_DISTANCE)
+    min_condition: Condition = Field(description=_MIN_CONDITION)
+    max_price_per_unit: float | None = Field(description=_MAX_PRICE)
+    currency: str = Field(default="EUR", description="Always EUR.")
+    status: RequestStatus = Field(description=_STATUS)
+    version: int = Field(description="Its version, also its ETag: send it in `If-Match`.")
+    created_at: datetime = Field(description="When it was posted.")
+    updated_at: datetime = Field(description="When it last changed.")
+
+
+class RequestOwnerFields(BaseModel):
+    """What only the request's organization sees."""
+
+    site_id: uuid.UUID | None = Field(description="The delivery site, if it names one.")
+    notes: str | None = Field(description=_NOTES)
+
+
+class MaterialRequestPublic(RequestPublicFields):
     """What every organization sees of a request."""
 
-    id: uuid.UUID
-    organization_id: uuid.UUID
-    material: str
-    title: str | None
-    description: str | None
-    quantity: StoredQuantity
-    remaining: Remaining
-    mass_kg: float | None
-    volume_m3: float | None
-    needed_from: date
-    needed_by: date
-    max_distance_km: float
-    min_condition: Condition
-    max_price_per_unit: float | None
-    currency: str = "EUR"
-    status: RequestStatus
-    location: Point
-    version: int
-    created_at: datetime
-    updated_at: datetime
+    location: Point = Field(description="The delivery place.")
 
 
-class MaterialRequest(MaterialRequestPublic):
+class MaterialRequest(RequestOwnerFields, MaterialRequestPublic):
     """A request as its owner sees it."""
 
-    site_id: uuid.UUID | None
-    notes: str | None
+
+class RequestPublicFeatureProperties(RequestPublicFields):
+    """Another organization's request in a list: its public fields."""
+
+    distance_m: float | None = Field(description=DISTANCE_DESCRIPTION)
+
+
+class RequestFeatureProperties(RequestOwnerFields, RequestPublicFeatureProperties):
+    """One of your requests in a list: all its fields."""
+
+
+class RequestFeature(GeoFeature[Point, RequestFeatureProperties | RequestPublicFeatureProperties]):
+    """One request of the list: all its fields when it is yours, its public ones otherwise."""
+
+
+class RequestFeatureCollection(GeoFeatureCollection[RequestFeature]):
+    """A page of requests."""
 
 
 def request_view(
@@ -142,3 +194,19 @@ def request_view(
     if row.organization_id == viewer:
         return MaterialRequest.model_validate(data)
     return MaterialRequestPublic.model_validate(data)
+
+
+def request_feature(
+    row: MaterialRequestRow, viewer: uuid.UUID, distance_m: float | None
+) -> RequestFeature:
+    view = request_view(row, viewer)
+    properties: type[RequestPublicFeatureProperties] = (
+        RequestFeatureProperties
+        if isinstance(view, MaterialRequest)
+        else RequestPublicFeatureProperties
+    )
+    return RequestFeature(
+        id=str(view.id),
+        geometry=view.location,
+        properties=feature_properties(view, distance_m, properties),
+    )
