@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -68,6 +69,19 @@ def _problem(description: str) -> dict[str, Any]:
 
 
 _PROBLEM_REF = "#/components/schemas/ProblemDoc"
+
+
+def with_schemas(document: dict[str, Any], models: Sequence[type[BaseModel]]) -> dict[str, Any]:
+    """The document with the schemas of answers that no route returns as its model (a
+    GeoJSON alternative named by `$ref`), beside those FastAPI collects."""
+    _, definitions = models_json_schema(
+        [(model, "serialization") for model in models],
+        ref_template="#/components/schemas/{model}",
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in definitions.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    return document
 
 
 def with_problem_media_type(document: dict[str, Any]) -> dict[str, Any]:

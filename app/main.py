@@ -10,7 +10,12 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app.candidates.router import router as candidates_router
 from app.db import create_engine, create_sessionmaker
 from app.docs.pages import mount_docs
-from app.errors import UnexpectedErrorMiddleware, install_error_handlers, with_problem_media_type
+from app.errors import (
+    UnexpectedErrorMiddleware,
+    install_error_handlers,
+    with_problem_media_type,
+    with_schemas,
+)
 from app.fleet.router import router as fleet_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
@@ -27,6 +32,7 @@ from app.offers.router import router as offers_router
 from app.ogc.mount import OGC_PATH, open_data_app
 from app.organizations.router import router as organizations_router
 from app.requests.router import router as requests_router
+from app.route_plans.geojson import RoutePlanFeatureCollection
 from app.route_plans.router import router as route_plans_router
 from app.settings import Settings, get_settings
 from app.shipments.router import router as shipments_router
@@ -49,6 +55,11 @@ they have (**offers**) and what they need (**requests**), boucle finds them near
 
 Map data © OpenStreetMap contributors (ODbL).
 """
+
+
+# Answers some routes give in another media type than their model's (GeoJSON with
+# `format=geojson`): their schemas go into the document beside the models'.
+ALTERNATIVE_ANSWERS = (RoutePlanFeatureCollection,)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,7 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
     )
     document = app.openapi
-    app.openapi = lambda: with_problem_media_type(document())  # type: ignore[method-assign]
+    app.openapi = lambda: with_problem_media_type(  # type: ignore[method-assign]
+        with_schemas(document(), ALTERNATIVE_ANSWERS)
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)

@@ -25,12 +25,15 @@ def only_when_set(description: str) -> Any:
     return Field(default=None, exclude_if=_is_none, description=description)
 
 
-class PlannedStop(BaseModel):
-    kind: Literal["start", "pickup", "delivery", "end"]
+class StopTimes(BaseModel):
+    """A stop but its place."""
+
+    kind: Literal["start", "pickup", "delivery", "end"] = Field(
+        description="start and end: the vehicle's; pickup and delivery: a shipment's."
+    )
     shipment_id: str | None = Field(
         description="The shipment picked up or delivered; null at the start and the end."
     )
-    location: tuple[float, float] = Field(description="[lon, lat] in WGS84.")
     arrival: datetime = Field(description=f"When the vehicle gets there. {_LOCAL}")
     start: datetime = Field(
         description=f"When the service starts: the arrival, or the window's opening after a "
@@ -47,28 +50,37 @@ class PlannedStop(BaseModel):
     )
 
 
+class PlannedStop(StopTimes):
+    location: tuple[float, float] = Field(description="[lon, lat] in WGS84.")
+
+
 class LineString(BaseModel):
-    type: Literal["LineString"] = "LineString"
+    type: Literal["LineString"] = Field(default="LineString", description="GeoJSON's type.")
     coordinates: list[tuple[float, float]] = Field(description="[lon, lat] in WGS84.")
 
 
-class PlannedRoute(BaseModel):
+class RouteFigures(BaseModel):
+    """A route but its stops and its line."""
+
     vehicle_id: str = Field(description="The vehicle's id, or inline-<n> for the n-th inline one.")
-    vehicle_name: str
-    vehicle_type: str
+    vehicle_name: str = Field(description="The vehicle's name.")
+    vehicle_type: str = Field(description="cargo_bike, cargo_trike, e_van, van or truck.")
     km: float = Field(description="Driven from start to end, km.")
     hours: float = Field(description="From leaving the start to reaching the end, hours.")
     co2_kg: float = Field(description="kg CO2e: the vehicle's factor x its km (GLEC).")
     tonne_km: float = Field(description="Tonnes carried x km driven with them.")
-    stops: list[PlannedStop] = Field(description="In order, from the start to the end.")
     tier: Tier | None = only_when_set(f"two_tier plans: {_TIER}.")
+
+
+class PlannedRoute(RouteFigures):
+    stops: list[PlannedStop] = Field(description="In order, from the start to the end.")
     geometry: LineString | None = only_when_set(
         "road plans: the route along the streets it takes (© OpenStreetMap contributors)."
     )
 
 
 class UnassignedShipment(BaseModel):
-    shipment_id: str
+    shipment_id: str = Field(description="The shipment's id, or its reference when inline.")
     reason: Literal["too_heavy", "out_of_range", "window_unreachable", "no_room"] = Field(
         description="too_heavy: more than any vehicle carries; out_of_range: farther than any "
         "vehicle able to carry it drives; window_unreachable: no vehicle reaches its windows "
@@ -142,13 +154,14 @@ class SolverRun(BaseModel):
     )
 
 
-class HubTransfer(BaseModel):
-    shipment_id: str
+class TransferTimes(BaseModel):
+    """A hand-over at a hub but its place."""
+
+    shipment_id: str = Field(description="The shipment handed over.")
     hub_id: str = Field(
         description="The hub's site id, or hub-<n> for the n-th hub given by location."
     )
-    hub_name: str
-    location: tuple[float, float] = Field(description="The hub, [lon, lat] in WGS84.")
+    hub_name: str = Field(description="The hub's name.")
     inbound_vehicle_id: str = Field(description="The vehicle bringing the goods to the hub.")
     unloaded_at: datetime = Field(description=f"When it has unloaded them there. {_LOCAL}")
     outbound_vehicle_id: str = Field(description="The vehicle taking them on.")
@@ -157,12 +170,16 @@ class HubTransfer(BaseModel):
     )
 
 
+class HubTransfer(TransferTimes):
+    location: tuple[float, float] = Field(description="The hub, [lon, lat] in WGS84.")
+
+
 class RoutePlanResult(BaseModel):
     matrix: Literal["straight_line", "road"] = Field(description="The travel matrix used.")
     mode: Literal["direct", "two_tier"] = Field(default="direct", description="As asked.")
     routes: list[PlannedRoute] = Field(description="One per vehicle used.")
     unassigned: list[UnassignedShipment] = Field(description="The shipments left out, and why.")
-    kpis: PlanKpis
+    kpis: PlanKpis = Field(description="The plan's figures.")
     co2_kg_by_shipment: dict[str, float] = Field(
         description="Each served shipment's share of the plan's kg CO2e, allocated by tonne-km."
     )
@@ -171,7 +188,7 @@ class RoutePlanResult(BaseModel):
         "its delivery."
     )
     saving: Saving = Field(description="The plan against the baseline.")
-    solver: SolverRun
+    solver: SolverRun = Field(description="How it was searched, and what each engine found.")
     via_hub: dict[str, str] | None = only_when_set(
         "two_tier plans: the shipments sent through a hub, with the hub's id."
     )

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
-from app.errors import JOB_QUOTA_RESPONSES, PROBLEM_RESPONSES
+from app.errors import AUTHENTICATED, WRITE, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
@@ -20,15 +20,38 @@ from app.route_plans.schemas import (
     route_plan_view,
 )
 
-router = APIRouter(prefix="/v1/route-plans", tags=["logistics"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/route-plans", tags=["logistics"])
+
+_NO_PLAN = {404: "No such route plan of your organization."}
 
 
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[IdempotencyKey],
-    responses=JOB_QUOTA_RESPONSES,
+    responses=problems(
+        *AUTHENTICATED,
+        *WRITE,
+        403,
+        404,
+        429,
+        says={
+            403: "Planning needs the role carrier or hub_operator",
+            404: "A vehicle, shipment or hub site named by id is not your organization's",
+            422: "A field breaks a rule, an inline vehicle or shipment does (named by its place, "
+            "`vehicles.0.start`), or the plan is too large (`max_shipments`, `max_vehicles`, "
+            "`max_profiles`)",
+        },
+    ),
     summary="Plan the rounds of a day (role carrier or hub_operator); runs as a job",
+    description="Freezes the vehicles and shipments (by id, or inline) into the plan's inputs "
+    "and queues the planning: 202 with `Location`, the plan `queued`. Poll "
+    "`GET /v1/route-plans/{id}`: `running` with its `progress`, then `done` with its `result` "
+    "(routes with stop times and loads, unassigned shipments with a reason, km, CO2e, the "
+    "van baseline and the saving), or `failed` with an `error` a person can act on. "
+    "`mode: two_tier` with `hubs` plans vans to the hubs and cargo bikes from them, where "
+    "that is cheaper. An organization has at most 2 plans and matching runs queued or running "
+    "at once (429 with `Retry-After`).",
 )
 async def start_plan(
     data: RoutePlanCreate,
@@ -42,7 +65,14 @@ async def start_plan(
     return route_plan_view(row)
 
 
-@router.get("", summary="Your organization's route plans, newest first")
+@router.get(
+    "",
+    summary="Your organization's route plans, newest first",
+    description="Every plan your organization asked for, newest first, with its status, its "
+    "progress while running and its result when done; `status` keeps one status. Paginated "
+    "with `limit` and `cursor` (the `next` link).",
+    responses=problems(*AUTHENTICATED, 422),
+)
 async def list_plans(
     request: Request,
     principal: CurrentPrincipal,
@@ -60,12 +90,21 @@ async def list_plans(
 @router.get(
     "/{plan_id}",
     summary="A route plan: its status, then routes, unassigned shipments, KPIs and the baseline",
+    description="The plan as its owner reads it: `queued`, `running` (with `progress`: phase, "
+    "elapsed seconds, the search's time), `done` (with `result`), `failed` (with `error`) or "
+    "`cancelled`. With `format=geojson`, a FeatureCollection for a map: each route a "
+    "LineString, each stop a Point with its times and load, each hub hand-over a Point.",
     response_model=RoutePlan,
     responses={
         200: {
-            "content": {GEOJSON_MEDIA_TYPE: {}},
+            "content": {
+                GEOJSON_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/RoutePlanFeatureCollection"}
+                }
+            },
             "description": "JSON, or GeoJSON with format=geojson",
-        }
+        },
+        **problems(*AUTHENTICATED, 404, 422, says=_NO_PLAN),
     },
 )
 async def read_plan(
@@ -78,7 +117,7 @@ async def read_plan(
 ) -> RoutePlan | JSONResponse:
     row = await service.get_plan(session, principal, plan_id)
     if format == "geojson":
-        return GeoJSONResponse(route_plan_geojson(row))
+        return GeoJSONResponse(route_plan_geojson(row).model_dump(mode="json"))
     return route_plan_view(row)
 
 
@@ -91,7 +130,19 @@ async def read_plan(
     "plan is then `cancelled`, with no result; should the search end first, it stays `done`. "
     "A plan that is over (done, failed, cancelled) answers 409. Only its owner may cancel it.",
     status_code=status.HTTP_200_OK,
-    responses={202: {"description": "Running: asked to stop; poll it until `cancelled`."}},
+    responses={
+        202: {
+            "description": "Running: asked to stop; poll it until `cancelled`.",
+            "model": RoutePlan,
+        },
+        **problems(
+            *AUTHENTICATED,
+            404,
+            409,
+            422,
+            says={**_NO_PLAN, 409: "The plan is over: done, failed or cancelled"},
+        ),
+    },
 )
 async def cancel_plan(
     plan_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response

@@ -14,6 +14,9 @@ from app.route_plans.result_schema import RoutePlanResult
 from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
 
+# A field named `date` cannot be annotated `date` and given a Field in one class body.
+Day = date
+
 
 class PlanStatus(StrEnum):
     queued = "queued"
@@ -51,7 +54,11 @@ class PlanHub(InputModel):
 
     site_id: uuid.UUID | None = Field(default=None, description="One of your sites.")
     location: PointIn | None = Field(default=None, description="When no site is named.")
-    name: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(
+        default=None,
+        max_length=200,
+        description="What the answer calls it; the site's name by default.",
+    )
     zone_radius_km: float = Field(
         default=2.0, gt=0, le=15, description="Shipment ends within it can go by bike."
     )
@@ -83,7 +90,11 @@ _VEHICLES_LIMIT = (
 
 
 class RoutePlanCreate(InputModel):
-    date: date
+    date: Day = Field(
+        description="The day planned: shipment windows and vehicle shifts (local Brussels "
+        "times) are read on it.",
+        examples=["2026-12-02"],
+    )
     shipment_ids: list[uuid.UUID] = Field(
         default_factory=list, description=f"Your shipments to plan. {_SHIPMENTS_LIMIT}"
     )
@@ -102,8 +113,19 @@ class RoutePlanCreate(InputModel):
         "shortest paths on the OpenStreetMap network of Brussels (pgRouting), by bike or by van, "
         "with route geometries along the roads.",
     )
-    objective: Literal["vehicles_then_distance", "distance", "cost"] = "vehicles_then_distance"
-    time_limit_s: float = Field(default=5, gt=0, le=120)
+    objective: Literal["vehicles_then_distance", "distance", "cost"] = Field(
+        default="vehicles_then_distance",
+        description="What the search minimises: vehicles_then_distance (fewest vehicles, then "
+        "km), distance (km), or cost (EUR: the vehicles' cost per km, per hour and fixed cost).",
+    )
+    time_limit_s: float = Field(
+        default=5,
+        gt=0,
+        le=120,
+        description="The whole plan's time, seconds: road distances first (their time comes "
+        "out of the search's, which keeps at least half), then the search.",
+        examples=[20],
+    )
     mode: Literal["direct", "two_tier"] = Field(
         default="direct",
         description="direct: every vehicle carries door to door. two_tier: shipments with "
@@ -117,18 +139,21 @@ class RoutePlanCreate(InputModel):
 
 
 class RoutePlan(BaseModel):
-    id: uuid.UUID
-    date: date
-    status: PlanStatus
+    id: uuid.UUID = Field(description="The plan's id.")
+    date: Day = Field(description="The day planned.")
+    status: PlanStatus = Field(
+        description="queued (waiting for a worker), running, done (with its result), failed "
+        "(with its error) or cancelled (by its owner)."
+    )
     attempts: int = Field(
         description="How many times a worker started it. A worker that dies or is stopped "
         "mid-way leaves it `queued` for the next attempt, from the start; after 3 attempts it "
         "is `failed`, and `error` says why."
     )
-    matrix: str
-    objective: str
-    mode: str
-    time_limit_s: float
+    matrix: str = Field(description="straight_line or road, as asked.")
+    objective: str = Field(description="vehicles_then_distance, distance or cost, as asked.")
+    mode: str = Field(description="direct or two_tier, as asked.")
+    time_limit_s: float = Field(description="The plan's time limit, seconds, as asked.")
     result: RoutePlanResult | None = Field(
         description="When done: routes (stops with arrival, start, departure, load after the "
         "stop and cumulative km), unassigned shipments with a reason, kpis, baseline and saving. "
@@ -147,14 +172,14 @@ class RoutePlan(BaseModel):
         default=None,
         description="When its owner asked to cancel it (POST /v1/route-plans/{id}/cancel).",
     )
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: datetime = Field(description="When it was asked for.")
+    started_at: datetime | None = Field(description="When its last attempt started.")
+    finished_at: datetime | None = Field(description="When it was done, failed or cancelled.")
 
 
 class RoutePlanPage(BaseModel):
-    items: list[RoutePlan]
-    links: list[Link]
+    items: list[RoutePlan] = Field(description="Your plans, newest first.")
+    links: list[Link] = Field(description="`next` when there are more.")
 
 
 def route_plan_view(row: RoutePlanRow) -> RoutePlan:
