@@ -295,6 +295,21 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         shipment = await w.post("A", "/v1/shipments", shipment_at(FRESH_YARD, SITE_B))
         return {"hub": hub, "shipment": str(shipment["id"])}
 
+    async def shipped() -> dict[str, str]:
+        """A shipment of A that A's yard dispatched a lot to: a movement names it."""
+        made = await stocked()
+        await w.post(
+            "A",
+            f"/v1/hubs/{made['hub']}/movements",
+            {
+                "kind": "dispatch",
+                "lot": "GYP-N",
+                "quantity": {"value": 1, "unit": "t"},
+                "shipment_id": made["shipment"],
+            },
+        )
+        return made
+
     async def one(path: str, body: dict[str, Any]) -> dict[str, str]:
         return {"id": str((await w.post("A", path, body))["id"])}
 
@@ -318,6 +333,9 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         "dispatched": dispatched,
         "stocked": stocked,
         "key": lambda: one("/v1/organizations/me/keys", {"name": "spare"}),
+        "vehicle": lambda: one("/v1/vehicles", VEHICLE_BODY),
+        "shipment": lambda: one("/v1/shipments", shipment_at(SITE_A, HUB_A)),
+        "shipped": shipped,
     }
 
     proposed = await w.post(
@@ -946,6 +964,7 @@ CASES: list[Case] = [
     # Webhooks: subscriptions, their secrets and their deliveries are the subscriber's
     *route("POST", "/v1/webhooks", {"*": 201}, body=WEBHOOK_BODY, check=no_secret),
     *route("GET", "/v1/webhooks", {"*": 200}, check=webhooks_own_only),
+    *route("GET", "/v1/webhooks/{webhook_a}", {"*": 404, "A": 200}, check=no_secret),
     *route(
         "DELETE",
         "/v1/webhooks/{webhook_a}",
@@ -1030,6 +1049,43 @@ CASES: list[Case] = [
         {"*": 403, "A": None, "B": 422, "H": 422, "K": 422},
         body=TWO_TIER_AT_HUB_A,
         name="through A's hub",
+    ),
+    *route(
+        "PATCH",
+        "/v1/vehicles/{vehicle_a}",
+        {"*": 404, "A": 200},
+        body={"name": "Taken over", "capacity_kg": 1},
+        allowed_path="/v1/vehicles/{new:vehicle:id}",
+        watch=("/v1/vehicles/{vehicle_a}",),
+    ),
+    *route(
+        "DELETE",
+        "/v1/vehicles/{vehicle_a}",
+        {"*": 404, "A": 204},
+        allowed_path="/v1/vehicles/{new:vehicle:id}",
+        watch=("/v1/vehicles/{vehicle_a}",),
+    ),
+    *route(
+        "PATCH",
+        "/v1/shipments/{shipment_a}",
+        {"*": 404, "A": 200},
+        body={"load_kg": 1, "reference": "taken over"},
+        allowed_path="/v1/shipments/{new:shipment:id}",
+        watch=("/v1/shipments/{shipment_a}",),
+    ),
+    *route(
+        "DELETE",
+        "/v1/shipments/{shipment_a}",
+        {"*": 404, "A": 204},
+        allowed_path="/v1/shipments/{new:shipment:id}",
+        watch=("/v1/shipments/{shipment_a}",),
+    ),
+    *route(
+        "DELETE",
+        "/v1/shipments/{new:shipped:shipment}",
+        {"*": 404, "A": 409},
+        watch=("/v1/shipments/{new:shipped:shipment}",),
+        name="a yard dispatched to it",
     ),
     *route("GET", "/v1/route-plans", {"*": 200}, check=own_only("plan_a")),
     # A plan that is done cannot be cancelled; another's is not there to cancel.

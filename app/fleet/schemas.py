@@ -100,34 +100,103 @@ LocalTime = Annotated[
 ]
 
 
+_DEFAULTED = "Left out or null: the default of the vehicle's type."
+_PLACE = (
+    "Give a site of yours (`{site}`) or a point (`{point}`), not both: a point is checked "
+    "against the service area (the Region and its surroundings)."
+)
+
+
 class VehicleCreate(InputModel):
     """A vehicle; fields left out take the defaults of its type. The bounds are those of road
     vehicles in a city: a truck carries some 40 t, nothing goes over 130 km/h."""
 
-    name: str = Field(min_length=1, max_length=200, examples=["Bike 1"])
-    type: VehicleType
-    capacity_kg: float | None = Field(default=None, gt=0, le=100_000)
-    capacity_m3: float | None = Field(default=None, gt=0, le=200)
+    name: str = Field(
+        min_length=1, max_length=200, examples=["Bike 1"], description="1 to 200 characters."
+    )
+    type: VehicleType = Field(
+        description="cargo_bike, cargo_trike (on the bike network), e_van, van or truck (on "
+        "the van network); sets the defaults of the fields left out."
+    )
+    capacity_kg: float | None = Field(
+        default=None,
+        gt=0,
+        le=100_000,
+        examples=[150],
+        description=f"Load it carries at most, kg, above 0 and at most 100 000. {_DEFAULTED}",
+    )
+    capacity_m3: float | None = Field(
+        default=None,
+        gt=0,
+        le=200,
+        examples=[1.0],
+        description=f"Volume it carries at most, m3, above 0 and at most 200. {_DEFAULTED}",
+    )
     speed_kmh: float | None = Field(
-        default=None, ge=1, le=130, description="Average speed in town, km/h."
+        default=None,
+        ge=1,
+        le=130,
+        description=f"Average speed in town, km/h, 1 to 130. {_DEFAULTED}",
     )
-    range_km: float | None = Field(default=None, gt=0, le=2000)
-    start_site_id: uuid.UUID | None = None
-    start: PointIn | None = None
-    end_site_id: uuid.UUID | None = Field(default=None, description="Defaults to the start.")
-    end: PointIn | None = None
-    shift_start: LocalTime = Field(default=time(7, 0), description=_LOCAL_TIME)
+    range_km: float | None = Field(
+        default=None,
+        gt=0,
+        le=2000,
+        description="Distance it covers in a day at most (a battery's range), km, above 0 and "
+        f"at most 2000. {_DEFAULTED} Vans and trucks have none by default.",
+    )
+    start_site_id: uuid.UUID | None = Field(
+        default=None,
+        description="Where its day starts: a site of yours. "
+        + _PLACE.format(site="start_site_id", point="start"),
+    )
+    start: PointIn | None = Field(
+        default=None,
+        description="Where its day starts, as a point. "
+        + _PLACE.format(site="start_site_id", point="start"),
+    )
+    end_site_id: uuid.UUID | None = Field(
+        default=None,
+        description="Where its day ends: a site of yours. With neither `end_site_id` nor "
+        "`end`, it ends where it starts.",
+    )
+    end: PointIn | None = Field(
+        default=None,
+        description="Where its day ends, as a point. With neither `end_site_id` nor `end`, "
+        "it ends where it starts.",
+    )
+    shift_start: LocalTime = Field(
+        default=time(7, 0), description=f"When its day starts; 07:00 by default. {_LOCAL_TIME}"
+    )
     shift_end: LocalTime = Field(
-        default=time(19, 0), description=f"After shift_start. {_LOCAL_TIME}"
+        default=time(19, 0),
+        description=f"When its day ends, after shift_start; 19:00 by default. {_LOCAL_TIME}",
     )
-    cost_per_km: float | None = Field(default=None, ge=0, le=100, description="EUR per km.")
-    cost_per_hour: float | None = Field(default=None, ge=0, le=1000, description="EUR per hour.")
+    cost_per_km: float | None = Field(
+        default=None, ge=0, le=100, description=f"EUR per km, 0 to 100. {_DEFAULTED}"
+    )
+    cost_per_hour: float | None = Field(
+        default=None, ge=0, le=1000, description=f"EUR per hour, 0 to 1000. {_DEFAULTED}"
+    )
     fixed_cost: float | None = Field(
-        default=None, ge=0, le=100_000, description="EUR per day the vehicle is used."
+        default=None,
+        ge=0,
+        le=100_000,
+        description=f"EUR per day the vehicle is used, 0 to 100 000. {_DEFAULTED}",
     )
-    co2_g_per_km: float | None = Field(default=None, ge=0, le=5000)
+    co2_g_per_km: float | None = Field(
+        default=None,
+        ge=0,
+        le=5000,
+        description="Grams of CO2e per km driven (GLEC-style, well to wheel), 0 to 5000. "
+        f"{_DEFAULTED}",
+    )
     stop_time_s: int | None = Field(
-        default=None, ge=0, le=3600, description="Added to each pickup and delivery it makes."
+        default=None,
+        ge=0,
+        le=3600,
+        description="Seconds added to each pickup and delivery it makes (finding a place to "
+        f"stop, walking to the door), 0 to 3600. {_DEFAULTED}",
     )
 
     @field_validator("shift_start", "shift_end")
@@ -146,26 +215,65 @@ class VehicleCreate(InputModel):
         return value
 
 
+# The fields a vehicle's type gives unless told otherwise.
+TYPE_DEFAULTED_FIELDS = frozenset(DEFAULTS[VehicleType.van])
+_PATCHED = "Left out: unchanged."
+
+
+class VehiclePatch(InputModel):
+    """Only the fields you send change, and the vehicle after the patch follows the rules of a
+    create, checked at once: one answer names every field that breaks one. A field set to null
+    takes its type's default. A new `type` resets what a type sets by default (capacities,
+    speed, range, costs, CO2, stop time) to the new type's defaults, unless the patch gives
+    them too. A new start moves the end with it when the vehicle ended where it started."""
+
+    name: str | None = Field(default=None, description=f"1 to 200 characters. {_PATCHED}")
+    type: VehicleType | None = Field(default=None, description=f"The vehicle's type. {_PATCHED}")
+    capacity_kg: float | None = Field(default=None, description=f"kg. {_PATCHED}")
+    capacity_m3: float | None = Field(default=None, description=f"m3. {_PATCHED}")
+    speed_kmh: float | None = Field(default=None, description=f"km/h. {_PATCHED}")
+    range_km: float | None = Field(default=None, description=f"km. {_PATCHED}")
+    start_site_id: uuid.UUID | None = Field(
+        default=None, description=f"A new start at a site of yours. {_PATCHED}"
+    )
+    start: PointIn | None = Field(default=None, description=f"A new start point. {_PATCHED}")
+    end_site_id: uuid.UUID | None = Field(
+        default=None, description=f"A new end at a site of yours. {_PATCHED}"
+    )
+    end: PointIn | None = Field(default=None, description=f"A new end point. {_PATCHED}")
+    shift_start: LocalTime | None = Field(default=None, description=f"{_LOCAL_TIME} {_PATCHED}")
+    shift_end: LocalTime | None = Field(default=None, description=f"{_LOCAL_TIME} {_PATCHED}")
+    cost_per_km: float | None = Field(default=None, description=f"EUR per km. {_PATCHED}")
+    cost_per_hour: float | None = Field(default=None, description=f"EUR per hour. {_PATCHED}")
+    fixed_cost: float | None = Field(default=None, description=f"EUR per day used. {_PATCHED}")
+    co2_g_per_km: float | None = Field(default=None, description=f"g CO2e per km. {_PATCHED}")
+    stop_time_s: int | None = Field(default=None, description=f"Seconds a stop. {_PATCHED}")
+
+
 class Vehicle(BaseModel):
-    id: uuid.UUID
-    name: str
-    type: VehicleType
-    capacity_kg: float
-    capacity_m3: float
-    speed_kmh: float
-    range_km: float | None
-    start_location: Point
-    end_location: Point
-    shift_start: LocalTime = Field(description="Local time in Brussels.")
-    shift_end: LocalTime = Field(description="Local time in Brussels.")
-    cost_per_km: float
-    cost_per_hour: float
-    fixed_cost: float
-    co2_g_per_km: float
-    stop_time_s: int
-    created_at: datetime
+    id: uuid.UUID = Field(description="The vehicle's id; a route plan names it in `vehicle_ids`.")
+    name: str = Field(description="Its name, as given.")
+    type: VehicleType = Field(description="Its type.")
+    capacity_kg: float = Field(description="Load it carries at most, kg.")
+    capacity_m3: float = Field(description="Volume it carries at most, m3.")
+    speed_kmh: float = Field(description="Average speed in town, km/h.")
+    range_km: float | None = Field(
+        description="Distance it covers in a day at most, km; null: no limit."
+    )
+    start_location: Point = Field(description="Where its day starts, WGS84.")
+    end_location: Point = Field(description="Where its day ends, WGS84.")
+    shift_start: LocalTime = Field(description="When its day starts, local time in Brussels.")
+    shift_end: LocalTime = Field(description="When its day ends, local time in Brussels.")
+    cost_per_km: float = Field(description="EUR per km.")
+    cost_per_hour: float = Field(description="EUR per hour.")
+    fixed_cost: float = Field(description="EUR per day the vehicle is used.")
+    co2_g_per_km: float = Field(description="Grams of CO2e per km driven.")
+    stop_time_s: int = Field(description="Seconds added to each pickup and delivery it makes.")
+    created_at: datetime = Field(description="When it was registered.")
 
 
 class VehiclePage(BaseModel):
-    items: list[Vehicle]
-    links: list[Link]
+    items: list[Vehicle] = Field(description="Your vehicles, oldest first.")
+    links: list[Link] = Field(
+        description="A `next` link when the page is full: follow it for the next page."
+    )

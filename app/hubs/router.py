@@ -1,11 +1,11 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
-from app.errors import PROBLEM_RESPONSES
+from app.errors import AUTHENTICATED, WRITE, problems
 from app.hubs.access import load_hub
 from app.hubs.capacity import hub_view, set_hub_settings
 from app.hubs.movements import get_movement, list_movements, record_movement
@@ -24,10 +24,30 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 
-router = APIRouter(prefix="/v1/hubs", tags=["hubs"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/hubs", tags=["hubs"])
+
+_NOT_YOURS = "No site of yours has this id (another organization's answers so too)"
+_NOT_A_HUB = "This site is yours but not of kind yard or hub: it keeps no stock"
+_ROLE = "Your organization has not the role hub_operator"
+# What every route of a hub may answer: it is named by a path id and read by its operator.
+_HUB_PROBLEMS = (*AUTHENTICATED, 403, 404, 409, 422)
 
 
-@router.get("/{hub_id}", summary="One of your yards or hubs, with its capacity and thresholds")
+def _hub_problems(*statuses: int, says: dict[int, str] | None = None) -> dict[int | str, Any]:
+    return problems(
+        *_HUB_PROBLEMS,
+        *statuses,
+        says={403: _ROLE, 404: _NOT_YOURS, 409: _NOT_A_HUB, **(says or {})},
+    )
+
+
+@router.get(
+    "/{hub_id}",
+    summary="One of your yards or hubs, with its capacity and thresholds",
+    description="A site of yours of kind yard or hub (role hub_operator), with the capacity "
+    "and pooling thresholds you set, and its `ETag` for `If-Match` on PUT.",
+    responses=_hub_problems(),
+)
 async def read_hub(
     hub_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Hub:
@@ -39,8 +59,16 @@ async def read_hub(
 @router.put(
     "/{hub_id}",
     summary="Set a hub's capacity and pooling thresholds",
-    description="Replaces both. With `If-Match` (the ETag of GET /v1/hubs/{id}), a hub changed "
-    "since that read answers 412 and nothing is changed.",
+    description="Replaces both (role hub_operator). With `If-Match` (the ETag of GET "
+    "/v1/hubs/{id}), a hub changed since that read answers 412 and nothing is changed. A "
+    "capacity below what the hub holds already answers 409. Answers the hub and its new "
+    "`ETag`.",
+    responses=_hub_problems(
+        400,
+        412,
+        413,
+        says={409: f"{_NOT_A_HUB}; or the capacity is below what the hub holds already"},
+    ),
 )
 async def set_hub(
     hub_id: uuid.UUID,
@@ -60,8 +88,20 @@ async def set_hub(
     status_code=status.HTTP_201_CREATED,
     dependencies=[IdempotencyKey],
     summary="Record an intake or a dispatch",
-    description="Movements are append-only; the stock is their sum. A dispatch larger than the "
-    "lot's stock, or an intake over a capacity, answers 409 and records nothing.",
+    description="Movements are append-only; the stock is their sum (role hub_operator). An "
+    "intake comes from your accepted match on an offer, or from a walk-in supplier; a "
+    "dispatch goes to an accepted match on the lot's offer, or to a shipment collecting at the "
+    "hub. A dispatch larger than the lot's stock or its free part, an intake over a capacity, "
+    "or a match in another state answers 409 and records nothing. Answers 201 with the "
+    "movement and its `Location`.",
+    responses=_hub_problems(
+        *WRITE,
+        says={
+            409: f"{_NOT_A_HUB}; or the movement would take more than the lot holds or put "
+            "more than the capacity, or its match is not in a state it serves; or an "
+            "Idempotency-Key reused with another body"
+        },
+    ),
 )
 async def create_movement(
     hub_id: uuid.UUID,
@@ -75,7 +115,13 @@ async def create_movement(
     return movement
 
 
-@router.get("/{hub_id}/movements", summary="The hub's movements, newest first")
+@router.get(
+    "/{hub_id}/movements",
+    summary="The hub's movements, newest first",
+    description="Every intake and dispatch of the hub (role hub_operator), newest first, a "
+    "page at a time: follow the `next` link while there is one.",
+    responses=_hub_problems(),
+)
 async def read_movements(
     request: Request, hub_id: uuid.UUID, principal: CurrentPrincipal, session: Session, page: Page
 ) -> MovementPage:
@@ -83,14 +129,26 @@ async def read_movements(
     return MovementPage(items=items, links=page_links(request, page, items, creation_key))
 
 
-@router.get("/{hub_id}/movements/{movement_id}", summary="One movement")
+@router.get(
+    "/{hub_id}/movements/{movement_id}",
+    summary="One movement",
+    description="One intake or dispatch of the hub (role hub_operator), with the lot's stock "
+    "after it.",
+    responses=_hub_problems(says={404: f"{_NOT_YOURS}; or no movement of this hub has this id"}),
+)
 async def read_movement(
     hub_id: uuid.UUID, movement_id: uuid.UUID, principal: CurrentPrincipal, session: Session
 ) -> Movement:
     return await get_movement(session, principal, hub_id, movement_id)
 
 
-@router.get("/{hub_id}/stock", summary="Stock per lot: the sum of its movements")
+@router.get(
+    "/{hub_id}/stock",
+    summary="Stock per lot: the sum of its movements",
+    description="Each lot of the hub with its stock, the part held for accepted matches and "
+    "the part free, and the hub's totals against its capacities (role hub_operator).",
+    responses=_hub_problems(),
+)
 async def read_stock(hub_id: uuid.UUID, principal: CurrentPrincipal, session: Session) -> Stock:
     return await hub_stock(session, principal, hub_id)
 
@@ -100,7 +158,9 @@ async def read_stock(hub_id: uuid.UUID, principal: CurrentPrincipal, session: Se
     summary="Whether stock and nearby offers together reach a threshold",
     description="Per material family: the tonnes in stock, the tonnes other organizations "
     "still offer within the radius, and whether together they reach the threshold you set "
-    "(PUT /v1/hubs/{id}). The event `hub.threshold_reached` fires when a pool crosses it.",
+    "(PUT /v1/hubs/{id}). The event `hub.threshold_reached` fires when a pool crosses it "
+    "(role hub_operator).",
+    responses=_hub_problems(),
 )
 async def read_pooling(
     hub_id: uuid.UUID,

@@ -62,7 +62,11 @@ class Capacity(InputModel):
 
     t: MaxAmount | None = Field(default=None, examples=[400], description="Tonnes at most.")
     m3: MaxAmount | None = Field(default=None, examples=[900], description="Cubic metres at most.")
-    families: list[FamilyLimit] = Field(default_factory=list, max_length=100)
+    families: list[FamilyLimit] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Limits per material family, each family at most once; at most 100.",
+    )
 
     @field_validator("families")
     @classmethod
@@ -86,7 +90,12 @@ class PoolingThreshold(InputModel):
 
 class HubSettings(InputModel):
     capacity: Capacity | None = Field(default=None, description="No capacity: no limit.")
-    pooling: list[PoolingThreshold] = Field(default_factory=list, max_length=100)
+    pooling: list[PoolingThreshold] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Pooling thresholds per material family, each family at most once; at "
+        "most 100. The event `hub.threshold_reached` fires when a pool crosses one.",
+    )
 
     @field_validator("pooling")
     @classmethod
@@ -95,10 +104,10 @@ class HubSettings(InputModel):
 
 
 class Hub(HubSettings):
-    id: uuid.UUID
-    name: str
-    kind: str
-    location: Point
+    id: uuid.UUID = Field(description="The hub's id: the id of its site.")
+    name: str = Field(description="The site's name.")
+    kind: str = Field(description="yard or hub.")
+    location: Point = Field(description="Where it is, WGS84.")
 
 
 class MovementKind(StrEnum):
@@ -111,7 +120,7 @@ class MovementCreate(InputModel):
     one. An intake comes from an offer (through your accepted match on it) or a walk-in
     supplier; a dispatch goes to an accepted match on the lot's offer or to a shipment."""
 
-    kind: MovementKind
+    kind: MovementKind = Field(description="intake (into the hub) or dispatch (out of it).")
     lot: str | None = Field(
         default=None,
         min_length=1,
@@ -129,7 +138,9 @@ class MovementCreate(InputModel):
     condition: Condition | None = Field(
         default=None, description="Needed for a new lot unless it comes from an offer."
     )
-    quantity: Quantity
+    quantity: Quantity = Field(
+        description="How much comes in or goes out, in the lot's unit for an existing lot."
+    )
     mass_kg: MassKg | None = Field(
         default=None, description="Total mass; derived for kg and t, and from the lot."
     )
@@ -149,79 +160,91 @@ class MovementCreate(InputModel):
     shipment_id: uuid.UUID | None = Field(
         default=None, description="Dispatch: the shipment that takes it away."
     )
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(
+        default=None, max_length=2000, description="Free text, at most 2000 characters."
+    )
 
 
 class Movement(BaseModel):
-    id: uuid.UUID
-    hub_id: uuid.UUID
-    kind: MovementKind
-    lot: str
-    material: str
-    condition: Condition
-    quantity: StoredQuantity
-    mass_kg: float | None
-    volume_m3: float | None
-    offer_id: uuid.UUID | None
-    walk_in: str | None
-    match_id: uuid.UUID | None
-    shipment_id: uuid.UUID | None
-    note: str | None
-    created_at: datetime
+    id: uuid.UUID = Field(description="The movement's id.")
+    hub_id: uuid.UUID = Field(description="The hub it moved in or out of.")
+    kind: MovementKind = Field(description="intake or dispatch.")
+    lot: str = Field(description="The lot's code.")
+    material: str = Field(description="The lot's 6-digit EWC code.")
+    condition: Condition = Field(description="The lot's condition: A, B or C.")
+    quantity: StoredQuantity = Field(description="How much moved, in the lot's unit.")
+    mass_kg: float | None = Field(description="Its mass, kg, when known.")
+    volume_m3: float | None = Field(description="Its volume, m3, when known.")
+    offer_id: uuid.UUID | None = Field(description="Intake: the offer it came from.")
+    walk_in: str | None = Field(description="Intake: who brought it, for a walk-in supplier.")
+    match_id: uuid.UUID | None = Field(
+        description="The match it served: fulfilled by a dispatch, or taken in by an intake."
+    )
+    shipment_id: uuid.UUID | None = Field(description="Dispatch: the shipment that took it.")
+    note: str | None = Field(description="Your note.")
+    created_at: datetime = Field(description="When it was recorded.")
     lot_stock_after: float = Field(description="The lot's stock after it, in its unit.")
 
 
 class MovementPage(BaseModel):
-    items: list[Movement]
-    links: list[Link]
+    items: list[Movement] = Field(description="The hub's movements, newest first.")
+    links: list[Link] = Field(
+        description="A `next` link when the page is full: follow it for the next page."
+    )
 
 
 class Lot(BaseModel):
-    lot: str
-    material: str
-    condition: Condition
-    unit: str
+    lot: str = Field(description="The lot's code.")
+    material: str = Field(description="Its 6-digit EWC code.")
+    condition: Condition = Field(description="Its condition: A, B or C.")
+    unit: str = Field(description="The unit of its quantities: kg, t, m3 or piece.")
     stock: float = Field(description="Sum of the lot's movements, in its unit.")
     reserved: float = Field(description="Held for accepted matches, not yet dispatched.")
-    available: float
-    mass_kg: float | None
-    volume_m3: float | None
+    available: float = Field(description="Stock less reserved: what may still be matched.")
+    mass_kg: float | None = Field(description="The stock's mass, kg, when known.")
+    volume_m3: float | None = Field(description="The stock's volume, m3, when known.")
     offer_id: uuid.UUID = Field(description="The offer that puts this lot on the market.")
-    arrived_at: datetime
+    arrived_at: datetime = Field(description="When its first intake was recorded.")
 
 
 class FamilyStock(BaseModel):
-    material: str
-    mass_t: float
-    volume_m3: float
-    capacity_t: float | None
-    capacity_m3: float | None
+    material: str = Field(description="The material family: EWC chapter, sub-chapter or code.")
+    mass_t: float = Field(description="Tonnes of it in stock.")
+    volume_m3: float = Field(description="Cubic metres of it in stock.")
+    capacity_t: float | None = Field(description="Its capacity in tonnes, or null: none.")
+    capacity_m3: float | None = Field(description="Its capacity in m3, or null: none.")
 
 
 class Stock(BaseModel):
-    hub_id: uuid.UUID
-    lots: list[Lot]
-    mass_t: float
-    volume_m3: float
-    capacity_t: float | None
-    capacity_m3: float | None
+    hub_id: uuid.UUID = Field(description="The hub.")
+    lots: list[Lot] = Field(description="Each lot with stock left.")
+    mass_t: float = Field(description="Tonnes in stock, in all.")
+    volume_m3: float = Field(description="Cubic metres in stock, in all.")
+    capacity_t: float | None = Field(description="The hub's capacity in tonnes, or null: none.")
+    capacity_m3: float | None = Field(description="The hub's capacity in m3, or null: none.")
     families: list[FamilyStock] = Field(description="Per material family with a capacity.")
 
 
 class PoolingFamily(BaseModel):
-    material: str
+    material: str = Field(description="The material family: EWC chapter, sub-chapter or code.")
     stock_t: float = Field(description="In the hub.")
     offered_nearby_t: float = Field(
         description="Still unreserved on other organizations' open offers within the radius."
     )
-    offers_nearby: int
-    total_t: float
-    radius_km: float
+    offers_nearby: int = Field(description="How many offers the nearby tonnes come from.")
+    total_t: float = Field(description="Stock and offered nearby together, tonnes.")
+    radius_km: float = Field(description="The radius the offers were counted within, km.")
     threshold_t: float | None = Field(description="Null when you set none for this family.")
-    reached: bool
-    reached_at: datetime | None
+    reached: bool = Field(description="Whether the total reaches the threshold.")
+    reached_at: datetime | None = Field(
+        description="When the pool crossed the threshold (the event fired); null while under "
+        "it, or with no threshold."
+    )
 
 
 class Pooling(BaseModel):
-    hub_id: uuid.UUID
-    families: list[PoolingFamily]
+    hub_id: uuid.UUID = Field(description="The hub.")
+    families: list[PoolingFamily] = Field(
+        description="Each family you set a threshold for, and each sub-chapter in stock "
+        "without one; with `material`, those it falls in or that fall in it."
+    )

@@ -1,18 +1,29 @@
+"""Shipments: transport jobs posted by a carrier or taken from an accepted match. A route plan
+copies the shipments it uses when it is asked for (app/route_plans/inputs.py), so a shipment
+changed or deleted afterwards leaves the plans already asked for as they were."""
+
 import uuid
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
-from app.kit.ownership import load_readable
+from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
-from app.shipments.schemas import Endpoint, MatchShipmentCreate, Shipment, ShipmentCreate
+from app.shipments.schemas import (
+    Endpoint,
+    MatchShipmentCreate,
+    Shipment,
+    ShipmentCreate,
+    ShipmentPatch,
+)
 from app.sites.service import place_of
 
 SHIPPING_ROLES = ("carrier", "hub_operator", "supplier", "consumer")
@@ -69,6 +80,66 @@ async def get_shipment(
     return await load_readable(
         session, ShipmentRow, shipment_id, principal, public=False, noun="shipment"
     )
+
+
+async def _load_own(
+    session: AsyncSession, principal: Principal, shipment_id: uuid.UUID, if_match: str | None
+) -> ShipmentRow:
+    return await load_writable(
+        session,
+        ShipmentRow,
+        shipment_id,
+        principal,
+        public=False,
+        noun="shipment",
+        if_match=if_match,
+    )
+
+
+# The columns of each end of a shipment, rewritten when a patch replaces that end.
+_END_COLUMNS = ("location", "from", "until", "service_s")
+
+
+async def update_shipment(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    shipment_id: uuid.UUID,
+    patch: ShipmentPatch,
+    if_match: str | None,
+) -> ShipmentRow:
+    """The shipment after the patch, built by the rules of a create from what it is and what
+    the patch changes; nothing is written unless the whole result is valid. Its match stays."""
+    row = await _load_own(session, principal, shipment_id, if_match)
+    changed = patch.model_fields_set
+    current = shipment_view(row).model_dump(include=set(ShipmentCreate.model_fields))
+    merged = merge_patch(ShipmentCreate, current, patch)
+    rebuilt = await build_shipment(session, settings, principal, merged)
+    for column in ("reference", "load_kg", "load_m3"):
+        setattr(row, column, getattr(rebuilt, column))
+    for end in changed & {"pickup", "delivery"}:
+        for column in (f"{end}_{part}" for part in _END_COLUMNS):
+            setattr(row, column, getattr(rebuilt, column))
+    # The row is locked (load_writable) from the If-Match check to the commit.
+    row.version += 1
+    await commit_versioned(session, "shipment")
+    return row
+
+
+async def delete_shipment(
+    session: AsyncSession, principal: Principal, shipment_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Deletes the shipment, unless a hub movement names it: the movements are the yards'
+    record and stay whole. The route plans that use it keep their copy of it."""
+    await session.delete(await _load_own(session, principal, shipment_id, if_match))
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            "A hub movement names this shipment (a dispatch it took away), and movements are "
+            "never changed: the shipment stays."
+        ) from None
 
 
 def shipment_view(row: ShipmentRow) -> Shipment:

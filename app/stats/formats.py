@@ -5,12 +5,19 @@ import csv
 import io
 from typing import Any
 
+from pydantic import BaseModel
+
+from app.fleet.schemas import VehicleType
 from app.stats.schemas import (
     CO2_MEASURES,
     TONNE_MEASURES,
     VEHICLE_TYPES,
+    CommuneOutline,
     Dimension,
     FlowCell,
+    FlowCellTonnes,
+    FlowFeature,
+    FlowFeatureCollection,
     FlowStats,
 )
 
@@ -29,7 +36,7 @@ _LABELS = {
 
 def _figure(cell: FlowCell, column: str) -> float | None:
     if column.startswith("route_km_"):
-        return cell.route_km.get(column.removeprefix("route_km_"), 0.0)
+        return cell.route_km.get(VehicleType(column.removeprefix("route_km_")), 0.0)
     value: float | None = getattr(cell, column)
     return value
 
@@ -56,18 +63,39 @@ def stats_geojson(stats: FlowStats, outlines: dict[str, dict[str, Any]]) -> dict
     """The cells placed in a commune, each on its polygon. Route plans cross communes and have
     no place here (they are in the JSON and the CSV), nor have places outside the communes."""
     features = [
-        {
-            "type": "Feature",
-            "id": "/".join(str(getattr(cell, d.value)) for d in stats.group_by),
-            "geometry": outlines[cell.commune],
-            "properties": cell.model_dump(mode="json", exclude={"route_km", *CO2_MEASURES}),
-        }
+        FlowFeature(
+            id="/".join(str(getattr(cell, d.value)) for d in stats.group_by),
+            geometry=CommuneOutline.model_validate(outlines[cell.commune]),
+            properties=FlowCellTonnes.model_validate(
+                cell.model_dump(include=set(FlowCellTonnes.model_fields))
+            ),
+        )
         for cell in stats.cells
         if cell.commune in outlines
     ]
-    return {
-        "type": "FeatureCollection",
-        "features": features,
-        "min_organizations": stats.min_organizations,
-        "attribution": "Commune boundaries © OpenStreetMap contributors (ODbL)",
-    }
+    collection = FlowFeatureCollection(
+        features=features,
+        min_organizations=stats.min_organizations,
+        attribution="Commune boundaries © OpenStreetMap contributors (ODbL)",
+    )
+    return collection.model_dump(mode="json")
+
+
+def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema with its definitions in place, for a media type of the document
+    that names no model of its own (FastAPI registers one model per answer)."""
+    schema = model.model_json_schema(mode="serialization")
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            here = {key: inline(value) for key, value in node.items() if key != "$ref"}
+            if "$ref" in node:
+                # What the reference sits beside (its description) says more than the model.
+                return {**inline(definitions[node["$ref"].rsplit("/", 1)[-1]]), **here}
+            return here
+        if isinstance(node, list):
+            return [inline(value) for value in node]
+        return node
+
+    return dict(inline(schema))

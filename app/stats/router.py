@@ -5,13 +5,20 @@ from fastapi import APIRouter, Header, Query, Response
 
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
-from app.errors import PROBLEM_RESPONSES, ValidationFailed
+from app.errors import AUTHENTICATED, ValidationFailed, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.stats import service
-from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
-from app.stats.schemas import MIN_ORGANIZATIONS, Dimension, FlowStats, MaterialLevel, StatsFormat
+from app.stats.formats import CSV_MEDIA_TYPE, inlined_schema, stats_csv, stats_geojson
+from app.stats.schemas import (
+    MIN_ORGANIZATIONS,
+    Dimension,
+    FlowFeatureCollection,
+    FlowStats,
+    MaterialLevel,
+    StatsFormat,
+)
 
-router = APIRouter(prefix="/v1/stats", tags=["statistics"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
 DESCRIPTION = f"""
 Aggregated flows for the Region (roles `admin` or `observer`): tonnes offered, requested,
@@ -55,9 +62,19 @@ def _format(asked: StatsFormat | None, accept: str | None) -> StatsFormat:
     response_model=FlowStats,
     responses={
         200: {
-            "description": "The cells, as JSON, CSV or GeoJSON.",
-            "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}, GEOJSON_MEDIA_TYPE: {}},
-        }
+            "description": "The cells, as JSON, CSV (a row a cell, a column a figure) or "
+            "GeoJSON (a feature a cell, on its commune).",
+            "content": {
+                CSV_MEDIA_TYPE: {"schema": {"type": "string"}},
+                GEOJSON_MEDIA_TYPE: {"schema": inlined_schema(FlowFeatureCollection)},
+            },
+        },
+        **problems(
+            *AUTHENTICATED,
+            403,
+            422,
+            says={403: "Your organization has neither the role admin nor the role observer"},
+        ),
     },
 )
 async def read_flows(

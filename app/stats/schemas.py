@@ -1,9 +1,11 @@
 from datetime import date
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
 from app.fleet.schemas import VehicleType
+from app.kit.geo import GeoFeature
 
 MIN_ORGANIZATIONS = 3
 
@@ -40,8 +42,8 @@ VEHICLE_TYPES = tuple(v.value for v in VehicleType)
 _HIDDEN = f"null when fewer than {MIN_ORGANIZATIONS} organizations stand behind it"
 
 
-class FlowCell(BaseModel):
-    """The figures of one cell: one value of each dimension grouped by."""
+class FlowCellTonnes(BaseModel):
+    """The tonnes of one cell: one value of each dimension grouped by."""
 
     material: str | None = Field(
         default=None,
@@ -77,7 +79,16 @@ class FlowCell(BaseModel):
     yard_dispatch_t: float | None = Field(
         description=f"Tonnes dispatched by yards and hubs, {_HIDDEN}."
     )
-    route_km: dict[str, float | None] = Field(
+    suppressed: list[str] = Field(
+        description="The figures of this cell hidden because fewer than "
+        f"{MIN_ORGANIZATIONS} organizations stand behind them (route_km.<type> for km)."
+    )
+
+
+class FlowCell(FlowCellTonnes):
+    """The figures of one cell: one value of each dimension grouped by."""
+
+    route_km: dict[VehicleType, float | None] = Field(
         description=f"Km driven in the route plans done, by vehicle type, each {_HIDDEN}.",
         examples=[{"cargo_bike": 42.5, "van": 61.0}],
     )
@@ -86,19 +97,57 @@ class FlowCell(BaseModel):
         description=f"kg CO2e of their baselines (each shipment alone in a van), {_HIDDEN}."
     )
     saving_co2e_kg: float | None = Field(description=f"Baseline less plan, kg CO2e, {_HIDDEN}.")
-    suppressed: list[str] = Field(
-        description="The figures of this cell hidden because fewer than "
-        f"{MIN_ORGANIZATIONS} organizations stand behind them (route_km.<type> for km)."
-    )
 
 
 class FlowStats(BaseModel):
-    group_by: list[Dimension]
-    material_level: MaterialLevel
+    group_by: list[Dimension] = Field(description="The dimensions grouped by, as asked.")
+    material_level: MaterialLevel = Field(description="How finely `material` groups.")
     since: date | None = Field(description="The first day counted (from), or null for all.")
     until: date | None = Field(description="The last day counted (to), or null for all.")
     min_organizations: int = Field(
         description="A figure resting on fewer organizations than this is hidden."
     )
     suppressed_figures: int = Field(description="How many figures are hidden, in all cells.")
-    cells: list[FlowCell]
+    cells: list[FlowCell] = Field(
+        description="One cell per value of the dimensions grouped by, in their order; grouped "
+        "by commune alone, every commune has one."
+    )
+
+
+# [longitude, latitude]: a list rather than a tuple, whose `prefixItems` some OpenAPI tools
+# cannot read in a schema given in place.
+Position = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class CommuneOutline(BaseModel):
+    """A commune's outline as RFC 7946 wants it: WGS84 [longitude, latitude] to the 6th
+    decimal, exterior rings counterclockwise."""
+
+    type: Literal["Polygon", "MultiPolygon"] = Field(description="Polygon or MultiPolygon.")
+    coordinates: list[list[Position]] | list[list[list[Position]]] = Field(
+        description="The rings of the polygon (the first the exterior), or the polygons of a "
+        "multipolygon."
+    )
+
+
+class FlowFeature(GeoFeature[CommuneOutline, FlowCellTonnes]):
+    """One cell placed on its commune."""
+
+    id: str = Field(
+        description="The cell's values of the dimensions grouped by, joined by `/`.",
+        examples=["21004/2026-11"],
+    )
+
+
+class FlowFeatureCollection(BaseModel):
+    """The cells placed in a commune, each on its polygon: a choropleth in QGIS as it is.
+    Route plans cross communes and are left out (they are in the JSON and the CSV)."""
+
+    type: Literal["FeatureCollection"] = Field(
+        default="FeatureCollection", description="Always `FeatureCollection`."
+    )
+    features: list[FlowFeature] = Field(description="One feature per cell placed in a commune.")
+    min_organizations: int = Field(
+        description="A figure resting on fewer organizations than this is hidden."
+    )
+    attribution: str = Field(description="The credit the commune boundaries need.")

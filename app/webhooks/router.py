@@ -4,18 +4,16 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
-from app.errors import PROBLEM_RESPONSES
+from app.errors import AUTHENTICATED, WRITE, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 from app.models import Webhook as WebhookRow
 from app.webhooks import service
 from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
 
-router = APIRouter(
-    prefix="/v1/webhooks",
-    tags=["webhooks"],
-    responses=PROBLEM_RESPONSES,
-)
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+
+_NOT_YOURS = "No subscription of yours has this id (another organization's answers so too)"
 
 
 def _webhook(row: WebhookRow) -> Webhook:
@@ -35,7 +33,9 @@ def _webhook(row: WebhookRow) -> Webhook:
     "anything else is tried again with exponential backoff and jitter for 24 hours. URLs that "
     "resolve to non-public addresses are refused, and a delivery connects to the address that "
     "was checked. An organization has at most 20 subscriptions by default: one more answers "
-    "422 with the rule `max_subscriptions` on `url`.",
+    "422 with the rule `max_subscriptions` on `url`. Answers 201 with the subscription and "
+    "its `Location`; the secret is never shown again.",
+    responses=problems(*AUTHENTICATED, *WRITE),
 )
 async def create_webhook(
     data: WebhookCreate,
@@ -49,7 +49,13 @@ async def create_webhook(
     return _webhook(row)
 
 
-@router.get("", summary="Your subscriptions, oldest first")
+@router.get(
+    "",
+    summary="Your subscriptions, oldest first",
+    description="Your organization's subscriptions, oldest first, a page at a time: follow "
+    "the `next` link while there is one. Secrets are never shown.",
+    responses=problems(*AUTHENTICATED, 422),
+)
 async def list_webhooks(
     request: Request, principal: CurrentPrincipal, session: Session, page: Page
 ) -> WebhookPage:
@@ -59,14 +65,41 @@ async def list_webhooks(
     )
 
 
-@router.delete("/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Unsubscribe")
+@router.get(
+    "/{webhook_id}",
+    summary="One of your subscriptions",
+    description="The subscription's URL and events, as the list shows them (never its "
+    "secret). Another organization's subscription answers 404, as a missing one does.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NOT_YOURS}),
+)
+async def read_webhook(
+    webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
+) -> Webhook:
+    return _webhook(await service.get_webhook(session, principal, webhook_id))
+
+
+@router.delete(
+    "/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Unsubscribe",
+    description="Deletes the subscription and its delivery log: 204. Deliveries still pending "
+    "are not sent. Another organization's subscription answers 404.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NOT_YOURS}),
+)
 async def delete_webhook(
     webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
 ) -> None:
     await service.delete_webhook(session, principal, webhook_id)
 
 
-@router.get("/{webhook_id}/deliveries", summary="The delivery log of a subscription, newest first")
+@router.get(
+    "/{webhook_id}/deliveries",
+    summary="The delivery log of a subscription, newest first",
+    description="Each delivery of an event to this subscription, newest first, with its "
+    "status and every attempt (the receiver's status, the error, when the next attempt runs), "
+    "a page at a time. Another organization's subscription answers 404.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NOT_YOURS}),
+)
 async def list_deliveries(
     webhook_id: uuid.UUID,
     request: Request,

@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AnyHttpUrl, BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
 
 from app.kit.pagination import Link
 from app.kit.schema import InputModel
@@ -19,49 +19,92 @@ class EventType(StrEnum):
     hub_threshold_reached = "hub.threshold_reached"
 
 
+_EVENTS = (
+    "The events delivered: match.proposed, match.accepted, match.rejected, match.expired "
+    "(a match of one of your listings), offer.candidate_found (a new request fits one of your "
+    "offers), route_plan.completed (one of your plans is done or failed), "
+    "hub.threshold_reached (a pool of one of your hubs reached its threshold)."
+)
+
+
 class WebhookCreate(InputModel):
-    url: AnyHttpUrl = Field(examples=["https://example.org/boucle-events"])
-    events: list[EventType] = Field(min_length=1)
+    url: AnyHttpUrl = Field(
+        examples=["https://example.org/boucle-events"],
+        description="Where deliveries are POSTed: http or https, to a public address (or a "
+        "host on the server's allow-list).",
+    )
+    events: list[EventType] = Field(min_length=1, description=f"At least one. {_EVENTS}")
     secret: str = Field(
         min_length=16,
         max_length=200,
-        description="Signs every delivery: header `Boucle-Signature: t=<unix seconds>,v1=<hex "
-        'HMAC-SHA256 of "<t>.<body>" with this secret>`.',
+        description="16 to 200 characters. Signs every delivery: header `Boucle-Signature: "
+        't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with this secret>`. Never '
+        "shown again.",
     )
 
 
 class Webhook(BaseModel):
-    id: uuid.UUID
-    url: str
-    events: list[EventType]
-    created_at: datetime
+    """A subscription, as every answer shows it: never its secret."""
+
+    id: uuid.UUID = Field(description="The subscription's id.")
+    url: str = Field(description="Where deliveries are POSTed.")
+    events: list[EventType] = Field(description=_EVENTS)
+    created_at: datetime = Field(description="When it was made.")
 
 
 class WebhookPage(BaseModel):
-    items: list[Webhook]
-    links: list[Link]
+    items: list[Webhook] = Field(description="Your subscriptions, oldest first.")
+    links: list[Link] = Field(
+        description="A `next` link when the page is full: follow it for the next page."
+    )
+
+
+class DeliveryAttempt(BaseModel):
+    """One attempt of a delivery; the members that do not apply are left out."""
+
+    at: str = Field(description="When the attempt started, ISO 8601 with its zone.")
+    status_code: int | None = Field(
+        default=None, description="The receiver's HTTP status, when it answered."
+    )
+    error: str | None = Field(
+        default=None,
+        description="Why the exchange did not complete: a deadline, a refused connection, an "
+        "address that is not public.",
+    )
+    response_excerpt: str | None = Field(
+        default=None, description="The start of an answer other than 2xx."
+    )
+    duration_ms: int | None = Field(default=None, description="How long it took, ms.")
+    retry_at: str | None = Field(
+        default=None, description="When the next attempt is queued, ISO 8601 with its zone."
+    )
+    reason: str | None = Field(
+        default=None, description="Why the delivery failed for good, on its last attempt."
+    )
+
+    @model_serializer(mode="wrap")
+    def _present_only(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class Delivery(BaseModel):
-    id: uuid.UUID
-    event_id: uuid.UUID
-    event_type: str
+    id: uuid.UUID = Field(description="The delivery's id: header `Boucle-Delivery`.")
+    event_id: uuid.UUID = Field(
+        description="The event's id, the `id` of the body: deduplicate by it."
+    )
+    event_type: str = Field(description="The event's type: header `Boucle-Event`.")
     status: str = Field(
         description="pending, delivered, or failed: refused by a 4xx answer other than 408 "
         "and 429, or not accepted within 24 hours of retries."
     )
-    attempts: int
-    log: list[dict[str, Any]] = Field(
-        description="Each attempt: `at`; `status_code` when the receiver answered; `error` when "
-        "the exchange did not complete (a deadline, a refused connection, an address that is "
-        "not public); `response_excerpt`, the start of an answer other than 2xx; "
-        "`duration_ms`; then `retry_at` when the next attempt is queued, or `reason` when "
-        "the delivery failed for good."
-    )
-    created_at: datetime
-    delivered_at: datetime | None
+    attempts: int = Field(description="How many attempts were made.")
+    log: list[DeliveryAttempt] = Field(description="Each attempt, oldest first.")
+    created_at: datetime = Field(description="When the event was queued for this subscription.")
+    delivered_at: datetime | None = Field(description="When a 2xx answer came, or null.")
 
 
 class DeliveryPage(BaseModel):
-    items: list[Delivery]
-    links: list[Link]
+    items: list[Delivery] = Field(description="The subscription's deliveries, newest first.")
+    links: list[Link] = Field(
+        description="A `next` link when the page is full: follow it for the next page."
+    )

@@ -94,7 +94,7 @@ async def list_webhooks(
     return list((await session.scalars(keyset_page(query, oldest_first(Webhook), page))).all())
 
 
-async def _own_webhook(
+async def get_webhook(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
 ) -> Webhook:
     return await load_readable(
@@ -105,7 +105,7 @@ async def _own_webhook(
 async def delete_webhook(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
 ) -> None:
-    await session.delete(await _own_webhook(session, principal, webhook_id))
+    await session.delete(await get_webhook(session, principal, webhook_id))
     await session.commit()
 
 
@@ -113,7 +113,7 @@ async def list_deliveries(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, page: PageParams
 ) -> list[tuple[WebhookDelivery, str]]:
     """The subscription's deliveries, newest first, each with its event's type."""
-    await _own_webhook(session, principal, webhook_id)
+    await get_webhook(session, principal, webhook_id)
     query = (
         select(WebhookDelivery, WebhookEvent.type)
         .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
