@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # `make run`: the local database in .data/pg, migrated, with reference and demo data; then the API.
+# BOUCLE_DATA_DIR puts the cluster, the admin token and the demo keys elsewhere than .data
+# (tests/test_readme.py runs the README against a server of its own so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+DATA=${BOUCLE_DATA_DIR:-.data}
 
-BOUCLE_DATABASE_URL=$(scripts/pg.sh start .data/pg)
+BOUCLE_DATABASE_URL=$(scripts/pg.sh start "$DATA/pg")
 export BOUCLE_DATABASE_URL
 if [[ -z "${BOUCLE_ADMIN_TOKEN:-}" ]]; then
-    BOUCLE_ADMIN_TOKEN=$(.venv/bin/python -m app.cli admin-token --file .data/admin-token)
+    BOUCLE_ADMIN_TOKEN=$(.venv/bin/python -m app.cli admin-token --file "$DATA/admin-token")
     export BOUCLE_ADMIN_TOKEN
-    echo "admin token (kept in .data/admin-token): $BOUCLE_ADMIN_TOKEN"
+    echo "admin token (kept in $DATA/admin-token): $BOUCLE_ADMIN_TOKEN"
 fi
 .venv/bin/alembic upgrade head
-.venv/bin/python -m app.cli demo --keys-file .data/demo-keys.json
+.venv/bin/python -m app.cli demo --keys-file "$DATA/demo-keys.json"
 .venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL"
 # A local server delivers webhooks to receivers on this machine too (the README's example).
