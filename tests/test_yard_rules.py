@@ -181,3 +181,67 @@ async def test_a_hubs_settings_are_written_on_the_version_read(
     assert_problem(weak, 412)
     now = await client.get(f"/v1/hubs/{hub_id}", headers=operator.headers)
     assert now.json()["capacity"]["t"] == 50 and now.headers["etag"] == put.headers["etag"]
+
+
+def _failing(response: httpx.Response) -> set[tuple[str, str]]:
+    body = assert_problem(response, 422)
+    return {(e["field"], e["rule"]) for e in body["errors"]}
+
+
+async def test_a_movement_wrong_in_several_fields_is_told_them_all_at_once(
+    client: httpx.AsyncClient, operator: Org
+) -> None:
+    hub_id = await _yard(client, operator)
+    quantity = {"value": 1, "unit": "t"}
+    # An intake naming what only a dispatch takes, and neither an offer nor a walk-in.
+    intake = await _move(
+        client,
+        operator,
+        hub_id,
+        kind="intake",
+        match_id="0f8fad5b-d9cb-469f-a165-70867728950e",
+        shipment_id="0f8fad5b-d9cb-469f-a165-70867728950e",
+        quantity=quantity,
+    )
+    assert _failing(intake) == {
+        ("match_id", "not_for_kind"),
+        ("shipment_id", "not_for_kind"),
+        ("offer_id", "exactly_one"),
+    }
+    # A new lot without its material and its condition.
+    new_lot = await _move(
+        client, operator, hub_id, kind="intake", walk_in="Chantier", lot="NEW", quantity=quantity
+    )
+    assert _failing(new_lot) == {
+        ("material", "required_for_new_lot"),
+        ("condition", "required_for_new_lot"),
+    }
+    # An intake into a lot that is another material, condition and unit.
+    assert (await _walk_in(client, operator, hub_id, 2, lot="WOOD")).status_code == 201
+    unlike = await _move(
+        client,
+        operator,
+        hub_id,
+        kind="intake",
+        walk_in="Chantier",
+        lot="WOOD",
+        material="170101",
+        condition="A",
+        quantity={"value": 1, "unit": "kg"},
+    )
+    assert _failing(unlike) == {
+        ("material", "same_as_lot"),
+        ("condition", "same_as_lot"),
+        ("quantity.unit", "same_as_lot"),
+    }
+    # A dispatch with what only an intake takes, going nowhere, from no lot.
+    dispatch = await _move(
+        client, operator, hub_id, kind="dispatch", walk_in="Chantier", quantity=quantity
+    )
+    assert _failing(dispatch) == {
+        ("walk_in", "not_for_kind"),
+        ("match_id", "exactly_one"),
+        ("lot", "required_for_dispatch"),
+    }
+    [lot] = (await _stock(client, operator, hub_id))["lots"]
+    assert lot["stock"] == 2

@@ -4,12 +4,13 @@ shipment that collects at the hub."""
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
 from app.hubs.repository import lot_by_code, shipment_collecting_at
 from app.hubs.schemas import MovementCreate
 from app.hubs.stock import lot_balance
+from app.kit.field_checks import FieldChecks
 from app.matches.fulfilment import fulfil
 from app.models import HubLot, HubMovement, Match, Site
 from app.quantity_locks import lock_in_order
@@ -24,10 +25,17 @@ async def dispatch(
 ) -> tuple[HubMovement, HubLot]:
     """Records the dispatch; answers the movement and its lot. The caller holds the hub's
     lock; the lot's stock is read once its offer and the match are locked too."""
-    refuse_fields(data, ("offer_id", "walk_in"), "a dispatch")
-    require_one_of(data, ("match_id", "shipment_id"), "a dispatch goes to a match or a shipment")
+    checks = FieldChecks()
+    checks.check_now(lambda: refuse_fields(data, ("offer_id", "walk_in"), "a dispatch"))
+    checks.check_now(
+        lambda: require_one_of(
+            data, ("match_id", "shipment_id"), "a dispatch goes to a match or a shipment"
+        )
+    )
     if data.lot is None:
-        raise ValidationFailed.field("lot", "required_for_dispatch", "Name the lot it leaves.")
+        checks.errors.append(FieldError("lot", "required_for_dispatch", "Name the lot it leaves."))
+    checks.raise_failures()
+    assert data.lot is not None
     lot = await lot_by_code(session, hub.id, data.lot)
     if lot is None:
         raise ValidationFailed.field("lot", "known_lot", f"No lot {data.lot} in this hub.")

@@ -6,7 +6,7 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.capacity import check_intake_capacity
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
@@ -17,6 +17,7 @@ from app.hubs.repository import (
     matches_for_buyer,
 )
 from app.hubs.schemas import MovementCreate
+from app.kit.field_checks import FieldChecks
 from app.matches.fulfilment import fulfil
 from app.materials.service import check_offer_material
 from app.models import HubLot, HubMovement, Match, Material, Offer, Site
@@ -32,10 +33,14 @@ async def take_in(
 ) -> tuple[HubMovement, HubLot, bool]:
     """Records the intake; answers the movement, its lot and whether the lot is new. The
     caller holds the hub's lock."""
-    refuse_fields(data, ("match_id", "shipment_id"), "an intake")
-    require_one_of(
-        data, ("offer_id", "walk_in"), "an intake comes from an offer or a walk-in supplier"
+    checks = FieldChecks()
+    checks.check_now(lambda: refuse_fields(data, ("match_id", "shipment_id"), "an intake"))
+    checks.check_now(
+        lambda: require_one_of(
+            data, ("offer_id", "walk_in"), "an intake comes from an offer or a walk-in supplier"
+        )
     )
+    checks.raise_failures()
     lot = await lot_by_code(session, hub.id, data.lot) if data.lot else None
     source: Offer | None = None
     match: Match | None = None
@@ -57,25 +62,30 @@ async def take_in(
     material = data.material or (source.material if source else None)
     condition = data.condition.value if data.condition else (source.condition if source else None)
     if lot is None:
-        if material is None:
-            raise ValidationFailed.field(
-                "material", "required_for_new_lot", "A new lot needs its 6-digit EWC code."
+        missing = [
+            FieldError(name, "required_for_new_lot", message)
+            for name, given, message in (
+                ("material", material, "A new lot needs its 6-digit EWC code."),
+                ("condition", condition, "A new lot needs its condition (A, B or C)."),
             )
-        if condition is None:
-            raise ValidationFailed.field(
-                "condition", "required_for_new_lot", "A new lot needs its condition (A, B or C)."
-            )
+            if given is None
+        ]
+        if missing:
+            raise ValidationFailed(missing)
+        assert material is not None
         material = await check_offer_material(session, material)
     else:
-        for name, given, known in (
-            ("material", material, lot.material),
-            ("condition", condition, lot.condition),
-            ("quantity.unit", data.quantity.unit.value, lot.unit),
-        ):
-            if given is not None and given != known:
-                raise ValidationFailed.field(
-                    name, "same_as_lot", f"Lot {lot.code} is {known}; an intake adds the same."
-                )
+        unlike = [
+            FieldError(name, "same_as_lot", f"Lot {lot.code} is {known}; an intake adds the same.")
+            for name, given, known in (
+                ("material", material, lot.material),
+                ("condition", condition, lot.condition),
+                ("quantity.unit", data.quantity.unit.value, lot.unit),
+            )
+            if given is not None and given != known
+        ]
+        if unlike:
+            raise ValidationFailed(unlike)
         material = lot.material
     mass_kg, volume_m3 = movement_measures(data, lot, source)
     balances = await lot_balances(session, hub.id)

@@ -5,17 +5,20 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import ValidationFailed
+from app.errors import FieldError, ValidationFailed
 from app.hubs.schemas import MovementCreate
 from app.models import HubLot, HubMovement
 
 
 def refuse_fields(data: MovementCreate, fields: tuple[str, ...], what: str) -> None:
-    for field in fields:
-        if getattr(data, field) is not None:
-            raise ValidationFailed.field(
-                field, "not_for_kind", f"{what.capitalize()} has no {field}."
-            )
+    """Refuses, all at once, the fields this kind of movement does not take."""
+    refused = [
+        FieldError(field, "not_for_kind", f"{what.capitalize()} has no {field}.")
+        for field in fields
+        if getattr(data, field) is not None
+    ]
+    if refused:
+        raise ValidationFailed(refused)
 
 
 def require_one_of(data: MovementCreate, fields: tuple[str, str], message: str) -> None:
