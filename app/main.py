@@ -38,6 +38,7 @@ from app.settings import Settings, get_settings
 from app.shipments.router import router as shipments_router
 from app.sites.router import router as sites_router
 from app.stats.router import router as stats_router
+from app.stats.schemas import FlowFeatureCollection
 from app.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
@@ -59,7 +60,7 @@ Map data © OpenStreetMap contributors (ODbL).
 
 # Answers some routes give in another media type than their model's (GeoJSON with
 # `format=geojson`): their schemas go into the document beside the models'.
-ALTERNATIVE_ANSWERS = (RoutePlanFeatureCollection,)
+ALTERNATIVE_ANSWERS = (RoutePlanFeatureCollection, FlowFeatureCollection)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Request, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response, sync_playwright
 
 CHROMIUM = Path(os.environ.get("BOUCLE_CHROMIUM", "/usr/bin/chromium"))
 # Headless and quiet: nothing but the page's own requests leaves the browser. Without a GPU,
@@ -46,6 +46,12 @@ class Watched:
     def response(self, response: Response) -> None:
         if response.status >= 400:
             self.errors.append(f"{response.status} on {response.url}")
+
+    def watch(self, page: Page) -> None:
+        page.on("console", self.console)
+        page.on("pageerror", self.page_error)
+        page.on("requestfailed", self.request_failed)
+        page.on("response", self.response)
 
 
 # Per test: sync Playwright runs an event loop of its own in this thread while it is open.

@@ -44,10 +44,7 @@ def _open_offline(browser: Browser, url: str, watched: Watched, elsewhere: list[
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.on("request", only_here)
-    page.on("console", watched.console)
-    page.on("pageerror", watched.page_error)
-    page.on("requestfailed", watched.request_failed)
-    page.on("response", watched.response)
+    watched.watch(page)
     page.goto(url)
     return page
 

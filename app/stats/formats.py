@@ -5,8 +5,6 @@ import csv
 import io
 from typing import Any
 
-from pydantic import BaseModel
-
 from app.fleet.schemas import VehicleType
 from app.stats.schemas import (
     CO2_MEASURES,
@@ -79,23 +77,3 @@ def stats_geojson(stats: FlowStats, outlines: dict[str, dict[str, Any]]) -> dict
         attribution="Commune boundaries © OpenStreetMap contributors (ODbL)",
     )
     return collection.model_dump(mode="json")
-
-
-def inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON Schema with its definitions in place, for a media type of the document
-    that names no model of its own (FastAPI registers one model per answer)."""
-    schema = model.model_json_schema(mode="serialization")
-    definitions = schema.pop("$defs", {})
-
-    def inline(node: Any) -> Any:
-        if isinstance(node, dict):
-            here = {key: inline(value) for key, value in node.items() if key != "$ref"}
-            if "$ref" in node:
-                # What the reference sits beside (its description) says more than the model.
-                return {**inline(definitions[node["$ref"].rsplit("/", 1)[-1]]), **here}
-            return here
-        if isinstance(node, list):
-            return [inline(value) for value in node]
-        return node
-
-    return dict(inline(schema))

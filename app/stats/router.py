@@ -8,11 +8,10 @@ from app.dependencies import Session
 from app.errors import AUTHENTICATED, ValidationFailed, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.stats import service
-from app.stats.formats import CSV_MEDIA_TYPE, inlined_schema, stats_csv, stats_geojson
+from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
 from app.stats.schemas import (
     MIN_ORGANIZATIONS,
     Dimension,
-    FlowFeatureCollection,
     FlowStats,
     MaterialLevel,
     StatsFormat,
@@ -66,7 +65,9 @@ def _format(asked: StatsFormat | None, accept: str | None) -> StatsFormat:
             "GeoJSON (a feature a cell, on its commune).",
             "content": {
                 CSV_MEDIA_TYPE: {"schema": {"type": "string"}},
-                GEOJSON_MEDIA_TYPE: {"schema": inlined_schema(FlowFeatureCollection)},
+                GEOJSON_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/FlowFeatureCollection"}
+                },
             },
         },
         **problems(
