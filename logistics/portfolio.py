@@ -23,6 +23,7 @@ from logistics.model import NO_PLAN_IN_TIME, EngineRun, Problem, Solution, Unass
 from logistics.objective import best_plan, objective_value, total_distance
 from logistics.parent_watch import die_with_parent
 from logistics.precheck import unservable_reason
+from logistics.progress import ImprovementReporter, Sink
 
 # An engine that has not answered by the time limit, and as long again (at least this long),
 # is stopped: PyVRP checks its limit between iterations only, and its first local search of
@@ -38,10 +39,10 @@ class Member:
     engine: str
     options: pyvrp.PyVRPOptions | ortools.SolverOptions
 
-    def search(self, problem: Problem, seconds: float) -> Solution:
+    def search(self, problem: Problem, seconds: float, reporter: ImprovementReporter) -> Solution:
         if isinstance(self.options, pyvrp.PyVRPOptions):
-            return pyvrp.solve(problem, seconds, self.options)
-        return ortools.solve(problem, replace(self.options, time_limit_s=seconds))
+            return pyvrp.solve(problem, seconds, self.options, reporter)
+        return ortools.solve(problem, replace(self.options, time_limit_s=seconds), reporter)
 
 
 # In the order cores add them. OR-Tools' first search is guided local search throughout:
@@ -76,7 +77,11 @@ def solve(
     time_limit_s: float,
     engines: Sequence[str] | None = None,
     processes: int | None = None,
+    report: Sink | None = None,
 ) -> Solution:
+    """The best plan of the portfolio's engines in `time_limit_s`. `report` hears of each
+    better plan an engine finds as it goes (`logistics.progress`), from the engines'
+    processes."""
     started = time.monotonic()
     unservable: list[Unassigned] = []
     servable = []
@@ -91,7 +96,7 @@ def solve(
         # Nothing to search for: an empty plan, every shipment with its reason.
         return Solution([], unservable, 0.0, "solved", {"seconds": time.monotonic() - started})
     members = members_for(engines, processes)
-    answers = _run_all(members, searched, time_limit_s)
+    answers = _run_all(members, searched, time_limit_s, report)
     runs = []
     plans = []
     for member, answer in zip(members, answers, strict=True):
@@ -147,18 +152,21 @@ def _run(
     )
 
 
-def _run_all(members: list[Member], problem: Problem, seconds: float) -> list[Solution | str]:
+def _run_all(
+    members: list[Member], problem: Problem, seconds: float, report: Sink | None
+) -> list[Solution | str]:
     """Each member's plan, or what went wrong, each in a process of its own when there are
-    several (forked: they start at once, without importing the engines again)."""
+    several (forked: they start at once, without importing the engines again, and report
+    through what `report` holds)."""
     if len(members) == 1:
-        return [_answer(members[0], problem, seconds)]
+        return [_answer(members[0], problem, seconds, report)]
     context = multiprocessing.get_context("fork")
     started = []
     for member in members:
         receive, send = context.Pipe(duplex=False)
         process = context.Process(
             target=_member_main,
-            args=(send, member, problem, seconds, os.getpid()),
+            args=(send, member, problem, seconds, report, os.getpid()),
             name=f"boucle {member.engine}",
         )
         process.start()
@@ -191,23 +199,36 @@ def _death(exitcode: int | None) -> str:
 
 
 def _member_main(
-    send: Connection, member: Member, problem: Problem, seconds: float, parent: int
+    send: Connection,
+    member: Member,
+    problem: Problem,
+    seconds: float,
+    report: Sink | None,
+    parent: int,
 ) -> None:
     answer: Solution | str
     try:
         die_with_parent(parent)
-        answer = _answer(member, problem, seconds)
+        answer = _answer(member, problem, seconds, report)
     except MemoryError:
         answer = OUT_OF_MEMORY
     send.send(answer)
 
 
-def _answer(member: Member, problem: Problem, seconds: float) -> Solution | str:
+def _answer(
+    member: Member, problem: Problem, seconds: float, report: Sink | None
+) -> Solution | str:
     """The member's plan, or how it failed; running out of memory is not a plan's failure
     but the process's, and is raised."""
+    reporter = ImprovementReporter(problem, member.engine, report)
     try:
-        return member.search(problem, seconds)
+        answer = member.search(problem, seconds, reporter)
     except MemoryError:
         raise
     except Exception:
         return traceback.format_exc(limit=5)
+    reporter.flush()
+    if answer.status == "solved":
+        reporter.found(lambda: answer)
+        reporter.flush()
+    return answer

@@ -37,6 +37,7 @@ from logistics.model import (
 from logistics.objective import objective_value
 from logistics.portfolio import solve
 from logistics.precheck import unservable_reason
+from logistics.progress import Improvement, Sink
 
 Tier = Literal["trunk", "last_mile"]
 # At most this long (in the problem's time unit, seconds for Brussels) after the earliest
@@ -314,20 +315,31 @@ def solve_two_tier(
     hubs: list[TransferHub],
     bike_profiles: frozenset[str],
     time_limit_s: float,
+    report: Sink | None = None,
 ) -> TwoTierSolution:
+    """The cheapest of the plans compared; `report` hears of the engines' better plans as
+    they go, each naming the plan compared it belongs to."""
     started = time.monotonic()
     problem = _bikes_in_zones(problem, hubs, bike_profiles)
     candidates = _candidates(problem, hubs, bike_profiles)
     direct_problem = replace(problem, objective="cost")
     if not candidates:
-        direct = solve(direct_problem, time_limit_s)
+        direct = solve(direct_problem, time_limit_s, report=_naming(report, "direct"))
         only = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
         return _answer(only, {"direct": only.cost}, started)
-    direct = solve(direct_problem, max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE))
+    direct = solve(
+        direct_problem,
+        max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE),
+        report=_naming(report, "direct"),
+    )
     best = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
     compared = {"direct": best.cost}
     all_via = _with_legs(problem, candidates)
-    through = solve(all_via, max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE))
+    through = solve(
+        all_via,
+        max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE),
+        report=_naming(report, "all_via_hub"),
+    )
     compared["all_via_hub"] = objective_value(all_via, through)
     if not _orphans(through, candidates):
         tried = _Tried(through, candidates, "all_via_hub", compared["all_via_hub"])
@@ -347,7 +359,11 @@ def solve_two_tier(
         searched.add(ids)
         mixed_problem = _with_legs(problem, pays)
         mix_s = time_limit_s * MIX_SHARE
-        mixed = solve(mixed_problem, remaining if remaining < 1.5 * mix_s else mix_s)
+        mixed = solve(
+            mixed_problem,
+            remaining if remaining < 1.5 * mix_s else mix_s,
+            report=_naming(report, "mixed"),
+        )
         orphans = _orphans(mixed, pays)
         for c in candidates:
             if c in orphans:
@@ -363,3 +379,13 @@ def solve_two_tier(
         compared["mixed"] = min(tried.cost, compared.get("mixed", tried.cost))
         best = min(best, tried, key=_Tried.rank)
     return _answer(best, compared, started)
+
+
+def _naming(report: Sink | None, compared_plan: str) -> Sink | None:
+    if report is None:
+        return None
+
+    def named(found: Improvement) -> None:
+        report(replace(found, compared_plan=compared_plan))
+
+    return named

@@ -1,7 +1,8 @@
 """A route plan cancelled by its owner, with a real worker process: a queued plan is cancelled
 at once and its job, when a worker takes it, does nothing; a running one stops its search
 (long before its time limit) and is `cancelled` with no result; the worker goes on to the next
-plan. While it runs, a plan says its phase and how long it has run."""
+plan. While it runs, a plan says its phase, how long it has run and the best plan the engines
+have found so far, which only improves and ends as the plan answered."""
 
 import uuid
 from pathlib import Path
@@ -56,6 +57,15 @@ async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
         assert plan["status"] == "running" and plan["progress"]["elapsed_s"] >= 0
         assert 0 < plan["progress"]["search_s"] <= LONG_S
 
+        async def best_so_far() -> dict[str, Any] | None:
+            best: dict[str, Any] | None = (await read(running))["progress"]["best_so_far"]
+            return best
+
+        # Four parcels for two bikes: every engine finds a plan serving them all at once.
+        best = await eventually(best_so_far, within_s=30)
+        assert best["unassigned"] == 0 and best["vehicles"] in (1, 2) and best["km"] > 0
+        assert best["engine"] in ("pyvrp", "ortools") and best["compared_plan"] is None
+
         asked = await client.post(f"/v1/route-plans/{running}/cancel", headers=carrier.headers)
         assert asked.status_code == 202 and asked.json()["status"] == "running"
 
@@ -71,12 +81,24 @@ async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
 
         # The worker goes on: the next plan is done, and the queued plan cancelled before it
         # was taken stays cancelled.
-        following = await _plan(client, carrier.headers, 1)
+        following = await _plan(client, carrier.headers, 4)
+        seen: list[dict[str, Any]] = []
 
-        async def done() -> bool:
-            return (await read(following))["status"] == "done"
+        async def done() -> dict[str, Any] | None:
+            plan = await read(following)
+            if plan["progress"] and plan["progress"]["best_so_far"]:
+                seen.append(plan["progress"]["best_so_far"])
+            return plan if plan["status"] == "done" else None
 
-        await eventually(done, within_s=60)
+        result = (await eventually(done, within_s=60, every_s=0.1))["result"]
+        assert seen, "the plan was never seen running with a best plan so far"
+        ranks = [(s["unassigned"], s["vehicles"], s["km"]) for s in seen]
+        assert ranks == sorted(ranks, reverse=True), "a later best plan so far was worse"
+        kpis = result["kpis"]
+        answered = (len(result["unassigned"]), kpis["vehicles"], kpis["km"])
+        assert answered[:2] < ranks[-1][:2] or (
+            answered[:2] == ranks[-1][:2] and answered[2] <= ranks[-1][2] + 0.1
+        ), (answered, ranks)
         assert (await read(queued))["status"] == "cancelled"
         assert worker.process is not None and worker.process.poll() is None
     finally:

@@ -1,6 +1,7 @@
 """The routing engine alone: each engine on tiny instances with a known optimum and with each
 constraint binding in turn, the reasons for unassigned shipments whatever the engine, the
-portfolio's choice, the re-check of plans, and the benchmark readers."""
+portfolio's choice, the re-check of plans, what the engines report as they search, and the
+benchmark readers."""
 
 import math
 import multiprocessing
@@ -27,7 +28,8 @@ from logistics.model import (
     Visit,
     Window,
 )
-from logistics.objective import best_plan
+from logistics.objective import best_plan, rank
+from logistics.progress import Improvement
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 ALWAYS = Window(0, 10**7)
@@ -235,6 +237,32 @@ def test_the_portfolio_answers_the_best_plan_and_names_its_engine() -> None:
     # Three full vans: the four farthest on each side, and the four in the middle (8 units).
     assert min((r.vehicles, r.objective) for r in solution.runs) == (3, 32_000)
     assert plan_problems(problem, solution) == []
+
+
+def test_the_engines_report_better_plans_as_they_search_and_the_best_is_the_answer() -> None:
+    instance = read_solomon(SHARED / "solomon" / "R101.txt")
+    # The engines run in processes of their own, as in a route plan: they report through a
+    # pipe, which this process reads as they go.
+    receive, send = multiprocessing.Pipe(duplex=False)
+    heard: list[Improvement] = []
+    answer = solve(instance.problem, 3.0, processes=2, report=send.send)
+    send.close()
+    while True:
+        try:
+            heard.append(receive.recv())
+        except EOFError:
+            break
+    assert {found.engine for found in heard} == {"pyvrp", "ortools"}
+    for engine in ("pyvrp", "ortools"):
+        ranks = [found.rank for found in heard if found.engine == engine]
+        assert ranks == sorted(ranks, reverse=True) and len(set(ranks)) == len(ranks)
+    assert min(found.rank for found in heard) == rank(instance.problem, answer)
+    best = min(heard, key=lambda found: found.rank)
+    assert (best.vehicles, best.distance, best.unassigned) == (
+        len(answer.routes),
+        sum(route.distance for route in answer.routes),
+        0,
+    )
 
 
 def test_a_broken_plan_is_caught_by_the_re_check() -> None:

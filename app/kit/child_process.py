@@ -3,7 +3,11 @@ goes on beating, delivering and fetching meanwhile, and work that eats memory is
 alone, at a limit, and reported, instead of taking the worker down.
 
 Children come from a fork server, which imports the heavy modules once; each child ends with
-the worker that asked for it, so a worker killed mid-search leaves no search behind."""
+the worker that asked for it, so a worker killed mid-search leaves no search behind.
+
+A child may also say how it is getting on, through a pipe of its own which the processes it
+forks share: each message is one write of less than `PIPE_BUF` bytes, which a pipe keeps
+whole however many processes write to it."""
 
 import asyncio
 import logging
@@ -60,9 +64,12 @@ def _child_main(
     args: tuple[Any, ...],
     memory_bytes: int,
     worker_pid: int,
+    messages: Connection | None,
 ) -> None:
     _exit_when_gone(worker_pid)
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    if messages is not None:
+        args = (*args, messages.send)
     outcome: tuple[str, Any, str]
     try:
         outcome = ("done", function(*args), "")
@@ -77,15 +84,22 @@ def _child_main(
 
 
 async def call_in_child_process(
-    function: Callable[..., Result], *args: Any, memory_limit_mb: int
+    function: Callable[..., Result],
+    *args: Any,
+    memory_limit_mb: int,
+    on_message: Callable[[Any], None] | None = None,
 ) -> Result:
     """`function(*args)` in a child process limited to `memory_limit_mb` of address space.
     Raises what the function raised, or `JobInterrupted` when the child ran out of memory or
-    was killed. A cancelled call kills the child."""
+    was killed. A cancelled call kills the child.
+
+    With `on_message`, the function gets one more argument, a function that sends a small
+    picklable message, which `on_message` receives on the event loop as it comes."""
     receive, send = _CONTEXT.Pipe(duplex=False)
+    messages_in, messages_out = _CONTEXT.Pipe(duplex=False) if on_message else (None, None)
     process = _CONTEXT.Process(
         target=_child_main,
-        args=(send, function, args, memory_limit_mb * 1024 * 1024, os.getpid()),
+        args=(send, function, args, memory_limit_mb * 1024 * 1024, os.getpid(), messages_out),
         name=f"boucle {function.__name__}",
     )
     loop = asyncio.get_running_loop()
@@ -101,6 +115,10 @@ async def call_in_child_process(
             await starting
             raise
         send.close()
+        if messages_out is not None:
+            messages_out.close()
+        if messages_in is not None and on_message is not None:
+            loop.add_reader(messages_in.fileno(), _hand_on, loop, messages_in, on_message)
         watched = [receive.fileno(), process.sentinel]
         for fd in watched:
             loop.add_reader(fd, ready.set)
@@ -114,6 +132,13 @@ async def call_in_child_process(
                 process.kill()
             await asyncio.to_thread(process.join)
         receive.close()
+        if messages_out is not None:
+            messages_out.close()
+        if messages_in is not None and on_message is not None:
+            loop.remove_reader(messages_in.fileno())
+            # What was sent before the end.
+            _hand_on(loop, messages_in, on_message)
+            messages_in.close()
     if outcome is None:
         raise JobInterrupted(_death_reason(process.exitcode, memory_limit_mb))
     status, value, formatted = outcome
@@ -124,6 +149,17 @@ async def call_in_child_process(
         raise value
     result: Result = value
     return result
+
+
+def _hand_on(
+    loop: asyncio.AbstractEventLoop, messages: Connection, on_message: Callable[[Any], None]
+) -> None:
+    try:
+        while messages.poll():
+            on_message(messages.recv())
+    except EOFError:
+        # Every process that could write has ended.
+        loop.remove_reader(messages.fileno())
 
 
 def _receive(connection: Connection) -> tuple[str, Any, str] | None:

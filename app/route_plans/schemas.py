@@ -32,6 +32,24 @@ class PlanPhase(StrEnum):
     drawing_routes = "drawing_routes"
 
 
+class BestPlanSoFar(BaseModel):
+    """The best plan any engine has found so far, ranked as the search ranks its answers:
+    fewest shipments left out, then (under vehicles_then_distance) fewest vehicles, then the
+    objective. Each update improves on the last; the plan answered is the best at the end."""
+
+    vehicles: int = Field(description="Vehicles it uses.", ge=0, examples=[3])
+    km: float = Field(description="Its distance, km.", ge=0, examples=[41.7])
+    unassigned: int = Field(
+        description="Shipments it leaves out (in a two_tier plan, legs).", ge=0, examples=[0]
+    )
+    engine: str = Field(description="The engine that found it (pyvrp or ortools).")
+    compared_plan: str | None = Field(
+        description="In a two_tier plan, which of the plans compared it belongs to: direct, "
+        "all_via_hub or mixed (see `result.solver.compared_costs_eur`); null in a direct plan."
+    )
+    found_at: datetime = Field(description="When the worker heard of it.")
+
+
 class PlanProgress(BaseModel):
     """Where a running plan is."""
 
@@ -46,6 +64,11 @@ class PlanProgress(BaseModel):
         default=None,
         description="While searching: how long the search may take, seconds (the time limit "
         "less what the road distances took, at least half of it).",
+    )
+    best_so_far: BestPlanSoFar | None = Field(
+        default=None,
+        description="From the first plan the engines find: the best so far, updated about "
+        "once a second while searching; null before.",
     )
 
 

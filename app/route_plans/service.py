@@ -32,7 +32,7 @@ from app.route_plans.inputs import (
     vehicle_input,
     vehicle_profile,
 )
-from app.route_plans.progress import ReportPhase, phase_reporter
+from app.route_plans.progress import ProgressWriter
 from app.route_plans.result_schema import RoutePlanResult
 from app.route_plans.roads import add_road_geometries, road_matrices
 from app.route_plans.schemas import PlanPhase, PlanStatus, RoutePlanCreate
@@ -186,23 +186,23 @@ async def execute_plan(
 ) -> None:
     """The job: matrices, the search, the figures; or why it failed."""
 
-    report = phase_reporter(sessionmaker, plan_id, attempt)
+    progress = ProgressWriter(sessionmaker, plan_id, attempt)
 
     async def plan_day(session: AsyncSession, plan: RoutePlan) -> None:
-        await _plan(session, settings, plan, report)
+        await _plan(session, settings, plan, progress)
 
     await run_tracked(sessionmaker, PLAN_JOB, plan_id, attempt, settings.job_max_attempts, plan_day)
 
 
 async def _plan(
-    session: AsyncSession, settings: Settings, plan: RoutePlan, report: ReportPhase
+    session: AsyncSession, settings: Settings, plan: RoutePlan, progress: ProgressWriter
 ) -> None:
     points = plan_points(plan.inputs)
     profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
     snapped: dict[str, list[int]] = {}
     started = clock_time.monotonic()
     if plan.matrix == "road":
-        await report(PlanPhase.road_distances.value)
+        await progress.phase(PlanPhase.road_distances.value)
         matrices = {}
         allowed_s = max(plan.time_limit_s, ROAD_MATRICES_MIN_TIMEOUT_S)
         try:
@@ -220,23 +220,25 @@ async def _plan(
         matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
         baseline = straight_line(points, BASELINE_VAN)
     search_s = max(plan.time_limit_s - (clock_time.monotonic() - started), plan.time_limit_s / 2)
-    await report(PlanPhase.searching.value, search_s=round(search_s, 1))
+    await progress.phase(PlanPhase.searching.value, search_s=round(search_s, 1))
     # In a process of its own, so that the worker's other jobs go on while the engines
     # search, and a search that eats memory is stopped alone.
-    planned = await call_in_child_process(
-        plan_routes,
-        plan.date,
-        plan.inputs,
-        plan.objective,
-        search_s,
-        matrices,
-        baseline,
-        plan.matrix,
-        memory_limit_mb=settings.planner_memory_limit_mb,
-    )
+    async with progress.writing_best_plans():
+        planned = await call_in_child_process(
+            plan_routes,
+            plan.date,
+            plan.inputs,
+            plan.objective,
+            search_s,
+            matrices,
+            baseline,
+            plan.matrix,
+            memory_limit_mb=settings.planner_memory_limit_mb,
+            on_message=progress.found,
+        )
     result = RoutePlanResult.model_validate(planned)
     if plan.matrix == "road":
-        await report(PlanPhase.drawing_routes.value)
+        await progress.phase(PlanPhase.drawing_routes.value)
         await add_road_geometries(session, result, snapped, points, plan.inputs["vehicles"])
     plan.result = result.model_dump(mode="json")
     await emit(

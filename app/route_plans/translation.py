@@ -24,6 +24,7 @@ from app.route_plans.result_schema import (
 from logistics import model, solve
 from logistics.kpis import PlanFigures, RouteFigures, plan_figures
 from logistics.model import Matrices, Solution
+from logistics.progress import Sink
 from logistics.two_tier import (
     Tier,
     Transfer,
@@ -44,19 +45,21 @@ def plan_routes(
     matrices: dict[str, Matrices],
     baseline: Matrices,
     matrix: str,
+    report: Sink | None = None,
 ) -> dict[str, Any]:
     """The plan of one day, from the frozen inputs and the matrices of every vehicle profile
     and of the baseline van (rows in `plan_points` order): plain data in, the result as
-    stored (`RoutePlanResult` as JSON) out."""
+    stored (`RoutePlanResult` as JSON) out. `report` hears of the engines' better plans as
+    they go."""
     planned = plan_problem(day, inputs, objective, matrices)
     answer: Solution | TwoTierSolution
     if planned.mode == "two_tier":
         bikes = frozenset(
             v.profile for v in planned.problem.vehicles if planned.tier_of(v.id) == "last_mile"
         )
-        answer = solve_two_tier(planned.problem, planned.hubs, bikes, time_limit_s)
+        answer = solve_two_tier(planned.problem, planned.hubs, bikes, time_limit_s, report)
     else:
-        answer = solve(planned.problem, time_limit_s)
+        answer = solve(planned.problem, time_limit_s, report=report)
     return plan_result(planned, answer, baseline, matrix).model_dump(mode="json")
 
 

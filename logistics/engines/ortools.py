@@ -12,7 +12,9 @@ rest of the time on distance alone with the vehicles left. `PORTFOLIO` holds sea
 reach different plans, for `logistics.portfolio` to run beside the other engines."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
@@ -38,6 +40,7 @@ from logistics.model import (
     Window,
 )
 from logistics.objective import objective_value, total_distance
+from logistics.progress import ImprovementReporter
 from logistics.schedule import Step, route_along
 
 # Iterated local search with SISR ruin-and-recreate (Christiaens and Vanden Berghe,
@@ -105,9 +108,11 @@ class _Model:
         problem: Problem,
         vehicles: list[Vehicle],
         shipments: list[Shipment],
+        reporter: ImprovementReporter,
         objective: Objective | None = None,
     ) -> None:
         self.problem, self.vehicles, self.shipments = problem, vehicles, shipments
+        self.reporter = reporter
         self.objective = objective or problem.objective
         self.paired = any(s.pickup is not None for s in shipments)
         self.nodes = self._nodes()
@@ -122,9 +127,21 @@ class _Model:
         # A first-solution hint must outlive the search that follows it.
         self._hint: pywrapcp.Assignment | None = None
         self._build()
+        self._reported_cost = float("inf")
+        self.routing.AddAtSolutionCallback(self._report)
 
     def copy(self) -> "_Model":
-        return _Model(self.problem, self.vehicles, self.shipments, self.objective)
+        return _Model(self.problem, self.vehicles, self.shipments, self.reporter, self.objective)
+
+    def _report(self) -> None:
+        # Called at each plan the search finds, with the model's variables bound to it.
+        cost = self.routing.CostVar().Value()
+        if cost < self._reported_cost:
+            self._reported_cost = cost
+            node_routes = self._node_routes(lambda var: var.Value())
+            self.reporter.found(partial(self._plan_of, node_routes))
+        else:
+            self.reporter.tick()
 
     def _nodes(self) -> list[_Node]:
         zero = (0,) * len(self.vehicles[0].capacity)
@@ -336,12 +353,15 @@ class _Model:
 
     def node_routes(self, assignment: pywrapcp.Assignment) -> list[list[int]]:
         """Each vehicle's visited nodes, starts and ends excluded (empty for an idle one)."""
+        return self._node_routes(assignment.Value)
+
+    def _node_routes(self, value: Callable[[pywrapcp.IntVar], int]) -> list[list[int]]:
         routes = []
         for v in range(len(self.vehicles)):
-            index, route = assignment.Value(self.routing.NextVar(self.routing.Start(v))), []
+            index, route = value(self.routing.NextVar(self.routing.Start(v))), []
             while not self.routing.IsEnd(index):
                 route.append(self.manager.IndexToNode(index))
-                index = assignment.Value(self.routing.NextVar(index))
+                index = value(self.routing.NextVar(index))
             routes.append(route)
         return routes
 
@@ -354,8 +374,19 @@ class _Model:
         }
 
     def routes(self, assignment: pywrapcp.Assignment) -> list[Route]:
+        return self._routes_along(self.node_routes(assignment))
+
+    def _plan_of(self, node_routes: list[list[int]]) -> Solution:
+        routes = self._routes_along(node_routes)
+        served = {shipment_id for route in routes for shipment_id in route.shipment_ids}
+        unassigned = [
+            Unassigned(s.id, "no_room", NO_ROOM) for s in self.shipments if s.id not in served
+        ]
+        return Solution(routes, unassigned, 0.0, "solved")
+
+    def _routes_along(self, node_routes: list[list[int]]) -> list[Route]:
         routes = []
-        for vehicle, node_route in zip(self.vehicles, self.node_routes(assignment), strict=True):
+        for vehicle, node_route in zip(self.vehicles, node_routes, strict=True):
             if node_route:
                 steps = [self._step(node) for node in node_route]
                 routes.append(route_along(self.problem, vehicle, steps))
@@ -368,17 +399,22 @@ class _Model:
         return Step(kind, n.shipment, Visit(n.location, Window(*n.window), n.service))
 
 
-def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solution:
+def solve(
+    problem: Problem,
+    options: SolverOptions = SolverOptions(),
+    reporter: ImprovementReporter | None = None,
+) -> Solution:
     started = time.monotonic()
     deadline = started + options.time_limit_s
     unassigned: list[Unassigned] = []
     servable = problem.shipments
     if not servable:
         return Solution([], [], 0.0, "solved", {"seconds": 0.0})
+    reporter = reporter or ImprovementReporter(problem, "ortools")
 
     reduce_vehicles = problem.objective == "vehicles_then_distance"
     first_budget = options.time_limit_s * (options.first_phase_share if reduce_vehicles else 1.0)
-    model = _Model(problem, problem.vehicles, servable)
+    model = _Model(problem, problem.vehicles, servable, reporter)
     assignment = model.search(options, first_budget)
     if assignment is None:
         unassigned += [Unassigned(s.id, "no_room", NO_PLAN_IN_TIME) for s in servable]
@@ -402,7 +438,7 @@ def solve(problem: Problem, options: SolverOptions = SolverOptions()) -> Solutio
         smallest = min(tried, key=lambda v: len(node_routes[v]))
         keep = [v for v in used if v != smallest]
         fleet = [model.vehicles[v] for v in keep]
-        candidate = _Model(problem, fleet, servable)
+        candidate = _Model(problem, fleet, servable, reporter)
         budget = min(
             options.time_limit_s * options.reduction_round_share,
             deadline - time.monotonic() - options.time_limit_s * options.polish_share * 0.66,
@@ -497,7 +533,13 @@ def _shorten(
     # penalties on (the arcs out of the depot carry it), the search works on distance.
     node_routes = model.node_routes(assignment)
     used = [v for v, r in enumerate(node_routes) if r]
-    shorter = _Model(model.problem, [model.vehicles[v] for v in used], model.shipments, "distance")
+    shorter = _Model(
+        model.problem,
+        [model.vehicles[v] for v in used],
+        model.shipments,
+        model.reporter,
+        "distance",
+    )
     start = None if restart else [_renumber(node_routes[v], model, shorter) for v in used]
     found = shorter.search(options, seconds, start, metaheuristic)
     # Iterated local search does not count the plan it starts from as its best, so it may

@@ -20,12 +20,18 @@ import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyvrp
-from pyvrp import IteratedLocalSearchParams, PenaltyParams, SolveParams
+from pyvrp import (
+    IteratedLocalSearchCallbacks,
+    IteratedLocalSearchParams,
+    PenaltyParams,
+    SolveParams,
+)
 from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
 
 from logistics.model import (
@@ -38,6 +44,7 @@ from logistics.model import (
     Vehicle,
 )
 from logistics.objective import objective_value
+from logistics.progress import ImprovementReporter
 from logistics.schedule import Step, route_along, steps_of
 
 # Costs of the objective `cost` are floats per unit; PyVRP's are integers.
@@ -94,27 +101,33 @@ class _Fleet:
 
 
 def solve(
-    problem: Problem, time_limit_s: float, options: PyVRPOptions = PyVRPOptions()
+    problem: Problem,
+    time_limit_s: float,
+    options: PyVRPOptions = PyVRPOptions(),
+    reporter: ImprovementReporter | None = None,
 ) -> Solution:
     started = time.monotonic()
     deadline = started + time_limit_s
     if not problem.shipments:
         return Solution([], [], 0.0, "solved", {"seconds": 0.0})
+    reporter = reporter or ImprovementReporter(problem, "pyvrp")
     translation = _translate(problem, required=True)
     fleet = _Fleet(tuple(len(vs) for vs in translation.vehicles_of_type))
     first = _first_complete_plan(
-        translation, fleet, started + time_limit_s * options.first_plan_share, options.seed
+        translation,
+        fleet,
+        started + time_limit_s * options.first_plan_share,
+        options.seed,
+        reporter,
     )
-    params = _params(translation.data, _history_length(translation.data))
+    initial = None
     if first is None:
         # Some shipments do not fit in all together: the best plan leaves them out.
         translation = _translate(problem, required=False)
-        initial = None
-        params = _params(
-            translation.data, _history_length(translation.data), 10.0 * _prize(problem)
-        )
+        at_least = 10.0 * _prize(problem)
     else:
         fleet, initial = first
+        at_least = 0.0
         if problem.objective == "vehicles_then_distance":
             fleet, initial = _fewest_vehicles(
                 translation,
@@ -122,14 +135,17 @@ def solve(
                 initial,
                 started + time_limit_s * options.fleet_share,
                 options.seed,
+                reporter,
             )
+    data = fleet.data(translation)
+    reporting = _Reporting(translation, fleet, reporter)
     result = pyvrp.solve(
-        fleet.data(translation),
+        data,
         stop=MaxRuntime(max(0.05, deadline - time.monotonic())),
         seed=options.seed,
         collect_stats=False,
         display=False,
-        params=params,
+        params=_params(translation.data, _history_length(translation.data), reporting, at_least),
         initial_solution=initial,
     )
     stats = {"seconds": time.monotonic() - started, "iterations": float(result.num_iterations)}
@@ -140,9 +156,37 @@ def solve(
     return replace(solution, objective=objective_value(problem, solution))
 
 
+class _Reporting(IteratedLocalSearchCallbacks):
+    """Hands each new best plan of a PyVRP search on to the reporter."""
+
+    def __init__(
+        self, translation: _Translation, fleet: _Fleet, reporter: ImprovementReporter
+    ) -> None:
+        self.translation, self.fleet, self.reporter = translation, fleet, reporter
+
+    def on_best(self, best: pyvrp.Solution) -> None:
+        if best.is_feasible():
+            problem = self.reporter.problem
+            self.reporter.found(partial(_solution, problem, self.translation, self.fleet, best, {}))
+
+    def on_iteration(
+        self,
+        current: pyvrp.Solution,
+        candidate: pyvrp.Solution,
+        best: pyvrp.Solution,
+        cost_evaluator: pyvrp.CostEvaluator,
+    ) -> None:
+        self.reporter.tick()
+
+
 def _search_until_feasible(
-    data: pyvrp.ProblemData, deadline: float, seed: int
+    translation: _Translation,
+    fleet: _Fleet,
+    deadline: float,
+    seed: int,
+    reporter: ImprovementReporter,
 ) -> pyvrp.Solution | None:
+    data = fleet.data(translation)
     left = MaxRuntime(max(0.0, deadline - time.monotonic()))
     result = pyvrp.solve(
         data,
@@ -150,7 +194,7 @@ def _search_until_feasible(
         seed=seed,
         collect_stats=False,
         display=False,
-        params=_params(data, ROUND_HISTORY),
+        params=_params(data, ROUND_HISTORY, _Reporting(translation, fleet, reporter)),
     )
     return result.best if result.best.is_feasible() else None
 
@@ -181,7 +225,12 @@ def _history_length(data: pyvrp.ProblemData) -> int:
     return max(HISTORY_FLOOR, round(FULL_HISTORY * (FULL_HISTORY_VISITS / visits) ** power))
 
 
-def _params(data: pyvrp.ProblemData, history_length: int, at_least: float = 0.0) -> SolveParams:
+def _params(
+    data: pyvrp.ProblemData,
+    history_length: int,
+    reporting: _Reporting,
+    at_least: float = 0.0,
+) -> SolveParams:
     """PyVRP's defaults but for the history, with penalties that grow as far above the costs
     as its defaults do above unit costs. Under the objective `cost` a second of a van costs
     some thousand units: at the default ceiling, a second late or a bike's leg on a van cost
@@ -190,17 +239,21 @@ def _params(data: pyvrp.ProblemData, history_length: int, at_least: float = 0.0)
     largest = max(max(t.unit_distance_cost, t.unit_duration_cost, 1) for t in data.vehicle_types())
     ceiling = max(PenaltyParams().max_penalty * largest, at_least)
     return SolveParams(
-        ils=IteratedLocalSearchParams(history_length=history_length),
+        ils=IteratedLocalSearchParams(history_length=history_length, callbacks=reporting),
         penalty=PenaltyParams(max_penalty=ceiling),
     )
 
 
 def _first_complete_plan(
-    translation: _Translation, fleet: _Fleet, deadline: float, seed: int
+    translation: _Translation,
+    fleet: _Fleet,
+    deadline: float,
+    seed: int,
+    reporter: ImprovementReporter,
 ) -> tuple[_Fleet, pyvrp.Solution] | None:
     """A plan serving every shipment, with the fleet it uses; None when none was found by
     the deadline."""
-    plan = _search_until_feasible(fleet.data(translation), deadline, seed)
+    plan = _search_until_feasible(translation, fleet, deadline, seed, reporter)
     if plan is None:
         return None
     return _on_fleet(translation, fleet, plan)
@@ -231,6 +284,7 @@ def _fewest_vehicles(
     plan: pyvrp.Solution,
     deadline: float,
     seed: int,
+    reporter: ImprovementReporter,
 ) -> tuple[_Fleet, pyvrp.Solution]:
     """Fleet minimisation on top of `pyvrp.solve`: rounds that each take away a vehicle of
     the type of the smallest route and search, from scratch, for a plan that serves every
@@ -241,7 +295,7 @@ def _fewest_vehicles(
     while time.monotonic() < deadline and plan.num_routes() > fewest_possible:
         smallest = min(plan.routes(), key=len)
         fewer = fleet.without_one(fleet.type_of(smallest))
-        found = _search_until_feasible(fewer.data(translation), deadline, seed)
+        found = _search_until_feasible(translation, fewer, deadline, seed, reporter)
         if found is None:
             break
         fleet, plan = _on_fleet(translation, fewer, found)
