@@ -91,7 +91,7 @@ async def list_plans(
     "/{plan_id}",
     summary="A route plan: its status, then routes, unassigned shipments, KPIs and the baseline",
     description="The plan as its owner reads it: `queued`, `running` (with `progress`: phase, "
-    "elapsed seconds, the search's time), `done` (with `result`), `failed` (with `error`) or "
+    "elapsed seconds, the search's time and the best plan found so far), `done` (with `result`), `failed` (with `error`) or "
     "`cancelled`. With `format=geojson`, a FeatureCollection for a map: each route a "
     "LineString, each stop a Point with its times and load, each hub hand-over a Point.",
     response_model=RoutePlan,

@@ -189,7 +189,9 @@ class RoutePlan(BaseModel):
         "operators' log."
     )
     progress: PlanProgress | None = Field(
-        default=None, description="While running: its phase and how long it has run; else null."
+        default=None,
+        description="While running: its phase, how long it has run and the best plan found so "
+        "far; else null.",
     )
     cancel_requested_at: datetime | None = Field(
         default=None,
