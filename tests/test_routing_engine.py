@@ -29,7 +29,7 @@ from logistics.model import (
     Window,
 )
 from logistics.objective import best_plan, rank
-from logistics.progress import Improvement
+from tests.engine_reports import heard_while
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 ALWAYS = Window(0, 10**7)
@@ -241,17 +241,9 @@ def test_the_portfolio_answers_the_best_plan_and_names_its_engine() -> None:
 
 def test_the_engines_report_better_plans_as_they_search_and_the_best_is_the_answer() -> None:
     instance = read_solomon(SHARED / "solomon" / "R101.txt")
-    # The engines run in processes of their own, as in a route plan: they report through a
-    # pipe, which this process reads as they go.
-    receive, send = multiprocessing.Pipe(duplex=False)
-    heard: list[Improvement] = []
-    answer = solve(instance.problem, 3.0, processes=2, report=send.send)
-    send.close()
-    while True:
-        try:
-            heard.append(receive.recv())
-        except EOFError:
-            break
+    answer, heard = heard_while(
+        lambda report: solve(instance.problem, 3.0, processes=2, report=report)
+    )
     assert {found.engine for found in heard} == {"pyvrp", "ortools"}
     for engine in ("pyvrp", "ortools"):
         ranks = [found.rank for found in heard if found.engine == engine]

@@ -1,12 +1,14 @@
 """Two-tier plans in the routing engine: through the hub when it pays, door to door when it
-does not, and transfers that keep time."""
+does not, transfers that keep time, and the plans compared reported as they improve."""
 
 import math
 
 import numpy as np
+import pytest
 
 from logistics.model import Matrices, Problem, Shipment, Vehicle, Visit, Window
 from logistics.two_tier import TransferHub, solve_two_tier, split_leg_id
+from tests.engine_reports import heard_while
 
 DEPOT, HUB = (0.0, 0.0), (12000.0, 0.0)
 DAY = Window(8 * 3600, 18 * 3600)
@@ -52,11 +54,19 @@ def test_shops_around_the_hub_are_served_through_it_by_bike() -> None:
     angles = np.linspace(0, 2 * math.pi, 10, endpoint=False)
     shops = [(HUB[0] + 2500 * math.cos(a), HUB[1] + 2500 * math.sin(a)) for a in angles]
     problem, hub = _problem([DEPOT, HUB, (300.0, 0.0), *shops], [(2, 3 + k) for k in range(10)])
-    result = solve_two_tier(problem, [hub], frozenset({"bike"}), SECONDS)
+    result, heard = heard_while(
+        lambda report: solve_two_tier(problem, [hub], frozenset({"bike"}), SECONDS, report)
+    )
 
     assert set(result.via_hub) == {f"s{k}" for k in range(10)}
     assert result.chosen in ("all_via_hub", "mixed")
     assert result.compared["all_via_hub"] < 0.9 * result.compared["direct"]
+    # While it searched, the plans compared were reported as they improved, and the best of
+    # them is the plan chosen.
+    assert {"direct", "all_via_hub"} <= {found.compared_plan for found in heard}
+    best = min(heard, key=lambda found: found.rank)
+    assert best.compared_plan == result.chosen
+    assert best.rank[2] == pytest.approx(result.compared[result.chosen], abs=0.1)
     tiers = {
         route.vehicle_id.split("-")[0]: {split_leg_id(sid)[1] for sid in route.shipment_ids}
         for route in result.solution.routes
