@@ -22,13 +22,15 @@ BEST_PLAN_WRITE_INTERVAL_S = 1.0
 
 
 class ProgressWriter:
+    """One attempt's progress, as it goes."""
+
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], plan_id: uuid.UUID, attempt: int
     ) -> None:
         self.sessionmaker, self.plan_id, self.attempt = sessionmaker, plan_id, attempt
         self._phase: dict[str, Any] = {}
         self._best: Improvement | None = None
-        self._best_seen: dict[str, Any] | None = None
+        self._best_view: dict[str, Any] | None = None
         self._written = asyncio.Lock()
         self._best_changed = asyncio.Event()
 
@@ -40,7 +42,7 @@ class ProgressWriter:
         """An engine's better plan (from the search's process, on the event loop)."""
         if self._best is None or improvement.rank < self._best.rank:
             self._best = improvement
-            self._best_seen = {
+            self._best_view = {
                 "vehicles": improvement.vehicles,
                 "km": round(improvement.distance / 1000, 1),
                 "unassigned": improvement.unassigned,
@@ -69,7 +71,7 @@ class ProgressWriter:
             await asyncio.sleep(BEST_PLAN_WRITE_INTERVAL_S)
 
     async def _write(self) -> None:
-        progress = {**self._phase, "best_so_far": self._best_seen}
+        progress = {**self._phase, "best_so_far": self._best_view}
         async with self._written, self.sessionmaker() as session:
             await session.execute(
                 update(RoutePlan)
