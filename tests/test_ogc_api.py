@@ -214,10 +214,25 @@ def test_no_private_field_or_note_reaches_the_open_data(open_data: OpenData) -> 
         assert not PRIVATE & set(queryables["properties"]), collection
 
 
+def test_every_link_of_the_landing_page_leads_within_the_open_data(open_data: OpenData) -> None:
+    landing = open_data.http.get("/ogc/")
+    assert landing.status_code == 200, landing.text
+    links = landing.json()["links"]
+    for link in links:
+        assert link["href"].startswith(f"{open_data.url}/"), link
+        if "{" not in link["href"]:
+            assert open_data.http.get(link["href"]).status_code == 200, link
+    described = next(link["href"] for link in links if link["rel"] == "service-desc")
+    document = open_data.http.get(described).json()
+    assert "/collections" in document["paths"], sorted(document["paths"])
+    assert not any(path.startswith("/v1/") for path in document["paths"])
+
+
 def test_the_roads_come_as_vector_tiles_for_the_base_map(open_data: OpenData) -> None:
     tilejson = open_data.http.get("/ogc/collections/ogc.roads/tiles/WebMercatorQuad/tilejson.json")
     assert tilejson.status_code == 200
     [layer] = tilejson.json()["vector_layers"]
+    assert tilejson.json()["tiles"][0].startswith(f"{open_data.url}/collections/ogc.roads/tiles/")
     assert {"class", "name"} <= set(layer["fields"])
     # The tile over the Grand-Place at zoom 14.
     tile = open_data.http.get("/ogc/collections/ogc.roads/tiles/WebMercatorQuad/14/8390/5496")

@@ -13,6 +13,8 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import make_url
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.routing import Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tipg.collections import register_collection_catalog
 from tipg.database import close_db_connection, connect_to_db
 from tipg.factory import Endpoints
@@ -94,13 +96,27 @@ class _OpenDataGate(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+class _LinksWithinTheMount:
+    """Starlette finds a route by name in the outermost app's router, and makes its URL from
+    the outermost app's root: inside the mount, tipg's landing page would link the API's
+    `/openapi.json` as the open data's document. Within the mount, both are the open data's."""
+
+    def __init__(self, app: ASGIApp, router: Router) -> None:
+        self.app, self.router = app, router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "router": self.router, "app_root_path": scope.get("root_path", "")}
+        await self.app(scope, receive, send)
+
+
 def open_data_app(settings: Settings) -> tuple[FastAPI, OpenData]:
     """The tipg application to mount at OGC_PATH, and what opens and closes its pool."""
     app = FastAPI(title=TITLE, openapi_url="/api", docs_url="/api.html", redoc_url=None)
-    # Links are made from the app's base URL, which a mount does not change: the prefix is given.
-    endpoints = Endpoints(title=TITLE, with_tiles_viewer=False, router_prefix=OGC_PATH)
+    endpoints = Endpoints(title=TITLE, with_tiles_viewer=False)
     app.include_router(endpoints.router)
     install_open_data_errors(app)
     open_data = OpenData(settings, app)
     app.add_middleware(_OpenDataGate, open_data=open_data)
+    app.add_middleware(_LinksWithinTheMount, router=app.router)
     return app, open_data
