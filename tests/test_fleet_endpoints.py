@@ -184,9 +184,57 @@ async def test_another_organization_neither_changes_nor_removes_a_vehicle_or_shi
             headers=owner.headers,
         ),
         422,
-        "site_id",
+        "start_site_id",
         "own_site",
     )
+
+
+async def test_a_wrong_place_is_named_by_its_own_field_and_all_come_back_at_once(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    carrier, other = await make_org("carrier"), await make_org("carrier")
+    theirs = await created(
+        client, other, "/v1/sites", {"name": "Theirs", "kind": "hub", "location": point(SHOP)}
+    )
+    paris = point([2.35, 48.85])
+
+    async def refused(path: str, body: dict[str, Any]) -> set[tuple[str, str]]:
+        answer = assert_problem(await client.post(path, json=body, headers=carrier.headers), 422)
+        return {(e["field"], e["rule"]) for e in answer["errors"]}
+
+    assert await refused("/v1/vehicles", {"name": "Nowhere", "type": "van"}) == {
+        ("start", "site_or_location")
+    }
+    assert await refused(
+        "/v1/vehicles",
+        {"name": "Lost", "type": "van", "start_site_id": theirs["id"], "end": paris},
+    ) == {("start_site_id", "own_site"), ("end.coordinates", "within_service_area")}
+    wrong_ends = shipment_body()
+    wrong_ends["pickup"] = {**wrong_ends["pickup"], "location": paris}
+    wrong_ends["delivery"] = {**wrong_ends["delivery"], "location": None, "site_id": theirs["id"]}
+    assert await refused("/v1/shipments", wrong_ends) == {
+        ("pickup.location.coordinates", "within_service_area"),
+        ("delivery.site_id", "own_site"),
+    }
+    plan = {
+        "date": DAY,
+        "mode": "two_tier",
+        "vehicles": [{"name": "Van", "type": "van", "start": paris}],
+        "shipments": [wrong_ends],
+        "hubs": [{"site_id": theirs["id"]}, {"location": paris}],
+    }
+    assert await refused("/v1/route-plans", plan) == {
+        ("vehicles.0.start.coordinates", "within_service_area"),
+        ("shipments.0.pickup.location.coordinates", "within_service_area"),
+        ("shipments.0.delivery.site_id", "own_site"),
+    }
+    plan["vehicles"] = [{"name": "Van", "type": "van", "start": point(TOUR_TAXIS)}]
+    plan["shipments"] = [shipment_body()]
+    assert await refused("/v1/route-plans", plan) == {
+        ("vehicles", "both_tiers"),
+        ("hubs.0.site_id", "own_site"),
+        ("hubs.1.location.coordinates", "within_service_area"),
+    }
 
 
 async def test_a_shipment_is_patched_by_the_create_rules_with_if_match(
@@ -233,7 +281,7 @@ async def test_a_shipment_is_patched_by_the_create_rules_with_if_match(
             headers=carrier.headers,
         ),
         422,
-        "location.coordinates",
+        "pickup.location.coordinates",
         "within_service_area",
     )
 

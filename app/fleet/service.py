@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, TYPE_DEFAULTED_FIELDS, VehicleCreate, VehiclePatch
+from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
@@ -18,6 +19,8 @@ from app.settings import Settings
 from app.sites.service import place_of
 
 FLEET_ROLES = ("carrier", "hub_operator")
+START_FIELDS = ("start_site_id", "start")
+END_FIELDS = ("end_site_id", "end")
 
 
 async def build_vehicle(
@@ -26,11 +29,17 @@ async def build_vehicle(
     """The vehicle as described, its places found and what it leaves out taken from the
     defaults of its type; not added to the session (a route plan's inline vehicles are
     built so too, and never stored)."""
-    start = await place_of(session, settings, principal, data.start_site_id, data.start)
+    checks = FieldChecks()
+    start = await checks.check(
+        place_of(session, settings, principal, data.start_site_id, data.start, *START_FIELDS)
+    )
     if data.end_site_id is None and data.end is None:
         end = start
     else:
-        end = await place_of(session, settings, principal, data.end_site_id, data.end)
+        end = await checks.check(
+            place_of(session, settings, principal, data.end_site_id, data.end, *END_FIELDS)
+        )
+    checks.raise_failures()
     given = data.model_dump(
         exclude_none=True, exclude={"start_site_id", "start", "end_site_id", "end"}
     )

@@ -120,15 +120,24 @@ async def _plan_hubs(
         raise ValidationFailed.field(
             "hubs", "required_for_two_tier", "A two_tier plan names at least one hub."
         )
+    checks = FieldChecks()
     if {is_bike(v) for v in vehicles} != {True, False}:
-        raise ValidationFailed.field(
-            "vehicles",
-            "both_tiers",
-            "A two_tier plan needs vans (or trucks) and cargo bikes (or trikes).",
+        checks.errors.append(
+            FieldError(
+                "vehicles",
+                "both_tiers",
+                "A two_tier plan needs vans (or trucks) and cargo bikes (or trikes).",
+            )
         )
+    locations = [
+        await checks.check(
+            place_of(session, settings, principal, hub.site_id, hub.location), f"hubs.{k}"
+        )
+        for k, hub in enumerate(data.hubs)
+    ]
+    checks.raise_failures()
     hubs = []
-    for k, hub in enumerate(data.hubs, start=1):
-        location = await place_of(session, settings, principal, hub.site_id, hub.location)
+    for k, (hub, location) in enumerate(zip(data.hubs, locations, strict=True), start=1):
         name = hub.name
         if name is None and hub.site_id is not None:
             name = (await session.get_one(Site, hub.site_id)).name

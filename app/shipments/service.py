@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
+from app.kit.field_checks import FieldChecks
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.matches.service import get_match
@@ -35,10 +36,16 @@ async def build_shipment(
 ) -> ShipmentRow:
     """The shipment as described, its places found; not added to the session (a route
     plan's inline shipments are built so too, and never stored)."""
-    pickup = await place_of(session, settings, principal, data.pickup.site_id, data.pickup.location)
-    delivery = await place_of(
-        session, settings, principal, data.delivery.site_id, data.delivery.location
+    checks = FieldChecks()
+    pickup = await checks.check(
+        place_of(session, settings, principal, data.pickup.site_id, data.pickup.location),
+        "pickup",
     )
+    delivery = await checks.check(
+        place_of(session, settings, principal, data.delivery.site_id, data.delivery.location),
+        "delivery",
+    )
+    checks.raise_failures()
     return ShipmentRow(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,

@@ -99,19 +99,21 @@ async def place_of(
     principal: Principal,
     site_id: uuid.UUID | None,
     location: PointIn | None,
+    site_field: str = "site_id",
+    point_field: str = "location",
 ) -> Any:
-    """Where an offer or request lies: the given point, else its site's location. The site
-    must be one of the organization's own."""
+    """Where a thing lies: the given point, else its site's location. The site must be one of
+    the organization's own. The fields that give them are named in what is refused."""
     if site_id is not None:
         site = await session.get(Site, site_id)
         if site is None or site.organization_id != principal.organization_id:
             raise ValidationFailed.field(
-                "site_id", "own_site", f"No site {site_id} in your organization."
+                site_field, "own_site", f"No site {site_id} in your organization."
             )
         if location is None:
             return site.location
     if location is None:
         raise ValidationFailed.field(
-            "location", "site_or_location", "Give a site_id or a location."
+            point_field, "site_or_location", f"Give a {site_field} or a {point_field}."
         )
-    return await locate(session, location, settings.service_area_buffer_km)
+    return await locate(session, location, settings.service_area_buffer_km, point_field)
