@@ -354,6 +354,7 @@ async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recove
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:
     carrier = await create_org(faults.client, "carrier")
+    supplier = await create_org(faults.client, "supplier")
     location = await start_plan(faults, carrier, time_limit_s=8)
     workers.append(faults.worker().start())
     await eventually(lambda: status_is(faults, carrier, location, "running"))
@@ -366,7 +367,7 @@ async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recove
     assert (await faults.client.get("/readyz")).status_code == 503
     for retry_safe in ({}, {"Idempotency-Key": "soil-during-the-outage"}):
         posted = await faults.client.post(
-            "/v1/offers", json=offer_body(), headers={**carrier.headers, **retry_safe}
+            "/v1/offers", json=offer_body(), headers={**supplier.headers, **retry_safe}
         )
         assert_problem(posted, 503)
     _pg("start", str(CLUSTER), "--throwaway")
@@ -378,6 +379,13 @@ async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recove
     await eventually(answers)
     assert_served(await eventually(lambda: status_is(faults, carrier, location, "done", "failed")))
     assert await row_counts(faults) == before
+    # The 503 kept no record of its key: its retry runs, and the retry's own retry replays it.
+    retry = {**supplier.headers, "Idempotency-Key": "soil-during-the-outage"}
+    ran = await faults.client.post("/v1/offers", json=offer_body(), headers=retry)
+    assert ran.status_code == 201 and "idempotent-replayed" not in ran.headers, ran.text
+    replayed = await faults.client.post("/v1/offers", json=offer_body(), headers=retry)
+    assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json()["id"] == ran.json()["id"]
 
 
 async def test_a_long_plan_holds_up_neither_a_delivery_nor_another_plan(

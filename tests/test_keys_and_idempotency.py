@@ -29,6 +29,7 @@ from tests.conftest import (
     connect_raw,
     offer_body,
     remove_cluster,
+    request_body,
 )
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -167,6 +168,25 @@ async def test_idempotency_keys_belong_to_the_organization_not_to_one_api_key(
     )
     assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+
+
+async def test_a_key_used_on_another_path_or_with_another_body_answers_409_and_writes_nothing(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    org = await make_org()
+    key = {**org.headers, "Idempotency-Key": f"once-{uuid.uuid4()}"}
+    first = await client.post("/v1/offers", json=offer_body(), headers=key)
+    assert first.status_code == 201, first.text
+    for path, body in (
+        ("/v1/requests", request_body()),
+        ("/v1/offers", offer_body(title="Another body")),
+    ):
+        refused = await client.post(path, json=body, headers=key)
+        assert "another request body or path" in assert_problem(refused, 409)["detail"]
+    requests = await client.get("/v1/requests", params={"mine": "true"}, headers=org.headers)
+    offers = await client.get("/v1/offers", params={"mine": "true"}, headers=org.headers)
+    assert requests.json()["features"] == []
+    assert [f["id"] for f in offers.json()["features"]] == [first.json()["id"]]
 
 
 async def test_a_claim_whose_request_died_is_taken_over_once_its_lock_lapsed(

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import OrgFactory, WorkerRun, assert_problem, point
+from tests.conftest import OrgFactory, WorkerRun, assert_problem, plan_body, point
 
 DAY = "2026-12-01"
 TIR = [4.3467, 50.8660]
@@ -223,6 +223,12 @@ async def test_plans_are_checked(client: httpx.AsyncClient, make_org: OrgFactory
         422,
         "matrix",
         "literal_error",
+    )
+    assert_problem(
+        await client.post("/v1/route-plans", json=plan_body(121), headers=carrier.headers),
+        422,
+        "time_limit_s",
+        "less_than_equal",
     )
     assert_problem(
         await client.post(

@@ -131,6 +131,13 @@ async def test_unknown_route_and_bad_json_are_problems(
         headers={**org.headers, "content-type": "application/json"},
     )
     assert "not JSON" in assert_problem(broken, 400)["detail"]
+    latin1 = await client.post(
+        "/v1/sites",
+        content='{"name": "Dépôt", "kind": "yard"}'.encode("latin-1"),
+        headers={**org.headers, "content-type": "application/json"},
+    )
+    assert_problem(latin1, 400)
+    assert (await client.get("/v1/sites", headers=org.headers)).json()["features"] == []
 
 
 async def test_oversized_body_answers_413(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
