@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.matches.terms import OFFER_TERMS, REQUEST_TERMS
 from tests.conftest import (
     Org,
     OrgFactory,
@@ -72,29 +73,69 @@ async def test_a_patched_unit_expires_the_proposal_and_both_sides_hear_of_it(
     assert remaining["remaining"]["value"] == 0 and remaining["status"] == "reserved"
 
 
+NEARBY = {"type": "Point", "coordinates": [4.3480, 50.8665]}
+PIECES = {"quantity": {"value": 12, "unit": "piece"}, "mass_kg": 1200, "volume_m3": 4}
+# (listing, the term patched, the patch, whether both listings count pieces): every term of
+# `app/matches/terms.py`, as `test_the_cases_are_every_term` checks.
+TERM_CASES = [
+    ("offer", "condition", {"condition": "C"}, False),
+    ("offer", "available_from", {"available_from": "2027-04-02"}, False),
+    ("offer", "available_until", {"available_until": "2027-04-20"}, False),
+    ("offer", "material", {"material": "040222"}, False),
+    ("offer", "quantity_unit", {"quantity": {"value": 12000, "unit": "kg"}}, False),
+    ("offer", "mass_kg", {"mass_kg": 900}, True),
+    ("offer", "volume_m3", {"volume_m3": 3}, True),
+    ("offer", "location", {"location": NEARBY}, False),
+    ("offer", "min_lot", {"min_lot": 2}, False),
+    ("offer", "price_per_unit", {"price_per_unit": 3.5}, False),
+    ("offer", "status", {"status": "closed"}, False),
+    ("request", "material", {"material": "040221"}, False),
+    ("request", "min_condition", {"min_condition": "A"}, False),
+    ("request", "needed_from", {"needed_from": "2027-04-02"}, False),
+    ("request", "needed_by", {"needed_by": "2027-04-20"}, False),
+    ("request", "quantity_unit", {"quantity": {"value": 5000, "unit": "kg"}}, False),
+    ("request", "mass_kg", {"mass_kg": 400}, True),
+    ("request", "volume_m3", {"volume_m3": 1}, True),
+    ("request", "location", {"location": NEARBY}, False),
+    ("request", "max_distance_km", {"max_distance_km": 1}, False),
+    ("request", "max_price_per_unit", {"max_price_per_unit": 3}, False),
+    ("request", "status", {"status": "closed"}, False),
+]
+
+
+def test_the_cases_are_every_term() -> None:
+    covered = {(listing, term) for listing, term, _, _ in TERM_CASES}
+    assert covered == {("offer", t) for t in OFFER_TERMS} | {("request", t) for t in REQUEST_TERMS}
+
+
 @pytest.mark.parametrize(
-    ("listing", "patch"),
-    [
-        ("offer", {"condition": "C"}),
-        ("offer", {"available_until": "2027-04-02", "available_from": "2027-04-01"}),
-        ("offer", {"material": "040222"}),
-        ("offer", {"status": "closed"}),
-        ("request", {"min_condition": "A"}),
-        ("request", {"max_distance_km": 1}),
-        ("request", {"needed_by": "2027-04-20"}),
-    ],
+    ("listing", "term", "patch", "pieces"), TERM_CASES, ids=[f"{c[0]}-{c[1]}" for c in TERM_CASES]
 )
 async def test_every_term_a_proposal_relies_on_expires_it(
-    client: httpx.AsyncClient, sides: tuple[Org, Org], listing: str, patch: dict[str, object]
+    client: httpx.AsyncClient,
+    sides: tuple[Org, Org],
+    listing: str,
+    term: str,
+    patch: dict[str, object],
+    pieces: bool,
 ) -> None:
     supplier, consumer = sides
-    offer, request = await _offer(client, supplier, 12), await _request(client, consumer, 5)
-    match = (await _propose(client, consumer, offer, request)).json()
+    if pieces:
+        offer = await _offer(client, supplier, 12, **PIECES)
+        request = await _request(
+            client, consumer, 5, quantity={"value": 5, "unit": "piece"}, mass_kg=500, volume_m3=2
+        )
+    else:
+        offer = await _offer(client, supplier, 12, price_per_unit=2)
+        request = await _request(client, consumer, 5, max_price_per_unit=4)
+    proposed = await _propose(client, consumer, offer, request)
+    assert proposed.status_code == 201, proposed.text
+    match = proposed.json()
     owner, row = (supplier, offer) if listing == "offer" else (consumer, request)
     patched = await client.patch(f"/v1/{listing}s/{row['id']}", json=patch, headers=owner.headers)
     assert patched.status_code == 200, patched.text
     read = await client.get(f"/v1/matches/{match['id']}", headers=consumer.headers)
-    assert read.json()["status"] == "expired"
+    assert read.json()["status"] == "expired", term
 
 
 async def test_a_patch_that_leaves_the_terms_alone_keeps_the_proposal(
@@ -105,6 +146,7 @@ async def test_a_patch_that_leaves_the_terms_alone_keeps_the_proposal(
     match = (await _propose(client, consumer, offer, request)).json()
     for path, org, patch in (
         (f"/v1/offers/{offer['id']}", supplier, {"title": "Brewery spent grain, dried"}),
+        (f"/v1/offers/{offer['id']}", supplier, {"description": "Dried on site, in big bags"}),
         (f"/v1/requests/{request['id']}", consumer, {"quantity": {"value": 6, "unit": "t"}}),
     ):
         patched = await client.patch(path, json=patch, headers=org.headers)
