@@ -11,6 +11,7 @@ from pathlib import Path
 from app.db import create_engine, create_sessionmaker
 from app.demo import demo_keys_by_id, load_demo
 from app.demo_day import print_report, run_demo_day, write_geojson
+from app.kit.local_time import brussels_today
 from app.reference import load_reference_data
 from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
 from app.settings import PROJECT_ROOT, get_settings
@@ -51,7 +52,7 @@ async def load(demo: bool, keys_file: Path | None) -> int:
                 f"reference data: {count} EWC codes, the Brussels region outline and its communes"
             )
             if demo:
-                keys = await load_demo(session, settings, date.today())
+                keys = await load_demo(session, settings, brussels_today())
                 if keys_file is not None:
                     save_demo_keys(keys_file, keys)
                 if keys:
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
     roads.add_argument("--force", action="store_true", help="load it again")
     day = commands.add_parser("demo-day", help="play a day in Brussels through the API")
-    day.add_argument("--day", type=date.fromisoformat, default=date.today() + timedelta(days=1))
+    day.add_argument("--day", type=date.fromisoformat, default=brussels_today() + timedelta(days=1))
     day.add_argument("--matrix", choices=["road", "straight_line"], default="road")
     day.add_argument("--time-limit", type=float, default=20)
     day.add_argument("--geojson", type=Path, default=PROJECT_ROOT / ".data" / "demo-day.geojson")

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.fleet.schemas import VehicleCreate
 from app.fleet.service import create_vehicle, list_vehicles
+from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
 from app.kit.quantity import Quantity
 from app.listings import create_listing
@@ -183,7 +183,7 @@ async def load_demo_day(
     deliveries = [r for r in site_rows if r["category"] in DEMO_DELIVERY_CATEGORIES]
 
     def moment(hour: int) -> str:
-        return datetime.combine(day, time(hour), tzinfo=ZoneInfo("Europe/Brussels")).isoformat()
+        return datetime.combine(day, time(hour), tzinfo=BRUSSELS).isoformat()
 
     for k in range(DEMO_SHIPMENTS):
         await create_shipment(

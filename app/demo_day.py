@@ -14,19 +14,18 @@ import uuid
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from app.demo import SITES_FILE
+from app.kit.local_time import BRUSSELS
 from app.main import create_app
 from app.settings import Settings
 from app.worker import work_until_idle
 from logistics.matrices import haversine_m
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
 # Larger than a van carries: left to a tipper truck, outside the day's rounds.
 ROUND_MAX_KG = 1000

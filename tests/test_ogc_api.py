@@ -5,6 +5,7 @@ or a note, never appears."""
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,9 +14,17 @@ import schemathesis
 from hypothesis import strategies as st
 from owslib.ogcapi.features import Features
 
+from app.kit.local_time import brussels_today
 from app.main import create_app
 from app.ogc.mount import open_data_app
-from tests.conftest import ADMIN_TOKEN, offer_body, point, request_body, settings_for
+from tests.conftest import (
+    ADMIN_TOKEN,
+    connect_raw,
+    offer_body,
+    point,
+    request_body,
+    settings_for,
+)
 from tests.live_server import Served
 
 # A corner of the Forêt de Soignes no other test places anything in.
@@ -212,6 +221,38 @@ def test_no_private_field_or_note_reaches_the_open_data(open_data: OpenData) -> 
         # Nor does the collection's description of its fields name them.
         queryables = open_data.http.get(f"/ogc/collections/{collection}/queryables").json()
         assert not PRIVATE & set(queryables["properties"]), collection
+
+
+async def test_open_listings_are_those_open_on_the_day_in_brussels_in_any_session_time_zone(
+    open_data: OpenData, database_url: str
+) -> None:
+    company = open_data.organization("supplier")
+    today = brussels_today()
+    ends = {"today": today, "yesterday": today - timedelta(days=1)}
+    ids = {
+        name: open_data.post(
+            "/v1/offers",
+            offer_body(
+                location=point(OUTSIDE),
+                available_from=(today - timedelta(days=7)).isoformat(),
+                available_until=last.isoformat(),
+            ),
+            company,
+        )["id"]
+        for name, last in ends.items()
+    }
+    connection = await connect_raw(database_url)
+    try:
+        # Fourteen hours ahead of UTC and twelve behind: at any hour, one of them is on another
+        # day than Brussels.
+        for zone in ("Etc/GMT-14", "Etc/GMT+12"):
+            await connection.execute(f"SET TIME ZONE '{zone}'")
+            shown = await connection.fetch(
+                "SELECT id::text FROM ogc.offers WHERE id = ANY($1::uuid[])", list(ids.values())
+            )
+            assert [row["id"] for row in shown] == [ids["today"]], zone
+    finally:
+        await connection.close()
 
 
 def test_every_link_of_the_landing_page_leads_within_the_open_data(open_data: OpenData) -> None:

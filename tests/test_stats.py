@@ -11,7 +11,7 @@ import math
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from shapely.geometry import Point, shape
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.kit.local_time import brussels_today
 from app.main import create_app
 from app.settings import PROJECT_ROOT
 from app.worker import work_until_idle
@@ -39,7 +40,7 @@ from tests.conftest import (
 
 COMMUNES_FILE = PROJECT_ROOT.parent / "shared" / "data" / "brussels" / "communes_19_osm2013.geojson"
 ANDERLECHT, BRUXELLES, SCHAERBEEK, UCCLE = "21001", "21004", "21015", "21016"
-TODAY = date.today().isoformat()
+TODAY = brussels_today().isoformat()
 THIS_MONTH = TODAY[:7]
 
 
@@ -330,7 +331,7 @@ async def test_material_and_commune_together_and_a_date_range(region: Region) ->
     fine = await _flows(region, group_by="material", material_level="subchapter")
     assert {"1701", "1702"} <= {c["material"] for c in fine["cells"]}
 
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    tomorrow = (brussels_today() + timedelta(days=1)).isoformat()
     later = await _flows(region, group_by="commune", **{"from": tomorrow, "to": "2026-12-31"})
     # Only the route plans of PLAN_DAY are left.
     assert all(c[m] == 0 for c in later["cells"] for m in TONNES)

@@ -9,7 +9,6 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import httpx
@@ -17,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.kit.local_time import brussels_today
 from tests.conftest import Org, OrgFactory, point
 from tests.test_hubs import NEAR_YARD, _dispatch, _shipment_from, _stock, _walk_in, _yard
 
@@ -96,7 +96,7 @@ async def _match(
             "location": point(NEAR_YARD),
             "material": GYPSUM,
             "quantity": {"value": tonnes, "unit": "t"},
-            "needed_from": date.today().isoformat(),
+            "needed_from": brussels_today().isoformat(),
             "needed_by": "2099-12-31",
             "max_distance_km": 2,
             "min_condition": "C",

@@ -1,7 +1,6 @@
 """An intake: material that arrives at a yard, into a new lot or an existing one."""
 
 import uuid
-from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from app.hubs.repository import (
 )
 from app.hubs.schemas import MovementCreate
 from app.kit.field_checks import FieldChecks
+from app.kit.local_time import brussels_today
 from app.matches.fulfilment import fulfil
 from app.materials.service import check_offer_material
 from app.models import HubLot, HubMovement, Match, Material, Offer, Site
@@ -155,7 +155,7 @@ async def _new_lot(
     condition: str,
 ) -> HubLot:
     """A lot and the offer that puts it on the market, at the hub, in the operator's name."""
-    code = data.lot or f"L-{date.today():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
+    code = data.lot or f"L-{brussels_today():%Y%m%d}-{uuid.uuid4().hex[:6].upper()}"
     described = await session.get_one(Material, material)
     offer = Offer(
         id=uuid.uuid4(),
@@ -168,7 +168,7 @@ async def _new_lot(
         quantity_value=data.quantity.value,
         quantity_unit=data.quantity.unit.value,
         remaining_value=0,
-        available_from=date.today(),
+        available_from=brussels_today(),
         condition=condition,
         price_per_unit=data.price_per_unit,
         status="closed",

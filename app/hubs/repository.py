@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.local_time import brussels_today
 from app.kit.pagination import newest_first
 from app.kit.spatial import geography
 from app.models import (
@@ -126,7 +127,7 @@ async def offered_near(
         Offer.organization_id != hub.organization_id,
         Offer.material.startswith(family),
         Offer.mass_kg.is_not(None),
-        (Offer.available_until.is_(None)) | (Offer.available_until >= func.current_date()),
+        (Offer.available_until.is_(None)) | (Offer.available_until >= brussels_today()),
         func.ST_DWithin(
             geography(Offer.location),
             geography(select(Site.location).where(Site.id == hub.id).scalar_subquery()),

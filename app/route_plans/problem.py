@@ -6,15 +6,14 @@ what turns its answer back (`app.route_plans.translation`)."""
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from app.kit.local_time import BRUSSELS
 from app.route_plans.inputs import is_bike, plan_points, vehicle_profile
 from logistics import model
 from logistics.matrices import haversine_m
 from logistics.model import Matrices
 from logistics.two_tier import Tier, TransferHub
 
-BRUSSELS = ZoneInfo("Europe/Brussels")
 # Costs enter the solver as integers in 1/10,000 of a euro.
 COST_SCALE = 10_000
 

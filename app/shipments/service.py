@@ -4,7 +4,6 @@ changed or deleted afterwards leaves the plans already asked for as they were.""
 
 import uuid
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.kit.field_checks import FieldChecks
+from app.kit.local_time import BRUSSELS
 from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.matches.service import get_match
@@ -28,7 +28,6 @@ from app.shipments.schemas import (
 from app.sites.service import place_of
 
 SHIPPING_ROLES = ("carrier", "hub_operator", "supplier", "consumer")
-BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 async def build_shipment(
