@@ -1,6 +1,6 @@
 """Jobs of the match lifecycle."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import procrastinate
 from procrastinate import JobContext
@@ -8,6 +8,7 @@ from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jobs import register_sweep
+from app.kit.local_time import BRUSSELS
 from app.matches.service import expire_stale_matches
 
 EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
@@ -16,7 +17,9 @@ EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
 async def expire_matches(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
     async with sessionmaker() as session:
-        await expire_stale_matches(session, datetime.fromtimestamp(timestamp, UTC).date())
+        # A listing ends with its last day in Brussels.
+        day = datetime.fromtimestamp(timestamp, BRUSSELS).date()
+        await expire_stale_matches(session, day)
 
 
 def register(jobs: procrastinate.App, retry: BaseRetryStrategy) -> None:
