@@ -190,6 +190,22 @@ async def test_too_large_a_dispatch_or_an_intake_over_capacity_writes_nothing(
         await _walk_in(client, operator, hub_id, 1.5, volume_m3=1, **concrete)
     ).status_code == 201
 
+    # Counted in m3 or in pieces, an intake says its mass where the capacity counts tonnes,
+    # and its volume too where it counts m3: both in one answer.
+    timber_in_m3 = {"quantity": {"value": 2, "unit": "m3"}}
+    assert_problem(
+        await _walk_in(client, operator, hub_id, 0, **timber_in_m3),
+        422,
+        "mass_kg",
+        "required_by_capacity",
+    )
+    beams = {**concrete, "quantity": {"value": 4, "unit": "piece"}}
+    both = assert_problem(await _walk_in(client, operator, hub_id, 0, **beams), 422)
+    assert {(e["field"], e["rule"]) for e in both["errors"]} == {
+        ("mass_kg", "required_by_capacity"),
+        ("volume_m3", "required_by_capacity"),
+    }
+
     carrier = await make_org("carrier")
     too_much = await _dispatch(
         client, operator, hub_id, "WOOD", 8.5, shipment_id=await _shipment_from(client, carrier)

@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.access import load_hub
 from app.hubs.pooling import refresh_thresholds
 from app.hubs.repository import LotBalance, family_totals, hub_limits, lot_balances, thresholds_of
@@ -137,20 +137,29 @@ async def check_intake_capacity(
     """Refuses an intake that would pass a capacity of the hub or of a family the material
     falls in, or that does not say the measure a capacity counts. `balances` are read under
     the hub's lock."""
-    for limit in await hub_limits(session, hub.id):
-        if not material.startswith(limit.material):
-            continue
+    limits = [x for x in await hub_limits(session, hub.id) if material.startswith(x.material)]
+    counts = {"mass_kg": "tonnes", "volume_m3": "m3"}
+    missing = {
+        measure
+        for limit in limits
         for measure, limited, measured in (
             ("mass_kg", limit.max_t, mass_kg),
             ("volume_m3", limit.max_m3, volume_m3),
-        ):
-            if limited is not None and measured is None:
-                raise ValidationFailed.field(
+        )
+        if limited is not None and measured is None
+    }
+    if missing:
+        raise ValidationFailed(
+            [
+                FieldError(
                     measure,
                     "required_by_capacity",
-                    f"This hub's capacity counts {'tonnes' if measure == 'mass_kg' else 'm3'}; "
-                    f"give the intake's {measure}.",
+                    f"This hub's capacity counts {counts[measure]}; give the intake's {measure}.",
                 )
+                for measure in sorted(missing)
+            ]
+        )
+    for limit in limits:
         problem = _over_capacity(
             balances, limit.material, limit.max_t, limit.max_m3, mass_kg or 0.0, volume_m3 or 0.0
         )
