@@ -100,6 +100,10 @@ async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
             answered[:2] == ranks[-1][:2] and answered[2] <= ranks[-1][2] + 0.1
         ), (answered, ranks)
         assert (await read(queued))["status"] == "cancelled"
+        # A plan that ended stays as it ended.
+        late = await client.post(f"/v1/route-plans/{following}/cancel", headers=carrier.headers)
+        assert "done" in assert_problem(late, 409)["detail"]
+        assert (await read(following))["status"] == "done"
         assert worker.process is not None and worker.process.poll() is None
     finally:
         worker.stop()

@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.main import create_app
 from tests.conftest import (
     PARIS,
     RECY_K,
@@ -14,6 +15,7 @@ from tests.conftest import (
     offer_body,
     point,
     request_body,
+    settings_for,
 )
 
 
@@ -289,3 +291,31 @@ async def test_every_wrong_field_of_a_body_comes_back_in_one_answer(
     fields = {e["field"] for e in answer["errors"]}
     assert any(f.startswith("vehicles.0.") for f in fields), fields
     assert any(f.startswith("shipments.0.") for f in fields), fields
+
+
+async def test_the_service_area_reaches_50_km_past_the_region_and_0_turns_it_off(
+    client: httpx.AsyncClient, org: Org, database_url: str
+) -> None:
+    site = {"name": "Depot", "kind": "yard"}
+    # Antwerp lies some 35 km past the region's edge, Liège some 85.
+    antwerp = await client.post(
+        "/v1/sites", json={**site, "location": point([4.4025, 51.2194])}, headers=org.headers
+    )
+    assert antwerp.status_code == 201, antwerp.text
+    liege = await client.post(
+        "/v1/sites", json={**site, "location": point([5.5797, 50.6326])}, headers=org.headers
+    )
+    assert_problem(liege, 422, "location.coordinates", "within_service_area")
+
+    unbounded = create_app(settings_for(database_url, service_area_buffer_km=0))
+    async with (
+        unbounded.router.lifespan_context(unbounded),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=unbounded), base_url="http://boucle.test"
+        ) as anywhere,
+    ):
+        paris = await anywhere.post(
+            "/v1/sites", json={**site, "location": point(PARIS)}, headers=org.headers
+        )
+        assert paris.status_code == 201, paris.text
+        assert paris.json()["location"]["coordinates"] == PARIS
