@@ -4,10 +4,13 @@ answer back into the result the API gives, without a database or a search."""
 from datetime import date
 from typing import Any
 
+import pytest
+
 from app.route_plans.inputs import BASELINE_VAN, plan_points, vehicle_profile
 from app.route_plans.problem import PlanProblem, plan_problem
 from app.route_plans.result_schema import RoutePlanResult
 from app.route_plans.translation import plan_result
+from logistics.kpis import plan_figures
 from logistics.matrices import straight_line
 from logistics.model import Route, Solution, Stop, Unassigned
 
@@ -200,3 +203,26 @@ def test_results_stored_by_earlier_versions_answer_as_they_were_with_the_new_def
     answered = RoutePlanResult.model_validate(two_tier).model_dump(mode="json")
     assert answered["solver"]["decided_by"] == "cost" and "chosen" not in answered["solver"]
     assert answered["compared_costs_eur"] == {"direct": 41.5} and answered["via_hub"] == {}
+
+
+def test_a_route_s_co2e_is_shared_by_its_shipments_by_tonne_km() -> None:
+    # One van, 30 km: 100 kg for 10 km and 300 kg for 20 km (1 and 6 tonne-km), then back empty.
+    def stop(kind: str, shipment_id: str | None, km: int) -> Stop:
+        return Stop(kind, 0, shipment_id, 0, 0, 0, (0,), km * 1000)  # type: ignore[arg-type]
+
+    route = Route(
+        "van",
+        [
+            stop("start", None, 0),
+            stop("pickup", "light", 0),
+            stop("pickup", "heavy", 0),
+            stop("delivery", "light", 10),
+            stop("delivery", "heavy", 20),
+            stop("end", None, 30),
+        ],
+    )
+    unused = straight_line([(4.35, 50.85)], BASELINE_VAN)
+    figures = plan_figures([route], {"van": 0.2}, {"light": 100_000, "heavy": 300_000}, {}, unused)
+    assert figures.co2_kg == 6.0 and figures.tonne_km == 7.0
+    assert figures.co2_kg_by_shipment == {"light": round(6 / 7, 4), "heavy": round(36 / 7, 4)}
+    assert sum(figures.co2_kg_by_shipment.values()) == pytest.approx(figures.co2_kg, abs=1e-3)
