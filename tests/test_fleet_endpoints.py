@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from app.fleet.schemas import DEFAULTS, VehicleType
 from tests.conftest import (
     GRAND_PLACE,
     RECY_K,
@@ -141,6 +142,14 @@ async def test_a_new_type_brings_its_defaults_and_a_new_start_its_end(
     changed = van.json()
     assert (changed["type"], changed["capacity_kg"], changed["capacity_m3"]) == ("van", 900, 10.0)
     assert changed["co2_g_per_km"] == 270 and changed["range_km"] is None
+    # A cargo bike spends a minute reaching each new place, a van five.
+    assert (vehicle["stop_time_s"], changed["stop_time_s"]) == (60, 300)
+    # A field set to null takes its type's default again.
+    reset = await client.patch(path, json={"capacity_kg": None}, headers=carrier.headers)
+    assert (
+        reset.status_code == 200
+        and reset.json()["capacity_kg"] == DEFAULTS[VehicleType.van]["capacity_kg"]
+    )
     # It ended where it started: it still does.
     assert changed["start_location"]["coordinates"] == RECY_K
     assert changed["end_location"]["coordinates"] == RECY_K
@@ -152,7 +161,7 @@ async def test_a_new_type_brings_its_defaults_and_a_new_start_its_end(
     assert ended_elsewhere.status_code == moved.status_code == 200, moved.text
     assert moved.json()["start_location"]["coordinates"] == TOUR_TAXIS
     assert moved.json()["end_location"]["coordinates"] == GRAND_PLACE
-    assert moved.headers["etag"] == '"4"'
+    assert moved.headers["etag"] == '"5"'
 
 
 async def test_another_organization_neither_changes_nor_removes_a_vehicle_or_shipment(
