@@ -6,8 +6,10 @@ suite (the suite's own app retries at once)."""
 
 import asyncio
 import ipaddress
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from tests.conftest import (
     assert_problem,
     self_signed_certificate,
     settings_for,
+    signature_is_valid,
 )
 
 DEADLINE_SECONDS = 2
@@ -231,7 +234,7 @@ async def test_a_refusal_fails_the_delivery_at_once(
     assert len(receiver.received) == 1
 
 
-@pytest.mark.parametrize("status", [408, 429, 503])
+@pytest.mark.parametrize("status", [408, 429, 503, 302])
 async def test_not_now_is_tried_again(
     status: int,
     client: httpx.AsyncClient,
@@ -253,6 +256,10 @@ async def test_not_now_is_tried_again(
     assert attempt["status_code"] == status and "retry_at" in attempt
     assert "reason" not in attempt
     assert await _queued_attempts(delivering, delivery_id) == 1
+    # Between half the base and the base after the first attempt (then twice that, ...).
+    wait = datetime.fromisoformat(attempt["retry_at"]) - datetime.fromisoformat(attempt["at"])
+    base = delivering.state.settings.webhook_retry_base_seconds
+    assert base / 2 <= wait.total_seconds() <= base + 1, wait
 
     # When the retry runs, it delivers, and nothing more is queued.
     await deliver(delivering.state.sessionmaker, delivering.state.settings, delivery_id)
@@ -260,6 +267,37 @@ async def test_not_now_is_tried_again(
     assert delivery["status"] == "delivered" and delivery["attempts"] == 2
     assert [a["status_code"] for a in delivery["log"]] == [status, 204]
     assert len(receiver.received) == 2
+    # One delivery, named the same on each attempt, and each attempt signed.
+    first, second = receiver.received
+    assert first["headers"]["Boucle-Delivery"] == second["headers"]["Boucle-Delivery"]
+    assert first["headers"]["Boucle-Delivery"] == str(delivery_id)
+    assert signature_is_valid(first) and signature_is_valid(second)
+
+
+async def test_no_connection_is_tried_again_until_the_window_ends(
+    client: httpx.AsyncClient,
+    database_url: str,
+    delivering: FastAPI,
+    make_org: OrgFactory,
+    subscribe: Subscribe,
+) -> None:
+    org = await make_org()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    webhook_id = await subscribe(org, f"http://127.0.0.1:{closed_port}/hook")
+    delivery_id = await _emit(delivering, org, webhook_id)
+    await deliver(delivering.state.sessionmaker, delivering.state.settings, delivery_id)
+    delivery = await _delivery(client, org, webhook_id)
+    [attempt] = delivery["log"]
+    assert delivery["status"] == "pending" and attempt["error"] and "retry_at" in attempt
+
+    # Past the retry window, the next failure fails the delivery, and says why.
+    async for closing in _serving(_delivery_settings(database_url, webhook_retry_window_hours=0)):
+        await deliver(closing.state.sessionmaker, closing.state.settings, delivery_id)
+    delivery = await _delivery(client, org, webhook_id)
+    assert delivery["status"] == "failed" and delivery["attempts"] == 2
+    assert "no 2xx answer within 0 hours" in delivery["log"][-1]["reason"]
 
 
 async def test_the_receiver_sees_the_host_of_its_url(
