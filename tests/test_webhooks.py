@@ -3,8 +3,12 @@
 import json
 
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
 
+from app.kit.local_time import brussels_today
 from app.main import create_app
+from app.matches.service import expire_stale_matches
 from tests.conftest import (
     SECRET,
     OrgFactory,
@@ -72,6 +76,62 @@ async def test_each_event_arrives_once_and_signed(
     # Nothing more arrives when the worker runs again.
     await run_worker()
     assert len(receiver.received) == 3
+
+
+async def test_a_rejection_and_a_window_that_passed_are_announced(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    run_worker: WorkerRun,
+    make_org: OrgFactory,
+    receiver: Receiver,
+) -> None:
+    supplier, consumer = await make_org("supplier"), await make_org("consumer")
+    await subscribe(client, supplier, receiver.url, ["match.rejected", "match.expired"])
+    offer = (
+        await client.post(
+            "/v1/offers",
+            json=offer_body(material="191201", location=point(HERE), **AVAILABLE),
+            headers=supplier.headers,
+        )
+    ).json()
+    matches = []
+    for _ in range(2):
+        request = await client.post(
+            "/v1/requests",
+            json=request_body(
+                material="1912", location=point(HERE), quantity={"value": 2, "unit": "t"}, **NEEDED
+            ),
+            headers=consumer.headers,
+        )
+        proposed = await client.post(
+            "/v1/matches",
+            json={"offer_id": offer["id"], "request_id": request.json()["id"]},
+            headers=consumer.headers,
+        )
+        assert proposed.status_code == 201, proposed.text
+        matches.append(proposed.json()["id"])
+    rejected, lapsed = matches
+    refusal = await client.post(f"/v1/matches/{rejected}/reject", headers=supplier.headers)
+    assert refusal.status_code == 200, refusal.text
+    # The offer's window passes; the hourly sweep finds the proposal stale.
+    async with app.state.sessionmaker() as session:
+        await session.execute(
+            text(
+                "UPDATE offers SET available_from = '2026-01-01', available_until = '2026-01-31' "
+                "WHERE id = :id"
+            ),
+            {"id": offer["id"]},
+        )
+        await session.commit()
+        assert await expire_stale_matches(session, brussels_today()) >= 1
+    await run_worker()
+
+    assert [e["data"]["match"]["id"] for e in receiver.events("match.rejected")] == [rejected]
+    [expired] = receiver.events("match.expired")
+    assert expired["data"]["match"]["id"] == lapsed
+    assert expired["data"]["match"]["status"] == "expired"
+    assert "window passed" in expired["data"]["reason"]
+    assert all(signature_is_valid(r) for r in receiver.received)
 
 
 async def test_a_failing_receiver_gets_the_event_on_the_third_try(
