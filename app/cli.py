@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import sys
 from datetime import date, timedelta
@@ -107,8 +108,9 @@ def admin_token(path: Path) -> int:
     """Prints the admin token kept in `path`, making one the first time."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32) + "\n")
-        path.chmod(0o600)
+        # Made readable by its owner alone from the start, never for a moment by others.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
+            made.write(secrets.token_urlsafe(32) + "\n")
     print(path.read_text().strip())
     return 0
 

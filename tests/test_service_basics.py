@@ -1,9 +1,15 @@
 """Health, readiness, auth and organizations, materials, errors."""
 
 import hashlib
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 
+from app.settings import PROJECT_ROOT
 from tests.conftest import ADMIN_TOKEN, OrgFactory, assert_problem, connect_raw
 
 
@@ -147,3 +153,23 @@ async def test_oversized_body_answers_413(client: httpx.AsyncClient, make_org: O
     )
     body = assert_problem(huge, 413)
     assert body["max_body_bytes"] == 100_000
+
+
+def test_the_admin_token_is_made_once_for_its_owner_alone(tmp_path: Path) -> None:
+    kept = tmp_path / "data" / "admin-token"
+
+    def printed() -> str:
+        ran = subprocess.run(
+            [sys.executable, "-m", "app.cli", "admin-token", "--file", str(kept)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=PROJECT_ROOT,
+            # However permissive the umask, the file is its owner's alone.
+            preexec_fn=lambda: os.umask(0),
+        )
+        return ran.stdout.strip()
+
+    first = printed()
+    assert len(first) >= 40 and printed() == first
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
