@@ -403,6 +403,31 @@ async def test_pooling_counts_stock_and_nearby_offers_and_fires_once_when_crosse
     pooling = await client.get(f"/v1/hubs/{hub_id}/pooling", headers=operator.headers)
     assert pooling.json()["families"][0]["reached"] is True
 
+    # A ton leaves: the pool falls back under. A company's new offer nearby brings it over
+    # again, which fires again.
+    carrier = await make_org("carrier")
+    shipment = await _shipment_from(client, carrier)
+    left = await _dispatch(client, operator, hub_id, "TEX", 1, shipment_id=shipment)
+    assert left.status_code == 201, left.text
+    await run_worker()
+    assert len(receiver.events("hub.threshold_reached")) == 1
+    nearby = await client.post(
+        "/v1/offers",
+        json=offer_body(
+            location=point(NEAR_YARD),
+            material="191201",
+            title="Textile sorting rejects",
+            quantity={"value": 1.5, "unit": "t"},
+            available_from="2027-01-01",
+            available_until="2099-12-31",
+        ),
+        headers=supplier.headers,
+    )
+    assert nearby.status_code == 201, nearby.text
+    await run_worker()
+    first, again = receiver.events("hub.threshold_reached")
+    assert again["data"]["total_t"] == 6.0 and again["id"] != first["id"]
+
 
 async def test_hubs_are_their_operators_own_and_movements_are_checked(
     client: httpx.AsyncClient, operator: Org, make_org: OrgFactory
