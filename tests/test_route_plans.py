@@ -2,12 +2,14 @@
 straight-line and road matrices."""
 
 import itertools
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
-from tests.conftest import OrgFactory, WorkerRun, assert_problem, plan_body, point
+from logistics.matrices import Profile, haversine_m, straight_line
+from tests.conftest import OrgFactory, WorkerRun, assert_problem, connect_raw, plan_body, point
 
 DAY = "2026-12-01"
 TIR = [4.3467, 50.8660]
@@ -424,3 +426,38 @@ async def test_two_tier_plans_need_hubs_and_both_tiers(
         "hubs",
         "only_for_two_tier",
     )
+
+
+async def test_the_bike_network_has_no_motorway_and_the_van_network_no_footway(
+    database_url: str,
+) -> None:
+    connection = await connect_raw(database_url)
+    try:
+
+        async def kinds(network: str | None = None) -> set[str]:
+            kept = f"w.gid IN (SELECT id FROM roads.edges_{network})" if network else "true"
+            rows = await connection.fetch(
+                "SELECT DISTINCT c.tag_value FROM roads.ways w "
+                f"JOIN roads.configuration c ON c.tag_id = w.tag_id WHERE c.tag_key = 'highway' AND {kept}"
+            )
+            return {row["tag_value"] for row in rows}
+
+        everything = await kinds()
+        fast = {"motorway", "motorway_link", "trunk", "trunk_link"}
+        slow = {"footway", "cycleway", "path", "steps", "pedestrian", "track"}
+        # Brussels has both kinds: the networks leave them out.
+        assert fast & everything and slow & everything, everything
+        assert not (await kinds("bike")) & fast and (await kinds("bike")) & slow
+        assert not (await kinds("van")) & slow and (await kinds("van")) & fast
+    finally:
+        await connection.close()
+
+
+def test_a_straight_line_is_1_3_times_the_great_circle_at_the_vehicle_s_speed() -> None:
+    # Tour & Taxis to the Grand-Place: about 2.2 km as the crow flies.
+    points = [(4.3467, 50.8660), (4.3525, 50.8467)]
+    crow_m = haversine_m(points)[0, 1]
+    bike = straight_line(points, Profile("bike", 15))
+    assert bike.distance[0, 1] == round(crow_m * 1.3)
+    assert bike.duration[0, 1] == math.ceil(crow_m * 1.3 / (15 / 3.6))
+    assert bike.distance[0, 0] == bike.duration[0, 0] == 0
