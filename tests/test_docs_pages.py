@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, Request
 
 from app.main import create_app
 from tests.browser import Watched
-from tests.conftest import settings_for
+from tests.conftest import ADMIN_TOKEN, offer_body, settings_for
 from tests.live_server import Served
 
 WAIT_MS = 60_000
@@ -95,4 +95,16 @@ def test_options_head_and_a_wrong_method_answer_as_http_says(served: Served) -> 
         assert wrong.headers["content-type"].startswith("application/problem+json")
         head = client.head("/healthz")
         assert head.status_code == 200 and head.content == b""
+        # HEAD of a resource gives the headers GET gives, ETag included, without the body.
+        made = client.post(
+            "/v1/organizations",
+            json={"name": "Head Office", "roles": ["supplier"]},
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        key = {"Authorization": f"Bearer {made.json()['api_key']}"}
+        offer = client.post("/v1/offers", json=offer_body(), headers=key).headers["location"]
+        got, headed = client.get(offer, headers=key), client.head(offer, headers=key)
+        assert headed.status_code == 200 and headed.content == b""
+        for header in ("etag", "content-type", "content-length"):
+            assert headed.headers[header] == got.headers[header], header
         assert client.options("/v1/nothing").status_code == 404

@@ -189,6 +189,24 @@ async def test_a_key_used_on_another_path_or_with_another_body_answers_409_and_w
     assert [f["id"] for f in offers.json()["features"]] == [first.json()["id"]]
 
 
+async def test_an_idempotency_key_of_1_to_255_characters_is_taken_and_no_other(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    org = await make_org()
+    for key in ("", "k" * 256):
+        refused = await client.post(
+            "/v1/offers", json=offer_body(), headers={**org.headers, "Idempotency-Key": key}
+        )
+        assert_problem(refused, 422, "Idempotency-Key", "string_length")
+    for key in ("k", "k" * 255):
+        taken = await client.post(
+            "/v1/offers", json=offer_body(), headers={**org.headers, "Idempotency-Key": key}
+        )
+        assert taken.status_code == 201, taken.text
+    offers = await client.get("/v1/offers", params={"mine": "true"}, headers=org.headers)
+    assert len(offers.json()["features"]) == 2
+
+
 async def test_a_claim_whose_request_died_is_taken_over_once_its_lock_lapsed(
     client: httpx.AsyncClient, app: FastAPI, make_org: OrgFactory
 ) -> None:
