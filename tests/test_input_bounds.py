@@ -18,6 +18,7 @@ from app.models import WebhookDelivery
 from app.webhooks.service import emit
 from tests.conftest import (
     ADMIN_TOKEN,
+    GRAND_PLACE,
     RECY_K,
     SECRET,
     TOUR_TAXIS,
@@ -400,6 +401,27 @@ async def test_a_number_its_column_cannot_hold_is_refused_and_nothing_is_written
     response = await send(client, "POST", f"/v1/{what}", org, body)
     assert_problem(response, 422, field, rule)
     assert await owned_rows(app, org) == before
+
+
+# A vehicle's bounds as its schema states them: the bound itself is taken, a gram, a litre or
+# a metre more is refused.
+VEHICLE_BOUNDS = [
+    ("capacity_kg", 100_000, 100_000.001),
+    ("capacity_m3", 200, 200.001),
+    ("speed_kmh", 130, 130.001),
+    ("range_km", 2000, 2000.001),
+]
+
+
+@pytest.mark.parametrize(("field", "bound", "over"), VEHICLE_BOUNDS)
+async def test_a_vehicle_takes_its_bound_and_not_a_thousandth_more(
+    client: httpx.AsyncClient, org: Org, field: str, bound: float, over: float
+) -> None:
+    body = {"name": "V", "type": "truck", "start": point(GRAND_PLACE)}
+    taken = await send(client, "POST", "/v1/vehicles", org, {**body, field: bound})
+    assert taken.status_code == 201 and taken.json()[field] == bound, taken.text
+    refused = await send(client, "POST", "/v1/vehicles", org, {**body, field: over})
+    assert_problem(refused, 422, field, "less_than_equal")
 
 
 HUB_SETTINGS: list[tuple[dict[str, Any], str, str]] = [
