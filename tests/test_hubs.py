@@ -370,7 +370,8 @@ async def test_pooling_counts_stock_and_nearby_offers_and_fires_once_when_crosse
     textiles = {"material": "191208", "condition": "C"}
     assert (await _walk_in(client, operator, hub_id, 2, lot="TEX", **textiles)).status_code == 201
     supplier = await make_org("supplier")
-    for where, tonnes in ((NEAR_YARD, 2.5), (FAR_FROM_YARD, 4)):
+
+    async def textiles_offered(where: list[float], tonnes: float) -> None:
         posted = await client.post(
             "/v1/offers",
             json=offer_body(
@@ -384,6 +385,9 @@ async def test_pooling_counts_stock_and_nearby_offers_and_fires_once_when_crosse
             headers=supplier.headers,
         )
         assert posted.status_code == 201, posted.text
+
+    await textiles_offered(NEAR_YARD, 2.5)
+    await textiles_offered(FAR_FROM_YARD, 4)
     pooling = await client.get(
         f"/v1/hubs/{hub_id}/pooling", params={"material": "19"}, headers=operator.headers
     )
@@ -411,19 +415,7 @@ async def test_pooling_counts_stock_and_nearby_offers_and_fires_once_when_crosse
     assert left.status_code == 201, left.text
     await run_worker()
     assert len(receiver.events("hub.threshold_reached")) == 1
-    nearby = await client.post(
-        "/v1/offers",
-        json=offer_body(
-            location=point(NEAR_YARD),
-            material="191201",
-            title="Textile sorting rejects",
-            quantity={"value": 1.5, "unit": "t"},
-            available_from="2027-01-01",
-            available_until="2099-12-31",
-        ),
-        headers=supplier.headers,
-    )
-    assert nearby.status_code == 201, nearby.text
+    await textiles_offered(NEAR_YARD, 1.5)
     await run_worker()
     first, again = receiver.events("hub.threshold_reached")
     assert again["data"]["total_t"] == 6.0 and again["id"] != first["id"]

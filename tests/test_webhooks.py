@@ -1,6 +1,7 @@
 """Webhooks delivered for real: a local HTTP receiver, the job queue and a real worker."""
 
 import json
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -11,6 +12,7 @@ from app.main import create_app
 from app.matches.service import expire_stale_matches
 from tests.conftest import (
     SECRET,
+    Org,
     OrgFactory,
     Receiver,
     WorkerRun,
@@ -28,27 +30,34 @@ AVAILABLE = {"available_from": "2027-08-01", "available_until": "2027-08-31"}
 NEEDED = {"needed_from": "2027-08-01", "needed_by": "2027-08-31"}
 
 
+async def _textiles_offered(client: httpx.AsyncClient, org: Org) -> dict[str, Any]:
+    offered = await client.post(
+        "/v1/offers",
+        json=offer_body(material="191201", location=point(HERE), **AVAILABLE),
+        headers=org.headers,
+    )
+    assert offered.status_code == 201, offered.text
+    return dict(offered.json())
+
+
+async def _textiles_requested(client: httpx.AsyncClient, org: Org, **fields: Any) -> dict[str, Any]:
+    requested = await client.post(
+        "/v1/requests",
+        json=request_body(material="1912", location=point(HERE), **NEEDED, **fields),
+        headers=org.headers,
+    )
+    assert requested.status_code == 201, requested.text
+    return dict(requested.json())
+
+
 async def test_each_event_arrives_once_and_signed(
     client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, receiver: Receiver
 ) -> None:
     supplier, consumer = await make_org("supplier"), await make_org("consumer")
     events = ["match.proposed", "match.accepted", "match.rejected", "offer.candidate_found"]
     await subscribe(client, consumer, receiver.url, events)
-    request = (
-        await client.post(
-            "/v1/requests",
-            json=request_body(material="1912", location=point(HERE), **NEEDED),
-            headers=consumer.headers,
-        )
-    ).json()
-
-    offer = (
-        await client.post(
-            "/v1/offers",
-            json=offer_body(material="191201", location=point(HERE), **AVAILABLE),
-            headers=supplier.headers,
-        )
-    ).json()
+    request = await _textiles_requested(client, consumer)
+    offer = await _textiles_offered(client, supplier)
     # The events of a new offer are written by a job, soon after it is posted.
     await run_worker()
     match = (
@@ -87,25 +96,13 @@ async def test_a_rejection_and_a_window_that_passed_are_announced(
 ) -> None:
     supplier, consumer = await make_org("supplier"), await make_org("consumer")
     await subscribe(client, supplier, receiver.url, ["match.rejected", "match.expired"])
-    offer = (
-        await client.post(
-            "/v1/offers",
-            json=offer_body(material="191201", location=point(HERE), **AVAILABLE),
-            headers=supplier.headers,
-        )
-    ).json()
+    offer = await _textiles_offered(client, supplier)
     matches = []
     for _ in range(2):
-        request = await client.post(
-            "/v1/requests",
-            json=request_body(
-                material="1912", location=point(HERE), quantity={"value": 2, "unit": "t"}, **NEEDED
-            ),
-            headers=consumer.headers,
-        )
+        request = await _textiles_requested(client, consumer, quantity={"value": 2, "unit": "t"})
         proposed = await client.post(
             "/v1/matches",
-            json={"offer_id": offer["id"], "request_id": request.json()["id"]},
+            json={"offer_id": offer["id"], "request_id": request["id"]},
             headers=consumer.headers,
         )
         assert proposed.status_code == 201, proposed.text
