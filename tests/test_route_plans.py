@@ -461,3 +461,27 @@ def test_a_straight_line_is_1_3_times_the_great_circle_at_the_vehicle_s_speed() 
     assert bike.distance[0, 1] == round(crow_m * 1.3)
     assert bike.duration[0, 1] == math.ceil(crow_m * 1.3 / (15 / 3.6))
     assert bike.distance[0, 0] == bike.duration[0, 0] == 0
+
+
+async def test_a_road_network_that_cannot_answer_in_time_fails_the_plan_saying_so(
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, database_url: str
+) -> None:
+    carrier = await make_org("carrier")
+    started = await client.post(
+        "/v1/route-plans", json={**plan_body(1), "matrix": "road"}, headers=carrier.headers
+    )
+    assert started.status_code == 202, started.text
+    # Another session holds the bike network: the distances wait for it until their deadline,
+    # the plan's time limit but at least 10 s.
+    holder = await connect_raw(database_url)
+    held = holder.transaction()
+    await held.start()
+    try:
+        await holder.execute("LOCK TABLE roads.edges_bike IN ACCESS EXCLUSIVE MODE")
+        await run_worker()
+    finally:
+        await held.rollback()
+        await holder.close()
+    plan = (await client.get(started.headers["location"], headers=carrier.headers)).json()
+    assert plan["status"] == "failed" and plan["result"] is None, plan
+    assert "longer than 10 s" in plan["error"] and "straight_line" in plan["error"]
