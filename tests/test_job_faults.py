@@ -202,6 +202,21 @@ async def test_a_plan_stopped_with_its_worker_goes_back_to_the_queue(
     assert plan["attempts"] == 2
 
 
+async def test_a_plan_that_ends_within_the_grace_period_is_done_by_the_stopped_worker(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    carrier = await create_org(faults.client, "carrier")
+    location = await start_plan(faults, carrier, time_limit_s=3)
+    worker = faults.worker(worker_shutdown_grace_seconds=30).start()
+    workers.append(worker)
+    await eventually(lambda: status_is(faults, carrier, location, "running"))
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    plan = await read(faults, carrier, location)
+    assert_served(plan)
+    assert plan["status"] == "done" and plan["attempts"] == 1, plan
+
+
 async def test_a_plan_that_runs_out_of_memory_fails_after_three_attempts_and_says_why(
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:
