@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.main import create_app
+from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
+from app.webhooks.service import DELIVER
 from tests.conftest import (
     PLAN_SHOPS,
     SECRET,
@@ -423,6 +425,32 @@ async def test_a_long_plan_holds_up_neither_a_delivery_nor_another_plan(
         assert short["status"] == "done" and still["status"] == "running"
         assert receiver.events()[0]["data"]["route_plan_id"] == short["id"]
         assert_served(await eventually(lambda: status_is(faults, busy, long_plan, "done")))
+    finally:
+        receiver.server.shutdown()
+
+
+async def test_a_worker_of_one_queue_leaves_the_other_queue_s_jobs_to_its_workers(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    receiver = Receiver()
+    try:
+        carrier = await create_org(faults.client, "carrier")
+        await subscribe(faults.client, carrier, receiver.url, ["route_plan.completed"])
+        events_worker = faults.worker("--queues", "events").start()
+        workers.append(events_worker)
+        plan = await start_plan(faults, carrier, time_limit_s=0.5)
+        # The events' worker does not plan: the plan waits for a worker of plans.
+        await asyncio.sleep(3)
+        assert (await read(faults, carrier, plan))["status"] == "queued"
+        plans_worker = faults.worker("--queues", "plans").start()
+        workers.append(plans_worker)
+        assert_served(await eventually(lambda: status_is(faults, carrier, plan, "done")))
+        # The plans' worker queued the event; the events' worker delivered it.
+        [event] = await eventually(lambda: receiver.events("route_plan.completed"))
+        assert event["data"]["route_plan_id"] in plan
+        assert SOLVE_ROUTE_PLAN.name in plans_worker.log()
+        assert SOLVE_ROUTE_PLAN.name not in events_worker.log()
+        assert DELIVER.name not in plans_worker.log()
     finally:
         receiver.server.shutdown()
 
