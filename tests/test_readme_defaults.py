@@ -1,5 +1,6 @@
-"""The defaults the README states are the settings' defaults: each figure quoted next to its
-`BOUCLE_*` variable, and those said in a sentence, read from the README itself."""
+"""What the README states of the configuration holds: the defaults it gives are the settings'
+defaults (each figure quoted next to its `BOUCLE_*` variable, and those said in a sentence,
+read from the README itself), and the image runs as a user that is not root."""
 
 import os
 import re
@@ -50,3 +51,13 @@ def test_every_default_said_in_a_sentence_is_the_setting_s(
 ) -> None:
     assert sentence in " ".join(README.split()), sentence
     assert getattr(defaults, setting) == value
+
+
+def test_the_image_runs_uvicorn_as_a_user_that_is_not_root() -> None:
+    assert "running uvicorn as a non-root user" in " ".join(README.split())
+    lines = (PROJECT_ROOT / "Dockerfile").read_text().splitlines()
+    final_stage = lines[max(i for i, line in enumerate(lines) if line.startswith("FROM ")) :]
+    users = [line.split()[1] for line in final_stage if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), users
+    assert any("useradd" in line and users[-1] in line.split() for line in final_stage)
+    assert any("uvicorn" in line for line in final_stage if line.startswith("CMD"))
