@@ -469,3 +469,25 @@ async def test_a_new_local_cluster_refuses_connections_without_its_password(
             assert await conn.fetchval("SELECT current_database()") == reached.database
         finally:
             await conn.close()
+
+
+def test_a_cluster_made_without_a_password_is_started_with_a_warning(
+    new_cluster: NewCluster,
+) -> None:
+    # As a cluster made before passwords: trust for everyone local, and no password file.
+    link = str(new_cluster.folder)
+    subprocess.run([PG, "stop", link], check=True, capture_output=True)
+    rules = new_cluster.folder / "data" / "pg_hba.conf"
+    rules.write_text(rules.read_text().replace("scram-sha-256", "trust"))
+    (new_cluster.folder / "password").unlink()
+    restarted = subprocess.run(
+        [PG, "start", link],
+        capture_output=True,
+        text=True,
+        check=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert "made without a password (trust)" in restarted.stderr
+    assert "remove the folder" in restarted.stderr
+    assert make_url(restarted.stdout.strip()).password is None
