@@ -2,15 +2,17 @@
 at once and its job, when a worker takes it, does nothing; a running one stops its search
 (long before its time limit) and is `cancelled` with no result; the worker goes on to the next
 plan. While it runs, a plan says its phase, how long it has run and the best plan the engines
-have found so far, which only improves and ends as the plan answered."""
+have found so far, which only improves and ends as the plan answered; road distances slowed by
+another session leave the search half of the time limit."""
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.conftest import OrgFactory, assert_problem, plan_body
+from tests.conftest import OrgFactory, assert_problem, connect_raw, plan_body
 from tests.worker_processes import WorkerProcess, eventually
 
 # Far longer than the test waits: a plan that ends on its own has not been cancelled.
@@ -109,3 +111,55 @@ async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
         worker.stop()
     missing = await client.post(f"/v1/route-plans/{uuid.uuid4()}/cancel", headers=carrier.headers)
     assert_problem(missing, 404)
+
+
+async def test_slow_road_distances_leave_the_search_half_of_the_time_limit(
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str, tmp_path: Path
+) -> None:
+    carrier = await make_org("carrier")
+    time_limit_s = 8
+    # Another session holds the bike network for 6 s of the plan's 8: the distances take them,
+    # and the search still gets half of the limit.
+    holder = await connect_raw(database_url)
+    held = holder.transaction()
+    await held.start()
+    await holder.execute("LOCK TABLE roads.edges_bike IN ACCESS EXCLUSIVE MODE")
+    released = False
+    worker = WorkerProcess(database_url, tmp_path / "worker.log").start()
+    try:
+        started = await client.post(
+            "/v1/route-plans",
+            json={**plan_body(time_limit_s), "matrix": "road"},
+            headers=carrier.headers,
+        )
+        assert started.status_code == 202, started.text
+        path = started.headers["location"]
+
+        async def phase() -> str | None:
+            plan = (await client.get(path, headers=carrier.headers)).json()
+            progress = plan["progress"] or {}
+            return str(progress.get("phase") or "") or None
+
+        assert await eventually(phase, within_s=60) == "road_distances"
+        await asyncio.sleep(6)
+        await held.rollback()
+        released = True
+
+        async def searching() -> dict[str, Any] | None:
+            plan: dict[str, Any] = (await client.get(path, headers=carrier.headers)).json()
+            progress = plan["progress"] or {}
+            return plan if progress.get("phase") == "searching" else None
+
+        plan = await eventually(searching, within_s=60)
+        assert plan["progress"]["search_s"] == time_limit_s / 2, plan["progress"]
+
+        async def done() -> dict[str, Any] | None:
+            plan: dict[str, Any] = (await client.get(path, headers=carrier.headers)).json()
+            return plan if plan["status"] in ("done", "failed") else None
+
+        assert (await eventually(done, within_s=60))["status"] == "done"
+    finally:
+        if not released:
+            await held.rollback()
+        await holder.close()
+        worker.stop()
