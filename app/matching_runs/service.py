@@ -8,7 +8,6 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.candidates.service import pair_from_row
 from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
@@ -16,14 +15,13 @@ from app.kit.ownership import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.tracked_jobs import TrackedJob, run_tracked
 from app.matches.service import announce, new_match
+from app.matching_runs.proposals import propose_from_candidate_graph
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
 from app.settings import Settings
-from matching.allocation import Prices, allocate_offers_to_requests
+from matching.allocation import Prices
 from matching.candidates import CANDIDATE_GRAPH
-from matching.problem import allocation_problem
-from matching.scoring import score_candidate
 
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
@@ -99,40 +97,27 @@ def _area_parameters(run: MatchingRun) -> dict[str, Any]:
 
 
 async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun) -> dict[str, Any]:
-    rows = (
-        (
-            await session.execute(
-                text(CANDIDATE_GRAPH), {"family": run.material, **_area_parameters(run)}
-            )
-        )
-        .mappings()
-        .all()
+    graph = await session.execute(
+        text(CANDIDATE_GRAPH), {"family": run.material, **_area_parameters(run)}
     )
+    columns, rows = list(graph.keys()), [tuple(row) for row in graph.all()]
     active = select(Match.offer_id, Match.request_id).where(
         Match.status.in_(("proposed", "accepted"))
     )
     taken = {
         (str(offer_id), str(request_id)) for offer_id, request_id in await session.execute(active)
     }
-    scored = (score_candidate(pair_from_row(row)) for row in rows)
-    problem = allocation_problem(
-        [c for c in scored if c is not None and (c.pair.offer_id, c.pair.request_id) not in taken]
-    )
-    # In a process of its own, like the route plans' searches.
-    result = await call_in_child_process(
-        allocate_offers_to_requests,
-        list(problem.supplies.values()),
-        list(problem.demands.values()),
-        problem.arcs,
+    # Scored and allocated in a process of its own, like the route plans' searches.
+    planned = await call_in_child_process(
+        propose_from_candidate_graph,
+        columns,
+        rows,
+        taken,
         Prices(cost_per_tkm=run.cost_per_tonne_km),
         memory_limit_mb=settings.planner_memory_limit_mb,
     )
     co2_kg = 0.0
-    for allocation in result.allocations:
-        candidate = problem.candidates[(allocation.supply_id, allocation.demand_id)]
-        quantity = problem.quantity_for(
-            allocation.supply_id, allocation.demand_id, allocation.mass_kg
-        )
+    for candidate, quantity in planned.proposals:
         match = new_match(candidate, quantity, proposed_by="run")
         match.run_id = run.id
         session.add(match)
@@ -143,6 +128,7 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
         }
         await announce(session, match, "match.proposed", sides)
         co2_kg += candidate.co2_kg
+    result = planned.result
     return {
         "matches": len(result.allocations),
         "matched_kg": round(result.matched_kg, 1),
@@ -151,9 +137,9 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
         "co2_kg": round(co2_kg, 3),
         "net_value": round(result.net_value, 4),
         "candidate_graph": {
-            "offers": len(problem.supplies),
-            "requests": len(problem.demands),
-            "arcs": len(problem.arcs),
+            "offers": planned.offers,
+            "requests": planned.requests,
+            "arcs": planned.arcs,
         },
-        "pairs_too_small": problem.pairs_too_small,
+        "pairs_too_small": planned.pairs_too_small,
     }
