@@ -16,7 +16,7 @@ target_metadata = Base.metadata
 
 
 def database_url() -> str:
-    return str(config.attributes.get("database_url") or get_settings().database_url)
+    return str(config.attributes.get("database_url") or get_settings().migration_url)
 
 
 def run_migrations(connection: Connection) -> None:

@@ -1,18 +1,31 @@
-"""Operator commands: `python -m app.cli openapi|reference|demo|roads|demo-day|admin-token`."""
+"""Operator commands: `python -m app.cli openapi|database|reference|demo|roads|demo-day|
+admin-token`."""
 
 import argparse
 import asyncio
 import json
-import os
 import secrets
 import sys
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
+from app.database_roles import (
+    APPLICATION,
+    OPEN_DATA,
+    OWNER,
+    new_passwords,
+    prepare_database,
+    read_password_file,
+    role_url,
+    write_password_file,
+)
 from app.db import create_engine, create_sessionmaker
 from app.demo import demo_keys_by_id, load_demo
 from app.demo_day import print_report, run_demo_day, write_geojson
 from app.kit.local_time import brussels_today
+from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
 from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
 from app.settings import PROJECT_ROOT, get_settings
@@ -45,7 +58,7 @@ def export_openapi(check: bool) -> int:
 
 async def load(demo: bool, keys_file: Path | None) -> int:
     settings = get_settings()
-    engine = create_engine(settings)
+    engine = create_engine(settings, url=settings.migration_url)
     try:
         async with create_sessionmaker(engine)() as session:
             count = await load_reference_data(session, settings.shared_dir)
@@ -67,7 +80,7 @@ async def load(demo: bool, keys_file: Path | None) -> int:
 
 async def load_roads(force: bool) -> int:
     settings = get_settings()
-    engine = create_engine(settings)
+    engine = create_engine(settings, url=settings.migration_url)
     try:
         async with create_sessionmaker(engine)() as session:
             if await roads_loaded(session) and not force:
@@ -75,7 +88,7 @@ async def load_roads(force: bool) -> int:
                 print("road network already loaded")
                 return 0
             await unpublish_roads(session)
-            await asyncio.to_thread(import_osm, settings.database_url, settings.shared_dir)
+            await asyncio.to_thread(import_osm, settings.migration_url, settings.shared_dir)
             counts = await build_profiles(session)
             await publish_roads(session)
             print(
@@ -99,18 +112,29 @@ def save_demo_keys(path: Path, keys: dict[str, dict[str, str]]) -> None:
     if not keys and not path.exists():
         return
     known = demo_keys_by_id(json.loads(path.read_text())) if path.exists() else {}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
-    path.chmod(0o600)
+    write_private_file(path, json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
+
+
+async def make_database(admin_url: str, name: str, password_file: Path, fresh: bool) -> int:
+    """The roles and database `name` (app.database_roles), their passwords kept in
+    `password_file`; prints the three URLs as shell assignments (they carry no password)."""
+    passwords = {**new_passwords(), **read_password_file(password_file)}
+    await prepare_database(admin_url, name, passwords, fresh=fresh)
+    write_password_file(password_file, str(make_url(admin_url).host), passwords)
+    database = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    for variable, role in (
+        ("BOUCLE_MIGRATION_DATABASE_URL", OWNER),
+        ("BOUCLE_DATABASE_URL", APPLICATION),
+        ("BOUCLE_OPEN_DATA_DATABASE_URL", OPEN_DATA),
+    ):
+        print(f"{variable}={role_url(database, role)}")
+    return 0
 
 
 def admin_token(path: Path) -> int:
     """Prints the admin token kept in `path`, making one the first time."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Made readable by its owner alone from the start, never for a moment by others.
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as made:
-            made.write(secrets.token_urlsafe(32) + "\n")
+        write_private_file(path, secrets.token_urlsafe(32) + "\n")
     print(path.read_text().strip())
     return 0
 
@@ -130,6 +154,13 @@ def main(argv: list[str] | None = None) -> int:
     day.add_argument("--matrix", choices=["road", "straight_line"], default="road")
     day.add_argument("--time-limit", type=float, default=20)
     day.add_argument("--geojson", type=Path, default=PROJECT_ROOT / ".data" / "demo-day.geojson")
+    database = commands.add_parser(
+        "database", help="make the database and its roles, as the cluster's superuser"
+    )
+    database.add_argument("--admin-url", required=True, help="the superuser's URL")
+    database.add_argument("--name", default="boucle")
+    database.add_argument("--password-file", type=Path, required=True, help="PGPASSFILE to keep")
+    database.add_argument("--fresh", action="store_true", help="drop the database first")
     token = commands.add_parser("admin-token", help="print the admin token kept in a file")
     token.add_argument("--file", type=Path, default=PROJECT_ROOT / ".data" / "admin-token")
     args = parser.parse_args(argv)
@@ -143,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load_roads(args.force))
     if args.command == "demo-day":
         return asyncio.run(play_demo_day(args.day, args.matrix, args.time_limit, args.geojson))
+    if args.command == "database":
+        return asyncio.run(make_database(args.admin_url, args.name, args.password_file, args.fresh))
     return admin_token(args.file)
 
 

@@ -14,7 +14,15 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BOUCLE_", env_file=None)
 
-    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/boucle"
+    # The running service's connection (API and workers), as the application's role
+    # (app.database_roles): never a superuser, and refused if it is one.
+    database_url: str = "postgresql+asyncpg://boucle_app@127.0.0.1:5432/boucle"
+    # The owner's, for the migrations and the loaders of `python -m app.cli`; when unset, they
+    # use `database_url`, and a role that may not change the schema stops them.
+    migration_database_url: str | None = None
+    # The open data's (/ogc), as the role that can only read the `ogc` views; when unset, /ogc
+    # answers 503: it never falls back to a role that reads more.
+    open_data_database_url: str | None = None
     db_pool_size: int = 10
     admin_token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
@@ -72,6 +80,10 @@ class Settings(BaseSettings):
     plan_max_vehicles: int = 100
     plan_max_profiles: int = 8
     max_active_jobs_per_organization: int = 2
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
 
     @field_validator("webhook_allowed_hosts")
     @classmethod

@@ -30,7 +30,7 @@ from matching.allocation import Prices, allocate_nearest_first, allocate_offers_
 from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
-from tests.conftest import connect_raw
+from tests.conftest import connect_raw, role_environment
 
 ADMIN_TOKEN = "bench-admin-token"
 CODES = [
@@ -119,7 +119,7 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
         sizes.append(len(rows))
 
     port = free_port()
-    env = {**os.environ, "BOUCLE_DATABASE_URL": database_url, "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
+    env = {**role_environment(database_url), "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
     server = subprocess.Popen(
         [
             sys.executable,

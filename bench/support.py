@@ -33,6 +33,7 @@ def server_url() -> str:
         stdout=subprocess.PIPE,
         text=True,
     )
+    os.environ["PGPASSFILE"] = str(CLUSTER.resolve() / "pgpass")
     return out.stdout.strip()
 
 

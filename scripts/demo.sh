@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # `make demo`: a day in Brussels played through the API on a fresh database of the local
-# cluster, with the road network; prints a report and writes the plan as GeoJSON.
+# cluster, with the road network; prints a report and writes the plan as GeoJSON. Each part
+# connects as its own role, as in scripts/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/pg.sh start .data/pg >/dev/null
-BOUCLE_DATABASE_URL=$(scripts/pg.sh fresh .data/pg boucle_demo_day)
-export BOUCLE_DATABASE_URL
+admin_url=$(scripts/pg.sh start .data/pg)
+PGPASSFILE=$(readlink -f .data/pg)/pgpass
+export PGPASSFILE
+set -a
+# shellcheck disable=SC1090
+source <(.venv/bin/python -m app.cli database --admin-url "$admin_url" --name boucle_demo_day \
+    --password-file "$PGPASSFILE" --fresh)
+set +a
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli reference
 .venv/bin/python -m app.cli roads

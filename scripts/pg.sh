@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # A local PostgreSQL + PostGIS cluster in a folder of the project.
-#   scripts/pg.sh start DIR [--throwaway]   init (first time) and start; prints the database URL.
-#       The cluster keeps PostgreSQL's durability (fsync, synchronous commits); --throwaway
-#       trades it for speed, for the test clusters that are removed after the run.
+#   scripts/pg.sh start DIR [--throwaway]   init (first time) and start; prints the superuser's
+#       URL of the `postgres` database, with no password in it: the password is in DIR/pgpass,
+#       a PostgreSQL password file (PGPASSFILE). The cluster keeps PostgreSQL's durability
+#       (fsync, synchronous commits); --throwaway trades it for speed, for the test clusters
+#       that are removed after the run. The application's database and roles are made by
+#       `python -m app.cli database` (scripts/run.sh).
 #   scripts/pg.sh stop DIR    stop it
-#   scripts/pg.sh fresh DIR NAME   (started) drop and create database NAME; prints its URL
 # As root, the server runs as the `postgres` system user (PostgreSQL refuses root); when that
 # user cannot reach DIR (a checkout under /root, say) the cluster lives in /var/tmp and DIR
 # links to it.
-# A new cluster gets a random password for `postgres`, kept in DIR/password (mode 0600), and
-# asks for it on TCP and on its socket alike (scram-sha-256), so that no other local account
-# gets in; the printed URLs carry it. A cluster made before that (trust, no DIR/password)
-# still starts as it was, with a warning.
+# A new cluster gets a random password for `postgres`, kept in DIR/password and DIR/pgpass
+# (mode 0600), and asks for it on TCP and on its socket alike (scram-sha-256), so that no other
+# local account gets in. A cluster made before that (trust, no DIR/password) still starts as
+# it was, with a warning.
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -29,16 +31,10 @@ new_password() {
     python3 -c 'import secrets; print(secrets.token_urlsafe(24))'
 }
 
-# The user part of the cluster's URLs: `postgres`, and its password if the cluster has one.
-url_user() {
-    if [[ -f "$1/password" ]]; then echo "postgres:$(cat "$1/password")"; else echo postgres; fi
-}
-
-# psql or createdb on the cluster in $dir, with its password.
-as_pg_client() {
-    local password=""
-    [[ -f "$dir/password" ]] && password=$(cat "$dir/password")
-    as_pg env PGPASSWORD="$password" "$@"
+# The superuser's line of DIR/pgpass (mode 0600 from the start, owned by who runs this).
+write_pgpass() {
+    [[ -f "$1/password" && ! -f "$1/pgpass" ]] || return 0
+    (umask 077 && echo "127.0.0.1:*:*:postgres:$(cat "$1/password")" >"$1/pgpass")
 }
 
 free_port() {
@@ -85,18 +81,8 @@ start)
         echo "$port" | as_pg tee "$dir/port" >/dev/null
     fi
     port=$(cat "$dir/port")
-    as_pg_client "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
-        -c "SELECT 1 FROM pg_database WHERE datname = 'boucle'" | grep -q 1 ||
-        as_pg_client "$PG_BIN/createdb" -h 127.0.0.1 -p "$port" -U postgres boucle
-    echo "postgresql+asyncpg://$(url_user "$dir")@127.0.0.1:$port/boucle"
-    ;;
-fresh)
-    name=${3:?usage: pg.sh fresh DIR NAME}
-    dir=$(readlink -f "$dir")
-    port=$(cat "$dir/port")
-    as_pg_client "$PG_BIN/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt \
-        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >/dev/null
-    echo "postgresql+asyncpg://$(url_user "$dir")@127.0.0.1:$port/$name"
+    write_pgpass "$dir"
+    echo "postgresql+asyncpg://postgres@127.0.0.1:$port/postgres"
     ;;
 stop)
     dir=$(readlink -f "$dir")

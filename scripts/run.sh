@@ -2,21 +2,30 @@
 # `make run`: the local database in .data/pg, migrated, with reference and demo data; then the API.
 # BOUCLE_DATA_DIR puts the cluster, the admin token and the demo keys elsewhere than .data
 # (tests/test_readme.py runs the README against a server of its own so).
+# Each part connects as its own role (app/database_roles.py): the migrations and loaders as the
+# owner, the API and the worker as the application, /ogc as the open data; their passwords are
+# in $DATA/pg/pgpass (mode 0600), which every client reads as PGPASSFILE: no URL, no output
+# carries a password.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${BOUCLE_DATA_DIR:-.data}
 
-BOUCLE_DATABASE_URL=$(scripts/pg.sh start "$DATA/pg")
-export BOUCLE_DATABASE_URL
+admin_url=$(scripts/pg.sh start "$DATA/pg")
+PGPASSFILE=$(readlink -f "$DATA/pg")/pgpass
+export PGPASSFILE
+set -a
+# shellcheck disable=SC1090
+source <(.venv/bin/python -m app.cli database --admin-url "$admin_url" --password-file "$PGPASSFILE")
+set +a
 if [[ -z "${BOUCLE_ADMIN_TOKEN:-}" ]]; then
     BOUCLE_ADMIN_TOKEN=$(.venv/bin/python -m app.cli admin-token --file "$DATA/admin-token")
     export BOUCLE_ADMIN_TOKEN
-    echo "admin token (kept in $DATA/admin-token): $BOUCLE_ADMIN_TOKEN"
+    echo "admin token: in $DATA/admin-token"
 fi
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli demo --keys-file "$DATA/demo-keys.json"
 .venv/bin/python -m app.cli roads
-echo "database: $BOUCLE_DATABASE_URL"
+echo "database: $BOUCLE_DATABASE_URL (passwords in $PGPASSFILE)"
 # A local server delivers webhooks to receivers on this machine too (the README's example).
 export BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS=${BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS:-true}
 # One worker process serves both job queues (plans, events) beside the API; both stop together.

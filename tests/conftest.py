@@ -25,6 +25,14 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
+from app.database_roles import (
+    APPLICATION,
+    OPEN_DATA,
+    OWNER,
+    new_passwords,
+    prepare_database,
+    role_url,
+)
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from app.worker import work_until_idle
@@ -34,6 +42,26 @@ pytest_plugins = ["tests.browser"]
 
 ADMIN_TOKEN = "test-admin-token"
 TEST_CLUSTER = PROJECT_ROOT / ".data" / "test-pg"
+# The passwords of the database's roles (app.database_roles) on the test cluster, set anew by
+# each run.
+ROLE_PASSWORDS = new_passwords()
+
+
+def as_role(database_url: str, role: str) -> str:
+    """The URL of the same database for one of the roles: the app connects as APPLICATION, the
+    open data as OPEN_DATA, migrations and loaders as OWNER. Tests read and write beside the
+    app through the cluster's superuser URL (`database_url`)."""
+    return role_url(database_url, role, ROLE_PASSWORDS[role])
+
+
+def role_environment(database_url: str) -> dict[str, str]:
+    """The environment of a process of the service (a migration, a loader, a worker)."""
+    return {
+        **os.environ,
+        "BOUCLE_DATABASE_URL": as_role(database_url, APPLICATION),
+        "BOUCLE_MIGRATION_DATABASE_URL": as_role(database_url, OWNER),
+        "BOUCLE_OPEN_DATA_DATABASE_URL": as_role(database_url, OPEN_DATA),
+    }
 
 
 def remove_cluster(path: Path) -> None:
@@ -46,8 +74,9 @@ def remove_cluster(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
-    """A URL of the test cluster's `boucle` database: BOUCLE_TEST_DATABASE_URL when set,
-    else a throwaway cluster made for this run and removed after it."""
+    """A superuser's URL of the test cluster: BOUCLE_TEST_DATABASE_URL when set (the roles'
+    passwords of that cluster are set anew), else a throwaway cluster made for this run and
+    removed after it, whose password file the run's clients read (PGPASSFILE)."""
     given = os.environ.get("BOUCLE_TEST_DATABASE_URL")
     if given:
         yield given
@@ -58,6 +87,7 @@ def server_url() -> Iterator[str]:
     url = subprocess.run(
         [pg, "start", str(TEST_CLUSTER), "--throwaway"], check=True, capture_output=True, text=True
     )
+    os.environ["PGPASSFILE"] = str(TEST_CLUSTER.resolve() / "pgpass")
     try:
         yield url.stdout.strip()
     finally:
@@ -69,7 +99,7 @@ def migrate(database_url: str, revision: str = "head", command: str = "upgrade")
     subprocess.run(
         [sys.executable, "-m", "alembic", command, revision],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "BOUCLE_DATABASE_URL": database_url},
+        env=role_environment(database_url),
         check=True,
     )
 
@@ -80,7 +110,7 @@ def load_reference(database_url: str, *commands: str) -> None:
         subprocess.run(
             [sys.executable, "-m", "app.cli", command],
             cwd=PROJECT_ROOT,
-            env={**os.environ, "BOUCLE_DATABASE_URL": database_url},
+            env=role_environment(database_url),
             check=True,
         )
 
@@ -109,13 +139,9 @@ async def connect_raw(database_url: str, database: str | None = None) -> asyncpg
 
 
 async def create_database(server_url: str, name: str) -> str:
-    """An empty database `name` on the server (dropped first if it was there); its URL."""
-    conn = await connect_raw(server_url, "postgres")
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
+    """An empty database `name` on the server (dropped first if it was there), owned by the
+    owner's role and open to the roles, as set-up makes it; its superuser's URL."""
+    await prepare_database(server_url, name, ROLE_PASSWORDS, fresh=True)
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
@@ -129,8 +155,11 @@ async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
 
 
 def settings_for(database_url: str, **overrides: Any) -> Settings:
+    """The service's settings on this database, each part connecting as its role."""
     return Settings(
-        database_url=database_url,
+        database_url=as_role(database_url, APPLICATION),
+        migration_database_url=as_role(database_url, OWNER),
+        open_data_database_url=as_role(database_url, OPEN_DATA),
         admin_token=ADMIN_TOKEN,
         # Nothing a test does sends a webhook past this machine's loopback.
         **{"webhook_allowed_hosts": ["127.0.0.1", "localhost"], **overrides},

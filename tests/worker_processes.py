@@ -3,7 +3,6 @@ with settings of their own, stopped with real signals."""
 
 import asyncio
 import inspect
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app.settings import PROJECT_ROOT
+from tests.conftest import role_environment
 
 # Workers that notice a dead peer within seconds, and retry at once, for the tests.
 QUICK_RECOVERY: dict[str, Any] = {
@@ -32,7 +32,7 @@ class WorkerProcess:
     """One `python -m app.worker` against `database_url`; each keyword is a setting."""
 
     def __init__(self, database_url: str, log_path: Path, *args: str, **settings: Any) -> None:
-        self.env = {**os.environ, "BOUCLE_DATABASE_URL": database_url}
+        self.env = role_environment(database_url)
         for name, value in {**QUICK_RECOVERY, **settings}.items():
             self.env[f"BOUCLE_{name.upper()}"] = (
                 str(value).lower() if isinstance(value, bool) else str(value)

@@ -4,6 +4,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.least_privilege import PrivilegedDatabaseRole
 from app.settings import PROJECT_ROOT
 
 
@@ -18,6 +19,8 @@ async def readiness(session: AsyncSession, head: str | None) -> dict[str, object
         current = (
             await session.execute(text("SELECT version_num FROM alembic_version"))
         ).scalar_one_or_none()
+    except PrivilegedDatabaseRole:
+        return {"ready": False, "database": "connected as a privileged role: see the log"}
     except SQLAlchemyError as exc:
         return {
             "ready": False,

@@ -3,6 +3,8 @@
 column it has not), 503 while the database is away, and a plain 500, logged, for the rest.
 tipg's own handlers answer the exception's text, with a 500 for most of these."""
 
+import logging
+
 import asyncpg
 import cql2
 from fastapi import FastAPI, Request
@@ -20,6 +22,8 @@ from app.errors import (
     problem_of_status,
     problem_response,
 )
+
+log = logging.getLogger(__name__)
 
 # tipg's errors, but a geometry or datetime column the query names and the view has not: tipg
 # takes that for a view without one, a 500, where it is the query's mistake.
@@ -48,8 +52,10 @@ def install_open_data_errors(app: FastAPI) -> None:
     install_error_handlers(app)
 
     async def on_query_error(request: Request, exc: Exception) -> ProblemResponse:
+        # The database's own words stay in the log: they name its objects, settings and data.
         what = next(text for kind, text in _QUERY_ERRORS.items() if isinstance(exc, kind))
-        return problem_response(BadRequest(f"{what}: {exc}"), request)
+        log.info("open data query refused on %s: %r", request.url, exc)
+        return problem_response(BadRequest(f"{what}."), request)
 
     async def on_tipg_error(request: Request, exc: Exception) -> ProblemResponse:
         detail = str(exc) or _TIPG_DETAIL.get(type(exc), "The query cannot be answered.")

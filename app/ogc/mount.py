@@ -10,17 +10,19 @@ import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request, Response
 from sqlalchemy.engine import make_url
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.routing import Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tipg.collections import register_collection_catalog
-from tipg.database import close_db_connection, connect_to_db
+from tipg.database import close_db_connection, connection_factory
 from tipg.factory import Endpoints
-from tipg.settings import DatabaseSettings, PostgresSettings
+from tipg.settings import DatabaseSettings
 
 from app.errors import Problem, ServiceUnavailable, problem_response
+from app.kit.least_privilege import refuse_privileged_role
 from app.ogc.errors import install_open_data_errors
 from app.ogc.query_checks import check_open_data_query
 from app.settings import Settings
@@ -38,27 +40,46 @@ OPEN_DATA_UNAVAILABLE = ServiceUnavailable(
 )
 
 
+OPEN_DATA_NOT_CONFIGURED = ServiceUnavailable(
+    "The open data is not served here: BOUCLE_OPEN_DATA_DATABASE_URL is not set.",
+    headers={"Retry-After": "3600"},
+)
+
+
+class OpenDataNotConfigured(RuntimeError):
+    pass
+
+
 class OpenData:
-    """tipg's pool and catalog, made once on demand and closed with the app."""
+    """tipg's pool and catalog, made once on demand and closed with the app. The pool connects
+    as the open data's role (app.database_roles), never as the service's."""
 
     def __init__(self, settings: Settings, app: FastAPI) -> None:
         self.app = app
-        self.database_url = (
-            make_url(settings.database_url)
+        self.database_url = settings.open_data_database_url and (
+            make_url(settings.open_data_database_url)
             .set(drivername="postgresql")
             .render_as_string(hide_password=False)
         )
         self.lock = asyncio.Lock()
         self.ready = False
 
+    async def _connect(self, connection: asyncpg.Connection) -> None:
+        await refuse_privileged_role(connection, "BOUCLE_OPEN_DATA_DATABASE_URL")
+        # tipg makes its catalog's functions in pg_temp, which a read-only session may not:
+        # they are made first, then the session is read-only again, as its role's default.
+        await connection.execute("SET default_transaction_read_only = off")
+        await connection_factory([OGC_SCHEMA], "pg_temp")(connection)
+        await connection.execute("SET default_transaction_read_only = on")
+
     async def ensure(self) -> None:
         async with self.lock:
             if self.ready:
                 return
-            await connect_to_db(
-                self.app,
-                schemas=[OGC_SCHEMA],
-                settings=PostgresSettings(database_url=self.database_url, db_max_conn_size=4),
+            if not self.database_url:
+                raise OpenDataNotConfigured()
+            self.app.state.pool = await asyncpg.create_pool(
+                self.database_url, min_size=1, max_size=4, init=self._connect
             )
             try:
                 await register_collection_catalog(
@@ -85,14 +106,17 @@ class _OpenDataGate(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         try:
-            check_open_data_query(request)
-        except Problem as problem:
-            return problem_response(problem, request)
-        try:
             await self.open_data.ensure()
+        except OpenDataNotConfigured:
+            unconfigured = OPEN_DATA_NOT_CONFIGURED
+            return problem_response(unconfigured, request, unconfigured.headers)
         except Exception as error:
             log.warning("open data unavailable: %s", error)
             return problem_response(OPEN_DATA_UNAVAILABLE, request, OPEN_DATA_UNAVAILABLE.headers)
+        try:
+            check_open_data_query(request, self.open_data.app.state.collection_catalog)
+        except Problem as problem:
+            return problem_response(problem, request)
         return await call_next(request)
 
 

@@ -1,25 +1,33 @@
-"""What tipg lets through to a 500, checked before it runs: a filter cql2 cannot read (cql2
-raises a bare Exception), a negative simplification and a tile outside its matrix set (PostGIS
-fails on both)."""
+"""A query of the open data, checked before tipg runs it: what it may name (app.ogc.filters),
+and what tipg lets through to a 500: a negative simplification and a tile outside its matrix
+set (PostGIS fails on both)."""
 
 import re
+from typing import Any
 
-import cql2
 from fastapi import Request
 from morecantile import tms as tile_matrix_sets
 
 from app.errors import BadRequest, NotFound
+from app.ogc.filters import check_filter, check_property_list
 
 _TILE = re.compile(r"/tiles/(?P<tms>[^/]+)/(?P<z>-?\d+)/(?P<x>-?\d+)/(?P<y>-?\d+)$")
+_COLLECTION = re.compile(r"/collections/(?P<id>[^/]+)(?:/|$)")
 
 
-def check_open_data_query(request: Request) -> None:
-    query = request.query_params.get("filter")
-    if query is not None:
-        try:
-            cql2.Expr(cql2.Expr(query).to_json())
-        except Exception as error:
-            raise BadRequest(f"The filter is not a CQL2 expression: {error}") from error
+def check_open_data_query(request: Request, catalog: dict[str, Any]) -> None:
+    """`catalog` is tipg's: its collections by id, each with its properties."""
+    collection = _COLLECTION.search(request.url.path)
+    found = catalog.get("collections", {}).get(collection["id"]) if collection else None
+    if found is not None:
+        properties = [column.name for column in found.properties]
+        query = request.query_params.get("filter")
+        if query is not None:
+            check_filter(query, request.query_params.get("filter-lang"), properties)
+        for parameter in ("sortby", "properties"):
+            value = request.query_params.get(parameter)
+            if value is not None:
+                check_property_list(parameter, value, properties)
     simplify = request.query_params.get("simplify")
     if simplify is not None:
         try:
