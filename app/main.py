@@ -24,6 +24,7 @@ from app.kit.allowed_methods import MethodsMiddleware
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
 from app.kit.schema import PlainParameters
+from app.kit.security_headers import SecurityHeadersMiddleware
 from app.map.pages import mount_map
 from app.matches.router import router as matches_router
 from app.matching_runs.router import router as matching_runs_router
@@ -134,6 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "Location", "Link"],
         )
+    # Outermost: every answer carries them, an error's and a 413 included.
+    app.add_middleware(SecurityHeadersMiddleware)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, include_in_schema=False
     )

@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page
 
 from app.errors import install_error_handlers
+from app.kit.security_headers import SecurityHeadersMiddleware
 from app.main import create_app
 from app.map import pages
 from app.settings import PROJECT_ROOT
@@ -358,6 +359,7 @@ def _map_app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     pages.mount_map(app)
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 
@@ -367,7 +369,9 @@ async def test_the_page_and_its_assets_come_from_this_origin_alone() -> None:
         page = await client.get("/map")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         policy = page.headers["content-security-policy"]
-        assert "default-src 'self'" in policy and "connect-src" not in policy
+        # Scripts of this origin alone, none inline; the key goes to this origin alone.
+        assert "default-src 'self'" in policy and "script-src 'self';" in policy
+        assert "connect-src" not in policy
         for path in ("/map/assets/map.js", "/map/assets/maplibre-gl/maplibre-gl.mjs"):
             script = await client.get(path)
             assert script.status_code == 200, path

@@ -1,6 +1,8 @@
 """The map page, `GET /map`: MapLibre over the open data of `/ogc` and, with an API key pasted
 into the page, the organization's own rows and route plans from `/v1`. The page's files are in
-web/; MapLibre itself is web/node_modules/maplibre-gl/dist, installed by scripts/setup.sh."""
+web/; MapLibre itself is web/node_modules/maplibre-gl/dist, installed by scripts/setup.sh. The page
+loads nothing from elsewhere and sends the key nowhere else: the Content-Security-Policy of every
+page (app.kit.security_headers) holds the browser to that."""
 
 import mimetypes
 
@@ -16,19 +18,6 @@ MAPLIBRE_DIST = NODE_MODULES / "maplibre-gl" / "dist"
 PAGE_ASSETS = frozenset({"map.js", "map.css"})
 # A module script must come as JavaScript; not every system's MIME table knows .mjs.
 mimetypes.add_type("text/javascript", ".mjs")
-
-# The page loads nothing from elsewhere and sends the key nowhere else: the browser holds it
-# to that. MapLibre starts its workers from its own files and draws images from blobs.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data: blob:",
-        "worker-src 'self' blob:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    )
-)
 
 
 class _PageAssets(StaticFiles):
@@ -52,7 +41,6 @@ def mount_map(app: FastAPI) -> None:
         return FileResponse(
             WEB_DIR / "map.html",
             media_type="text/html; charset=utf-8",
-            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         )
 
     if maplibre:

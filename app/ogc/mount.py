@@ -24,6 +24,7 @@ from tipg.settings import DatabaseSettings
 from app.errors import Problem, ServiceUnavailable, problem_response
 from app.kit.least_privilege import refuse_privileged_role
 from app.ogc.errors import install_open_data_errors
+from app.ogc.pages import open_data_templates
 from app.ogc.query_checks import check_open_data_query
 from app.settings import Settings
 
@@ -137,7 +138,7 @@ class _LinksWithinTheMount:
 def open_data_app(settings: Settings) -> tuple[FastAPI, OpenData]:
     """The tipg application to mount at OGC_PATH, and what opens and closes its pool."""
     app = FastAPI(title=TITLE, openapi_url="/api", docs_url="/api.html", redoc_url=None)
-    endpoints = Endpoints(title=TITLE, with_tiles_viewer=False)
+    endpoints = Endpoints(title=TITLE, with_tiles_viewer=False, templates=open_data_templates())
     app.include_router(endpoints.router)
     install_open_data_errors(app)
     open_data = OpenData(settings, app)
