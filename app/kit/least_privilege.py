@@ -7,6 +7,8 @@ import logging
 
 import asyncpg
 
+from app.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 
 _PRIVILEGED_ROLE = """
@@ -18,8 +20,15 @@ SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.r
 """
 
 
-class PrivilegedDatabaseRole(RuntimeError):
-    """A connection of the service may do more than read and write what its role is granted."""
+class PrivilegedDatabaseRole(ServiceUnavailable):
+    """A connection of the service may do more than read and write what its role is granted:
+    a 503 to the client, which is told nothing of the database; the log says what is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The service cannot use its database as it is configured; its operator is told "
+            "in the service's log."
+        )
 
 
 async def refuse_privileged_role(connection: asyncpg.Connection, setting: str) -> None:
@@ -27,10 +36,11 @@ async def refuse_privileged_role(connection: asyncpg.Connection, setting: str) -
     the setting named) is privileged."""
     if await connection.fetchval(_PRIVILEGED_ROLE):
         user = await connection.fetchval("SELECT current_user")
-        error = PrivilegedDatabaseRole(
-            f"{setting} connects as {user}, a role that may change the schema or more: the "
-            "service connects as the roles of app/database_roles.py (boucle_app for the API "
-            "and workers, boucle_ogc for the open data)."
+        log.error(
+            "%s connects as %s, a role that may change the schema or more: the service "
+            "connects as the roles of app/database_roles.py (boucle_app for the API and "
+            "workers, boucle_ogc for the open data).",
+            setting,
+            user,
         )
-        log.error("%s", error)
-        raise error
+        raise PrivilegedDatabaseRole()
