@@ -45,6 +45,11 @@ _QUERY_ERRORS: dict[type[Exception], str] = {
     asyncpg.SyntaxOrAccessError: "The query names what this collection does not have",
     # A value out of range: a zoom past the tile matrix, a date PostgreSQL cannot read.
     asyncpg.DataError: "A value of the query is out of range",
+    # PostGIS refusing a geometry of the query, in the words of an internal error.
+    asyncpg.InternalServerError: "The query cannot be answered as it is asked",
+    # The open data's statement timeout (app.database_roles).
+    asyncpg.QueryCanceledError: "The query asks for more than the open data gives at once: "
+    "ask for fewer features (`limit`, `bbox`, a narrower `filter`)",
 }
 
 

@@ -47,7 +47,7 @@ _GEOMETRIES = frozenset(
 )
 _ALLOWED = (
     "a filter may use the collection's properties, literals (strings, numbers, booleans, "
-    "DATE, TIMESTAMP, INTERVAL, BBOX and geometries) and the comparison, logical, LIKE, "
+    "DATE, TIMESTAMP, INTERVAL and geometries) and the comparison, logical, LIKE, "
     "BETWEEN, IN and IS NULL operators and the S_ and T_ predicates"
 )
 
@@ -69,7 +69,9 @@ def check_filter(text: str, language: str | None, properties: Iterable[str]) -> 
         raise BadRequest(
             message, errors=[FieldError("filter", "cql2", message, location="query")]
         ) from error
-    _check(tree, frozenset(properties))
+    # What was sent, and what cql2 made of it (which tipg turns into SQL), both.
+    for checked in (source, tree) if language == "cql2-json" else (tree,):
+        _check(checked, frozenset(properties))
 
 
 def _check(node: Any, properties: frozenset[str]) -> None:
@@ -107,8 +109,9 @@ def _check_literal(node: Any) -> None:
             for end in value:
                 _check_literal(end)
             return
-        if kind == "bbox" and _numbers(value) and len(value) in (4, 6):
-            return
+        if kind == "bbox":
+            # cql2 makes it an envelope of no SRID, which PostGIS will not compare.
+            raise _refused("BBOX(...) (give the `bbox` parameter, or a POLYGON)")
     if _is_geometry(node):
         return
     raise _refused(f"the value {json.dumps(node)[:80]}")
