@@ -33,9 +33,9 @@ def check_open_data_query(request: Request, catalog: dict[str, Any]) -> None:
         if query is not None:
             check_filter(query, request.query_params.get("filter-lang"), properties)
         for parameter in ("sortby", "properties"):
-            value = request.query_params.get(parameter)
-            if value is not None:
-                check_property_list(parameter, value, properties)
+            listed = request.query_params.get(parameter)
+            if listed is not None:
+                check_property_list(parameter, listed, properties)
     simplify = request.query_params.get("simplify")
     if simplify is not None:
         try:
