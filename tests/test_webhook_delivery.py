@@ -305,7 +305,7 @@ async def test_a_private_destination_s_answer_never_shows_in_the_log(
     if has_a_body:
         assert attempt["status_code"] and attempt["response_bytes"] > len(INTERNAL)
     else:
-        assert "is not logged for a private destination" in attempt["error"]
+        assert "its details are not logged for a private destination" in attempt["error"]
 
 
 @pytest.mark.parametrize("status", [408, 429, 503, 302])

@@ -116,8 +116,8 @@ def _error_text(exc: httpx.HTTPError, private: bool) -> str:
     private destination's log leaves out."""
     if private and not isinstance(exc, httpx.NetworkError | httpx.TimeoutException):
         return (
-            f"{type(exc).__name__}: the answer is not HTTP as expected (what it held is not "
-            "logged for a private destination)"
+            f"{type(exc).__name__}: its details are not logged for a private destination "
+            "(they may quote what it answered)"
         )
     return f"{type(exc).__name__}: {exc}"[:300]
 

@@ -48,7 +48,8 @@ def _webhook(row: WebhookRow) -> Webhook:
     "read. A 2xx answer delivers; a 4xx other than 408 and 429 fails the delivery at once; "
     "anything else is tried again with exponential backoff and jitter for 24 hours. URLs that "
     "resolve to non-public addresses are refused (but for the private destinations the "
-    "operator allows), and a delivery connects to the address that was checked. An organization has at most 20 subscriptions by default: one more answers "
+    "operator allows), and a delivery connects to the address that was checked. An "
+    "organization has at most 20 subscriptions by default: one more answers "
     "422 with the rule `max_subscriptions` on `url`. Answers 201 with the subscription and "
     "its `Location`; the secret is never shown again.",
     responses=problems(*AUTHENTICATED, *WRITE),

@@ -28,9 +28,9 @@ _EVENTS = (
 
 
 _SIGNATURE = (
-    'Signs every delivery: header `Boucle-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.'
-    '<body>" with this secret>`, and after a rotation, for a while, a second `v1` with the '
-    "secret replaced. Never shown again."
+    "Signs every delivery: header `Boucle-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 "
+    'of "<t>.<body>" with this secret>`, and after a rotation, for a while, a second `v1` '
+    "with the secret replaced. Never shown again."
 )
 
 
