@@ -17,7 +17,8 @@ from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
 from app.webhooks.service import deliver, emit
-from tests.conftest import SECRET, OrgFactory, Receiver, assert_problem, settings_for, subscribe
+from tests.conftest import OrgFactory, Receiver, assert_problem, settings_for, subscribe
+from tests.test_webhook_allow_list import _subscription
 
 
 @pytest.fixture
@@ -38,10 +39,6 @@ async def only_the_receiver(
     ) as client:
         yield client
     await app.state.engine.dispose()
-
-
-def _subscription(url: str) -> dict[str, object]:
-    return {"url": url, "events": ["match.accepted"], "secret": SECRET}
 
 
 def _refused(port: int) -> list[str]:
