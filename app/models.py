@@ -264,6 +264,10 @@ class Webhook(Timestamped, Base):
     events: Mapped[list[str]] = mapped_column(ARRAY(String(40)), nullable=False)
     # Kept in clear: boucle signs every delivery with it.
     secret: Mapped[str] = mapped_column(Text, nullable=False)
+    # The secret the last rotation replaced, which signs beside `secret` until
+    # `previous_secret_until` so that the receiver has time to take the new one.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class WebhookEvent(Base):

@@ -4,7 +4,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.webhooks.addresses import parse_allowed_host
+from app.webhooks.addresses import parse_allowed_host, parse_private_host
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,9 +40,11 @@ class Settings(BaseSettings):
     # Active (not revoked) API keys one organization may have at once.
     max_api_keys_per_organization: int = 10
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
-    # Webhook URLs that resolve to loopback, private or link-local addresses are refused
-    # unless this is on (tests turn it on to receive on a local port).
-    webhooks_allow_private_urls: bool = False
+    # Webhook URLs that resolve to loopback, private, link-local or reserved addresses are
+    # refused, but for these destinations: each an address (any port) or `address:port` (that
+    # port only), never a name. `make run` names its README receiver, the tests their loopback
+    # receivers. A JSON list in the environment.
+    webhook_private_hosts: list[str] = Field(default_factory=list)
     # When not empty, webhooks go to these hosts only (a name or an address, or `host:port` for
     # one port of it), checked when subscribing and at each attempt: behind an egress proxy, or
     # to keep tests on loopback. A JSON list in the environment.
@@ -55,6 +57,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     webhook_max_response_bytes: int = 65_536
     webhook_max_subscriptions: int = 20
+    # After a rotation, the secret replaced signs each delivery beside the new one for this
+    # long (a rotation may ask for less, not more).
+    webhook_secret_grace_hours: float = Field(default=24.0, ge=0)
 
     # The job workers (`python -m app.worker`): each process serves the `plans` queue (route
     # plans, matching runs) and the `events` queue (webhook deliveries, events of a write,
@@ -90,6 +95,13 @@ class Settings(BaseSettings):
     def _hosts_or_host_ports(cls, hosts: list[str]) -> list[str]:
         for host in hosts:
             parse_allowed_host(host)  # a malformed entry stops the start, not each delivery
+        return hosts
+
+    @field_validator("webhook_private_hosts")
+    @classmethod
+    def _addresses_or_address_ports(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            parse_private_host(host)
         return hosts
 
 

@@ -28,6 +28,7 @@ import httpx
 from app.main import create_app
 from bench.support import fresh_database, percentile, server_url, stop_server
 from tests.conftest import (
+    LOOPBACK_RECEIVERS,
     Org,
     Receiver,
     connect_raw,
@@ -147,7 +148,11 @@ async def main() -> None:
     url = await fresh_database(server_url(), "boucle_bench_jobs")
     logs = Path(tempfile.mkdtemp(prefix="bench-jobs-"))
     app = create_app(
-        settings_for(url, webhooks_allow_private_urls=True, max_active_jobs_per_organization=10_000)
+        settings_for(
+            url,
+            webhook_private_hosts=LOOPBACK_RECEIVERS,
+            max_active_jobs_per_organization=10_000,
+        )
     )
     receiver = Receiver()
     try:

@@ -26,8 +26,9 @@ fi
 .venv/bin/python -m app.cli demo --keys-file "$DATA/demo-keys.json"
 .venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL (passwords in $PGPASSFILE)"
-# A local server delivers webhooks to receivers on this machine too (the README's example).
-export BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS=${BOUCLE_WEBHOOKS_ALLOW_PRIVATE_URLS:-true}
+# Webhooks go to public addresses, and to one private destination: the README's example
+# receiver on 127.0.0.1:8901. No other address of this machine or its network is reachable.
+export BOUCLE_WEBHOOK_PRIVATE_HOSTS=${BOUCLE_WEBHOOK_PRIVATE_HOSTS:-'["127.0.0.1:8901"]'}
 # One worker process serves both job queues (plans, events) beside the API; both stop together.
 .venv/bin/python -m app.worker &
 worker=$!

@@ -258,7 +258,7 @@ def fuzzed(fuzz_database_url: str) -> Iterator[Fuzzed]:
     receiver = Receiver()
     settings = settings_for(
         fuzz_database_url,
-        webhooks_allow_private_urls=True,
+        webhook_private_hosts=[f"127.0.0.1:{receiver.port}"],
         webhook_allowed_hosts=[f"127.0.0.1:{receiver.port}"],
     )
     with (

@@ -22,6 +22,7 @@ from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
 from app.webhooks.service import DELIVER
 from tests.conftest import (
+    LOOPBACK_RECEIVERS,
     PLAN_SHOPS,
     SECRET,
     TOUR_TAXIS,
@@ -82,7 +83,11 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
     migrate(url)
     load_reference(url, "reference")
     app = create_app(
-        settings_for(url, webhooks_allow_private_urls=True, max_active_jobs_per_organization=100)
+        settings_for(
+            url,
+            webhook_private_hosts=LOOPBACK_RECEIVERS,
+            max_active_jobs_per_organization=100,
+        )
     )
     try:
         async with app.router.lifespan_context(app):

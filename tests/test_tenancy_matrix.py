@@ -973,6 +973,15 @@ CASES: list[Case] = [
         watch=("/v1/webhooks", "/v1/webhooks/{webhook_a}/deliveries"),
     ),
     *route(
+        "POST",
+        "/v1/webhooks/{webhook_a}/secret",
+        {"*": 404, "A": 200},
+        body={"secret": "a-rotated-secret-of-16-chars"},
+        allowed_path="/v1/webhooks/{new:webhook:id}/secret",
+        watch=("/v1/webhooks/{webhook_a}",),
+        check=no_secret,
+    ),
+    *route(
         "GET",
         "/v1/webhooks/{webhook_a}/deliveries",
         {"*": 404, "A": 200},

@@ -16,6 +16,7 @@ from app.settings import Settings
 from app.webhooks.addresses import allowed_host_problem
 from app.webhooks.service import deliver, emit
 from tests.conftest import (
+    LOOPBACK_RECEIVERS,
     SECRET,
     OrgFactory,
     Receiver,
@@ -36,7 +37,7 @@ async def test_only_the_allowed_host_and_port_can_be_subscribed(
     only_receiver = create_app(
         settings_for(
             database_url,
-            webhooks_allow_private_urls=True,
+            webhook_private_hosts=LOOPBACK_RECEIVERS,
             webhook_allowed_hosts=[f"127.0.0.1:{receiver.port}"],
         )
     )
@@ -106,7 +107,7 @@ async def test_a_delivery_to_a_host_taken_off_the_list_is_never_sent(
 
     # The operator narrows the list to `localhost` after the subscription to 127.0.0.1.
     narrowed = settings_for(
-        database_url, webhooks_allow_private_urls=True, webhook_allowed_hosts=["localhost"]
+        database_url, webhook_private_hosts=LOOPBACK_RECEIVERS, webhook_allowed_hosts=["localhost"]
     )
     await deliver(app.state.sessionmaker, narrowed, delivery_id)
 

@@ -21,10 +21,12 @@ from sqlalchemy import select, text
 from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
+from app.webhooks import addresses
 from app.webhooks.delivery import pinned_request
 from app.webhooks.service import DELIVER, deliver, emit, requeue_orphaned_deliveries
 from app.worker import work_until_idle
 from tests.conftest import (
+    LOOPBACK_RECEIVERS,
     SECRET,
     Org,
     OrgFactory,
@@ -43,7 +45,7 @@ DEADLINE_SECONDS = 2
 
 def _delivery_settings(database_url: str, **overrides: Any) -> Settings:
     defaults: dict[str, Any] = {
-        "webhooks_allow_private_urls": True,
+        "webhook_private_hosts": LOOPBACK_RECEIVERS,
         "webhook_timeout_seconds": DEADLINE_SECONDS,
         "webhook_retry_base_seconds": 3600,
     }
@@ -58,7 +60,7 @@ async def _serving(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture(scope="module")
 async def delivering(database_url: str) -> AsyncIterator[FastAPI]:
-    """An app whose worker delivers with a deadline of DEADLINE_SECONDS, to private addresses."""
+    """An app whose worker delivers with a deadline of DEADLINE_SECONDS, to loopback too."""
     async for application in _serving(_delivery_settings(database_url)):
         yield application
 
@@ -66,9 +68,7 @@ async def delivering(database_url: str) -> AsyncIterator[FastAPI]:
 @pytest.fixture(scope="module")
 async def strict(database_url: str) -> AsyncIterator[FastAPI]:
     """The same, delivering to public addresses only."""
-    async for application in _serving(
-        _delivery_settings(database_url, webhooks_allow_private_urls=False)
-    ):
+    async for application in _serving(_delivery_settings(database_url, webhook_private_hosts=[])):
         yield application
 
 
@@ -225,13 +225,87 @@ async def test_a_refusal_fails_the_delivery_at_once(
     assert delivery["status"] == "failed" and delivery["attempts"] == 1
     [attempt] = delivery["log"]
     assert attempt["status_code"] == status
+    assert attempt["response_bytes"] == len(refusal)
     assert f"answered {status}" in attempt["reason"] and "retry_at" not in attempt
-    # A short excerpt of the answer, not all of it.
-    assert attempt["response_excerpt"].startswith('{"error": "no such subscriber"}')
-    assert len(attempt["response_excerpt"]) == 200
     assert await _queued_attempts(delivering, delivery_id) == 0
     await work_until_idle(delivering)
     assert len(receiver.received) == 1
+
+
+async def test_a_public_receiver_s_refusal_shows_the_start_of_its_answer(
+    client: httpx.AsyncClient,
+    delivering: FastAPI,
+    make_org: OrgFactory,
+    subscribe: Subscribe,
+    receivers: Callable[..., Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org = await make_org()
+    refusal = b'{"error": "no such subscriber"}' + b" " * 1000
+    receiver = receivers(failures=1, failure_status=400, failure_body=refusal)
+    webhook_id = await subscribe(org, receiver.url)
+    await _emit(delivering, org, webhook_id)
+    # The loopback receiver stands for one on the internet: nothing leaves this machine.
+    monkeypatch.setattr(addresses, "is_public", lambda address: True)
+
+    await work_until_idle(delivering)
+
+    [attempt] = (await _delivery(client, org, webhook_id))["log"]
+    assert attempt["status_code"] == 400 and attempt["response_bytes"] == len(refusal)
+    # A short excerpt of the answer, not all of it.
+    assert attempt["response_excerpt"].startswith('{"error": "no such subscriber"}')
+    assert len(attempt["response_excerpt"]) == 200
+
+
+INTERNAL = b"internal-token-3f9a"
+
+
+def _answer_with(head: bytes, body: bytes = b"") -> Callable[[socket.socket, Any], None]:
+    def answer(connection: socket.socket, stopped: Any) -> None:
+        connection.sendall(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+    return answer
+
+
+# What a service of the operator's network might answer to a POST: a page of its own, a
+# refusal quoting it, a banner that is not HTTP, a header line HTTP cannot read.
+PRIVATE_ANSWERS = {
+    "200 with a page": (_answer_with(b"HTTP/1.1 200 OK\r\n", b"<h1>" + INTERNAL + b"</h1>"), 1),
+    "500 quoting it": (_answer_with(b"HTTP/1.1 500 Oops\r\n", b"key=" + INTERNAL), 1),
+    "403 quoting it": (_answer_with(b"HTTP/1.1 403 No\r\n", b"key=" + INTERNAL), 1),
+    "not HTTP": (_answer_with(b"SSH-2.0-" + INTERNAL + b"\r\n"), 0),
+    "a broken header": (_answer_with(b"HTTP/1.1 200 OK\r\nbroken " + INTERNAL + b"\r\n"), 0),
+}
+
+
+@pytest.mark.parametrize("answer", list(PRIVATE_ANSWERS))
+async def test_a_private_destination_s_answer_never_shows_in_the_log(
+    answer: str,
+    client: httpx.AsyncClient,
+    delivering: FastAPI,
+    make_org: OrgFactory,
+    subscribe: Subscribe,
+    socket_receivers: Callable[..., SocketReceiver],
+) -> None:
+    """A subscription to a private destination the operator allows learns whether it
+    answered, its status and its size: none of its bytes."""
+    respond, has_a_body = PRIVATE_ANSWERS[answer]
+    org = await make_org()
+    receiver = socket_receivers(respond)
+    webhook_id = await subscribe(org, receiver.url)
+    await _emit(delivering, org, webhook_id)
+
+    await work_until_idle(delivering)
+
+    response = await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=org.headers)
+    assert len(receiver.requests) == 1
+    assert INTERNAL.decode() not in response.text
+    [attempt] = response.json()["items"][0]["log"]
+    assert "response_excerpt" not in attempt
+    if has_a_body:
+        assert attempt["status_code"] and attempt["response_bytes"] > len(INTERNAL)
+    else:
+        assert "its details are not logged for a private destination" in attempt["error"]
 
 
 @pytest.mark.parametrize("status", [408, 429, 503, 302])
@@ -382,7 +456,9 @@ async def test_a_private_address_is_refused_on_the_way_out(
 
     delivery = await _delivery(client, org, webhook_id)
     assert delivery["status"] == "pending"
-    assert "not a public address" in delivery["log"][0]["error"]
+    error = delivery["log"][0]["error"]
+    assert "localhost resolves to an address that is not public" in error
+    assert "BOUCLE_WEBHOOK_PRIVATE_HOSTS" in error and "127.0.0.1" not in error
     assert receiver.received == []
     assert await _queued_attempts(strict, delivery_id) == 1
 

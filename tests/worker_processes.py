@@ -21,7 +21,7 @@ QUICK_RECOVERY: dict[str, Any] = {
     "worker_stalled_check_seconds": 0.5,
     "worker_shutdown_grace_seconds": 1,
     "job_retry_base_seconds": 0.2,
-    "webhooks_allow_private_urls": True,
+    "webhook_private_hosts": '["127.0.0.1", "::1"]',
     # Nothing a test does reaches past this machine.
     "webhook_allowed_hosts": '["127.0.0.1", "localhost"]',
     "webhook_retry_base_seconds": 0,

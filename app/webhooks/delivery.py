@@ -6,7 +6,12 @@ bound each read, not their sum). At most `max_response_bytes` of the answer are 
 receiver that answers 200 with an endless body has accepted the event, and the rest is not
 waited for. The connection goes to an address checked by `app.webhooks.addresses`, not to
 whatever the name resolves to a moment later, and only to a host that the allow-list names
-now: a host taken off it after the subscription is sent nothing."""
+now: a host taken off it after the subscription is sent nothing.
+
+What a private destination (one the operator allows in `webhook_private_hosts`) answers is
+not the subscriber's to read: its log keeps the status and the size of the answer, never its
+bytes, nor an error that would quote them. Otherwise a subscription would read the operator's
+internal network through the delivery log."""
 
 import asyncio
 import time
@@ -17,7 +22,8 @@ import httpx
 
 from app.webhooks.addresses import IPAddress, Unresolvable, allowed_host_problem, resolve
 
-# The start of a refused answer kept in the delivery log, to show the receiver's reason.
+# The start of a public receiver's answer other than 2xx kept in the delivery log, to show
+# its reason.
 EXCERPT_BYTES = 200
 # Answers that say "not now" rather than "no": they are tried again like network errors.
 TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
@@ -25,12 +31,13 @@ TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
 
 @dataclass(frozen=True)
 class Answer:
-    """What came of one attempt: the receiver's status code when it answered, an error when
-    the exchange did not complete, and the start of the body of an answer other than 2xx.
-    `not_allowed`: the allow-list refused the host, nothing was sent, and trying again would
-    refuse it again."""
+    """What came of one attempt: the receiver's status code when it answered, how many bytes
+    of its answer were read, an error when the exchange did not complete, and, from a public
+    receiver, the start of the body of an answer other than 2xx. `not_allowed`: the allow-list
+    refused the host, nothing was sent, and trying again would refuse it again."""
 
     status_code: int | None = None
+    response_bytes: int | None = None
     error: str | None = None
     excerpt: str | None = None
     duration_ms: int = 0
@@ -88,9 +95,10 @@ async def _send(
     raise failure
 
 
-async def _read_start(response: httpx.Response, limit: int) -> bytes:
+async def _read_start(response: httpx.Response, limit: int) -> tuple[bytes, int]:
     """Reads the body until its end or `limit` bytes, whichever comes first, and answers its
-    first EXCERPT_BYTES. Raw bytes: a compressed body is not inflated."""
+    first EXCERPT_BYTES and how many bytes were read. Raw bytes: a compressed body is not
+    inflated."""
     start, read = bytearray(), 0
     # Leaving the loop early is safe: the caller closes the response, and its connection.
     async for chunk in response.aiter_raw():
@@ -99,7 +107,19 @@ async def _read_start(response: httpx.Response, limit: int) -> bytes:
         read += len(chunk)
         if read >= limit:
             break
-    return bytes(start)
+    return bytes(start), read
+
+
+def _error_text(exc: httpx.HTTPError, private: bool) -> str:
+    """The error as the log shows it. A failure to connect, read or write says nothing the
+    receiver sent; any other (an answer that is not HTTP, say) may quote its bytes, which a
+    private destination's log leaves out."""
+    if private and not isinstance(exc, httpx.NetworkError | httpx.TimeoutException):
+        return (
+            f"{type(exc).__name__}: its details are not logged for a private destination "
+            "(they may quote what it answered)"
+        )
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 async def _exchange(
@@ -110,16 +130,18 @@ async def _exchange(
     deadline_seconds: float,
     max_response_bytes: int,
     allowed_hosts: Sequence[str],
-    allow_private: bool,
+    private_hosts: Sequence[str],
 ) -> Answer:
     if refused := allowed_host_problem(url, allowed_hosts):
         return Answer(error=refused, not_allowed=True)
     status_code: int | None = None
+    private = True  # until the addresses are known to be public
     try:
         async with asyncio.timeout(deadline_seconds):
-            resolved = await resolve(url.raw_host.decode("ascii"))
-            if not allow_private and (problem := resolved.problem):
+            resolved = await resolve(url)
+            if problem := resolved.problem(private_hosts):
                 return Answer(error=problem)
+            private = resolved.private
             # A transport of our own: no proxy from the environment, which would resolve the
             # name again on its side. TLS trusts what httpx trusts by default.
             async with httpx.AsyncClient(
@@ -128,12 +150,15 @@ async def _exchange(
                 response = await _send(client, url, resolved.addresses, content, headers)
                 status_code = response.status_code
                 try:
-                    start = await _read_start(response, max_response_bytes)
+                    start, size = await _read_start(response, max_response_bytes)
                 finally:
                     await response.aclose()
-        if response.is_success:
-            return Answer(status_code=status_code)
-        return Answer(status_code=status_code, excerpt=start.decode(errors="replace") or None)
+        shown = not response.is_success and not private
+        return Answer(
+            status_code=status_code,
+            response_bytes=size,
+            excerpt=(start.decode(errors="replace") or None) if shown else None,
+        )
     except Unresolvable as exc:
         return Answer(error=str(exc))
     except TimeoutError:
@@ -143,7 +168,7 @@ async def _exchange(
             error=f"deadline: no complete answer within {deadline_seconds:g} s{answered}",
         )
     except httpx.HTTPError as exc:
-        return Answer(status_code=status_code, error=f"{type(exc).__name__}: {exc}"[:300])
+        return Answer(status_code=status_code, error=_error_text(exc, private))
 
 
 async def post(
@@ -154,11 +179,11 @@ async def post(
     deadline_seconds: float,
     max_response_bytes: int,
     allowed_hosts: Sequence[str],
-    allow_private: bool,
+    private_hosts: Sequence[str],
 ) -> Answer:
     """POSTs `content` to `url` and answers what came of it; it never raises for what the
     network or the receiver did. A host off `allowed_hosts` (when not empty) is sent nothing,
-    and non-public addresses are refused unless `allow_private`."""
+    and non-public addresses are refused unless `private_hosts` names them."""
     started = time.monotonic()
     answer = await _exchange(
         httpx.URL(url),
@@ -167,6 +192,6 @@ async def post(
         deadline_seconds=deadline_seconds,
         max_response_bytes=max_response_bytes,
         allowed_hosts=allowed_hosts,
-        allow_private=allow_private,
+        private_hosts=private_hosts,
     )
     return replace(answer, duration_ms=round((time.monotonic() - started) * 1000))

@@ -1,4 +1,5 @@
 import uuid
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -9,7 +10,15 @@ from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 from app.models import Webhook as WebhookRow
 from app.webhooks import service
-from app.webhooks.schemas import Delivery, DeliveryPage, Webhook, WebhookCreate, WebhookPage
+from app.webhooks.schemas import (
+    Delivery,
+    DeliveryPage,
+    SecretRotation,
+    Webhook,
+    WebhookCreate,
+    WebhookPage,
+)
+from app.webhooks.signatures import previous_secret_expiry
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -17,7 +26,13 @@ _NOT_YOURS = "No subscription of yours has this id (another organization's answe
 
 
 def _webhook(row: WebhookRow) -> Webhook:
-    return Webhook.model_validate(row, from_attributes=True)
+    return Webhook(
+        id=row.id,
+        url=row.url,
+        events=row.events,
+        created_at=row.created_at,
+        previous_secret_expires_at=previous_secret_expiry(row, datetime.now(UTC)),
+    )
 
 
 @router.post(
@@ -27,12 +42,14 @@ def _webhook(row: WebhookRow) -> Webhook:
     summary="Subscribe a URL to events of your organization",
     description="Deliveries are POSTs of `{id, type, created_at, data}` with the headers "
     "`Boucle-Event`, `Boucle-Delivery` and `Boucle-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "
-    '"<t>.<body>">`, delivered at least once: deduplicate by the event `id`. An attempt has '
+    '"<t>.<body>">` (one `v1` per secret that signs: two for a while after a rotation), '
+    "delivered at least once: deduplicate by the event `id`. An attempt has "
     "10 s (by default) from connecting to the last byte, and at most 64 KiB of the answer are "
     "read. A 2xx answer delivers; a 4xx other than 408 and 429 fails the delivery at once; "
     "anything else is tried again with exponential backoff and jitter for 24 hours. URLs that "
-    "resolve to non-public addresses are refused, and a delivery connects to the address that "
-    "was checked. An organization has at most 20 subscriptions by default: one more answers "
+    "resolve to non-public addresses are refused (but for the private destinations the "
+    "operator allows), and a delivery connects to the address that was checked. An "
+    "organization has at most 20 subscriptions by default: one more answers "
     "422 with the rule `max_subscriptions` on `url`. Answers 201 with the subscription and "
     "its `Location`; the secret is never shown again.",
     responses=problems(*AUTHENTICATED, *WRITE),
@@ -76,6 +93,30 @@ async def read_webhook(
     webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
 ) -> Webhook:
     return _webhook(await service.get_webhook(session, principal, webhook_id))
+
+
+@router.post(
+    "/{webhook_id}/secret",
+    dependencies=[IdempotencyKey],
+    summary="Rotate the secret that signs deliveries",
+    description="Makes `secret` the one that signs deliveries. The secret it replaces goes "
+    "on signing each delivery beside it, as a second `v1` of `Boucle-Signature`, for a grace "
+    "period (24 hours by default, or `grace_seconds`, 0 to end it at once), so that your "
+    "receiver can take the new secret meanwhile; then the new one signs alone. A rotation "
+    "during the grace period drops the oldest secret: two sign at most. The same secret "
+    "again changes nothing, but with `grace_seconds` it shortens the grace period of the "
+    "secret replaced. Answers 200 with the subscription (never a secret). Another "
+    "organization's subscription answers 404.",
+    responses=problems(*AUTHENTICATED, *WRITE, 404, says={404: _NOT_YOURS}),
+)
+async def rotate_secret(
+    webhook_id: uuid.UUID,
+    data: SecretRotation,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+) -> Webhook:
+    return _webhook(await service.rotate_secret(session, settings, principal, webhook_id, data))
 
 
 @router.delete(

@@ -27,19 +27,40 @@ _EVENTS = (
 )
 
 
+_SIGNATURE = (
+    "Signs every delivery: header `Boucle-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 "
+    'of "<t>.<body>" with this secret>`, and after a rotation, for a while, a second `v1` '
+    "with the secret replaced. Never shown again."
+)
+
+
+def _secret_field() -> Any:
+    return Field(
+        min_length=16,
+        max_length=200,
+        description=f"16 to 200 characters; a long random one. {_SIGNATURE}",
+    )
+
+
 class WebhookCreate(InputModel):
     url: AnyHttpUrl = Field(
         examples=["https://example.org/boucle-events"],
-        description="Where deliveries are POSTed: http or https, to a public address (or a "
-        "host on the server's allow-list).",
+        description="Where deliveries are POSTed: http or https, to a public address (or to "
+        "one of the private destinations the server's operator allows).",
     )
     events: list[EventType] = Field(min_length=1, description=f"At least one. {_EVENTS}")
-    secret: str = Field(
-        min_length=16,
-        max_length=200,
-        description="16 to 200 characters. Signs every delivery: header `Boucle-Signature: "
-        't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with this secret>`. Never '
-        "shown again.",
+    secret: str = _secret_field()
+
+
+class SecretRotation(InputModel):
+    secret: str = _secret_field()
+    grace_seconds: int | None = Field(
+        default=None,
+        ge=0,
+        description="How long the secret replaced goes on signing each delivery beside the "
+        "new one, in seconds: the server's grace period by default (24 hours unless its "
+        "operator says otherwise), and at most that; 0 ends it at once. Sent with the current "
+        "secret, it shortens the grace period of the secret the last rotation replaced.",
     )
 
 
@@ -50,6 +71,10 @@ class Webhook(BaseModel):
     url: str = Field(description="Where deliveries are POSTed.")
     events: list[EventType] = Field(description=_EVENTS)
     created_at: datetime = Field(description="When it was made.")
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until when the secret the last rotation replaced signs each delivery "
+        "beside the current one (a second `v1`), or null when the current secret signs alone."
+    )
 
 
 class WebhookPage(BaseModel):
@@ -71,8 +96,14 @@ class DeliveryAttempt(BaseModel):
         description="Why the exchange did not complete: a deadline, a refused connection, an "
         "address that is not public.",
     )
+    response_bytes: int | None = Field(
+        default=None,
+        description="How many bytes of the answer were read (reading stops at 64 KiB, by default).",
+    )
     response_excerpt: str | None = Field(
-        default=None, description="The start of an answer other than 2xx."
+        default=None,
+        description="The first 200 bytes of an answer other than 2xx from a public address; "
+        "never for a private destination, whose answers are not shown.",
     )
     duration_ms: int | None = Field(default=None, description="How long it took, ms.")
     retry_at: str | None = Field(

@@ -9,8 +9,6 @@ queues the next attempt after an exponential backoff with jitter, for 24 hours.
 Delivery is at least once: a worker that dies mid-send leaves its job to another, which sends
 again. Receivers deduplicate by the event `id`."""
 
-import hashlib
-import hmac
 import json
 import random
 import time
@@ -23,7 +21,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
-from app.errors import FieldError, ValidationFailed
+from app.errors import FieldError, NotFound, ValidationFailed
 from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.ownership import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first, oldest_first
@@ -31,16 +29,11 @@ from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
 from app.webhooks.addresses import destination_problems
 from app.webhooks.delivery import Answer, post
-from app.webhooks.schemas import WebhookCreate
+from app.webhooks.schemas import SecretRotation, WebhookCreate
+from app.webhooks.signatures import SIGNATURE_HEADER, sign, signing_secrets
 
 DELIVER = JobKind("webhooks:deliver", EVENTS_QUEUE)
 REQUEUE_ORPHANED_DELIVERIES = "webhooks:requeue_orphaned_deliveries"
-SIGNATURE_HEADER = "Boucle-Signature"
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
 
 
 # Serialises the creations of one organization's subscriptions, so that concurrent creates
@@ -57,7 +50,7 @@ async def create_webhook(
     if problems := await destination_problems(
         url,
         allowed_hosts=settings.webhook_allowed_hosts,
-        allow_private=settings.webhooks_allow_private_urls,
+        private_hosts=settings.webhook_private_hosts,
     ):
         raise ValidationFailed([FieldError("url", rule, sentence) for rule, sentence in problems])
     # The name is resolved above, before the lock: the lock is held for two short queries only.
@@ -100,6 +93,47 @@ async def get_webhook(
     return await load_readable(
         session, Webhook, webhook_id, principal, public=False, noun="webhook"
     )
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    data: SecretRotation,
+) -> Webhook:
+    """Makes `data.secret` the subscription's secret; the one it replaces goes on signing
+    beside it for the grace period. The same secret again rotates nothing (a retry is
+    harmless), but a `grace_seconds` sent with it shortens the replaced secret's grace."""
+    longest = settings.webhook_secret_grace_hours * 3600
+    grace = longest if data.grace_seconds is None else data.grace_seconds
+    if grace > longest:
+        raise ValidationFailed.field(
+            "grace_seconds",
+            "less_than_equal",
+            f"The secret replaced signs beside the new one for at most {longest:g} s "
+            "(the grace period of this service).",
+        )
+    # Locked, so that two rotations at once happen one after the other: each new secret's
+    # predecessor is the secret the other one made current, and none is lost.
+    webhook = await session.get(Webhook, webhook_id, with_for_update=True)
+    if webhook is None or webhook.organization_id != principal.organization_id:
+        raise NotFound(f"No webhook {webhook_id}.")
+    now = datetime.now(UTC)
+    if data.secret != webhook.secret:
+        webhook.previous_secret = webhook.secret
+        webhook.previous_secret_until = now + timedelta(seconds=grace)
+        webhook.secret = data.secret
+    elif data.grace_seconds is not None and webhook.previous_secret_until is not None:
+        # The current secret again, with a grace: the replaced one's can only end sooner.
+        webhook.previous_secret_until = min(
+            webhook.previous_secret_until, now + timedelta(seconds=grace)
+        )
+    if webhook.previous_secret_until is not None and webhook.previous_secret_until <= now:
+        # Its grace is over: the secret replaced is kept no longer.
+        webhook.previous_secret = webhook.previous_secret_until = None
+    await session.commit()
+    return webhook
 
 
 async def delete_webhook(
@@ -169,7 +203,7 @@ class _Outgoing:
     """What one attempt sends, read before the exchange."""
 
     url: str
-    secret: str
+    secrets: tuple[str, ...]
     event_type: str
     body: bytes
 
@@ -185,7 +219,8 @@ async def _outgoing(
             return None
         webhook = await session.get_one(Webhook, delivery.webhook_id)
         event = await session.get_one(WebhookEvent, delivery.event_id)
-        return _Outgoing(webhook.url, webhook.secret, event.type, event_body(event))
+        secrets = signing_secrets(webhook, datetime.now(UTC))
+        return _Outgoing(webhook.url, secrets, event.type, event_body(event))
 
 
 def _backoff(settings: Settings, attempts: int) -> timedelta:
@@ -270,14 +305,14 @@ async def deliver(
         outgoing.body,
         {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(outgoing.secret, int(time.time()), outgoing.body),
+            SIGNATURE_HEADER: sign(outgoing.secrets, int(time.time()), outgoing.body),
             "Boucle-Event": outgoing.event_type,
             "Boucle-Delivery": str(delivery_id),
         },
         deadline_seconds=settings.webhook_timeout_seconds,
         max_response_bytes=settings.webhook_max_response_bytes,
         allowed_hosts=settings.webhook_allowed_hosts,
-        allow_private=settings.webhooks_allow_private_urls,
+        private_hosts=settings.webhook_private_hosts,
     )
     async with sessionmaker.begin() as session:
         delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
@@ -318,6 +353,8 @@ def _attempt_entry(attempted_at: datetime, answer: Answer) -> dict[str, Any]:
     entry: dict[str, Any] = {"at": attempted_at.isoformat()}
     if answer.status_code is not None:
         entry["status_code"] = answer.status_code
+    if answer.response_bytes is not None:
+        entry["response_bytes"] = answer.response_bytes
     if answer.error is not None:
         entry["error"] = answer.error
     if answer.excerpt is not None:
