@@ -1,4 +1,4 @@
-"""The one async engine and session factory."""
+"""The async engines and the session factory."""
 
 from collections.abc import AsyncIterator
 from typing import Any

@@ -111,7 +111,8 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
-# The fields of the IETF draft "RateLimit header fields for HTTP", on every answer under /v1.
+# The fields of the IETF draft "RateLimit header fields for HTTP", on every answer under /v1
+# and /ogc.
 _RATE_LIMIT = {
     "RateLimit": {
         "description": 'What is left of the rate limit: `"key";r=0;t=17`, no request left '
