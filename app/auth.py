@@ -5,13 +5,14 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy import Row, func, literal_column, or_, select, update
+from sqlalchemy import Row, Select, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import Scope
 
 from app.db import get_session
 from app.errors import Forbidden, Unauthorized
@@ -61,23 +62,61 @@ _USE_IS_STALE = or_(
 )
 
 
-async def find_active_key(
-    session: AsyncSession, token: str
-) -> Row[uuid.UUID, uuid.UUID, list[str], bool] | None:
-    """The active key this token is (`id`, `organization_id`, `roles` of its organization,
-    `stale_use`: whether its `last_used_at` is due to be written), in one indexed query."""
+@dataclass(frozen=True)
+class ActiveKey:
+    """An active key as a request sees it: its organization and the organization's roles, and
+    whether its `last_used_at` is due to be written."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    roles: tuple[str, ...]
+    stale_use: bool
+
+
+def active_key_query(token: str) -> Select[uuid.UUID, uuid.UUID, list[str], bool]:
+    """The active key this token is, as one indexed query (`id`, `organization_id`, `roles`,
+    `stale_use`): for `find_active_key`, or for a statement that needs it on the way."""
     return (
-        await session.execute(
-            select(
-                ApiKey.id,
-                ApiKey.organization_id,
-                Organization.roles,
-                _USE_IS_STALE.label("stale_use"),
-            )
-            .join(Organization, ApiKey.organization_id == Organization.id)
-            .where(ApiKey.key_hash == hash_credential(token), ApiKey.revoked_at.is_(None))
+        select(
+            ApiKey.id,
+            ApiKey.organization_id,
+            Organization.roles,
+            _USE_IS_STALE.label("stale_use"),
         )
-    ).one_or_none()
+        .join(Organization, ApiKey.organization_id == Organization.id)
+        .where(ApiKey.key_hash == hash_credential(token), ApiKey.revoked_at.is_(None))
+    )
+
+
+def key_of_row(row: Row[*tuple[Any, ...]] | None) -> ActiveKey | None:
+    """The key in a row with the columns of `active_key_query`; None for no row, or for one
+    whose outer join found no key."""
+    if row is None or row.id is None:
+        return None
+    return ActiveKey(row.id, row.organization_id, tuple(row.roles), row.stale_use)
+
+
+async def find_active_key(session: AsyncSession, token: str) -> ActiveKey | None:
+    return key_of_row((await session.execute(active_key_query(token))).one_or_none())
+
+
+# Where a request keeps the lookup of its token that a middleware made on the way (the rate
+# limit's, in the statement that counts the request), so that it is not made twice.
+_LOOKED_UP = "active_key_lookup"
+
+
+def remember_key_lookup(scope: Scope, token: str, key: ActiveKey | None) -> None:
+    scope.setdefault("state", {})[_LOOKED_UP] = (token, key)
+
+
+async def active_key(scope: Scope, session: AsyncSession, token: str) -> ActiveKey | None:
+    """The active key this token is (None: unknown or revoked): as already looked up for this
+    request, else from the database."""
+    looked_up = scope.get("state", {}).get(_LOOKED_UP)
+    if looked_up is not None and looked_up[0] == token:
+        key: ActiveKey | None = looked_up[1]
+        return key
+    return await find_active_key(session, token)
 
 
 @dataclass(frozen=True)
@@ -104,9 +143,11 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 
 
 async def current_principal(
-    credentials: Credentials, session: Annotated[AsyncSession, Depends(get_session)]
+    request: Request,
+    credentials: Credentials,
+    session: Annotated[AsyncSession, Depends(get_session)],
 ) -> Principal:
-    key = await find_active_key(session, _token(credentials))
+    key = await active_key(request.scope, session, _token(credentials))
     if key is None:
         raise Unauthorized("This API key is unknown or revoked.")
     if key.stale_use:
@@ -116,7 +157,7 @@ async def current_principal(
             update(ApiKey).where(ApiKey.id == key.id, _USE_IS_STALE).values(last_used_at=func.now())
         )
         await session.commit()
-    return Principal(organization_id=key.organization_id, roles=tuple(key.roles))
+    return Principal(organization_id=key.organization_id, roles=key.roles)
 
 
 def require_admin(request: Request, credentials: Credentials) -> None:

@@ -1,10 +1,11 @@
-"""The one async engine and session factory."""
+"""The async engines and the session factory."""
 
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import event
+from sqlalchemy import Executable, Row, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,6 +33,38 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
 
 def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.run_async(lambda raw: refuse_privileged_role(raw, "BOUCLE_DATABASE_URL"))
+
+
+def create_autocommit_engine(settings: Settings) -> AsyncEngine:
+    """An engine for statements that each stand alone and commit at once (the rate limit's
+    count), in one round trip: no transaction to begin and commit around them, and no ping
+    when a connection is taken from the pool. A connection found dead on use instead
+    invalidates the pool, and `run_alone` runs its statement once more on a fresh one."""
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        isolation_level="AUTOCOMMIT",
+    )
+    event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
+    return engine
+
+
+async def run_alone(engine: AsyncEngine, statement: Executable) -> Row[Any]:
+    """The one row that `statement` answers, run on an engine of `create_autocommit_engine`."""
+    try:
+        return await _one_row(engine, statement)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    # The connection had died in the pool (the database restarted): the pool was invalidated
+    # with it, so this connection is a new one.
+    return await _one_row(engine, statement)
+
+
+async def _one_row(engine: AsyncEngine, statement: Executable) -> Row[Any]:
+    async with engine.connect() as connection:
+        return (await connection.execute(statement)).one()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

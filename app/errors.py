@@ -111,6 +111,19 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
+# The fields of the IETF draft "RateLimit header fields for HTTP", on every answer under /v1
+# and /ogc.
+_RATE_LIMIT = {
+    "RateLimit": {
+        "description": 'What is left of the rate limit: `"key";r=0;t=17`, no request left '
+        "for your key (`address` without one) in the 17 s until its window ends.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Policy": {
+        "description": 'The rate limit: `"key";q=1200;w=60`, 1200 requests per 60 s.',
+        "schema": {"type": "string"},
+    },
+}
 
 # What each problem status means when an operation does not say more.
 PROBLEM_MEANINGS: dict[int, str] = {
@@ -122,8 +135,8 @@ PROBLEM_MEANINGS: dict[int, str] = {
     412: "If-Match names a version that is no longer current: read it again",
     413: "The body is too large",
     422: "A field or parameter breaks a rule: `errors` names each, with the rule",
-    429: "Your organization already has as many plans and matching runs queued or running "
-    "as it may have at once: try again after `Retry-After` seconds",
+    429: "Past the rate limit of your API key (without one, of your address): try again "
+    "after `Retry-After` seconds. Every answer's `RateLimit` says what is left",
     503: "The database is out of reach for a moment (a restart, a fail-over): nothing was "
     "changed; try again after `Retry-After` seconds",
 }
@@ -135,7 +148,9 @@ def problems(*statuses: int, says: dict[int, str] | None = None) -> dict[int | s
     answers: dict[int | str, dict[str, Any]] = {}
     for status in sorted({*statuses, *(says or {})}):
         answer = _problem((says or {}).get(status) or PROBLEM_MEANINGS[status])
-        if status in (429, 503):
+        if status == 429:
+            answer["headers"] = {**_RETRY_AFTER, **_RATE_LIMIT}
+        if status == 503:
             answer["headers"] = _RETRY_AFTER
         answers[status] = answer
     return answers
@@ -143,12 +158,18 @@ def problems(*statuses: int, says: dict[int, str] | None = None) -> dict[int | s
 
 # What every operation a key authenticates may answer, and what a write adds: a body that
 # cannot be read or is too large, an Idempotency-Key reused.
-AUTHENTICATED = (401, 503)
+AUTHENTICATED = (401, 429, 503)
 WRITE = (400, 409, 413, 422)
+# What 429 means where a job is queued.
+JOB_QUOTA = (
+    "Your organization already has as many plans and matching runs queued or running as it "
+    "may have at once, or your API key is past its rate limit: try again after `Retry-After` "
+    "seconds"
+)
 
 # Every status at once: what the routers declared before each operation said its own.
 PROBLEM_RESPONSES = problems(400, 401, 403, 404, 409, 412, 413, 422, 503)
-JOB_QUOTA_RESPONSES = problems(429)
+JOB_QUOTA_RESPONSES = problems(429, says={429: JOB_QUOTA})
 
 
 class FieldError(dict[str, str]):
@@ -284,6 +305,10 @@ def problem_response(
     )
 
 
+def database_unavailable_response(request: Request) -> ProblemResponse:
+    return problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
+
+
 def unexpected_error_response(request: Request, exc: Exception) -> ProblemResponse:
     """The 500 problem for an exception no handler took, logged with its traceback."""
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -352,7 +377,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: Exception) -> ProblemResponse:
         if is_database_unavailable(exc):
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-            return problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
+            return database_unavailable_response(request)
         return await on_unexpected(request, exc)
 
     app.add_exception_handler(Problem, on_problem)

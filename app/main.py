@@ -8,7 +8,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.candidates.router import router as candidates_router
-from app.db import create_engine, create_sessionmaker
+from app.db import create_autocommit_engine, create_engine, create_sessionmaker
 from app.docs.pages import mount_docs
 from app.errors import (
     UnexpectedErrorMiddleware,
@@ -23,6 +23,7 @@ from app.hubs.router import router as hubs_router
 from app.kit.allowed_methods import MethodsMiddleware
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.idempotency import IdempotencyMiddleware
+from app.kit.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
 from app.kit.schema import PlainParameters
 from app.kit.security_headers import SecurityHeadersMiddleware
 from app.map.pages import mount_map
@@ -54,10 +55,16 @@ they have (**offers**) and what they need (**requests**), boucle finds them near
 * Every POST takes an `Idempotency-Key`: the same key and body answer the first response again.
 * PATCH and DELETE take `If-Match` with the ETag you read: a stale write answers 412.
 * Spatial lists answer `application/geo+json` FeatureCollections with a `next` link.
+* Each API key has a rate limit (without a key, each address): every answer says what is left
+  in `RateLimit` and the limit in `RateLimit-Policy` (IETF draft
+  draft-ietf-httpapi-ratelimit-headers), and past it 429 with `Retry-After`.
 
 Map data © OpenStreetMap contributors (ODbL).
 """
 
+
+# The API's routes, each limited by key (the open data, at OGC_PATH, by address).
+API_PATH = "/v1"
 
 # Answers some routes give in another media type than their model's (GeoJSON with
 # `format=geojson`): their schemas go into the document beside the models'.
@@ -67,12 +74,15 @@ ALTERNATIVE_ANSWERS = (RoutePlanFeatureCollection, FlowFeatureCollection)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = create_engine(settings)
+    # The rate limit's counts, each a statement of its own that commits at once.
+    counter_engine = create_autocommit_engine(settings)
     ogc_app, open_data = open_data_app(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await open_data.close()
+        await counter_engine.dispose()
         await engine.dispose()
 
     app = FastAPI(
@@ -121,19 +131,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_map(app)
     app.mount(OGC_PATH, ogc_app)
 
-    # Outermost last: the body limit runs first, then idempotency sees a bounded body, and an
-    # unexpected error is a 500 answer by the time idempotency and metrics see it.
+    # Outermost last: the rate limit runs first, so that a request past it costs nothing
+    # more (and its 429 has the CORS headers a browser needs to read it); then the body limit,
+    # so that idempotency sees a bounded body; and an unexpected error is a 500 answer by the
+    # time idempotency and metrics see it.
     app.add_middleware(MethodsMiddleware)
     app.add_middleware(UnexpectedErrorMiddleware)
     app.add_middleware(IdempotencyMiddleware, ttl_hours=settings.idempotency_ttl_hours)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.rate_limit_requests:
+        app.add_middleware(
+            RateLimitMiddleware,
+            settings=settings,
+            engine=counter_engine,
+            by_key=(API_PATH,),
+            by_address=(OGC_PATH,),
+        )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Location", "Link"],
+            expose_headers=["ETag", "Location", "Link", *RATE_LIMIT_FIELDS],
         )
     # Outermost: every answer carries them, an error's and a 413 included.
     app.add_middleware(SecurityHeadersMiddleware)

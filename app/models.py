@@ -474,3 +474,16 @@ class IdempotencyRecord(Base):
     # While the first request is served: past this its process is taken for dead, and the
     # same request again takes the key over.
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimitCounter(Base):
+    """The requests of one caller in its current window (UNLOGGED: see migration 0018)."""
+
+    __tablename__ = "rate_limit_counters"
+
+    # Who is counted: `key:<api key id>`, `admin`, or `address:<client address>` for requests
+    # without a valid key.
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)
+    # The window began with the first request after the previous one ended; it ends here.
+    window_ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    count: Mapped[int] = mapped_column(Integer, nullable=False)

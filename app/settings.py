@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     idempotency_lock_seconds: float = 300.0
     # Active (not revoked) API keys one organization may have at once.
     max_api_keys_per_organization: int = 10
+    # Requests per window that each API key (and the admin token) may send to /v1, and each
+    # client address to /v1 without a valid key and to /ogc; past it, 429 until the window
+    # ends. 1200 a minute is 20 a second for a whole minute: far more than a person at the map
+    # or an integration syncing its listings page by page (500 a page) ever sends, while a
+    # client looping without backing off is stopped within a minute, before it takes the API
+    # processes from everyone else. 0 turns the limits off.
+    rate_limit_requests: int = Field(default=1200, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     # Webhook URLs that resolve to loopback, private, link-local or reserved addresses are
     # refused, but for these destinations: each an address (any port) or `address:port` (that

@@ -5,7 +5,7 @@ import procrastinate
 
 from app.hubs import tasks as hub_tasks
 from app.jobs import ReconnectingPsycopgConnector, RetryInterrupted, psycopg_conninfo
-from app.kit import idempotency_purge
+from app.kit import idempotency_purge, rate_limit_purge
 from app.kit.tracked_jobs import TrackedJob
 from app.matches import tasks as match_tasks
 from app.matching_runs import tasks as matching_tasks
@@ -39,6 +39,7 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         hub_tasks.register,
         offer_tasks.register,
         idempotency_purge.register,
+        rate_limit_purge.register,
     ):
         register(jobs, retry)
     return jobs

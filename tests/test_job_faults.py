@@ -410,6 +410,18 @@ async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recove
     assert replayed.json()["id"] == ran.json()["id"]
 
 
+async def test_the_first_request_after_a_restart_is_counted_on_a_new_connection(
+    faults: Faults,
+) -> None:
+    # The rate limit takes its connections from the pool without a ping (a round trip less):
+    # one that died with the restart is replaced on the spot, not answered with a 503.
+    assert (await faults.client.get("/v1/organizations/me")).status_code == 401
+    _pg("stop", str(CLUSTER))
+    _pg("start", str(CLUSTER), "--throwaway")
+    after = await faults.client.get("/v1/organizations/me")
+    assert after.status_code == 401 and after.headers["ratelimit"].startswith('"address"')
+
+
 async def test_a_long_plan_holds_up_neither_a_delivery_nor_another_plan(
     faults: Faults, workers: list[WorkerProcess]
 ) -> None:

@@ -36,6 +36,7 @@ TABLES = {
     "offers",
     "material_requests",
     "idempotency_keys",
+    "rate_limit_counters",
     "matches",
     "matching_runs",
     "webhooks",

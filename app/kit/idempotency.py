@@ -29,12 +29,12 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import bearer_token, find_active_key, is_admin_token
+from app.auth import active_key, bearer_token, is_admin_token
 from app.errors import (
-    DATABASE_UNAVAILABLE,
     Conflict,
     Problem,
     ValidationFailed,
+    database_unavailable_response,
     problem_response,
 )
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
@@ -69,11 +69,11 @@ class IdempotencyMiddleware:
         settings: Settings = scope["app"].state.settings
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         try:
-            owner = await key_scope(sessionmaker, settings, headers.get("authorization"))
+            owner = await key_scope(scope, sessionmaker, settings)
         except RAISED_WHEN_UNAVAILABLE as exc:
             if not is_database_unavailable(exc):
                 raise
-            await _answer_unavailable(request, send)
+            await database_unavailable_response(request)(scope, receive, send)
             return
         if owner is None:
             await self.app(scope, receive, send)
@@ -97,7 +97,7 @@ class IdempotencyMiddleware:
         except RAISED_WHEN_UNAVAILABLE as exc:
             if not is_database_unavailable(exc):
                 raise
-            await _answer_unavailable(request, send)
+            await database_unavailable_response(request)(scope, receive, send)
             return
         if claim is None:
             assert record is not None
@@ -258,23 +258,18 @@ class IdempotencyMiddleware:
         await problem_response(problem, request)(request.scope, request.receive, send)
 
 
-async def _answer_unavailable(request: Request, send: Send) -> None:
-    response = problem_response(DATABASE_UNAVAILABLE, request, DATABASE_UNAVAILABLE.headers)
-    await response(request.scope, request.receive, send)
-
-
 async def key_scope(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, authorization: str | None
+    scope: Scope, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> str | None:
     """Whose Idempotency-Keys a request uses: its organization's id, "admin" for the admin
     token, or None when its credentials are missing, unknown or revoked."""
-    token = bearer_token(authorization)
+    token = bearer_token(Headers(scope=scope).get("authorization"))
     if token is None:
         return None
     if is_admin_token(settings, token):
         return ADMIN_SCOPE
     async with sessionmaker() as session:
-        key = await find_active_key(session, token)
+        key = await active_key(scope, session, token)
     return None if key is None else str(key.organization_id)
 
 

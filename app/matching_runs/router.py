@@ -5,7 +5,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 from app.matches.schemas import match_view
@@ -38,7 +38,7 @@ def _run(run: MatchingRun, matches: list[Match]) -> Run:
     "at least the offer's min lot. It proposes matches; both sides still accept them. Needs "
     "the admin role (403); an organization with as many plans and runs queued or running as "
     "it may have answers 429 with `Retry-After`.",
-    responses=problems(*AUTHENTICATED, *WRITE, 403, 429),
+    responses=problems(*AUTHENTICATED, *WRITE, 403, says={429: JOB_QUOTA}),
 )
 async def start_run(
     data: RunCreate,

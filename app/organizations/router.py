@@ -117,7 +117,7 @@ async def key_owner(
     session: Session,
 ) -> KeyOwner:
     if organization == "me":
-        principal = await current_principal(credentials, session)
+        principal = await current_principal(request, credentials, session)
         return KeyOwner(principal.organization_id, by_admin=False)
     require_admin(request, credentials)
     try:

@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
@@ -34,13 +34,13 @@ _NO_PLAN = {404: "No such route plan of your organization."}
         *WRITE,
         403,
         404,
-        429,
         says={
             403: "Planning needs the role carrier or hub_operator",
             404: "A vehicle, shipment or hub site named by id is not your organization's",
             422: "A field breaks a rule, an inline vehicle or shipment does (named by its place, "
             "`vehicles.0.start`), or the plan is too large (`max_shipments`, `max_vehicles`, "
             "`max_profiles`)",
+            429: JOB_QUOTA,
         },
     ),
     summary="Plan the rounds of a day (role carrier or hub_operator); runs as a job",

@@ -1,0 +1,229 @@
+"""Rate limits. Each API key, and the admin token, may send `rate_limit_requests` requests to
+/v1 per window of `rate_limit_window_seconds`; so may each client address without a valid key,
+and to the open data at /ogc. Past that, every request answers 429 problem+json with
+`Retry-After` until the window ends. A key's count is its own: one organization's burst never
+limits another, and a wrong key counts against its sender's address, never against the key's
+owner.
+
+The counts are rows in PostgreSQL, so that every API process counts towards the same limit. A
+request costs one statement, outside any transaction, that counts it and, in the same round
+trip, looks its key up; the lookup is kept on the request for authentication to use
+(`app.auth.active_key`), so that a request with a key makes no more round trips than before.
+A window begins with a caller's first request after its previous window ended, not on one
+clock for all callers, so that the limited ones do not all come back at the same second.
+Every request counts one, whatever it costs: the costly ones (route plans, matching runs)
+have a quota of their own, and with one unit per request a client reads `r` at face value,
+as the requests it has left.
+
+Every answer to a limited path carries the fields of the IETF draft "RateLimit header fields
+for HTTP" (draft-ietf-httpapi-ratelimit-headers-11, May 2026, sections 3 and 4:
+https://datatracker.ietf.org/doc/draft-ietf-httpapi-ratelimit-headers/11/), the policy, whose
+name is a String item, and what is left of it in the current window:
+
+    RateLimit-Policy: "key";q=1200;w=60
+    RateLimit: "key";r=1187;t=42
+
+(`"address"` for a count by address; `r` requests left, `t` seconds until the window ends);
+a 429 has `Retry-After` equal to `t`, the draft's advice (section 6)."""
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import (
+    active_key_query,
+    bearer_token,
+    is_admin_token,
+    key_of_row,
+    remember_key_lookup,
+)
+from app.db import run_alone
+from app.errors import TooManyRequests, database_unavailable_response, problem_response
+from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
+from app.models import RateLimitCounter
+from app.settings import Settings
+
+# What a browser's script may read of an answer from another origin (CORS).
+RATE_LIMIT_FIELDS = ("RateLimit", "RateLimit-Policy", "Retry-After")
+KEY_POLICY = "key"
+ADDRESS_POLICY = "address"
+ADMIN_SUBJECT = "admin"
+
+
+class RateLimited(TooManyRequests):
+    slug = "rate-limited"
+
+
+@dataclass(frozen=True)
+class Count:
+    """A caller's requests in its current window, this one included."""
+
+    policy: str
+    requests: int
+    seconds_left: int
+
+
+class RateLimitMiddleware:
+    """Limits the requests under the paths `by_key` (by key, else by address) and `by_address`
+    (by address, whatever key they carry: the open data needs none)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        engine: AsyncEngine,
+        by_key: tuple[str, ...],
+        by_address: tuple[str, ...],
+    ) -> None:
+        self.app = app
+        self.settings = settings
+        self.engine = engine
+        self.by_key = by_key
+        self.by_address = by_address
+        self.limit = settings.rate_limit_requests
+        self.window = timedelta(seconds=settings.rate_limit_window_seconds)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not under(scope["path"], self.by_key + self.by_address):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            count = await self._count(scope, keyed=under(scope["path"], self.by_key))
+        except RAISED_WHEN_UNAVAILABLE as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await database_unavailable_response(request)(scope, receive, send)
+            return
+        fields = self._fields(count)
+        if count.requests > self.limit:
+            refusal = self._refusal(count)
+            answer = problem_response(refusal, request, {**refusal.headers, **fields})
+            await answer(scope, receive, send)
+            return
+
+        async def with_fields(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                MutableHeaders(scope=message).update(fields)
+            await send(message)
+
+        await self.app(scope, receive, with_fields)
+
+    async def _count(self, scope: Scope, keyed: bool) -> Count:
+        """Counts the request against its key, or the admin token, or its address; a key is
+        looked up in the same statement, and the lookup kept on the request."""
+        address = address_subject(scope)
+        token = bearer_token(Headers(scope=scope).get("authorization")) if keyed else None
+        if token is None:
+            row = await run_alone(self.engine, self._counting(literal(address)))
+            return Count(ADDRESS_POLICY, row.requests, row.seconds_left)
+        if is_admin_token(self.settings, token):
+            row = await run_alone(self.engine, self._counting(literal(ADMIN_SUBJECT)))
+            return Count(KEY_POLICY, row.requests, row.seconds_left)
+        row = await run_alone(self.engine, self._counting_with_key(token, address))
+        key = key_of_row(row)
+        remember_key_lookup(scope, token, key)
+        return Count(ADDRESS_POLICY if key is None else KEY_POLICY, row.requests, row.seconds_left)
+
+    def _counting(self, subject: ColumnElement[str]) -> ReturningInsert[int, int]:
+        """One more request of `subject`, in its window or in a new one if that has ended;
+        answers the window's `requests` and its `seconds_left`."""
+        now = func.now()
+        proposed = insert(RateLimitCounter).values(
+            subject=subject, window_ends_at=now + self.window, count=1
+        )
+        running = RateLimitCounter.window_ends_at > now
+        return proposed.on_conflict_do_update(
+            index_elements=[RateLimitCounter.subject],
+            set_={
+                "count": case((running, RateLimitCounter.count + 1), else_=1),
+                "window_ends_at": case(
+                    (running, RateLimitCounter.window_ends_at),
+                    else_=proposed.excluded.window_ends_at,
+                ),
+            },
+        ).returning(
+            RateLimitCounter.count.label("requests"),
+            cast(
+                func.ceil(func.extract("epoch", RateLimitCounter.window_ends_at - now)), Integer
+            ).label("seconds_left"),
+        )
+
+    def _counting_with_key(self, token: str, address: str) -> Select[Any]:
+        """The count of the key this token is, or of the address when it is no active key,
+        with the key's columns (null when there is none)."""
+        caller = active_key_query(token).cte("caller")
+        key_subject = select(literal("key:") + cast(caller.c.id, Text)).scalar_subquery()
+        counted = self._counting(func.coalesce(key_subject, address)).cte("counted")
+        return select(counted.c.requests, counted.c.seconds_left, *caller.c).select_from(
+            counted.outerjoin(caller, true())
+        )
+
+    def _fields(self, count: Count) -> dict[str, str]:
+        window_s = self.settings.rate_limit_window_seconds
+        left = max(0, self.limit - count.requests)
+        return {
+            "RateLimit-Policy": f'"{count.policy}";q={self.limit};w={window_s}',
+            "RateLimit": f'"{count.policy}";r={left};t={count.seconds_left}',
+        }
+
+    def _refusal(self, count: Count) -> RateLimited:
+        allowed = f"{self.limit} requests per {self.settings.rate_limit_window_seconds} s"
+        wait = f"try again in {count.seconds_left} s"
+        if count.policy == KEY_POLICY:
+            return RateLimited(f"This API key has sent its {allowed}: {wait}.", count.seconds_left)
+        return RateLimited(
+            f"This address has sent its {allowed} without a valid API key: {wait}. Each API "
+            "key has a limit of its own.",
+            count.seconds_left,
+        )
+
+
+def under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes)
+
+
+def address_subject(scope: Scope) -> str:
+    """Who a request without a key is: its client's address (as the proxy in front says, with
+    uvicorn's `--proxy-headers`); for IPv6, its /64, all of which one subscriber holds."""
+    host = (scope.get("client") or ("",))[0]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"address:{host[:100]}"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"address:{address.ipv4_mapped}"
+        return f"address:{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"address:{address}"
+
+
+async def purge_ended_windows(session: AsyncSession) -> int:
+    """Deletes the counters whose window has ended, in one transaction; answers how many."""
+    result = await session.execute(
+        delete(RateLimitCounter).where(RateLimitCounter.window_ends_at <= func.now())
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]
