@@ -59,7 +59,12 @@ from app.auth import (
     remember_key_lookup,
 )
 from app.db import run_alone
-from app.errors import TooManyRequests, database_unavailable_response, problem_response
+from app.errors import (
+    Problem,
+    TooManyRequests,
+    database_unavailable_response,
+    problem_response,
+)
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.models import RateLimitCounter
 from app.settings import Settings
@@ -115,6 +120,9 @@ class RateLimitMiddleware:
             if not is_database_unavailable(exc):
                 raise
             await database_unavailable_response(request)(scope, receive, send)
+            return
+        except Problem as problem:  # a connection refused as privileged (app.kit.least_privilege)
+            await problem_response(problem, request, problem.headers)(scope, receive, send)
             return
         fields = self._fields(count)
         if count.requests > self.limit:
