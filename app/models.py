@@ -271,7 +271,8 @@ class Webhook(Timestamped, Base):
 
 
 class WebhookEvent(Base):
-    """The outbox: one row per event and recipient, written in the transaction of the change."""
+    """The outbox: one row per event and recipient, written in the transaction of the change;
+    its id is derived from the fact and the recipient (`app.webhooks.service.event_id`)."""
 
     __tablename__ = "webhook_events"
 

@@ -214,8 +214,14 @@ async def test_deliveries_created_at_the_same_instant_are_each_listed_once(
 ) -> None:
     webhook_id = await _subscription(client, org)
     async with app.state.sessionmaker.begin() as session:
-        for _ in range(3):
-            await emit(session, {uuid.UUID(org.id)}, "match.accepted", {"match": {"id": "m"}})
+        for n in range(3):
+            await emit(
+                session,
+                {uuid.UUID(org.id)},
+                "match.accepted",
+                {"match": {"id": f"m-{n}"}},
+                fact=(f"m-{n}",),
+            )
     # One instant for all three: the old cursor (created_at alone) skipped the ties.
     async with app.state.sessionmaker.begin() as session:
         await session.execute(

@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.main import create_app
+from app.matching_runs.service import RUN_MATCHING
+from app.offers.service import ANNOUNCE_NEW_OFFER
 from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
 from app.webhooks.service import DELIVER
@@ -314,6 +316,161 @@ async def test_a_matching_run_whose_worker_is_killed_proposes_once_on_the_next(
         uuid.UUID(run["id"]),
     )
     assert [p["n"] for p in pairs] == [1] * len(run["matches"])
+
+
+async def kill_once_committed(
+    faults: Faults, workers: list[WorkerProcess], task_name: str, argument: str, value: str
+) -> None:
+    """Runs the job (`task_name`, its `argument` being `value`) in a worker of its own until
+    the job has committed its work and its events and the worker records that it ended, and
+    kills the worker there (SIGKILL): the work is done and the queue does not know it, so the
+    next worker runs the job again. The job must write events (someone subscribes to them)."""
+    events, job_row = await connect_raw(faults.url), await connect_raw(faults.url)
+    try:
+        # Holds the job before it writes its events, and so before it commits.
+        holding_events = events.transaction()
+        await holding_events.start()
+        await events.execute("LOCK TABLE webhook_events IN SHARE MODE")
+        worker = faults.worker().start()
+        workers.append(worker)
+
+        async def running() -> int | None:
+            rows = await faults.sql(
+                "SELECT id FROM procrastinate_jobs "
+                "WHERE task_name = $1 AND args->>$2 = $3 AND status = 'doing'",
+                task_name,
+                argument,
+                value,
+            )
+            return rows[0]["id"] if rows else None
+
+        job_id = await eventually(running)
+        # Holds the job's row, which the worker updates to record the job's end.
+        holding_job = job_row.transaction()
+        await holding_job.start()
+        await job_row.execute("SELECT 1 FROM procrastinate_jobs WHERE id = $1 FOR UPDATE", job_id)
+        await holding_events.rollback()
+        holder = await job_row.fetchval("SELECT pg_backend_pid()")
+
+        async def recording_the_end() -> list[int]:
+            rows = await faults.sql(
+                "SELECT pid FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder
+            )
+            return [r["pid"] for r in rows]
+
+        recording = await eventually(recording_the_end)
+        worker.signal(signal.SIGKILL)
+        worker.wait()
+        # The server notices a client gone only when it next writes to it: the session that
+        # waits to record the end goes with its worker, as it would with the worker's machine.
+        await faults.sql(
+            "SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", recording
+        )
+        await holding_job.rollback()
+    finally:
+        await events.close()
+        await job_row.close()
+
+
+async def run_again_to_its_end(faults: Faults, task_name: str, argument: str, value: str) -> None:
+    """Waits until the job has succeeded, and checks that it was started twice."""
+
+    async def succeeded() -> list[asyncpg.Record]:
+        rows = await faults.sql(
+            "SELECT j.status, (SELECT count(*) FROM procrastinate_events e "
+            "WHERE e.job_id = j.id AND e.type = 'started') AS starts "
+            "FROM procrastinate_jobs j WHERE j.task_name = $1 AND j.args->>$2 = $3",
+            task_name,
+            argument,
+            value,
+        )
+        return rows if rows[0]["status"] == "succeeded" else []
+
+    [job] = await eventually(succeeded)
+    assert job["starts"] == 2
+
+
+async def delivered(faults: Faults, org: Org, webhook_id: str) -> list[dict[str, Any]]:
+    """The subscription's deliveries once they are all delivered, else nothing."""
+    response = await faults.client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=org.headers)
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items if items and all(d["status"] == "delivered" for d in items) else []
+
+
+async def test_an_announce_run_again_after_its_worker_died_sends_each_candidate_once(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    receiver = Receiver()
+    try:
+        supplier, consumer = (
+            await create_org(faults.client, "supplier"),
+            await create_org(faults.client, "consumer"),
+        )
+        requests = []
+        for _ in range(2):
+            requested = await faults.client.post(
+                "/v1/requests",
+                json=request_body(material="0301", location=point(SHOPS[1])),
+                headers=consumer.headers,
+            )
+            assert requested.status_code == 201, requested.text
+            requests.append(requested.json()["id"])
+        hook = await subscribe(faults.client, consumer, receiver.url, ["offer.candidate_found"])
+        offered = await faults.client.post(
+            "/v1/offers",
+            json=offer_body(material="030101", location=point(SHOPS[0])),
+            headers=supplier.headers,
+        )
+        assert offered.status_code == 201, offered.text
+        offer_id = offered.json()["id"]
+
+        announce = (ANNOUNCE_NEW_OFFER.name, "offer_id", offer_id)
+        await kill_once_committed(faults, workers, *announce)
+        workers.append(faults.worker().start())
+        await run_again_to_its_end(faults, *announce)
+
+        # One delivery per candidate, and one event id: a receiver that deduplicates by id
+        # sees each candidate once.
+        assert len(await eventually(lambda: delivered(faults, consumer, hook))) == 2
+        candidates = {
+            event["id"]: (event["data"]["offer_id"], event["data"]["request_id"])
+            for event in receiver.events("offer.candidate_found")
+        }
+        assert sorted(candidates.values()) == sorted((offer_id, r) for r in requests)
+    finally:
+        receiver.server.shutdown()
+
+
+async def test_a_matching_run_done_when_its_worker_died_announces_each_proposal_once(
+    faults: Faults, workers: list[WorkerProcess]
+) -> None:
+    receiver = Receiver()
+    try:
+        _, consumer = await offer_and_request(faults, "1012")
+        hook = await subscribe(faults.client, consumer, receiver.url, ["match.proposed"])
+        region = await create_org(faults.client, "admin")
+        started = await faults.client.post(
+            "/v1/matching/runs", json={"material": "1012"}, headers=region.headers
+        )
+        assert started.status_code == 202, started.text
+        location = started.headers["location"]
+
+        matching = (RUN_MATCHING.name, "run_id", location.rsplit("/", 1)[1])
+        await kill_once_committed(faults, workers, *matching)
+        workers.append(faults.worker().start())
+        await run_again_to_its_end(faults, *matching)
+
+        run = await read(faults, region, location)
+        assert run["status"] == "done" and run["attempts"] == 1, run
+        assert len(await eventually(lambda: delivered(faults, consumer, hook))) == len(
+            run["matches"]
+        )
+        proposals = {
+            event["id"]: event["data"]["match"]["id"] for event in receiver.events("match.proposed")
+        }
+        assert sorted(proposals.values()) == sorted(m["id"] for m in run["matches"])
+    finally:
+        receiver.server.shutdown()
 
 
 def holding_receiver(holding: threading.Event, let_go: threading.Event) -> Receiver:

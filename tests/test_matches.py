@@ -8,7 +8,17 @@ import pytest
 from fastapi import FastAPI
 
 from app.matches.service import expire_stale_matches
-from tests.conftest import Org, OrgFactory, assert_problem, offer_body, point, request_body
+from tests.conftest import (
+    Org,
+    OrgFactory,
+    Receiver,
+    WorkerRun,
+    assert_problem,
+    offer_body,
+    point,
+    request_body,
+    subscribe,
+)
 
 HERE = [4.3467, 50.8660]  # Tour & Taxis
 WINDOW = {"needed_from": "2027-04-01", "needed_by": "2027-04-30"}
@@ -152,6 +162,71 @@ async def test_an_accept_beyond_what_remains_answers_409_and_changes_nothing(
 
     rejected = await client.post(f"/v1/matches/{second['id']}/reject", headers=supplier.headers)
     assert rejected.json()["status"] == "rejected"
+
+
+async def test_a_pair_has_one_proposal_waiting_and_another_answers_409_naming_it(
+    client: httpx.AsyncClient, sides: tuple[Org, Org]
+) -> None:
+    supplier, consumer = sides
+    offer, request = await _offer(client, supplier, 10), await _request(client, consumer, 4)
+    pair = {"offer_id": offer["id"], "request_id": request["id"]}
+    retry_safe = {**consumer.headers, "Idempotency-Key": f"propose-{offer['id']}"}
+    first = await client.post("/v1/matches", json=pair, headers=retry_safe)
+    assert first.status_code == 201, first.text
+    # A retry with the key answers the first answer again...
+    retried = await client.post("/v1/matches", json=pair, headers=retry_safe)
+    assert retried.status_code == 201 and retried.json()["id"] == first.json()["id"]
+    # ...a new proposal, by the same side or the other, with another quantity, is refused.
+    for org, tonnes in ((consumer, None), (supplier, 2.0)):
+        again = await _propose(client, org, offer, request, tonnes)
+        problem = assert_problem(again, 409)
+        assert problem["type"].endswith("/match-already-proposed")
+        assert problem["match_id"] == first.json()["id"]
+        assert again.headers["location"] == first.headers["location"]
+    listed = await client.get(
+        "/v1/matches",
+        params={"offer_id": offer["id"], "request_id": request["id"]},
+        headers=consumer.headers,
+    )
+    assert [m["id"] for m in listed.json()["items"]] == [first.json()["id"]]
+
+    # Once it is answered, the pair may be proposed again.
+    refused = await client.post(f"{first.headers['location']}/reject", headers=supplier.headers)
+    assert refused.json()["status"] == "rejected"
+    anew = await _propose(client, supplier, offer, request, 2.0)
+    assert anew.status_code == 201, anew.text
+    assert anew.json()["id"] != first.json()["id"] and anew.json()["status"] == "proposed"
+    for org in sides:
+        accepted = await client.post(f"/v1/matches/{anew.json()['id']}/accept", headers=org.headers)
+        assert accepted.status_code == 200, accepted.text
+    rest = await _propose(client, consumer, offer, request)
+    assert rest.status_code == 201, rest.text
+    assert rest.json()["quantity"] == {"value": 2.0, "unit": "t"}
+
+
+async def test_concurrent_proposals_of_one_pair_make_one_and_announce_it_once(
+    client: httpx.AsyncClient, sides: tuple[Org, Org], run_worker: WorkerRun, receiver: Receiver
+) -> None:
+    supplier, consumer = sides
+    await subscribe(client, consumer, receiver.url, ["match.proposed"])
+    offer, request = await _offer(client, supplier, 10), await _request(client, consumer, 4)
+    answers = await asyncio.gather(
+        *(_propose(client, org, offer, request) for org in (supplier, consumer) * 5)
+    )
+    created = [a for a in answers if a.status_code == 201]
+    assert len(created) == 1, [a.text for a in answers]
+    match_id = created[0].json()["id"]
+    for answer in answers:
+        if answer is not created[0]:
+            assert assert_problem(answer, 409)["match_id"] == match_id
+    listed = await client.get(
+        "/v1/matches",
+        params={"offer_id": offer["id"], "request_id": request["id"]},
+        headers=supplier.headers,
+    )
+    assert [m["id"] for m in listed.json()["items"]] == [match_id]
+    await run_worker()
+    assert [e["data"]["match"]["id"] for e in receiver.events("match.proposed")] == [match_id]
 
 
 async def test_proposals_are_checked(

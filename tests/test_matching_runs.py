@@ -1,8 +1,21 @@
 """A global matching run through the API and a real procrastinate worker."""
 
-import httpx
+from typing import Any
 
-from tests.conftest import OrgFactory, WorkerRun, assert_problem, offer_body, point, request_body
+import httpx
+import pytest
+
+from app.matching_runs import service as run_service
+from tests.conftest import (
+    OrgFactory,
+    Receiver,
+    WorkerRun,
+    assert_problem,
+    offer_body,
+    point,
+    request_body,
+    subscribe,
+)
 
 ORIGIN = (4.3525, 50.8467)
 AVAILABLE = {"available_from": "2027-06-01", "available_until": "2027-06-30"}
@@ -118,3 +131,67 @@ async def test_runs_are_for_the_admin_role_and_checked(
     assert_problem(await client.get(started.headers["location"], headers=supplier.headers), 404)
     # A run left queued would propose on the listings of whichever test runs the worker next.
     await run_worker()
+
+
+async def test_a_run_leaves_out_the_pairs_proposed_by_hand_before_it_or_while_it_allocates(
+    client: httpx.AsyncClient,
+    run_worker: WorkerRun,
+    make_org: OrgFactory,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    supplier, consumer, region = (
+        await make_org("supplier"),
+        await make_org("consumer"),
+        await make_org("admin"),
+    )
+    await subscribe(client, consumer, receiver.url, ["match.proposed"])
+
+    async def pair(km: float) -> dict[str, str]:
+        """An offer and a request at the same place, 5 km from the other pairs and out of
+        their reach: each is the other's only candidate."""
+        offer = await client.post(
+            "/v1/offers",
+            json=offer_body(material="101112", location=km_east(km), **AVAILABLE),
+            headers=supplier.headers,
+        )
+        request = await client.post(
+            "/v1/requests",
+            json=request_body(material="1011", location=km_east(km), max_distance_km=2, **NEEDED),
+            headers=consumer.headers,
+        )
+        return {"offer_id": offer.json()["id"], "request_id": request.json()["id"]}
+
+    before, meanwhile, left = await pair(-40), await pair(-45), await pair(-50)
+    by_hand = [await client.post("/v1/matches", json=before, headers=consumer.headers)]
+    # The hand proposal of `meanwhile` lands after the run read the matches there are, while
+    # its child process allocates.
+    allocate = run_service.call_in_child_process
+
+    async def allocate_while_a_side_proposes(*args: Any, **kwargs: Any) -> Any:
+        planned = await allocate(*args, **kwargs)
+        by_hand.append(await client.post("/v1/matches", json=meanwhile, headers=consumer.headers))
+        return planned
+
+    monkeypatch.setattr(run_service, "call_in_child_process", allocate_while_a_side_proposes)
+    started = await client.post(
+        "/v1/matching/runs",
+        json={"material": "1011", "near": km_east(-45)["coordinates"], "radius_km": 10},
+        headers=region.headers,
+    )
+    assert started.status_code == 202, started.text
+    await run_worker()
+
+    assert [p.status_code for p in by_hand] == [201, 201], [p.text for p in by_hand]
+    run = (await client.get(started.headers["location"], headers=region.headers)).json()
+    assert run["status"] == "done", run
+    assert [(m["offer_id"], m["request_id"]) for m in run["matches"]] == [
+        (left["offer_id"], left["request_id"])
+    ]
+    assert run["totals"]["matches"] == 1 and run["totals"]["matched_kg"] == 5000
+    for proposed, made in zip((before, meanwhile), by_hand, strict=True):
+        listed = await client.get("/v1/matches", params=proposed, headers=consumer.headers)
+        assert [m["id"] for m in listed.json()["items"]] == [made.json()["id"]]
+    await run_worker()
+    announced = sorted(e["data"]["match"]["id"] for e in receiver.events("match.proposed"))
+    assert announced == sorted([*(p.json()["id"] for p in by_hand), run["matches"][0]["id"]])

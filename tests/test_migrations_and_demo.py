@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -24,7 +24,16 @@ from app.route_plans.service import (
     vehicle_profile,
 )
 from logistics.matrices import straight_line
-from tests.conftest import load_reference, migrate, settings_for
+from tests.conftest import (
+    assert_problem,
+    connect_raw,
+    create_org,
+    load_reference,
+    migrate,
+    offer_body,
+    request_body,
+    settings_for,
+)
 
 TABLES = {
     "materials",
@@ -169,3 +178,64 @@ def test_a_keys_file_by_name_is_rewritten_by_organization_id(tmp_path: Path) -> 
     }
     save_demo_keys(tmp_path / "none.json", {})
     assert not (tmp_path / "none.json").exists()
+
+
+async def test_the_duplicate_proposals_made_before_0017_are_expired_but_one_per_pair(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await make_database("boucle_duplicate_proposals")
+    migrate(url)
+    load_reference(url)
+    app = create_app(settings_for(url))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        supplier, consumer = await create_org(client, "supplier"), await create_org(client)
+        offer = await client.post("/v1/offers", json=offer_body(), headers=supplier.headers)
+        request = await client.post("/v1/requests", json=request_body(), headers=consumer.headers)
+        pair = {"offer_id": offer.json()["id"], "request_id": request.json()["id"]}
+        first = await client.post("/v1/matches", json=pair, headers=consumer.headers)
+        assert first.status_code == 201, first.text
+        first_id = uuid.UUID(first.json()["id"])
+
+        # Before 0017 a pair could be proposed again and again: two more of the first, the
+        # first of which the supplier has accepted already.
+        await app.state.engine.dispose()
+        migrate(url, "0017-1", "downgrade")
+        conn = await connect_raw(url)
+        try:
+            columns = [
+                r["column_name"]
+                for r in await conn.fetch(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'matches' ORDER BY ordinal_position"
+                )
+            ]
+            changed = {
+                "id": "gen_random_uuid()",
+                "created_at": "created_at + $2 * interval '1 minute'",
+                "offer_accepted_at": "$3",
+            }
+            copy = (
+                f"INSERT INTO matches ({', '.join(columns)}) "
+                f"SELECT {', '.join(changed.get(c, c) for c in columns)} "
+                "FROM matches WHERE id = $1 RETURNING id"
+            )
+            accepted = await conn.fetchval(copy, first_id, 1, datetime.now(UTC))
+            later = await conn.fetchval(copy, first_id, 2, None)
+        finally:
+            await conn.close()
+        migrate(url)
+
+        statuses = {}
+        for match_id in (first_id, accepted, later):
+            answer = await client.get(f"/v1/matches/{match_id}", headers=consumer.headers)
+            statuses[match_id] = (answer.json()["status"], answer.json()["version"])
+        assert statuses == {
+            first_id: ("expired", 2),
+            accepted: ("proposed", 1),
+            later: ("expired", 2),
+        }
+        again = await client.post("/v1/matches", json=pair, headers=consumer.headers)
+        assert assert_problem(again, 409)["match_id"] == str(accepted)
+    await app.state.engine.dispose()

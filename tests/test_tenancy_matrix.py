@@ -225,12 +225,17 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         for who in sides:
             await w.post(who, f"/v1/matches/{match_id}/accept", {})
 
-    async def pair_match(state: str) -> dict[str, str]:
-        """A match between a new offer of A and a new request of B, brought to `state`."""
+    async def pair() -> dict[str, str]:
+        """A new offer of A and a new request of B, that nothing proposes yet."""
         offer = await w.post("A", "/v1/offers", offer_of(2))
         request = await w.post("B", "/v1/requests", request_of(2))
+        return {"offer": str(offer["id"]), "request": str(request["id"])}
+
+    async def pair_match(state: str) -> dict[str, str]:
+        """A match between a new offer of A and a new request of B, brought to `state`."""
+        made = await pair()
         match = await w.post(
-            "A", "/v1/matches", {"offer_id": offer["id"], "request_id": request["id"]}
+            "A", "/v1/matches", {"offer_id": made["offer"], "request_id": made["request"]}
         )
         match_id = str(match["id"])
         if state == "half":
@@ -252,7 +257,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
                     {"id": match_id},
                 )
                 await session.commit()
-        return {"id": match_id, "offer": str(offer["id"]), "request": str(request["id"])}
+        return {"id": match_id, **made}
 
     async def hold_for_b(lot_offer: str) -> str:
         """B's request for 3 t of a lot of A, proposed and accepted by both sides."""
@@ -326,6 +331,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
             "/v1/webhooks",
             {"url": receiver.url, "events": ["route_plan.completed"], "secret": SECRET},
         ),
+        "pair": pair,
         "proposed": lambda: pair_match("proposed"),
         "half": lambda: pair_match("half"),
         "accepted": lambda: pair_match("accepted"),
@@ -912,7 +918,15 @@ CASES: list[Case] = [
         "/v1/matches",
         {"*": 403, "A": 201, "B": 201},
         body={"offer_id": "{offer_a}", "request_id": "{request_b}"},
+        allowed_body={"offer_id": "{new:pair:offer}", "request_id": "{new:pair:request}"},
         check=proposed_by_side,
+    ),
+    *route(
+        "POST",
+        "/v1/matches",
+        {"A": 409, "B": 409},
+        body={"offer_id": "{offer_a}", "request_id": "{request_b}"},
+        name="a pair proposed already",
     ),
     *route(
         "POST",

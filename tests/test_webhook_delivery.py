@@ -127,7 +127,14 @@ async def _emit(app: FastAPI, org: Org, webhook_id: str) -> uuid.UUID:
     """Emits an event to the organization, as a change would, and answers the delivery of it
     to this subscription (queued, not attempted yet)."""
     async with app.state.sessionmaker.begin() as session:
-        await emit(session, {uuid.UUID(org.id)}, "match.accepted", {"match": {"id": "m-1"}})
+        match_id = uuid.uuid4()
+        await emit(
+            session,
+            {uuid.UUID(org.id)},
+            "match.accepted",
+            {"match": {"id": str(match_id)}},
+            fact=(match_id,),
+        )
     async with app.state.sessionmaker() as session:
         delivery_id: uuid.UUID = await session.scalar(
             select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == uuid.UUID(webhook_id))

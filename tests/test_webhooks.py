@@ -1,6 +1,8 @@
 """Webhooks delivered for real: a local HTTP receiver, the job queue and a real worker."""
 
+import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -10,6 +12,7 @@ from sqlalchemy import text
 from app.kit.local_time import brussels_today
 from app.main import create_app
 from app.matches.service import expire_stale_matches
+from app.webhooks.service import emit
 from tests.conftest import (
     SECRET,
     Org,
@@ -129,6 +132,38 @@ async def test_a_rejection_and_a_window_that_passed_are_announced(
     assert expired["data"]["match"]["status"] == "expired"
     assert "window passed" in expired["data"]["reason"]
     assert all(signature_is_valid(r) for r in receiver.received)
+
+
+async def test_a_fact_told_again_is_the_same_event_and_is_delivered_once(
+    client: httpx.AsyncClient,
+    app: FastAPI,
+    run_worker: WorkerRun,
+    make_org: OrgFactory,
+    receiver: Receiver,
+) -> None:
+    supplier, consumer = await make_org("supplier"), await make_org("consumer")
+    for org in (supplier, consumer):
+        await subscribe(client, org, receiver.url, ["match.accepted"])
+    sides = {uuid.UUID(supplier.id), uuid.UUID(consumer.id)}
+
+    async def tell(match_id: uuid.UUID) -> None:
+        """What a job that reports the fact does, each time it runs: a transaction of its own."""
+        async with app.state.sessionmaker.begin() as session:
+            await emit(
+                session, sides, "match.accepted", {"match": {"id": str(match_id)}}, fact=(match_id,)
+            )
+
+    told, other = uuid.uuid4(), uuid.uuid4()
+    # Three at once and once more later: the outbox takes the first, the others wait for it.
+    await asyncio.gather(*(tell(told) for _ in range(3)))
+    await tell(told)
+    await tell(other)
+    await run_worker()
+
+    events = receiver.events("match.accepted")
+    # Each side hears of each fact once, under an id of its own.
+    assert sorted(e["data"]["match"]["id"] for e in events) == sorted([str(told), str(other)] * 2)
+    assert len({e["id"] for e in events}) == 4
 
 
 async def test_a_failing_receiver_gets_the_event_on_the_third_try(

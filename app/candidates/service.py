@@ -84,4 +84,6 @@ async def announce_new_offer(session: AsyncSession, offer: Offer) -> None:
                 },
                 "score": round(candidate.score, 4),
             },
+            # An offer is announced once, when it is new: the pair is the fact.
+            fact=(candidate.pair.offer_id, candidate.pair.request_id),
         )

@@ -108,6 +108,9 @@ async def refresh_thresholds(session: AsyncSession, hub_ids: list[uuid.UUID]) ->
                         "hub_name": hub.name,
                         **pool.model_dump(mode="json", exclude={"reached", "reached_at"}),
                     },
+                    # A pool crosses again after falling back under: each crossing is its
+                    # own fact, told apart by the moment it was measured.
+                    fact=(hub.id, threshold.material, threshold.reached_at.isoformat()),
                 )
             elif not pool.reached and threshold.reached_at is not None:
                 threshold.reached_at = None

@@ -48,3 +48,20 @@ def is_database_unavailable(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def violated_constraint(exc: BaseException) -> str | None:
+    """The name of the constraint or unique index that `exc` (an IntegrityError, or what
+    wraps one) says a write broke, or None when it names none."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, asyncpg.IntegrityConstraintViolationError):
+            return current.constraint_name
+        if isinstance(current, DBAPIError):
+            orig = current.orig
+            current = orig if isinstance(orig, BaseException) else current.__cause__
+            continue
+        current = current.__cause__ or current.__context__
+    return None

@@ -33,9 +33,20 @@ def _answer(response: Response, row: MatchRow) -> Match:
     "and each still accepts it. Only the offer's or the request's organization may propose "
     "(403 otherwise). A pair that is no candidate answers 422 `candidate`; a quantity beyond "
     "what the offer can supply `within_supply`, below what can be counted "
-    "`at_least_matchable`, below the offer's min lot `min_lot`.",
+    "`at_least_matchable`, below the offer's min lot `min_lot`. A pair has one proposal "
+    "waiting at a time: while one is `proposed`, another proposal of the same offer and request "
+    "answers 409 (`match-already-proposed`) with its `match_id` and `Location`; accept or "
+    "reject it instead. Once it is answered (accepted, rejected, expired), the pair may be "
+    "proposed again.",
     responses=problems(
-        *AUTHENTICATED, *WRITE, 403, says={404: "No offer or no request with the id given."}
+        *AUTHENTICATED,
+        *WRITE,
+        403,
+        says={
+            404: "No offer or no request with the id given.",
+            409: "The pair has a proposal waiting (`match_id`, `Location`), or the "
+            "Idempotency-Key was reused with another body",
+        },
     ),
 )
 async def propose_match(

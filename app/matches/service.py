@@ -1,12 +1,17 @@
 """The match lifecycle. A match is proposed (by a run or by one of the two sides), accepted by
 each side, and when the second side accepts, its quantity is reserved on the offer and on the
 request in the same transaction, under the locks of app/quantity_locks.py: nothing is ever
-allocated twice. Only the two sides see or change a match."""
+allocated twice. Only the two sides see or change a match.
+
+An offer and a request have one proposal waiting at a time (a unique index of the database,
+`PENDING_PROPOSAL_INDEX`): a second proposal of the pair answers 409 naming the first, however
+many arrive at once, and a matching run leaves the pair out."""
 
 import uuid
 from datetime import UTC, date, datetime
 
 from sqlalchemy import or_, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -14,6 +19,7 @@ from app.candidates.service import pair_from_row
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.hubs.repository import lot_of_offer
 from app.hubs.stock import lot_balance, sync_lot_offer
+from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.listings import get_listing
@@ -35,6 +41,38 @@ from matching.scoring import (
 _MASS_UNITS = {"kg": 1.0, "t": 1000.0}
 # Remaining quantities are kept to three decimals in the database.
 _EPSILON = 0.0005
+# The unique index (migration 0017) of the matches still `proposed`, on (offer_id, request_id).
+PENDING_PROPOSAL_INDEX = "matches_one_pending_proposal"
+
+
+class ProposalPending(Conflict):
+    slug = "match-already-proposed"
+
+
+def is_second_proposal(exc: IntegrityError) -> bool:
+    """Whether the insert of a proposal failed because its pair has one waiting already."""
+    return violated_constraint(exc) == PENDING_PROPOSAL_INDEX
+
+
+async def _refuse_second_proposal(
+    session: AsyncSession, offer_id: uuid.UUID, request_id: uuid.UUID
+) -> None:
+    """Answers 409, naming the proposal of the pair that waits for its sides, if there is one."""
+    pending = await session.scalar(
+        select(Match.id).where(
+            Match.offer_id == offer_id,
+            Match.request_id == request_id,
+            Match.status == MatchStatus.proposed.value,
+        )
+    )
+    if pending is not None:
+        raise ProposalPending(
+            f"Match {pending} already proposes this offer to this request and waits for its "
+            "sides: accept it or reject it (POST /v1/matches/{id}/accept or /reject). A pair "
+            "has one proposal waiting at a time.",
+            headers={"Location": f"/v1/matches/{pending}"},
+            match_id=str(pending),
+        )
 
 
 def new_match(candidate: Candidate, quantity: float, proposed_by: str) -> Match:
@@ -101,6 +139,7 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
         raise Forbidden(
             "Only the offer's or the request's organization may propose a match between them."
         )
+    await _refuse_second_proposal(session, offer.id, request.id)
     pair = await _candidate_pair(session, data.offer_id, data.request_id)
     candidate = None if pair is None else score_candidate(pair)
     if pair is None or candidate is None:
@@ -136,7 +175,19 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
             f"The offer sells lots of at least {pair.offer_min_lot:g} {pair.offer_unit}.",
         )
     session.add(match)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if not is_second_proposal(exc):
+            raise
+        # Another request proposed the pair since the check above, and committed.
+        await session.rollback()
+        await _refuse_second_proposal(session, data.offer_id, data.request_id)
+        raise Conflict(
+            "Another proposal of this offer to this request was made at the same moment and "
+            "is already answered: look at GET /v1/matches?offer_id=...&request_id=... and "
+            "propose again if you still want to."
+        ) from None
     await announce(
         session, match, "match.proposed", {offer.organization_id, request.organization_id}
     )

@@ -73,6 +73,8 @@ async def announce(
         set(organization_ids),
         event_type,
         {"match": match_view(match).model_dump(mode="json"), **details},
+        # Each step (proposed, accepted, rejected, expired) happens to a match once at most.
+        fact=(match.id,),
     )
 
 

@@ -8,16 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.candidates.service import pair_from_row
-from matching.allocation import AllocationResult, Prices, allocate_offers_to_requests
+from matching.allocation import Allocation, Prices, allocate_offers_to_requests
 from matching.problem import allocation_problem
 from matching.scoring import Candidate, score_candidate
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """One allocation of the flow, with its candidate and its quantity in the request's unit."""
+
+    allocation: Allocation
+    candidate: Candidate
+    quantity: float
+
+
+@dataclass(frozen=True)
 class RunProposals:
-    result: AllocationResult
-    # Each allocation's candidate and its quantity in the request's unit, in the flow's order.
-    proposals: list[tuple[Candidate, float]]
+    # In the flow's order.
+    proposals: list[Proposal]
     offers: int
     requests: int
     arcs: int
@@ -40,14 +48,14 @@ def propose_from_candidate_graph(
         list(problem.supplies.values()), list(problem.demands.values()), problem.arcs, prices
     )
     proposals = [
-        (
+        Proposal(
+            a,
             problem.candidates[(a.supply_id, a.demand_id)],
             problem.quantity_for(a.supply_id, a.demand_id, a.mass_kg),
         )
         for a in result.allocations
     ]
     return RunProposals(
-        result,
         proposals,
         len(problem.supplies),
         len(problem.demands),

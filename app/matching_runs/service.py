@@ -1,10 +1,12 @@
 """Global matching runs: the candidate graph of `matching.candidates`, allocated by
-`matching.allocation`, stored as proposed matches. A run proposes; it never reserves."""
+`matching.allocation`, stored as proposed matches. A run proposes; it never reserves, and it
+leaves out the pairs that have a match proposed or accepted already, by hand or by a run."""
 
 import uuid
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
@@ -14,13 +16,13 @@ from app.kit.job_quota import reserve_job_slot
 from app.kit.ownership import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.tracked_jobs import TrackedJob, run_tracked
-from app.matches.service import announce, new_match
-from app.matching_runs.proposals import propose_from_candidate_graph
+from app.matches.service import announce, is_second_proposal, new_match
+from app.matching_runs.proposals import Proposal, propose_from_candidate_graph
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
 from app.settings import Settings
-from matching.allocation import Prices
+from matching.allocation import Allocation, Prices, summarise
 from matching.candidates import CANDIDATE_GRAPH
 
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
@@ -107,28 +109,24 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
     taken = {
         (str(offer_id), str(request_id)) for offer_id, request_id in await session.execute(active)
     }
+    prices = Prices(cost_per_tkm=run.cost_per_tonne_km)
     # Scored and allocated in a process of its own, like the route plans' searches.
     planned = await call_in_child_process(
         propose_from_candidate_graph,
         columns,
         rows,
         taken,
-        Prices(cost_per_tkm=run.cost_per_tonne_km),
+        prices,
         memory_limit_mb=settings.planner_memory_limit_mb,
     )
+    stored: list[Allocation] = []
     co2_kg = 0.0
-    for candidate, quantity in planned.proposals:
-        match = new_match(candidate, quantity, proposed_by="run")
-        match.run_id = run.id
-        session.add(match)
-        await session.flush()
-        sides = {
-            uuid.UUID(candidate.pair.offer_organization_id),
-            uuid.UUID(candidate.pair.request_organization_id),
-        }
-        await announce(session, match, "match.proposed", sides)
-        co2_kg += candidate.co2_kg
-    result = planned.result
+    for proposal in planned.proposals:
+        if await _store_proposal(session, run, proposal):
+            stored.append(proposal.allocation)
+            co2_kg += proposal.candidate.co2_kg
+    # The totals are those of the proposals stored.
+    result = summarise(stored, prices)
     return {
         "matches": len(result.allocations),
         "matched_kg": round(result.matched_kg, 1),
@@ -143,3 +141,24 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
         },
         "pairs_too_small": planned.pairs_too_small,
     }
+
+
+async def _store_proposal(session: AsyncSession, run: MatchingRun, proposal: Proposal) -> bool:
+    """Stores the proposal and tells both sides, unless its pair was proposed by hand while
+    the run allocated (the pair's waiting proposal stands, and the run's is left out)."""
+    candidate = proposal.candidate
+    match = new_match(candidate, proposal.quantity, proposed_by="run")
+    match.run_id = run.id
+    try:
+        async with session.begin_nested():
+            session.add(match)
+    except IntegrityError as exc:
+        if not is_second_proposal(exc):
+            raise
+        return False
+    sides = {
+        uuid.UUID(candidate.pair.offer_organization_id),
+        uuid.UUID(candidate.pair.request_organization_id),
+    }
+    await announce(session, match, "match.proposed", sides)
+    return True

@@ -259,4 +259,5 @@ async def _plan(
             "kpis": result.kpis.model_dump(mode="json"),
             "saving": result.saving.model_dump(mode="json"),
         },
+        fact=(plan.id,),
     )

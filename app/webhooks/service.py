@@ -6,6 +6,10 @@ change is committed, whatever happens to the API or the worker in between. The w
 signed (`deliver`), with no transaction open while it waits for the receiver, and on failure
 queues the next attempt after an exponential backoff with jitter, for 24 hours.
 
+An event's id is derived from the fact it reports (`event_id`), and the outbox takes an event
+once: a job that runs again after its worker died (its first run committed, its end was never
+recorded) queues nothing new for the events it wrote already.
+
 Delivery is at least once: a worker that dies mid-send leaves its job to another, which sends
 again. Receivers deduplicate by the event `id`."""
 
@@ -13,11 +17,13 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
@@ -157,30 +163,63 @@ async def list_deliveries(
     return [(row[0], row[1]) for row in (await session.execute(query)).all()]
 
 
+# The namespace of the events' ids (UUIDv5), fixed once and for all: changing it would give
+# the facts already announced new ids.
+_EVENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://boucle.brussels/webhook-events")
+
+
+def event_id(event_type: str, organization_id: uuid.UUID, fact: Sequence[object]) -> uuid.UUID:
+    """The id of the event telling `organization_id` of `fact`: the ids (and, for a fact that
+    can happen again, the moment) that make it, the same each time the fact is reported."""
+    name = "/".join([event_type, str(organization_id), *(str(part) for part in fact)])
+    return uuid.uuid5(_EVENT_NAMESPACE, name)
+
+
 async def emit(
-    session: AsyncSession, organization_ids: set[uuid.UUID], event_type: str, data: dict[str, Any]
+    session: AsyncSession,
+    organization_ids: set[uuid.UUID],
+    event_type: str,
+    data: dict[str, Any],
+    *,
+    fact: Sequence[object],
 ) -> None:
     """Writes the event for each organization and queues a delivery to each of their
-    subscriptions to it, in the caller's transaction (the caller commits)."""
+    subscriptions to it, in the caller's transaction (the caller commits).
+
+    `fact` names what happened (an offer and a request for a candidate, a match for a match's
+    step...): an event already in the outbox is not written or queued again, so the same fact
+    reported twice (a job run again) is delivered once, under one id."""
+    # The events are written in one order (by organization), so that two transactions telling
+    # the same organizations of the same fact wait for each other rather than deadlock.
     subscriptions = (
         await session.scalars(
-            select(Webhook).where(
+            select(Webhook)
+            .where(
                 Webhook.organization_id.in_(organization_ids), Webhook.events.contains([event_type])
             )
+            .order_by(Webhook.organization_id, Webhook.id)
         )
     ).all()
-    events: dict[uuid.UUID, WebhookEvent] = {}
+    new_events: dict[uuid.UUID, uuid.UUID | None] = {}
     for webhook in subscriptions:
-        if webhook.organization_id not in events:
-            event = WebhookEvent(
-                id=uuid.uuid4(), organization_id=webhook.organization_id, type=event_type, data=data
+        organization_id = webhook.organization_id
+        if organization_id not in new_events:
+            # A concurrent writer of the same event makes this wait for its commit.
+            new_events[organization_id] = await session.scalar(
+                insert(WebhookEvent)
+                .values(
+                    id=event_id(event_type, organization_id, fact),
+                    organization_id=organization_id,
+                    type=event_type,
+                    data=data,
+                )
+                .on_conflict_do_nothing(index_elements=[WebhookEvent.id])
+                .returning(WebhookEvent.id)
             )
-            session.add(event)
-            await session.flush()
-            events[webhook.organization_id] = event
-        delivery = WebhookDelivery(
-            id=uuid.uuid4(), webhook_id=webhook.id, event_id=events[webhook.organization_id].id
-        )
+        written = new_events[organization_id]
+        if written is None:
+            continue
+        delivery = WebhookDelivery(id=uuid.uuid4(), webhook_id=webhook.id, event_id=written)
         session.add(delivery)
         await session.flush()
         await _queue_attempt(session, delivery.id)
