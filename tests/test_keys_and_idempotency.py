@@ -26,7 +26,6 @@ from tests.conftest import (
     Org,
     OrgFactory,
     assert_problem,
-    connect_raw,
     offer_body,
     remove_cluster,
     request_body,
