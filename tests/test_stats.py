@@ -13,7 +13,6 @@ import io
 import itertools
 import json
 import math
-import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from tests.conftest import (
     assert_problem,
     connect_raw,
     create_org,
+    date_in_month,
     load_reference,
     migrate,
     offer_body,
@@ -136,39 +136,7 @@ class Region:
             await connection.close()
 
     async def move_into(self, month: str, *orgs: Org) -> None:
-        """Everything these organizations posted, as if on the 15th of the month at noon in
-        Brussels (movements are append-only: their trigger is off for this)."""
-        moment = datetime.fromisoformat(f"{month}-15T12:00:00").replace(tzinfo=BRUSSELS)
-        ids = [uuid.UUID(o.id) for o in orgs]
-        connection = await connect_raw(self.database_url)
-        try:
-            async with connection.transaction():
-                await connection.execute("SET LOCAL session_replication_role = replica")
-                for table in ("offers", "material_requests", "hub_movements"):
-                    await connection.execute(
-                        f"UPDATE {table} SET created_at = $2 WHERE organization_id = ANY($1)",
-                        ids,
-                        moment,
-                    )
-                await connection.execute(
-                    """UPDATE matches m SET created_at = $2::timestamptz,
-                              offer_accepted_at = CASE WHEN offer_accepted_at IS NOT NULL
-                                                       THEN $2::timestamptz END,
-                              request_accepted_at = CASE WHEN request_accepted_at IS NOT NULL
-                                                         THEN $2::timestamptz END,
-                              fulfilled_at = CASE WHEN fulfilled_at IS NOT NULL
-                                                  THEN $2::timestamptz END
-                        FROM offers o WHERE o.id = m.offer_id AND o.organization_id = ANY($1)""",
-                    ids,
-                    moment,
-                )
-                await connection.execute(
-                    "UPDATE route_plans SET date = $2 WHERE organization_id = ANY($1)",
-                    ids,
-                    moment.date(),
-                )
-        finally:
-            await connection.close()
+        await date_in_month(self.database_url, month, [o.id for o in orgs])
 
     async def offer(self, org: Org, commune: str, tonnes: float, material: str = "170101") -> Any:
         body = offer_body(
