@@ -671,6 +671,8 @@ async def test_the_sweep_publishes_the_month_that_has_just_ended(region: Region)
     # Its run at 00:10 on 1 August in Brussels, by a real worker.
     run_at = datetime(2025, 8, 1, 0, 10, tzinfo=BRUSSELS)
     jobs: procrastinate.App = create_job_app(region.app.state.settings)
+    # Hourly: its first run in a month publishes the month before.
+    assert jobs.periodic_registry.periodic_tasks[(PUBLISH_ENDED_MONTH, "")].cron == "10 * * * *"
     async with jobs.open_async():
         await jobs.tasks[PUBLISH_ENDED_MONTH].defer_async(timestamp=int(run_at.timestamp()))
     await work_until_idle(region.app)
