@@ -123,9 +123,9 @@ class FlowStats(BaseModel):
     )
     suppressed_figures: int = Field(description="How many figures are hidden, in all cells.")
     cells: list[FlowCell] = Field(
-        description="One cell per value of the dimensions grouped by, in their order: every "
-        "month has its cell (grouped by commune and not by material, every commune has one); "
-        "a cell that is not there is 0 throughout."
+        description="One cell per value of the dimensions grouped by, in their order. "
+        "Grouped without material, every month has its cell (grouped by commune, every "
+        "commune has one); a cell that is not there is 0 throughout."
     )
 
 

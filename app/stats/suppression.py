@@ -201,7 +201,9 @@ def _protect_table(figure: str, cells: Cells) -> None:
             lambda key: (0.0, 0.0, 0.0) if cells[key].suppressed else _cost(cells[key], key),
             avoid=exposed,
         )
-        # Every cell of a table is on a cycle of the whole table: a path is always there.
+        # Each organization's amounts satisfy every equation: they circulate on the graph, and
+        # the cells of a circulation lie on cycles of their own. So every cell of the table is
+        # on a cycle of the table's cells, and a path is always there.
         assert path is not None, exposed
         for key in path:
             if cells[key].suppressed is None:
