@@ -14,6 +14,7 @@ from app.offers import tasks as offer_tasks
 from app.route_plans import tasks as route_plan_tasks
 from app.route_plans.service import PLAN_JOB
 from app.settings import Settings
+from app.stats import tasks as stats_tasks
 from app.webhooks import tasks as webhook_tasks
 
 TRACKED_JOBS: dict[str, TrackedJob] = {job.kind.name: job for job in (PLAN_JOB, RUN_JOB)}
@@ -40,6 +41,7 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         offer_tasks.register,
         idempotency_purge.register,
         rate_limit_purge.register,
+        stats_tasks.register,
     ):
         register(jobs, retry)
     return jobs

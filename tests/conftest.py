@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from app.database_roles import (
     prepare_database,
     role_url,
 )
+from app.kit.local_time import BRUSSELS
 from app.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from app.worker import work_until_idle
@@ -136,6 +138,44 @@ async def connect_raw(database_url: str, database: str | None = None) -> asyncpg
         password=url.password,
         database=database or url.database,
     )
+
+
+async def date_in_month(database_url: str, month: str, organization_ids: list[str]) -> None:
+    """Dates everything these organizations posted (listings, matches of their offers, hub
+    movements, route plans) on the 15th of `month` (YYYY-MM) at noon in Brussels, as if they
+    had posted it then: for the statistics, which publish months that have ended. Movements
+    are append-only; their trigger is off for this alone."""
+    moment = datetime.fromisoformat(f"{month}-15T12:00:00").replace(tzinfo=BRUSSELS)
+    ids = [uuid.UUID(i) for i in organization_ids]
+    connection = await connect_raw(database_url)
+    try:
+        async with connection.transaction():
+            await connection.execute("SET LOCAL session_replication_role = replica")
+            for table in ("offers", "material_requests", "hub_movements"):
+                await connection.execute(
+                    f"UPDATE {table} SET created_at = $2 WHERE organization_id = ANY($1)",
+                    ids,
+                    moment,
+                )
+            await connection.execute(
+                """UPDATE matches m SET created_at = $2::timestamptz,
+                          offer_accepted_at = CASE WHEN offer_accepted_at IS NOT NULL
+                                                   THEN $2::timestamptz END,
+                          request_accepted_at = CASE WHEN request_accepted_at IS NOT NULL
+                                                     THEN $2::timestamptz END,
+                          fulfilled_at = CASE WHEN fulfilled_at IS NOT NULL
+                                              THEN $2::timestamptz END
+                    FROM offers o WHERE o.id = m.offer_id AND o.organization_id = ANY($1)""",
+                ids,
+                moment,
+            )
+            await connection.execute(
+                "UPDATE route_plans SET date = $2 WHERE organization_id = ANY($1)",
+                ids,
+                moment.date(),
+            )
+    finally:
+        await connection.close()
 
 
 async def create_database(server_url: str, name: str) -> str:

@@ -1,8 +1,9 @@
 """The map page in a real browser: Debian's chromium, driven by Playwright, over the app served
 by uvicorn on 127.0.0.1 with a database of its own, seeded through the API (offers and
-requests of two EWC chapters, a yard and a hub, an accepted match, a carrier's route plan
-planned by a real worker along the roads). The page must load with no console error and no
-failed request, hold in its layers what was seeded, draw the carrier's routes and numbered
+requests of two EWC chapters, a yard and a hub, an accepted match, dated in the last month
+that has ended and published; a carrier's route plan planned by a real worker along the
+roads). The page must load with no console error and no failed request, shade the communes by
+that month and say so, hold in its layers what was seeded, draw the carrier's routes and numbered
 stops once its key is pasted, open a stop's popup with the stop's times, and still show the
 map and the panel at a phone's width. Screenshots go to .data/map-page*.png.
 
@@ -22,10 +23,12 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page
 
 from app.errors import install_error_handlers
+from app.kit.local_time import brussels_today
 from app.kit.security_headers import SecurityHeadersMiddleware
 from app.main import create_app
 from app.map import pages
 from app.settings import PROJECT_ROOT
+from app.stats.months import last_ended_month, month_text
 from app.worker import work_until_idle
 from tests.browser import Watched
 from tests.conftest import (
@@ -36,6 +39,7 @@ from tests.conftest import (
     TOUR_TAXIS,
     assert_problem,
     create_database,
+    date_in_month,
     load_reference,
     migrate,
     offer_body,
@@ -72,6 +76,7 @@ class Seeded:
     own_matches: int
     hubs: int
     plan: dict[str, Any]
+    month: str
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -81,6 +86,7 @@ def _bearer(key: str) -> dict[str, str]:
 class _Seeder:
     def __init__(self, client: httpx.Client) -> None:
         self.client = client
+        self.organization_ids: list[str] = []
 
     def post(self, path: str, body: dict[str, Any], key: str, status: int = 201) -> Any:
         response = self.client.post(path, json=body, headers=_bearer(key))
@@ -89,16 +95,18 @@ class _Seeder:
 
     def organization(self, *roles: str) -> str:
         body = {"name": f"map {uuid.uuid4().hex[:6]}", "roles": list(roles)}
-        return str(self.post("/v1/organizations", body, ADMIN_TOKEN)["api_key"])
+        made = self.post("/v1/organizations", body, ADMIN_TOKEN)
+        self.organization_ids.append(made["id"])
+        return str(made["api_key"])
 
     def site(self, key: str, kind: str, name: str, where: list[float]) -> str:
         body = {"name": name, "kind": kind, "location": point(where)}
         return str(self.post("/v1/sites", body, key)["id"])
 
 
-def _seed(client: httpx.Client) -> tuple[str, dict[str, Any]]:
-    """The public rows and the carrier's; answers the carrier's key and its plan's id."""
-    seed = _Seeder(client)
+def _seed(seed: _Seeder) -> tuple[str, dict[str, Any]]:
+    """The public rows and the carrier's; answers the carrier's key and the plan to ask for."""
+    client = seed.client
     supplier = seed.organization("supplier")
     consumer = seed.organization("consumer")
     carrier = seed.organization("carrier", "supplier")
@@ -152,7 +160,7 @@ def _seed(client: httpx.Client) -> tuple[str, dict[str, Any]]:
         "matrix": "road",
         "time_limit_s": 2,
     }
-    return carrier, seed.post("/v1/route-plans", plan, carrier, 202)
+    return carrier, plan
 
 
 @pytest.fixture(scope="module")
@@ -169,12 +177,26 @@ def seeded(map_database_url: str) -> Iterator[Seeded]:
         Served(create_app(settings_for(map_database_url))) as served,
         httpx.Client(base_url=served.url, timeout=60) as client,
     ):
-        carrier, started = _seed(client)
+        seed = _Seeder(client)
+        carrier, asked = _seed(seed)
+        # The listings and the match as if posted last month, before any worker (whose
+        # sweep may publish that month) runs; the route plan keeps its day.
+        month = month_text(last_ended_month(brussels_today()))
+        served.run(date_in_month(map_database_url, month, seed.organization_ids))
+        started = seed.post("/v1/route-plans", asked, carrier, 202)
         served.run(work_until_idle(served.app))
         plan = client.get(f"/v1/route-plans/{started['id']}", headers=_bearer(carrier)).json()
         assert plan["status"] == "done", plan
         assert plan["result"]["unassigned"] == [], plan["result"]["unassigned"]
-        yield Seeded(served, carrier, own_offers=1, own_matches=1, hubs=2, plan=plan)
+        # The Region reads the month: it is published, and the open data has it.
+        observer = seed.organization("observer")
+        read = client.get(
+            "/v1/stats/flows",
+            params={"group_by": "commune", "from": month, "to": month},
+            headers=_bearer(observer),
+        )
+        assert read.status_code == 200, read.text
+        yield Seeded(served, carrier, own_offers=1, own_matches=1, hubs=2, plan=plan, month=month)
 
 
 def _open(browser: Browser, url: str, watched: Watched, width: int, height: int) -> Page:
@@ -259,8 +281,10 @@ def test_the_map_page_shows_the_open_data_and_a_carriers_rounds(
     assert roads > 100
     assert "© OpenStreetMap contributors" in page.locator(".maplibregl-ctrl-attrib").inner_text()
     assert page.locator(".maplibregl-ctrl-attrib").is_visible()
+    # The communes of the latest month published, which the legend names.
     assert _count(page, "communes", ["nis_code"]) == 19
-    # The soil's commune has one accepted match: two organizations, so its tonnes are not shown.
+    assert page.locator("#choropleth-month").get_attribute("data-month") == seeded.month
+    # The soil's commune has one accepted match: one supplier's tonnes, hidden.
     assert _count(page, "communes", ["nis_code"], ["!", ["has", "accepted_t"]]) == 1
 
     # The public layers hold what was seeded, and draw it all in the first view.

@@ -32,6 +32,8 @@ INSIDE = [4.4310, 50.7810]
 ALSO_INSIDE = [4.4330, 50.7820]
 OUTSIDE = [4.4600, 50.7700]
 BBOX = [4.4300, 50.7800, 4.4340, 50.7830]
+# A month the Region reads here, and so publishes: one commune feature per commune per month.
+PUBLISHED_MONTH = "2024-02"
 COLLECTIONS = {"ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes", "ogc.roads"}
 OFFER_FIELDS = {
     "id",
@@ -152,6 +154,13 @@ def open_data(database_url: str) -> Iterator[OpenData]:
             "/v1/sites", {"name": "Parc test", "kind": "yard", "location": point(INSIDE)}, company
         )
         data.ids["yard"] = yard["id"]
+        observer = data.organization("observer")
+        read = http.get(
+            "/v1/stats/flows",
+            params={"from": PUBLISHED_MONTH, "to": PUBLISHED_MONTH},
+            headers=observer,
+        )
+        assert read.status_code == 200, read.text
         put = http.put(f"/v1/hubs/{yard['id']}", json={"capacity": {"t": 10}}, headers=company)
         assert put.status_code == 200, put.text
         data.post(
@@ -206,8 +215,9 @@ def test_items_in_a_bbox_with_their_public_fields_only(open_data: OpenData) -> N
     assert (yard["properties"]["capacity_t"], yard["properties"]["stock_t"]) == (10, 3)
     assert yard["properties"]["free_t"] == 7
 
-    communes = client.collection_items("ogc.communes", limit=100)
+    communes = client.collection_items("ogc.communes", limit=100, month=PUBLISHED_MONTH)
     assert len(communes["features"]) == 19
+    assert {f["properties"]["month"] for f in communes["features"]} == {PUBLISHED_MONTH}
     assert {f["geometry"]["type"] for f in communes["features"]} <= {"Polygon", "MultiPolygon"}
 
 

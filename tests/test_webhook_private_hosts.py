@@ -116,7 +116,13 @@ async def test_a_destination_taken_off_the_list_is_not_called(
     org = await make_org()
     webhook_id = await subscribe(client, org, receiver.url, ["match.accepted"])
     async with app.state.sessionmaker.begin() as session:
-        await emit(session, {uuid.UUID(org.id)}, "match.accepted", {"match": {"id": "m-1"}})
+        await emit(
+            session,
+            {uuid.UUID(org.id)},
+            "match.accepted",
+            {"match": {"id": "m-1"}},
+            fact=[uuid.uuid4()],
+        )
     async with app.state.sessionmaker() as session:
         delivery_id = await session.scalar(
             select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == uuid.UUID(webhook_id))

@@ -54,7 +54,13 @@ async def _delivered(app: FastAPI, run_worker: WorkerRun, org: Org, receiver: Re
     receiver got."""
     before = len(receiver.received)
     async with app.state.sessionmaker.begin() as session:
-        await emit(session, {uuid.UUID(org.id)}, "match.accepted", {"match": {"id": "m-1"}})
+        await emit(
+            session,
+            {uuid.UUID(org.id)},
+            "match.accepted",
+            {"match": {"id": "m-1"}},
+            fact=[uuid.uuid4()],
+        )
     await run_worker()
     assert len(receiver.received) == before + 1
     return receiver.received[-1]

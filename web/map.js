@@ -9,7 +9,7 @@ const KEY_STORAGE = 'boucle.apiKey';
 const PAGE = 500; // the API's largest page
 const BRUSSELS = [[4.2437, 50.7637], [4.4826, 50.9138]];
 const OSM = '© OpenStreetMap contributors';
-const SUPPRESSED = 'not shown (fewer than 3 organizations)';
+const SUPPRESSED = 'hidden (it could tell a company’s volumes)';
 const NO_COLOUR = '#8a8f98';
 
 // One colour per EWC chapter, far enough apart to tell side by side on a street map.
@@ -185,7 +185,7 @@ const SUPPRESSED_LAYER = {
 
 const LAYER_GROUPS = [
   { id: 'roads', label: 'Streets (OSM)', prefix: 'roads-' },
-  { id: 'communes', label: 'Matched tonnes per commune', prefix: 'communes-' },
+  { id: 'communes', label: 'Accepted tonnes per commune, by month', prefix: 'communes-' },
   { id: 'offers', label: 'Open offers', prefix: 'offers' },
   { id: 'requests', label: 'Open requests', prefix: 'requests' },
   { id: 'hubs', label: 'Hubs and yards', prefix: 'hubs' },
@@ -339,11 +339,11 @@ function hubPopup(p) {
 }
 
 function communePopup(p) {
-  const matched = number(p.accepted_t);
   return el('div', { class: 'popup' },
     el('strong', {}, p.name_fr && p.name_nl && p.name_fr !== p.name_nl ? `${p.name_fr} · ${p.name_nl}` : p.name),
+    el('p', { class: 'kind' }, `Published month ${p.month}`),
     popupTable([
-      ['Matched', tonnes(matched)],
+      ['Accepted', tonnes(number(p.accepted_t))],
       ['Offered', tonnes(number(p.offered_t))],
       ['Requested', tonnes(number(p.requested_t))],
       ['Delivered', tonnes(number(p.fulfilled_t))],
@@ -425,12 +425,29 @@ function layerToggles(map) {
   }
 }
 
+// The communes of the latest month published: each month, once it has ended, is published
+// once and for all; the open data holds one feature per commune per month.
+async function latestCommunes() {
+  const latest = await getJson(`${OGC}/ogc.communes/items?limit=1&sortby=-month&f=geojson`);
+  const month = latest.features[0]?.properties.month;
+  if (!month) return { month: null, communes: [] };
+  const communes = await fetchAll(`${OGC}/ogc.communes/items?month=${encodeURIComponent(month)}&limit=100&f=geojson`);
+  return { month, communes };
+}
+
+function choroplethMonth(month) {
+  const label = document.getElementById('choropleth-month');
+  label.dataset.month = month ?? '';
+  label.textContent = month ?? 'no month published yet';
+}
+
 async function loadPublicLayers(map) {
   const items = (name) => fetchAll(`${OGC}/ogc.${name}/items?limit=1000&f=geojson`);
-  const [communes, offers, requests, hubs] = await Promise.all(['communes', 'offers', 'requests', 'hubs'].map(items));
+  const [{ month, communes }, offers, requests, hubs] = await Promise.all([latestCommunes(), ...['offers', 'requests', 'hubs'].map(items)]);
   const communeData = communeFeatures(communes);
   map.getSource('communes').setData(collection(communeData));
   paintChoropleth(map, communeData);
+  choroplethMonth(month);
   map.getSource('offers').setData(collection(publicPoints(offers, 'offer')));
   map.getSource('requests').setData(collection(publicPoints(requests, 'request')));
   map.getSource('hubs').setData(collection(hubFeatures(hubs)));

@@ -74,6 +74,7 @@ def stats_geojson(stats: FlowStats, outlines: dict[str, dict[str, Any]]) -> dict
     collection = FlowFeatureCollection(
         features=features,
         min_organizations=stats.min_organizations,
+        max_share_pct=stats.max_share_pct,
         attribution="Commune boundaries © OpenStreetMap contributors (ODbL)",
     )
     return collection.model_dump(mode="json")

@@ -1,72 +1,162 @@
-"""The queries of the statistics: sums over `stats.flow_facts` (the migration that makes it
-says what each measure is), each with the number of organizations behind it, and the rule of
-`stats.shown` that hides a sum resting on fewer than 3 of them."""
+"""The queries of the statistics: each organization's contributions to a month, read from
+`stats.flow_facts` (the migrations that make it say what each measure is), and the published
+months and their cells in `stats.published_months` and `stats.published_cells`."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.stats.schemas import Dimension, MaterialLevel
+from app.stats.months import next_month
+from app.stats.suppression import Contribution, PublishedCell
 
-# What each dimension groups on; only these strings reach the SQL.
-_KEYS = {
-    Dimension.commune: "commune",
-    Dimension.month: "to_char(day, 'YYYY-MM')",
-}
-_MATERIAL_KEYS = {
-    MaterialLevel.chapter: "left(material, 2)",
-    MaterialLevel.subchapter: "left(material, 4)",
-}
+ROUTE_KM = "route_km"
+
+
+def figure_name(measure: str, vehicle_type: str | None) -> str:
+    """A figure of the suppression: the measure, or `route_km.<vehicle type>`."""
+    return measure if vehicle_type is None else f"{measure}.{vehicle_type}"
+
+
+def figure_parts(figure: str) -> tuple[str, str | None]:
+    measure, _, vehicle_type = figure.partition(".")
+    return measure, vehicle_type or None
 
 
 @dataclass(frozen=True)
-class FigureSum:
-    keys: dict[Dimension, str | None]
+class StoredCell:
+    month: str
     measure: str
     vehicle_type: str | None
-    # None when hidden: fewer than 3 organizations stand behind it.
-    shown: float | None
+    commune: str | None
+    material: str | None
+    value: float | None
 
 
-def _key_sql(dimension: Dimension, level: MaterialLevel) -> str:
-    return _MATERIAL_KEYS[level] if dimension is Dimension.material else _KEYS[dimension]
-
-
-async def figure_sums(
-    session: AsyncSession,
-    group_by: list[Dimension],
-    level: MaterialLevel,
-    since: date | None,
-    until: date | None,
-) -> list[FigureSum]:
-    keys = [f"{_key_sql(d, level)} AS {d.value}" for d in group_by]
-    grouping = ", ".join([*(_key_sql(d, level) for d in group_by), "measure", "vehicle_type"])
-    statement = text(
-        f"""SELECT {", ".join([*keys, "measure", "vehicle_type"])},
-                   stats.shown(sum(value), count(DISTINCT organization_id)) AS shown
-              FROM stats.flow_facts
-             WHERE (CAST(:since AS date) IS NULL OR day >= :since)
-               AND (CAST(:until AS date) IS NULL OR day <= :until)
-             GROUP BY {grouping}"""
+async def published_months(session: AsyncSession, first: date, last: date) -> set[date]:
+    rows = await session.execute(
+        text("SELECT month FROM stats.published_months WHERE month BETWEEN :first AND :last"),
+        {"first": first, "last": last},
     )
-    rows = (await session.execute(statement, {"since": since, "until": until})).mappings()
+    return {month for (month,) in rows.all()}
+
+
+async def claim_month(session: AsyncSession, month: date) -> bool:
+    """Marks the month published in the caller's transaction, or answers False when another
+    transaction did: a concurrent one waits here until that one commits, then finds it."""
+    claimed = await session.execute(
+        text(
+            "INSERT INTO stats.published_months (month) VALUES (:month) "
+            "ON CONFLICT DO NOTHING RETURNING month"
+        ),
+        {"month": month},
+    )
+    return claimed.first() is not None
+
+
+async def month_contributions(session: AsyncSession, month: date) -> list[Contribution]:
+    """Each organization's sum of each figure in each commune and finest material (the
+    sub-chapter, or the chapter of a request that names none) over the month's days."""
+    rows = await session.execute(
+        text(
+            """SELECT measure, vehicle_type, commune, left(material, 4) AS material,
+                      organization_id::text AS organization, counted, sum(value) AS amount
+                 FROM stats.flow_facts
+                WHERE day >= :first AND day < :next
+                GROUP BY measure, vehicle_type, commune, left(material, 4), organization_id,
+                         counted"""
+        ),
+        {"first": month, "next": next_month(month)},
+    )
     return [
-        FigureSum(
-            keys={d: row[d.value] for d in group_by},
-            measure=row["measure"],
-            vehicle_type=row["vehicle_type"],
-            shown=None if row["shown"] is None else float(row["shown"]),
+        Contribution(
+            figure=figure_name(row.measure, row.vehicle_type),
+            commune=row.commune,
+            material=row.material,
+            organization=row.organization,
+            amount=Decimal(row.amount),
+            counted=row.counted,
+        )
+        for row in rows
+        if row.amount is not None
+    ]
+
+
+async def store_cells(session: AsyncSession, month: date, cells: Sequence[PublishedCell]) -> None:
+    if not cells:
+        return
+    rows: list[dict[str, Any]] = []
+    for cell in cells:
+        measure, vehicle_type = figure_parts(cell.figure)
+        rows.append(
+            {
+                "month": month,
+                "measure": measure,
+                "vehicle_type": vehicle_type,
+                "commune_level": cell.place.commune_level,
+                "commune": cell.place.commune,
+                "material_level": cell.place.material_level,
+                "material": cell.place.material,
+                "value": cell.value,
+                "suppressed": cell.suppressed.value if cell.suppressed else None,
+            }
+        )
+    await session.execute(
+        text(
+            """INSERT INTO stats.published_cells
+                      (month, measure, vehicle_type, commune_level, commune, material_level,
+                       material, value, suppressed)
+               VALUES (:month, :measure, :vehicle_type, :commune_level, :commune,
+                       :material_level, :material, :value, :suppressed)"""
+        ),
+        rows,
+    )
+
+
+async def stored_cells(
+    session: AsyncSession, first: date, last: date, commune_level: str, material_level: str
+) -> list[StoredCell]:
+    """The published cells of these months at one level of each dimension."""
+    rows = await session.execute(
+        text(
+            """SELECT to_char(month, 'YYYY-MM') AS month, measure, vehicle_type, commune,
+                      material, value
+                 FROM stats.published_cells
+                WHERE month BETWEEN :first AND :last
+                  AND commune_level = :commune_level AND material_level = :material_level"""
+        ),
+        {
+            "first": first,
+            "last": last,
+            "commune_level": commune_level,
+            "material_level": material_level,
+        },
+    )
+    return [
+        StoredCell(
+            month=row.month,
+            measure=row.measure,
+            vehicle_type=row.vehicle_type,
+            commune=row.commune,
+            material=row.material,
+            value=None if row.value is None else float(row.value),
         )
         for row in rows
     ]
 
 
-async def material_titles(session: AsyncSession, level: MaterialLevel) -> dict[str, str]:
-    column = "chapter" if level is MaterialLevel.chapter else "subchapter"
-    rows = await session.execute(text(f"SELECT DISTINCT {column}, {column}_title FROM materials"))
+async def material_titles(session: AsyncSession) -> dict[str, str]:
+    """The title of every chapter (2 digits) and sub-chapter (4 digits)."""
+    rows = await session.execute(
+        text(
+            "SELECT DISTINCT chapter, chapter_title FROM materials "
+            "UNION SELECT DISTINCT subchapter, subchapter_title FROM materials"
+        )
+    )
     return {code: title for code, title in rows.all()}
 
 

@@ -1,4 +1,3 @@
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
@@ -9,8 +8,9 @@ from app.errors import AUTHENTICATED, ValidationFailed, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
 from app.stats import service
 from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
+from app.stats.months import MAX_MONTHS
 from app.stats.schemas import (
-    MIN_ORGANIZATIONS,
+    SUPPRESSION_RULE,
     Dimension,
     FlowStats,
     MaterialLevel,
@@ -20,23 +20,27 @@ from app.stats.schemas import (
 router = APIRouter(prefix="/v1/stats", tags=["statistics"])
 
 DESCRIPTION = f"""
-Aggregated flows for the Region (roles `admin` or `observer`): tonnes offered, requested,
-proposed, accepted and fulfilled; yard and hub intake and dispatch; the km of the route plans
-done by vehicle type, their CO2e, their baselines' (each shipment alone in a van) and the saving.
+Aggregated flows for the Region (roles `admin` or `observer`), **one month per cell**: tonnes
+offered, requested, proposed, accepted and fulfilled; yard and hub intake and dispatch; the km
+of the route plans done by vehicle type, their CO2e, their baselines' (each shipment alone in a
+van) and the saving.
 
-* `group_by`: any of `material` (EWC chapter, or sub-chapter with `material_level=subchapter`),
-  `commune` (the 19 communes, by NIS code) and `month`, comma-separated; none gives the
-  Region's totals.
-* A listing counts on the day it was posted, a match on the day it was proposed, accepted or
-  fulfilled, a movement on its day, a route plan on its date (Brussels time), between `from`
-  and `to` inclusive.
+* `from` and `to` are months, `YYYY-MM` (Brussels time), both by default the last month that
+  has ended; only months that have ended are published (at most {MAX_MONTHS} at a time). A
+  month is computed the first time it is read (or early on the 1st of the next month) and
+  then never changes: later changes to its rows, or rows dated in it later, are not counted.
+* `group_by`: `month` always, and any of `material` (EWC chapter, or sub-chapter with
+  `material_level=subchapter`; a request that names a chapter alone is under its chapter's
+  code there) and `commune` (the 19 communes, by NIS code), comma-separated.
+* A listing counts in the month it was posted, a match in the month it was proposed,
+  accepted or fulfilled, a movement in its month, a route plan in its date's.
 * A match counts in the commune and the material of its offer: where the material leaves.
   Route plans carry mixed loads across communes: their figures are in the cell whose
   `material` and `commune` are null.
 * Tonnes are those of the rows whose mass is known (given, or derived from kg and t).
-* **Small cells are suppressed**: a figure that rests on fewer than {MIN_ORGANIZATIONS}
-  organizations is not shown (null, an empty CSV field), and `suppressed` names it, so that no
-  company's volumes can be read off the aggregates. A match counts both its organizations.
+* **Figures that could tell a company's volumes are hidden** (null, an empty CSV field, named
+  in the cell's `suppressed`): {SUPPRESSION_RULE} Every grouping, and the open data's
+  `ogc.communes`, read one decision per month.
 * JSON by default; `text/csv` with `Accept: text/csv` or `format=csv`; GeoJSON (each commune's
   polygon with its figures) with `Accept: application/geo+json` or `format=geojson`, when
   grouped by commune.
@@ -85,15 +89,32 @@ async def read_flows(
         str,
         Query(
             max_length=40,
-            description="Comma-separated: material, commune, month.",
-            examples=["commune,month"],
+            description="Comma-separated: material, commune (month is always grouped by).",
+            examples=["commune"],
         ),
     ] = "",
     material_level: Annotated[
         MaterialLevel, Query(description="How finely `material` groups.")
     ] = MaterialLevel.chapter,
-    since: Annotated[date | None, Query(alias="from", description="First day counted.")] = None,
-    until: Annotated[date | None, Query(alias="to", description="Last day counted.")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            alias="from",
+            max_length=7,
+            description="The first month counted, YYYY-MM; by default `to`.",
+            examples=["2026-01"],
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=7,
+            description="The last month counted, YYYY-MM, ended in Brussels; by default the "
+            "last month that has ended.",
+            examples=["2026-11"],
+        ),
+    ] = None,
     format: Annotated[StatsFormat | None, Query(description="Overrides the Accept header.")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> FlowStats | Response:

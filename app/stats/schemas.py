@@ -1,4 +1,3 @@
-from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -8,6 +7,8 @@ from app.fleet.schemas import VehicleType
 from app.kit.geo import GeoFeature
 
 MIN_ORGANIZATIONS = 3
+# No organization may contribute more than this share of a shown figure.
+MAX_SHARE_PCT = 85
 
 
 class Dimension(StrEnum):
@@ -39,7 +40,14 @@ TONNE_MEASURES = (
 )
 CO2_MEASURES = ("plan_co2e_kg", "baseline_co2e_kg", "saving_co2e_kg")
 VEHICLE_TYPES = tuple(v.value for v in VehicleType)
-_HIDDEN = f"null when fewer than {MIN_ORGANIZATIONS} organizations stand behind it"
+_HIDDEN = "null when hidden (see `suppressed`)"
+SUPPRESSION_RULE = (
+    f"A figure is hidden when fewer than {MIN_ORGANIZATIONS} organizations contribute a "
+    f"non-zero amount to it or one of them more than {MAX_SHARE_PCT} % of it (a match counts "
+    "on the offer's side, and its buyers must pass the rule too), and also when it could "
+    "otherwise be computed from the figures shown: a total less its shown parts, another "
+    "grouping of the same month, the open data."
+)
 
 
 class FlowCellTonnes(BaseModel):
@@ -61,8 +69,9 @@ class FlowCellTonnes(BaseModel):
         examples=["21004"],
     )
     commune_name: str | None = Field(default=None, description="The commune's name (FR - NL).")
-    month: str | None = Field(
-        default=None, description="Grouped by month: YYYY-MM, Brussels time.", examples=["2026-11"]
+    month: str = Field(
+        description="The month (YYYY-MM, Brussels time): every cell is one month.",
+        examples=["2026-11"],
     )
     offered_t: float | None = Field(description=f"Tonnes offered (offers posted), {_HIDDEN}.")
     requested_t: float | None = Field(description=f"Tonnes requested, {_HIDDEN}.")
@@ -80,8 +89,8 @@ class FlowCellTonnes(BaseModel):
         description=f"Tonnes dispatched by yards and hubs, {_HIDDEN}."
     )
     suppressed: list[str] = Field(
-        description="The figures of this cell hidden because fewer than "
-        f"{MIN_ORGANIZATIONS} organizations stand behind them (route_km.<type> for km)."
+        description="The figures of this cell that are hidden (route_km.<type> for km). "
+        + SUPPRESSION_RULE
     )
 
 
@@ -100,17 +109,23 @@ class FlowCell(FlowCellTonnes):
 
 
 class FlowStats(BaseModel):
-    group_by: list[Dimension] = Field(description="The dimensions grouped by, as asked.")
+    group_by: list[Dimension] = Field(
+        description="The dimensions grouped by: `month` always, and those asked."
+    )
     material_level: MaterialLevel = Field(description="How finely `material` groups.")
-    since: date | None = Field(description="The first day counted (from), or null for all.")
-    until: date | None = Field(description="The last day counted (to), or null for all.")
+    since: str = Field(description="The first month counted (`from`), YYYY-MM.")
+    until: str = Field(description="The last month counted (`to`), YYYY-MM.")
     min_organizations: int = Field(
-        description="A figure resting on fewer organizations than this is hidden."
+        description="A figure that fewer organizations contribute a non-zero amount to is hidden."
+    )
+    max_share_pct: int = Field(
+        description="A figure that one organization contributes more than this % of is hidden."
     )
     suppressed_figures: int = Field(description="How many figures are hidden, in all cells.")
     cells: list[FlowCell] = Field(
-        description="One cell per value of the dimensions grouped by, in their order; grouped "
-        "by commune alone, every commune has one."
+        description="One cell per value of the dimensions grouped by, in their order. "
+        "Grouped without material, every month has its cell (grouped by commune, every "
+        "commune has one); a cell that is not there is 0 throughout."
     )
 
 
@@ -135,7 +150,7 @@ class FlowFeature(GeoFeature[CommuneOutline, FlowCellTonnes]):
 
     id: str = Field(
         description="The cell's values of the dimensions grouped by, joined by `/`.",
-        examples=["21004/2026-11"],
+        examples=["2026-11/21004"],
     )
 
 
@@ -148,6 +163,9 @@ class FlowFeatureCollection(BaseModel):
     )
     features: list[FlowFeature] = Field(description="One feature per cell placed in a commune.")
     min_organizations: int = Field(
-        description="A figure resting on fewer organizations than this is hidden."
+        description="A figure that fewer organizations contribute a non-zero amount to is hidden."
+    )
+    max_share_pct: int = Field(
+        description="A figure that one organization contributes more than this % of is hidden."
     )
     attribution: str = Field(description="The credit the commune boundaries need.")

@@ -1,16 +1,20 @@
-"""The Region's statistics: the figures of `repository.figure_sums` laid out in cells, one per
-value of the dimensions grouped by, with the figures hidden there named."""
+"""The Region's statistics: the published cells of the months asked for (published on the way
+if they are not yet), laid out one per value of the dimensions grouped by, with the figures
+hidden there named."""
 
-from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import ValidationFailed
-from app.stats.repository import communes, figure_sums, material_titles
+from app.kit.local_time import brussels_today
+from app.stats.months import month_text, months_from, published_range
+from app.stats.publication import publish_months
+from app.stats.repository import ROUTE_KM, communes, material_titles, stored_cells
 from app.stats.schemas import (
     CO2_MEASURES,
+    MAX_SHARE_PCT,
     MIN_ORGANIZATIONS,
     TONNE_MEASURES,
     Dimension,
@@ -18,13 +22,14 @@ from app.stats.schemas import (
     FlowStats,
     MaterialLevel,
 )
+from app.stats.suppression import ALL, COMMUNE
 
 STATS_ROLES = ("admin", "observer")
-ROUTE_KM = "route_km"
 
 
 def parse_group_by(raw: str) -> list[Dimension]:
-    """`material,commune,month` or any part of it, each once; empty for the Region's totals."""
+    """`material,commune,month` or any part of it, each once; `month` is always grouped by,
+    first unless placed elsewhere."""
     names = [name.strip() for name in raw.split(",") if name.strip()]
     known = {d.value for d in Dimension}
     unknown = [name for name in names if name not in known]
@@ -36,12 +41,15 @@ def parse_group_by(raw: str) -> list[Dimension]:
             f"commas; {', '.join(unknown) or 'a dimension twice'} is not one of them.",
             "query",
         )
-    return [Dimension(name) for name in names]
+    dimensions = [Dimension(name) for name in names]
+    return dimensions if Dimension.month in dimensions else [Dimension.month, *dimensions]
 
 
-def _empty_cell(keys: dict[Dimension, str | None]) -> dict[str, Any]:
+def _empty_cell(month: str, commune: str | None, material: str | None) -> dict[str, Any]:
     return {
-        **{d.value: keys.get(d) for d in Dimension},
+        Dimension.month.value: month,
+        Dimension.commune.value: commune,
+        Dimension.material.value: material,
         **dict.fromkeys((*TONNE_MEASURES, *CO2_MEASURES), 0.0),
         ROUTE_KM: {},
         "suppressed": [],
@@ -57,47 +65,55 @@ async def flow_stats(
     principal: Principal,
     group_by: list[Dimension],
     level: MaterialLevel,
-    since: date | None,
-    until: date | None,
+    since: str | None,
+    until: str | None,
 ) -> FlowStats:
     principal.require_role(*STATS_ROLES)
-    if since is not None and until is not None and until < since:
-        raise ValidationFailed.field(
-            "to",
-            "not_before_from",
-            "`to` is the last day counted: it cannot come before `from`.",
-            "query",
-        )
-    cells: dict[tuple[str | None, ...], dict[str, Any]] = {}
-    for figure in await figure_sums(session, group_by, level, since, until):
-        key = tuple(figure.keys[d] for d in group_by)
-        cell = cells.setdefault(key, _empty_cell(figure.keys))
+    first, last = published_range(since, until, brussels_today())
+    months = months_from(first, last)
+    await publish_months(session, months)
+    by_commune = Dimension.commune in group_by
+    by_material = Dimension.material in group_by
+    stored = await stored_cells(
+        session,
+        first,
+        last,
+        COMMUNE if by_commune else ALL,
+        level.value if by_material else ALL,
+    )
+    outlines = await communes(session) if by_commune else {}
+    cells: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
+    if not by_material:
+        # Every month, and grouped by commune every commune: a series or a choropleth with
+        # no holes.
+        for month in map(month_text, months):
+            for commune in outlines if by_commune else [None]:
+                cells[(month, commune, None)] = _empty_cell(month, commune, None)
+    for figure in stored:
+        key = (figure.month, figure.commune, figure.material)
+        cell = cells.setdefault(key, _empty_cell(*key))
         if figure.measure == ROUTE_KM:
             name = f"{ROUTE_KM}.{figure.vehicle_type}"
-            cell[ROUTE_KM][figure.vehicle_type] = figure.shown
+            cell[ROUTE_KM][figure.vehicle_type] = figure.value
         else:
             name = figure.measure
-            cell[figure.measure] = figure.shown
-        if figure.shown is None:
+            cell[figure.measure] = figure.value
+        if figure.value is None:
             cell["suppressed"].append(name)
-    titles = await material_titles(session, level) if Dimension.material in group_by else {}
-    outlines = await communes(session) if Dimension.commune in group_by else {}
-    if group_by == [Dimension.commune]:
-        # Every commune, so that a choropleth has no holes.
-        for code in outlines:
-            cells.setdefault((code,), _empty_cell({Dimension.commune: code}))
+    titles = await material_titles(session) if by_material else {}
     ordered = sorted(cells.values(), key=lambda cell: _sort_key(cell, group_by))
     for cell in ordered:
         cell["material_title"] = titles.get(cell["material"]) if cell["material"] else None
-        commune = outlines.get(cell["commune"]) if cell["commune"] else None
-        cell["commune_name"] = commune[0] if commune else None
+        named = outlines.get(cell["commune"]) if cell["commune"] else None
+        cell["commune_name"] = named[0] if named else None
         cell["suppressed"].sort()
     return FlowStats(
         group_by=group_by,
         material_level=level,
-        since=since,
-        until=until,
+        since=month_text(first),
+        until=month_text(last),
         min_organizations=MIN_ORGANIZATIONS,
+        max_share_pct=MAX_SHARE_PCT,
         suppressed_figures=sum(len(cell["suppressed"]) for cell in ordered),
         cells=[FlowCell.model_validate(cell) for cell in ordered],
     )
