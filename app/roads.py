@@ -41,12 +41,15 @@ def import_osm(database_url: str, shared_dir: Path) -> None:
             check=True,
         )
         # osm2pgrouting hands libpq an empty password when given none, which hides
-        # PGPASSWORD; a password file is still read, and keeps it off the command line.
-        passfile = Path(folder) / "pgpass"
-        secret = (url.password or "").replace("\\", "\\\\").replace(":", "\\:")
-        passfile.touch(mode=0o600)
-        passfile.write_text(f"*:*:*:*:{secret}\n")
-        env = {**os.environ, "PGPASSFILE": str(passfile)}
+        # PGPASSWORD; a password file is still read, and keeps it off the command line. A URL
+        # with no password leaves libpq the caller's own PGPASSFILE (`make run`'s).
+        env = dict(os.environ)
+        if url.password is not None:
+            passfile = Path(folder) / "pgpass"
+            secret = url.password.replace("\\", "\\\\").replace(":", "\\:")
+            passfile.touch(mode=0o600)
+            passfile.write_text(f"*:*:*:*:{secret}\n")
+            env["PGPASSFILE"] = str(passfile)
         subprocess.run(
             [
                 "osm2pgrouting",

@@ -16,7 +16,10 @@ from owslib.ogcapi.features import Features
 
 from app.kit.local_time import brussels_today
 from app.main import create_app
+from app.offers.schemas import OfferPublicFields
 from app.ogc.mount import open_data_app
+from app.ogc.open_fields import OPEN_OFFER_FIELDS, OPEN_REQUEST_FIELDS
+from app.requests.schemas import RequestPublicFields
 from tests.conftest import (
     ADMIN_TOKEN,
     connect_raw,
@@ -35,35 +38,8 @@ BBOX = [4.4300, 50.7800, 4.4340, 50.7830]
 # A month the Region reads here, and so publishes: one commune feature per commune per month.
 PUBLISHED_MONTH = "2024-02"
 COLLECTIONS = {"ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes", "ogc.roads"}
-OFFER_FIELDS = {
-    "id",
-    "title",
-    "material",
-    "chapter",
-    "chapter_title",
-    "item_type",
-    "quantity_value",
-    "quantity_unit",
-    "remaining_value",
-    "mass_kg",
-    "condition",
-    "available_from",
-    "available_until",
-}
-REQUEST_FIELDS = {
-    "id",
-    "title",
-    "material",
-    "chapter",
-    "chapter_title",
-    "quantity_value",
-    "quantity_unit",
-    "remaining_value",
-    "mass_kg",
-    "min_condition",
-    "needed_from",
-    "needed_by",
-}
+OFFER_FIELDS = set(OPEN_OFFER_FIELDS)
+REQUEST_FIELDS = set(OPEN_REQUEST_FIELDS)
 PRIVATE = {"notes", "site_id", "organization_id", "price_per_unit", "max_price_per_unit"}
 
 
@@ -311,3 +287,14 @@ async def test_the_open_data_waits_for_the_database_and_the_api_starts_without_i
         away = await client.get("/ogc/collections")
         assert away.status_code == 503 and away.headers["retry-after"] == "5"
         assert away.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_open_fields_are_public_fields_of_the_api_and_no_private_one() -> None:
+    """What the open data shows is a part of what every organization may see through the
+    API, and nothing an organization keeps to itself or to those it deals with."""
+    for open_fields, public in (
+        (OPEN_OFFER_FIELDS, OfferPublicFields),
+        (OPEN_REQUEST_FIELDS, RequestPublicFields),
+    ):
+        assert set(open_fields.values()) <= set(public.model_fields)
+        assert not set(open_fields) & (PRIVATE | {"description"})
