@@ -178,7 +178,7 @@ async def _seed(client: httpx.AsyncClient, database_url: str) -> Region:
         region.add("offered_t", UCCLE, 1.5 + k, operator)
         region.add("offered_t", None, 1.5 + k, operator)
         if k == 0:
-            carrier = await make("carrier")
+            # The operator's own shipment: a dispatch names no other.
             shipment = await _post(
                 client,
                 "/v1/shipments",
@@ -195,7 +195,7 @@ async def _seed(client: httpx.AsyncClient, database_url: str) -> Region:
                     },
                     "load_kg": 500,
                 },
-                carrier,
+                operator,
             )
             dispatch = {
                 "kind": "dispatch",
