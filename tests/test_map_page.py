@@ -290,6 +290,7 @@ def test_the_map_page_shows_the_open_data_and_a_carriers_rounds(
     assert box
     page.mouse.click(box["x"] + x, box["y"] + y)
     assert page.locator(".maplibregl-popup .free-room").inner_text() == "397.0 t of 400 t"
+    assert page.locator(".maplibregl-popup .rounding").inner_text() == "rounded to the tonne"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "map-page-public.png")
     page.locator(".maplibregl-popup-close-button").click()
