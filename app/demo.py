@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.fleet.schemas import VehicleCreate
 from app.fleet.service import create_vehicle, list_vehicles
+from app.hubs.access import HUB_KINDS
+from app.hubs.capacity import set_hub_settings
+from app.hubs.schemas import HubSettings
 from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
 from app.kit.quantity import Quantity
@@ -43,6 +46,8 @@ class DemoOrganization:
     roles: tuple[str, ...]
     # Site ids of the CSV (or a category prefix) and the kind each becomes.
     sites: tuple[tuple[str, str], ...]
+    # Whether its yards and hubs are in the open data (the real ones are public places).
+    publishes_hubs: bool = False
 
 
 ORGANIZATIONS = (
@@ -56,6 +61,7 @@ ORGANIZATIONS = (
             ("recypark-sud", "yard"),
             ("container_park", "yard"),
         ),
+        publishes_hubs=True,
     ),
     DemoOrganization(
         "rotor", "Rotor Deconstruction", ("supplier", "consumer"), (("rotor-dc", "yard"),)
@@ -268,6 +274,10 @@ async def load_demo(
                         }
                     ),
                 )
+                if demo.publishes_hubs and kind in HUB_KINDS:
+                    await set_hub_settings(
+                        session, principal, site.id, HubSettings(public=True), None
+                    )
                 await _post_listings(session, settings, principal, site, kind, rng, today)
     await load_demo_day(session, settings, site_rows, today + timedelta(days=1))
     return new_keys

@@ -402,6 +402,20 @@ class HubPoolingThreshold(Base):
     reached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class HubPublication(Base):
+    """What a hub's operator publishes of it in the open data (the view `ogc.hubs`): nothing
+    without a row, or with `public` false."""
+
+    __tablename__ = "hub_publications"
+
+    hub_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    public: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # 'rounded' (tonnes and m3 to the unit) or 'exact' (to three decimals).
+    stock: Mapped[str] = mapped_column(String(8), nullable=False, default="rounded")
+
+
 class HubLot(Base):
     """A lot in a hub: what it is, not how much (that is the sum of its movements)."""
 

@@ -74,7 +74,9 @@ async def _dispatch(
     return await _move(client, operator, hub_id, **body)
 
 
-async def _shipment_from(client: httpx.AsyncClient, carrier: Org) -> str:
+async def _shipment_from(client: httpx.AsyncClient, owner: Org) -> str:
+    """A shipment of `owner`'s collecting at the yard: the operator's own is one a dispatch
+    may name."""
     response = await client.post(
         "/v1/shipments",
         json={
@@ -90,7 +92,7 @@ async def _shipment_from(client: httpx.AsyncClient, carrier: Org) -> str:
             },
             "load_kg": 1000,
         },
-        headers=carrier.headers,
+        headers=owner.headers,
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
@@ -117,9 +119,8 @@ async def test_stock_is_the_sum_of_movements_and_each_lot_is_on_the_market(
     assert first.json()["lot_stock_after"] == 3 and first.json()["mass_kg"] == 3000
     more = await _walk_in(client, operator, hub_id, 2, lot="WOOD-1")
     assert more.json()["lot_stock_after"] == 5
-    carrier = await make_org("carrier")
     out = await _dispatch(
-        client, operator, hub_id, "WOOD-1", 1.5, shipment_id=await _shipment_from(client, carrier)
+        client, operator, hub_id, "WOOD-1", 1.5, shipment_id=await _shipment_from(client, operator)
     )
     assert out.status_code == 201, out.text
     assert out.json()["lot_stock_after"] == 3.5
@@ -206,9 +207,8 @@ async def test_too_large_a_dispatch_or_an_intake_over_capacity_writes_nothing(
         ("volume_m3", "required_by_capacity"),
     }
 
-    carrier = await make_org("carrier")
     too_much = await _dispatch(
-        client, operator, hub_id, "WOOD", 8.5, shipment_id=await _shipment_from(client, carrier)
+        client, operator, hub_id, "WOOD", 8.5, shipment_id=await _shipment_from(client, operator)
     )
     assert assert_problem(too_much, 409)["stock"] == 8
     stock = await _stock(client, operator, hub_id)
@@ -232,7 +232,7 @@ async def test_concurrent_movements_never_drive_a_lot_negative_or_a_yard_over_ca
 ) -> None:
     hub_id = await _yard(client, operator, capacity={"t": 10})
     assert (await _walk_in(client, operator, hub_id, 10, lot="BRICKS")).status_code == 201
-    shipment_id = await _shipment_from(client, await make_org("carrier"))
+    shipment_id = await _shipment_from(client, operator)
     dispatches = await asyncio.gather(
         *(
             _dispatch(client, operator, hub_id, "BRICKS", 1, shipment_id=shipment_id)
@@ -289,7 +289,7 @@ async def test_matching_sees_a_lot_and_its_dispatch_serves_the_match(
     assert (stock["lots"][0]["reserved"], stock["lots"][0]["available"]) == (4, 2)
     # Stock held for the match cannot leave by another way, and the match is served by the
     # dispatch, not by hand.
-    shipment_id = await _shipment_from(client, await make_org("carrier"))
+    shipment_id = await _shipment_from(client, operator)
     assert_problem(
         await _dispatch(client, operator, hub_id, "BEAMS", 3, shipment_id=shipment_id),
         409,
@@ -409,8 +409,7 @@ async def test_pooling_counts_stock_and_nearby_offers_and_fires_once_when_crosse
 
     # A ton leaves: the pool falls back under. A company's new offer nearby brings it over
     # again, which fires again.
-    carrier = await make_org("carrier")
-    shipment = await _shipment_from(client, carrier)
+    shipment = await _shipment_from(client, operator)
     left = await _dispatch(client, operator, hub_id, "TEX", 1, shipment_id=shipment)
     assert left.status_code == 201, left.text
     await run_worker()

@@ -1,11 +1,12 @@
 """The map page in a real browser: Debian's chromium, driven by Playwright, over the app served
 by uvicorn on 127.0.0.1 with a database of its own, seeded through the API (offers and
-requests of two EWC chapters, a yard and a hub, an accepted match, dated in the last month
-that has ended and published; a carrier's route plan planned by a real worker along the
-roads). The page must load with no console error and no failed request, shade the communes by
-that month and say so, hold in its layers what was seeded, draw the carrier's routes and numbered
-stops once its key is pasted, open a stop's popup with the stop's times, and still show the
-map and the panel at a phone's width. Screenshots go to .data/map-page*.png.
+requests of two EWC chapters, a yard and a hub published by their operator and a hub not, an
+accepted match, dated in the last month that has ended and published; a carrier's route plan
+planned by a real worker along the roads). The page must load with no console error and no
+failed request, shade the communes by that month and say so, hold in its layers what was
+seeded (the published hubs alone), draw the carrier's routes and numbered stops once its key
+is pasted, open a stop's popup with the stop's times, and still show the map and the panel at
+a phone's width. Screenshots go to .data/map-page*.png.
 
 Playwright never downloads a browser here: it drives /usr/bin/chromium (scripts/setup.sh
 installs it), or the one BOUCLE_CHROMIUM names."""
@@ -137,7 +138,10 @@ def _seed(seed: _Seeder) -> tuple[str, dict[str, Any]]:
         seed.post(f"/v1/matches/{match}/accept", {}, key, 200)
 
     yard = seed.site(operator, "yard", "Parc à matières", YARD)
-    put = client.put(f"/v1/hubs/{yard}", json={"capacity": {"t": 400}}, headers=_bearer(operator))
+    # The operator publishes its yard and its hub: only then are they on the map.
+    put = client.put(
+        f"/v1/hubs/{yard}", json={"capacity": {"t": 400}, "public": True}, headers=_bearer(operator)
+    )
     assert put.status_code == 200, put.text
     intake = {
         "kind": "intake",
@@ -148,7 +152,11 @@ def _seed(seed: _Seeder) -> tuple[str, dict[str, Any]]:
         "quantity": {"value": 3, "unit": "t"},
     }
     seed.post(f"/v1/hubs/{yard}/movements", intake, operator)
-    seed.site(operator, "hub", "Hub Tour & Taxis", TOUR_TAXIS)
+    hub = seed.site(operator, "hub", "Hub Tour & Taxis", TOUR_TAXIS)
+    put = client.put(f"/v1/hubs/{hub}", json={"public": True}, headers=_bearer(operator))
+    assert put.status_code == 200, put.text
+    # A hub its operator has not published stays off the map.
+    seed.site(operator, "hub", "Hub privé", [4.3600, 50.8600])
 
     day = plan_body(2)
     vehicles = [seed.post("/v1/vehicles", v, carrier)["id"] for v in day["vehicles"]]
@@ -307,6 +315,7 @@ def test_the_map_page_shows_the_open_data_and_a_carriers_rounds(
     assert box
     page.mouse.click(box["x"] + x, box["y"] + y)
     assert page.locator(".maplibregl-popup .free-room").inner_text() == "397.0 t of 400 t"
+    assert page.locator(".maplibregl-popup .rounding").inner_text() == "rounded to the tonne"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / "map-page-public.png")
     page.locator(".maplibregl-popup-close-button").click()

@@ -56,6 +56,7 @@ TABLES = {
     "route_plans",
     "hub_limits",
     "hub_pooling_thresholds",
+    "hub_publications",
     "hub_lots",
     "hub_movements",
     "procrastinate_jobs",
@@ -119,6 +120,12 @@ async def test_demo_data_loads_once(make_database: Callable[[str], Awaitable[str
                 for m in (Organization, Site, Offer, MaterialRequest)
             ]
             assert counts[0] == len(ORGANIZATIONS) and all(c and c > 10 for c in counts[1:])
+            # The map shows Bruxelles-Propreté's yards, which it publishes, and no other
+            # organization's: Rotor's yard (no hub operator) nor the port's hypothetical hubs.
+            shown = (await session.execute(text("SELECT name, kind FROM ogc.hubs"))).all()
+            assert any(name.startswith("Recy-K") for name, _ in shown), shown
+            assert {kind for _, kind in shown} == {"yard"}
+            assert not any(name.startswith("Rotor") for name, _ in shown), shown
             assert await load_demo(session, settings, date(2026, 12, 1)) == {}
             again = [
                 await session.scalar(select(func.count()).select_from(m))

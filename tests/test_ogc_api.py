@@ -137,7 +137,12 @@ def open_data(database_url: str) -> Iterator[OpenData]:
             headers=observer,
         )
         assert read.status_code == 200, read.text
-        put = http.put(f"/v1/hubs/{yard['id']}", json={"capacity": {"t": 10}}, headers=company)
+        # Published by its operator, with its stock rounded to the tonne (the default).
+        put = http.put(
+            f"/v1/hubs/{yard['id']}",
+            json={"capacity": {"t": 10}, "public": True},
+            headers=company,
+        )
         assert put.status_code == 200, put.text
         data.post(
             f"/v1/hubs/{yard['id']}/movements",
@@ -146,7 +151,7 @@ def open_data(database_url: str) -> Iterator[OpenData]:
                 "walk_in": "Chantier voisin",
                 "material": "170201",
                 "condition": "B",
-                "quantity": {"value": 3, "unit": "t"},
+                "quantity": {"value": 3.2, "unit": "t"},
                 "note": data.secret,
             },
             company,
@@ -188,8 +193,9 @@ def test_items_in_a_bbox_with_their_public_fields_only(open_data: OpenData) -> N
     hubs = client.collection_items("ogc.hubs", bbox=BBOX, limit=100)
     [yard] = [f for f in hubs["features"] if f["id"] == open_data.ids["yard"]]
     assert yard["properties"]["kind"] == "yard"
+    # 3.2 t in stock, shown to the tonne, and the free room likewise.
     assert (yard["properties"]["capacity_t"], yard["properties"]["stock_t"]) == (10, 3)
-    assert yard["properties"]["free_t"] == 7
+    assert yard["properties"]["free_t"] == 7 and yard["properties"]["public_stock"] == "rounded"
 
     communes = client.collection_items("ogc.communes", limit=100, month=PUBLISHED_MONTH)
     assert len(communes["features"]) == 19

@@ -294,7 +294,8 @@ async def seeded(region: Region) -> Posted:
                     },
                     "load_kg": 500,
                 },
-                carriers[3],
+                # The operator's own shipment: a dispatch names no other.
+                operator,
             )
             dispatch = {
                 "kind": "dispatch",

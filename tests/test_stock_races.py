@@ -1,8 +1,9 @@
-"""Yard stock is never allocated twice: an accept of a match on a lot, a dispatch and an intake
-of the same lot race each other as concurrent HTTP requests (each with its own database
-session, so they interleave in PostgreSQL), fifty rounds per case on a fresh lot each time.
-After each round the lot's books must balance, in SQL and through the API, and agree with
-the answers the requests got."""
+"""Yard stock is never allocated twice: an accept of a match on a lot, a dispatch (of all or
+part of a match) and an intake of the same lot race each other as concurrent HTTP requests
+(each with its own database session, so they interleave in PostgreSQL), fifty rounds per
+case on a fresh lot each time. After each round the lot's books must balance, in SQL and
+through the API (the stock, the offer and each match), and agree with the answers the
+requests got; no match is ever sent more than its quantity."""
 
 import asyncio
 import uuid
@@ -70,7 +71,7 @@ async def parties(client: httpx.AsyncClient, make_org: OrgFactory) -> Parties:
         operator=operator,
         consumer=await make_org("consumer"),
         hub_id=await _yard(client, operator),
-        shipment_id=await _shipment_from(client, await make_org("carrier")),
+        shipment_id=await _shipment_from(client, operator),
     )
 
 
@@ -211,6 +212,35 @@ async def two_dispatches(client: httpx.AsyncClient, parties: Parties) -> tuple[L
     return lot, outcome
 
 
+async def partial_dispatches_to_one_match(
+    client: httpx.AsyncClient, parties: Parties
+) -> tuple[Lot, Outcome]:
+    """10 t in the lot, 6 t of it held by an accepted match: three dispatches of 2.5 t and
+    one of 1 t to the match, and 4 t to a shipment, all at once. The match takes no more
+    than its 6 t, whatever the order: it ends fulfilled, one 2.5 t dispatch refused."""
+    lot = await _new_lot(client, parties, 10)
+    served = await _match(client, parties, lot, 6, accepted=True)
+    outcome = Outcome(taken_in=10)
+    to_match = (2.5, 2.5, 2.5, 1)
+    *answers, shipped = await asyncio.gather(
+        *(
+            _dispatch(client, parties.operator, parties.hub_id, lot.code, t, match_id=served)
+            for t in to_match
+        ),
+        _dispatch(
+            client, parties.operator, parties.hub_id, lot.code, 4, shipment_id=parties.shipment_id
+        ),
+    )
+    delivered = sum(
+        t for t, r in zip(to_match, answers, strict=True) if outcome.note("to match", r)
+    )
+    outcome.dispatched += delivered
+    if outcome.note("to shipment", shipped):
+        outcome.dispatched += 4
+    outcome.statuses[served] = "fulfilled" if delivered >= 6 - EPSILON else "accepted"
+    return lot, outcome
+
+
 async def two_accepts(client: httpx.AsyncClient, parties: Parties) -> tuple[Lot, Outcome]:
     """10 t in the lot, two matches of 6 t each accepted at once: only one can hold it."""
     lot = await _new_lot(client, parties, 10)
@@ -227,8 +257,10 @@ LOT_BOOKS = text(
     SELECT
       coalesce(sum(m.quantity_value) FILTER (WHERE m.kind = 'intake'), 0) AS taken_in,
       coalesce(sum(m.quantity_value) FILTER (WHERE m.kind = 'dispatch'), 0) AS dispatched,
-      (SELECT coalesce(sum(offer_quantity_value), 0) FROM matches
-        WHERE offer_id = o.id AND status = 'accepted') AS reserved,
+      (SELECT coalesce(sum(ma.offer_quantity_value - (
+                SELECT coalesce(sum(d.quantity_value), 0) FROM hub_movements d
+                 WHERE d.match_id = ma.id AND d.kind = 'dispatch')), 0)
+         FROM matches ma WHERE ma.offer_id = o.id AND ma.status = 'accepted') AS reserved,
       o.quantity_value AS offer_quantity,
       o.remaining_value AS offer_remaining
     FROM hub_lots l
@@ -240,7 +272,10 @@ LOT_BOOKS = text(
 )
 MATCHES_OF_OFFER = text(
     """
-    SELECT ma.id, ma.status, r.quantity_value AS request_quantity,
+    SELECT ma.id, ma.status, ma.offer_quantity_value AS quantity,
+      (SELECT coalesce(sum(quantity_value), 0) FROM hub_movements
+        WHERE match_id = ma.id AND kind = 'dispatch') AS dispatched,
+      r.quantity_value AS request_quantity,
       r.remaining_value AS request_remaining,
       (SELECT coalesce(sum(quantity_value), 0) FROM matches
         WHERE request_id = r.id AND status IN ('accepted', 'fulfilled')) AS request_allocated
@@ -297,6 +332,25 @@ async def _broken(
         if row.status != status:
             problems.append(f"match {match_id} is {row.status}, the answers say {status}")
     for row in books["matches"].values():
+        quantity, sent = float(row.quantity), float(row.dispatched)
+        if sent > quantity + EPSILON:
+            problems.append(f"match {row.id} of {quantity:g} t was dispatched {sent:g} t")
+        if row.status == "fulfilled" and abs(sent - quantity) > EPSILON:
+            problems.append(f"match {row.id} fulfilled with {sent:g} of {quantity:g} t sent")
+        if row.status == "accepted" and sent > quantity - EPSILON:
+            problems.append(f"match {row.id} still accepted with all {quantity:g} t sent")
+        seen = await client.get(f"/v1/matches/{row.id}", headers=parties.consumer.headers)
+        shown = seen.json()
+        owed = quantity - sent if row.status == "accepted" else 0.0
+        delivered = quantity if row.status == "fulfilled" else sent
+        if (
+            abs(shown["delivered"]["value"] - delivered) > EPSILON
+            or abs(shown["to_deliver"]["value"] - owed) > EPSILON
+        ):
+            problems.append(
+                f"GET match {row.id} shows delivered {shown['delivered']}, to deliver "
+                f"{shown['to_deliver']}; SQL {delivered:g} and {owed:g} t"
+            )
         expected_remaining = float(row.request_quantity) - float(row.request_allocated)
         if abs(float(row.request_remaining) - max(0.0, expected_remaining)) > EPSILON:
             problems.append(
@@ -333,6 +387,7 @@ async def _broken(
         accept_against_dispatch_to_another_match,
         accept_against_intake,
         two_dispatches,
+        partial_dispatches_to_one_match,
         two_accepts,
     ],
 )

@@ -126,7 +126,7 @@ async def test_a_lot_keeps_the_mass_per_piece_of_its_first_intake(
         lot="DOORS",
         quantity={"value": 1, "unit": "piece"},
         mass_kg=5,
-        shipment_id=await _shipment_from(client, await make_org("carrier")),
+        shipment_id=await _shipment_from(client, operator),
     )
     assert_problem(out, 422, "mass_kg", "consistent_with_lot")
 

@@ -335,6 +335,8 @@ function hubPopup(p) {
     popupTable([
       ['Free room', el('span', { class: 'free-room' }, freeRoom(p))],
       ['In stock', `${format(number(p.stock_t) ?? 0, 1)} t`],
+      // The operator publishes its stock rounded unless it chose to publish it exact.
+      p.public_stock !== 'exact' && ['Figures', el('span', { class: 'rounding' }, 'rounded to the tonne')],
     ]));
 }
 

@@ -1,5 +1,5 @@
-"""A hub's settings (its capacity, whole and per material family, and its pooling thresholds)
-and the capacity check an intake passes."""
+"""A hub's settings (its capacity, whole and per material family, its pooling thresholds, and
+what of it the open data shows) and the capacity check an intake passes."""
 
 import uuid
 from datetime import UTC, datetime
@@ -12,9 +12,16 @@ from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.access import load_hub
 from app.hubs.pooling import refresh_thresholds
 from app.hubs.repository import LotBalance, family_totals, hub_limits, lot_balances, thresholds_of
-from app.hubs.schemas import Capacity, FamilyLimit, Hub, HubSettings, PoolingThreshold
+from app.hubs.schemas import (
+    Capacity,
+    FamilyLimit,
+    Hub,
+    HubSettings,
+    PoolingThreshold,
+    PublicStock,
+)
 from app.kit.geo import Point
-from app.models import HubLimit, HubPoolingThreshold, Site
+from app.models import HubLimit, HubPoolingThreshold, HubPublication, Site
 
 _EPSILON = 1e-6
 
@@ -37,12 +44,15 @@ async def hub_view(session: AsyncSession, hub: Site) -> Hub:
         if limits
         else None
     )
+    publication = await session.get(HubPublication, hub.id)
     return Hub(
         id=hub.id,
         name=hub.name,
         kind=hub.kind,
         location=Point.model_validate(hub.location),
         capacity=capacity,
+        public=publication is not None and publication.public,
+        public_stock=PublicStock(publication.stock if publication else PublicStock.rounded),
         pooling=[
             PoolingThreshold(material=t.material, threshold_t=t.threshold_t, radius_km=t.radius_km)
             for t in thresholds
@@ -66,7 +76,8 @@ async def set_hub_settings(
     data: HubSettings,
     if_match: str | None,
 ) -> tuple[Hub, int]:
-    """Replaces the capacity and the pooling thresholds; answers the hub and its new version.
+    """Replaces the capacity, the pooling thresholds and the publication; answers the hub and
+    its new version.
     A capacity below what the hub holds already is refused: it would leave the hub over
     capacity."""
     hub = await load_hub(session, principal, hub_id, lock=True, if_match=if_match)
@@ -78,6 +89,9 @@ async def set_hub_settings(
     await session.execute(delete(HubLimit).where(HubLimit.hub_id == hub.id))
     for family, max_t, max_m3 in _limits(data.capacity):
         session.add(HubLimit(hub_id=hub.id, material=family, max_t=max_t, max_m3=max_m3))
+    publication = await session.get(HubPublication, hub.id) or HubPublication(hub_id=hub.id)
+    publication.public, publication.stock = data.public, data.public_stock.value
+    session.add(publication)
     kept = {t.material: t for t in await thresholds_of(session, hub.id)}
     wanted = {p.material: p for p in data.pooling}
     for material, old in kept.items():

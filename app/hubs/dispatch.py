@@ -1,5 +1,5 @@
-"""A dispatch: material that leaves a lot, for an accepted match on the lot's offer or for a
-shipment that collects at the hub."""
+"""A dispatch: material that leaves a lot, for an accepted match on the lot's offer (all that
+is left of it, or a part) or for a shipment of the operator's own that collects at the hub."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -7,7 +7,7 @@ from app.auth import Principal
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
-from app.hubs.repository import lot_by_code, shipment_collecting_at
+from app.hubs.repository import lot_by_code, match_deliveries, own_shipment_collecting_at
 from app.hubs.schemas import MovementCreate
 from app.hubs.stock import lot_balance
 from app.kit.field_checks import FieldChecks
@@ -50,38 +50,61 @@ async def dispatch(
             raise ValidationFailed.field(
                 "match_id", "match_of_lot", f"No match on lot {lot.code}'s offer {lot.offer_id}."
             )
-    elif data.shipment_id is not None and not await shipment_collecting_at(
-        session, hub.id, data.shipment_id, PICKUP_AT_HUB_M
+    elif data.shipment_id is not None and not await own_shipment_collecting_at(
+        session, hub, data.shipment_id, PICKUP_AT_HUB_M
     ):
+        # Another organization's shipment is answered as an unknown one: a dispatch would
+        # pin it (its owner could no longer delete it), and its existence is not ours to tell.
         raise ValidationFailed.field(
             "shipment_id",
             "shipment_from_hub",
-            f"No shipment {data.shipment_id} collecting within {PICKUP_AT_HUB_M} m of this hub.",
+            f"No shipment {data.shipment_id} of yours collecting within {PICKUP_AT_HUB_M} m "
+            "of this hub.",
         )
     await lock_in_order(session, offers=[lot.offer_id], matches=[data.match_id])
+    quantity = data.quantity.value
+    completes_match = False
     if match is not None:
         await session.refresh(match)
+        completes_match = await _check_match_takes(session, match, lot, quantity)
     balance = await lot_balance(session, lot)
-    quantity = data.quantity.value
     if quantity > balance.stock + _EPSILON:
         raise Conflict(
             f"Lot {lot.code} holds {balance.stock:g} {lot.unit}; the dispatch is {quantity:g}. "
             "Nothing was recorded.",
             stock=balance.stock,
         )
-    free = balance.available
-    if match is not None:
-        if match.status != "accepted":
-            raise Conflict(f"This match is {match.status}: only an accepted match is served.")
-        # The match's own reservation is there for it; what others hold is not.
-        free = balance.available + match.offer_quantity_value
-        fulfil(match)
-    if quantity > free + _EPSILON:
+    # What a match still holds is there for it (it took no more than that); what accepted
+    # matches hold is not for a shipment.
+    if match is None and quantity > balance.available + _EPSILON:
         raise Conflict(
-            f"Only {free:g} {lot.unit} of lot {lot.code} are free; accepted matches hold "
-            f"{balance.reserved:g}. Nothing was recorded.",
-            available=free,
+            f"Only {balance.available:g} {lot.unit} of lot {lot.code} are free; accepted matches "
+            f"hold {balance.reserved:g}. Nothing was recorded.",
+            available=balance.available,
         )
+    if completes_match:
+        assert match is not None
+        fulfil(match)
     measures = movement_measures(data, lot, None)
     movement = await add_movement(session, principal, lot, data, measures, data.match_id)
     return movement, lot
+
+
+async def _check_match_takes(
+    session: AsyncSession, match: Match, lot: HubLot, quantity: float
+) -> bool:
+    """Refuses a dispatch to a match that is not accepted, or larger than what is left of it
+    to deliver; answers whether the dispatch completes the match. The caller holds the
+    match's lock."""
+    if match.status != "accepted":
+        raise Conflict(f"This match is {match.status}: only an accepted match is served.")
+    delivered = (await match_deliveries(session, [match.id]))[match.id].delivered
+    left = round(match.offer_quantity_value - delivered, 3)
+    if quantity > left + _EPSILON:
+        raise Conflict(
+            f"This match takes {match.offer_quantity_value:g} {lot.unit}, of which "
+            f"{delivered:g} were dispatched: {left:g} are left to deliver; the dispatch is "
+            f"{quantity:g}. Nothing was recorded.",
+            to_deliver=left,
+        )
+    return quantity >= left - _EPSILON

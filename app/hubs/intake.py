@@ -13,6 +13,7 @@ from app.hubs.repository import (
     lot_balances,
     lot_by_code,
     lot_of_offer,
+    match_deliveries,
     matches_for_buyer,
 )
 from app.hubs.schemas import MovementCreate
@@ -44,19 +45,20 @@ async def take_in(
     lot = await lot_by_code(session, hub.id, data.lot) if data.lot else None
     source: Offer | None = None
     match: Match | None = None
+    completes_match = False
     if data.offer_id is not None:
-        source, match = await _match_delivering(session, principal, data.offer_id, lot)
+        source = await session.get(Offer, data.offer_id)
+        if source is None:
+            raise ValidationFailed.field("offer_id", "known_offer", f"No offer {data.offer_id}.")
         if data.quantity.unit.value != source.quantity_unit:
             raise ValidationFailed.field(
                 "quantity.unit",
                 "same_as_offer",
                 f"The offer counts in {source.quantity_unit}; give the intake in that unit.",
             )
-        if data.quantity.value > match.offer_quantity_value + _EPSILON:
-            raise Conflict(
-                f"Your match reserved {match.offer_quantity_value:g} {source.quantity_unit} "
-                f"of this offer; the intake is {data.quantity.value:g}. Nothing was recorded."
-            )
+        match, completes_match = await _match_delivering(
+            session, principal, source, lot, data.quantity.value
+        )
     else:
         await lock_in_order(session, offers=[lot.offer_id if lot else None])
     material = data.material or (source.material if source else None)
@@ -105,7 +107,7 @@ async def take_in(
         lot = await _new_lot(session, principal, hub, data, material, condition)
         lot.mass_per_unit_kg = mass_kg / data.quantity.value if mass_kg else None
         lot.volume_per_unit_m3 = volume_m3 / data.quantity.value if volume_m3 else None
-    if match is not None and match.status == "accepted":
+    if match is not None and completes_match:
         fulfil(match)
     movement = await add_movement(
         session, principal, lot, data, (mass_kg, volume_m3), match.id if match else None
@@ -114,36 +116,72 @@ async def take_in(
 
 
 async def _match_delivering(
-    session: AsyncSession, principal: Principal, offer_id: uuid.UUID, lot: HubLot | None
-) -> tuple[Offer, Match]:
-    """The offer and the operator's oldest match that brings its material to the yard, locked.
+    session: AsyncSession,
+    principal: Principal,
+    offer: Offer,
+    lot: HubLot | None,
+    quantity: float,
+) -> tuple[Match, bool]:
+    """The operator's oldest match that brings this much of the offer's material to the yard,
+    locked, and whether the intake completes it.
 
     The supplier's material is only the yard's to take in once a match of the yard's own
-    request reserved it. From a company's offer, that is an accepted match, which the intake
-    fulfils. From another hub's lot, the match is the other hub's to fulfil, by recording the
-    dispatch: the intake takes in a match its dispatch fulfilled, once, and leaves the match
-    as it is."""
-    offer = await session.get(Offer, offer_id)
-    if offer is None:
-        raise ValidationFailed.field("offer_id", "known_offer", f"No offer {offer_id}.")
+    request reserved it. From a company's offer, that is an accepted match, which the yard's
+    intakes deliver: each takes at most what is left of it, and the one that reaches its
+    quantity fulfils it. From another hub's lot, the match is the other hub's to deliver, by
+    recording its dispatches: the intakes take in what those dispatched, and no more, and
+    leave the match as it is."""
     from_hub = await lot_of_offer(session, offer.id)
-    wanted = "fulfilled" if from_hub is not None else "accepted"
-    for match_id in await matches_for_buyer(session, offer.id, principal.organization_id, wanted):
-        await lock_in_order(session, offers=[lot.offer_id if lot else None], matches=[match_id])
-        match = await session.get_one(Match, match_id, populate_existing=True)
-        if match.status == wanted:
-            return offer, match
+    statuses = ("accepted", "fulfilled") if from_hub is not None else ("accepted",)
+    found = await matches_for_buyer(session, offer.id, principal.organization_id, statuses)
+    waiting = [m for m, left in (await _left_to_take_in(session, found, from_hub)).items() if left]
+    # Read again under the locks: what is left of each is what the intake may take.
+    await lock_in_order(session, offers=[lot.offer_id if lot else None], matches=waiting)
+    left_of = await _left_to_take_in(session, waiting, from_hub)
+    for match_id, left in left_of.items():
+        if quantity <= left + _EPSILON:
+            match = await session.get_one(Match, match_id)
+            return match, from_hub is None and quantity >= left - _EPSILON
+    most = max([0.0, *left_of.values()])
+    if most > _EPSILON:
+        raise Conflict(
+            f"Your matches on this offer have at most {most:g} {offer.quantity_unit} left to "
+            f"take in; the intake is {quantity:g}. Nothing was recorded.",
+            left_to_take_in=round(most, 3),
+        )
     if from_hub is not None:
         raise Conflict(
-            f"This offer shows a lot of another hub; its operator records the dispatch of "
+            f"This offer shows a lot of another hub; its operator records the dispatches of "
             f"your accepted match (POST /v1/hubs/{from_hub.hub_id}/movements with its "
-            "match_id), and then you take it in. No dispatched match of yours on it waits "
-            "to be taken in."
+            "match_id), and then you take in what they sent. Nothing dispatched to a match of "
+            "yours on it waits to be taken in."
         )
     raise Conflict(
-        "You hold no accepted match on this offer. Propose one from a request of yours "
-        "and have both sides accept it: then its quantity is reserved for your yard."
+        "You hold no accepted match on this offer with anything left to take in. Propose one "
+        "from a request of yours and have both sides accept it: then its quantity is reserved "
+        "for your yard."
     )
+
+
+async def _left_to_take_in(
+    session: AsyncSession, match_ids: list[uuid.UUID], from_hub: HubLot | None
+) -> dict[uuid.UUID, float]:
+    """What each match has left for the buyer to take in (0 when nothing), in the order
+    given: from a company's offer, while the match is accepted, its quantity less the
+    intakes; from a hub's lot, what the hub's dispatches sent less the intakes."""
+    deliveries = await match_deliveries(session, match_ids)
+    left_of = {}
+    for match_id in match_ids:
+        match = await session.get_one(Match, match_id, populate_existing=True)
+        moved = deliveries[match_id]
+        if from_hub is not None:
+            left = moved.dispatched - moved.taken_in
+        elif match.status == "accepted":
+            left = match.offer_quantity_value - moved.taken_in
+        else:
+            left = 0.0
+        left_of[match_id] = round(left, 3) if left > _EPSILON else 0.0
+    return left_of
 
 
 async def _new_lot(

@@ -1,6 +1,7 @@
 """The queries of the hubs domain. Stock is always summed from the movements."""
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +71,25 @@ async def lot_balances(
         .group_by(HubMovement.lot_id)
         .subquery()
     )
+    # An accepted match holds what it takes from the offer less what was dispatched to it.
+    dispatched = (
+        select(HubMovement.match_id, func.sum(HubMovement.quantity_value).label("dispatched"))
+        .where(HubMovement.kind == "dispatch", HubMovement.hub_id == hub_id)
+        .group_by(HubMovement.match_id)
+        .subquery()
+    )
     held = (
-        select(Match.offer_id, func.sum(Match.offer_quantity_value).label("reserved"))
-        .where(Match.status == "accepted")
+        select(
+            Match.offer_id,
+            func.sum(Match.offer_quantity_value - func.coalesce(dispatched.c.dispatched, 0)).label(
+                "reserved"
+            ),
+        )
+        .outerjoin(dispatched, dispatched.c.match_id == Match.id)
+        .where(
+            Match.status == "accepted",
+            Match.offer_id.in_(select(HubLot.offer_id).where(HubLot.hub_id == hub_id)),
+        )
         .group_by(Match.offer_id)
         .subquery()
     )
@@ -185,19 +202,23 @@ async def hubs_pooling_near(session: AsyncSession, offer: Offer) -> list[uuid.UU
     return list((await session.scalars(query)).all())
 
 
-async def shipment_collecting_at(
-    session: AsyncSession, hub_id: uuid.UUID, shipment_id: uuid.UUID, within_m: float
+async def own_shipment_collecting_at(
+    session: AsyncSession, hub: Site, shipment_id: uuid.UUID, within_m: float
 ) -> bool:
-    """Whether the shipment (another organization's, a carrier's, perhaps) collects within
-    `within_m` of the hub."""
-    hub_location = select(Site.location).where(Site.id == hub_id).scalar_subquery()
+    """Whether the shipment is one of the hub's organization's and collects within
+    `within_m` of the hub. It is then held (FOR KEY SHARE) until the transaction ends, so
+    that a delete of it waits for the dispatch that names it, and then answers 409."""
+    hub_location = select(Site.location).where(Site.id == hub.id).scalar_subquery()
     found = await session.scalar(
-        select(ShipmentRow.id).where(
+        select(ShipmentRow.id)
+        .where(
             ShipmentRow.id == shipment_id,
+            ShipmentRow.organization_id == hub.organization_id,
             func.ST_DWithin(
                 geography(ShipmentRow.pickup_location), geography(hub_location), within_m
             ),
         )
+        .with_for_update(read=True, key_share=True)
     )
     return found is not None
 
@@ -228,22 +249,72 @@ def movements_with_stock_after(hub_id: uuid.UUID) -> Select[Any]:
 MOVEMENTS_ORDER = newest_first(HubMovement)
 
 
-async def matches_for_buyer(
-    session: AsyncSession, offer_id: uuid.UUID, buyer_id: uuid.UUID, status: str
-) -> list[uuid.UUID]:
-    """The matches of this status between an offer and the buyer's requests that no intake
-    took in yet, oldest first."""
-    taken_in = select(HubMovement.id).where(
-        HubMovement.match_id == Match.id, HubMovement.kind == "intake"
+@dataclass(frozen=True)
+class MatchDeliveries:
+    """What the yards' movements moved of a match, in its offer's unit."""
+
+    # Whether the match takes from a hub's lot (its offer shows one).
+    from_lot: bool
+    # Sent by the selling yard's dispatches, and taken in by the buying yard's intakes.
+    dispatched: float
+    taken_in: float
+
+    @property
+    def delivered(self) -> float:
+        """What left the seller for the buyer: the dispatches of a lot, or the intakes from
+        a company's offer (the yard takes it from the company's site)."""
+        return self.dispatched if self.from_lot else self.taken_in
+
+
+async def match_deliveries(
+    session: AsyncSession, match_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, MatchDeliveries]:
+    """The deliveries of each of these matches (none moved: zeros)."""
+    if not match_ids:
+        return {}
+    sums = (
+        select(
+            HubMovement.match_id,
+            func.sum(HubMovement.quantity_value)
+            .filter(HubMovement.kind == "dispatch")
+            .label("dispatched"),
+            func.sum(HubMovement.quantity_value)
+            .filter(HubMovement.kind == "intake")
+            .label("taken_in"),
+        )
+        .where(HubMovement.match_id.in_(match_ids))
+        .group_by(HubMovement.match_id)
+        .subquery()
     )
+    from_lot = select(HubLot.id).where(HubLot.offer_id == Match.offer_id).exists()
+    rows = await session.execute(
+        select(
+            Match.id,
+            from_lot,
+            func.coalesce(sums.c.dispatched, 0),
+            func.coalesce(sums.c.taken_in, 0),
+        )
+        .outerjoin(sums, sums.c.match_id == Match.id)
+        .where(Match.id.in_(match_ids))
+    )
+    return {
+        match_id: MatchDeliveries(bool(lot), float(dispatched), float(taken_in))
+        for match_id, lot, dispatched, taken_in in rows
+    }
+
+
+async def matches_for_buyer(
+    session: AsyncSession, offer_id: uuid.UUID, buyer_id: uuid.UUID, statuses: tuple[str, ...]
+) -> list[uuid.UUID]:
+    """The matches in these statuses between an offer and the buyer's requests, oldest
+    first."""
     query = (
         select(Match.id)
         .join(MaterialRequest, MaterialRequest.id == Match.request_id)
         .where(
             Match.offer_id == offer_id,
-            Match.status == status,
+            Match.status.in_(statuses),
             MaterialRequest.organization_id == buyer_id,
-            ~taken_in.exists(),
         )
         .order_by(Match.created_at, Match.id)
     )

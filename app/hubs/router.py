@@ -43,9 +43,9 @@ def _hub_problems(*statuses: int, says: dict[int, str] | None = None) -> dict[in
 
 @router.get(
     "/{hub_id}",
-    summary="One of your yards or hubs, with its capacity and thresholds",
-    description="A site of yours of kind yard or hub (role hub_operator), with the capacity "
-    "and pooling thresholds you set, and its `ETag` for `If-Match` on PUT.",
+    summary="One of your yards or hubs, with its capacity, thresholds and publication",
+    description="A site of yours of kind yard or hub (role hub_operator), with the capacity, "
+    "pooling thresholds and publication you set, and its `ETag` for `If-Match` on PUT.",
     responses=_hub_problems(),
 )
 async def read_hub(
@@ -58,11 +58,13 @@ async def read_hub(
 
 @router.put(
     "/{hub_id}",
-    summary="Set a hub's capacity and pooling thresholds",
-    description="Replaces both (role hub_operator). With `If-Match` (the ETag of GET "
-    "/v1/hubs/{id}), a hub changed since that read answers 412 and nothing is changed. A "
-    "capacity below what the hub holds already answers 409. Answers the hub and its new "
-    "`ETag`.",
+    summary="Set a hub's capacity, pooling thresholds and publication",
+    description="Replaces them all (role hub_operator). `public: true` puts the hub in the "
+    "open data (`ogc.hubs`, the map) with its stock and free room rounded to the tonne and "
+    "the m3, or exact with `public_stock: exact`; left out, the hub is private. With "
+    "`If-Match` (the ETag of GET /v1/hubs/{id}), a hub changed since that read answers 412 "
+    "and nothing is changed. A capacity below what the hub holds already answers 409. "
+    "Answers the hub and its new `ETag`.",
     responses=_hub_problems(
         400,
         412,
@@ -90,16 +92,18 @@ async def set_hub(
     summary="Record an intake or a dispatch",
     description="Movements are append-only; the stock is their sum (role hub_operator). An "
     "intake comes from your accepted match on an offer, or from a walk-in supplier; a "
-    "dispatch goes to an accepted match on the lot's offer, or to a shipment collecting at the "
-    "hub. A dispatch larger than the lot's stock or its free part, an intake over a capacity, "
-    "or a match in another state answers 409 and records nothing. Answers 201 with the "
-    "movement and its `Location`.",
+    "dispatch goes to an accepted match on the lot's offer (all that is left of it, or a "
+    "part: the match is fulfilled when its dispatches reach its quantity), or to a shipment "
+    "of yours collecting at the hub (422 `shipment_from_hub` for any other). A dispatch "
+    "larger than the lot's stock, its free part or what is left of its match, an intake "
+    "over a capacity or over what is left of its match, or a match in another state answers "
+    "409 and records nothing. Answers 201 with the movement and its `Location`.",
     responses=_hub_problems(
         *WRITE,
         says={
-            409: f"{_NOT_A_HUB}; or the movement would take more than the lot holds or put "
-            "more than the capacity, or its match is not in a state it serves; or an "
-            "Idempotency-Key reused with another body"
+            409: f"{_NOT_A_HUB}; or the movement would take more than the lot holds, put "
+            "more than the capacity or move more than is left of its match, or its match is "
+            "not in a state it serves; or an Idempotency-Key reused with another body"
         },
     ),
 )

@@ -88,8 +88,24 @@ class PoolingThreshold(InputModel):
     )
 
 
+class PublicStock(StrEnum):
+    rounded = "rounded"
+    exact = "exact"
+
+
 class HubSettings(InputModel):
     capacity: Capacity | None = Field(default=None, description="No capacity: no limit.")
+    public: bool = Field(
+        default=False,
+        description="Whether the open data (the map, `ogc.hubs`) shows this hub: its name, "
+        "kind, place, capacity, stock and free room. False by default: a hub is private "
+        "until its operator publishes it.",
+    )
+    public_stock: PublicStock = Field(
+        default=PublicStock.rounded,
+        description="How a public hub's stock and free room are shown: `rounded` to the tonne "
+        "and the cubic metre (the default), or `exact`, to three decimals.",
+    )
     pooling: list[PoolingThreshold] = Field(
         default_factory=list,
         max_length=100,
@@ -118,7 +134,8 @@ class MovementKind(StrEnum):
 class MovementCreate(InputModel):
     """An intake adds to a lot (a new one when `lot` is new or left out); a dispatch takes from
     one. An intake comes from an offer (through your accepted match on it) or a walk-in
-    supplier; a dispatch goes to an accepted match on the lot's offer or to a shipment."""
+    supplier; a dispatch goes to an accepted match on the lot's offer (all that is left of it,
+    or a part) or to a shipment of yours."""
 
     kind: MovementKind = Field(description="intake (into the hub) or dispatch (out of it).")
     lot: str | None = Field(
@@ -155,10 +172,14 @@ class MovementCreate(InputModel):
         default=None, min_length=1, max_length=200, description="Intake: who brought it."
     )
     match_id: uuid.UUID | None = Field(
-        default=None, description="Dispatch: the accepted match on the lot's offer it serves."
+        default=None,
+        description="Dispatch: the accepted match on the lot's offer it serves, with at most "
+        "what is left of it to deliver; the dispatch that reaches its quantity fulfils it.",
     )
     shipment_id: uuid.UUID | None = Field(
-        default=None, description="Dispatch: the shipment that takes it away."
+        default=None,
+        description="Dispatch: the shipment that takes it away, one of your organization's "
+        "collecting within 150 m of the hub.",
     )
     note: str | None = Field(
         default=None, max_length=2000, description="Free text, at most 2000 characters."
@@ -178,7 +199,8 @@ class Movement(BaseModel):
     offer_id: uuid.UUID | None = Field(description="Intake: the offer it came from.")
     walk_in: str | None = Field(description="Intake: who brought it, for a walk-in supplier.")
     match_id: uuid.UUID | None = Field(
-        description="The match it served: fulfilled by a dispatch, or taken in by an intake."
+        description="The match it served: delivered (in part or in full) by a dispatch, or "
+        "taken in by an intake."
     )
     shipment_id: uuid.UUID | None = Field(description="Dispatch: the shipment that took it.")
     note: str | None = Field(description="Your note.")

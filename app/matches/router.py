@@ -2,6 +2,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
 from app.dependencies import Session
@@ -10,7 +11,8 @@ from app.kit.etag import IfMatch, set_etag
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
 from app.matches import service
-from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus, match_view
+from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus
+from app.matches.views import match_views, one_match_view
 from app.models import Match as MatchRow
 from app.shipments.schemas import MatchShipmentCreate, Shipment
 from app.shipments.service import shipment_from_match, shipment_view
@@ -19,9 +21,9 @@ router = APIRouter(prefix="/v1/matches", tags=["matching"])
 _NO_MATCH = {404: "No match with this id that your organization stands on a side of."}
 
 
-def _answer(response: Response, row: MatchRow) -> Match:
+async def _answer(session: AsyncSession, response: Response, row: MatchRow) -> Match:
     set_etag(response, row.version)
-    return match_view(row)
+    return await one_match_view(session, row)
 
 
 @router.post(
@@ -54,7 +56,7 @@ async def propose_match(
 ) -> Match:
     row = await service.propose_match(session, principal, data)
     response.headers["Location"] = f"/v1/matches/{row.id}"
-    return _answer(response, row)
+    return await _answer(session, response, row)
 
 
 @router.get(
@@ -80,7 +82,8 @@ async def list_matches(
 ) -> MatchPage:
     rows = await service.list_matches(session, principal, page, status, offer_id, request_id)
     return MatchPage(
-        items=[match_view(r) for r in rows], links=page_links(request, page, rows, creation_key)
+        items=await match_views(session, rows),
+        links=page_links(request, page, rows, creation_key),
     )
 
 
@@ -94,7 +97,7 @@ async def list_matches(
 async def read_match(
     match_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Match:
-    return _answer(response, await service.get_match(session, principal, match_id))
+    return await _answer(session, response, await service.get_match(session, principal, match_id))
 
 
 @router.post(
@@ -123,7 +126,9 @@ async def accept_match(
     response: Response,
     if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.accept_match(session, principal, match_id, if_match))
+    return await _answer(
+        session, response, await service.accept_match(session, principal, match_id, if_match)
+    )
 
 
 @router.post(
@@ -150,23 +155,26 @@ async def reject_match(
     response: Response,
     if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.reject_match(session, principal, match_id, if_match))
+    return await _answer(
+        session, response, await service.reject_match(session, principal, match_id, if_match)
+    )
 
 
 @router.post(
     "/{match_id}/fulfil",
     dependencies=[IdempotencyKey],
     summary="Record that the material of an accepted match changed hands (either side)",
-    description="Marks an accepted match `fulfilled`. A match that is not accepted, or that a "
-    "yard's dispatch serves (the dispatch fulfils it), answers 409.",
+    description="Marks an accepted match `fulfilled`. A match that is not accepted, one that "
+    "takes from a yard's lot (its dispatches fulfil it), or one a yard's intakes have begun "
+    "to take in (they fulfil it) answers 409.",
     responses=problems(
         *AUTHENTICATED,
         412,
         422,
         says={
             **_NO_MATCH,
-            409: "The match is not accepted, or a yard's dispatch fulfils it; or an "
-            "Idempotency-Key reused with another request.",
+            409: "The match is not accepted, or a yard's dispatches or intakes fulfil it; or "
+            "an Idempotency-Key reused with another request.",
         },
     ),
 )
@@ -177,7 +185,9 @@ async def fulfil_match(
     response: Response,
     if_match: IfMatch = None,
 ) -> Match:
-    return _answer(response, await service.fulfil_match(session, principal, match_id, if_match))
+    return await _answer(
+        session, response, await service.fulfil_match(session, principal, match_id, if_match)
+    )
 
 
 @router.post(

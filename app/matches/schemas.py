@@ -58,6 +58,15 @@ class Match(BaseModel):
         description="How `distance_m` was measured."
     )
     score: MatchScore = Field(description="The score it was proposed with.")
+    delivered: StoredQuantity = Field(
+        description="What was delivered of `offer_quantity`, in the offer's unit: the "
+        "dispatches of the yard whose lot it takes from, or the intakes of the yard that "
+        "bought it from a company's offer; all of it once fulfilled."
+    )
+    to_deliver: StoredQuantity = Field(
+        description="What is left to deliver, still reserved on the offer: `offer_quantity` "
+        "less `delivered` while the match is accepted; 0 otherwise."
+    )
     status: MatchStatus = Field(
         description="proposed (waiting for both sides), accepted (by both: the quantity is "
         "reserved), rejected, expired (a term changed, or the window passed) or fulfilled "
@@ -73,10 +82,17 @@ class Match(BaseModel):
     updated_at: datetime = Field(description="When it last changed.")
 
 
-def match_view(row: MatchRow) -> Match:
+def match_view(row: MatchRow, delivered_by_movements: float) -> Match:
+    """The match as its sides read it; `delivered_by_movements` is what yards' movements
+    delivered of it (see app/matches/views.py)."""
     data = {name: getattr(row, name) for name in Match.model_fields if hasattr(row, name)}
     data["quantity"] = {"value": row.quantity_value, "unit": row.quantity_unit}
     data["offer_quantity"] = {"value": row.offer_quantity_value, "unit": row.offer_quantity_unit}
+    whole = row.offer_quantity_value
+    delivered = whole if row.status == MatchStatus.fulfilled.value else delivered_by_movements
+    to_deliver = whole - delivered if row.status == MatchStatus.accepted.value else 0.0
+    data["delivered"] = {"value": round(delivered, 3), "unit": row.offer_quantity_unit}
+    data["to_deliver"] = {"value": round(max(0.0, to_deliver), 3), "unit": row.offer_quantity_unit}
     return Match.model_validate(data)
 
 

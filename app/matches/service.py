@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.candidates.service import pair_from_row
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.hubs.repository import lot_of_offer
+from app.hubs.repository import lot_of_offer, match_deliveries
 from app.hubs.stock import lot_balance, sync_lot_offer
 from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
@@ -309,7 +309,16 @@ async def fulfil_match(
     if await lot_of_offer(session, match.offer_id) is not None:
         raise Conflict(
             "This match takes from a hub lot: the hub operator fulfils it by recording the "
-            "dispatch (POST /v1/hubs/{id}/movements with this match_id)."
+            "dispatches (POST /v1/hubs/{id}/movements with this match_id)."
+        )
+    taken_in = (await match_deliveries(session, [match.id]))[match.id].taken_in
+    if taken_in > 0:
+        # The yard's intakes deliver it: by hand, the rest would be fulfilled unseen.
+        raise Conflict(
+            f"A yard took in {taken_in:g} {match.offer_quantity_unit} of this match: its "
+            f"intakes deliver it, and the one that takes in the "
+            f"{round(match.offer_quantity_value - taken_in, 3):g} left fulfils it.",
+            delivered=taken_in,
         )
     fulfil(match)
     await session.commit()

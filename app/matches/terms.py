@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.matches.schemas import MatchStatus, match_view
+from app.matches.schemas import MatchStatus
+from app.matches.views import one_match_view
 from app.models import Match, MaterialRequest, Offer
 from app.webhooks.service import emit
 
@@ -72,7 +73,7 @@ async def announce(
         session,
         set(organization_ids),
         event_type,
-        {"match": match_view(match).model_dump(mode="json"), **details},
+        {"match": (await one_match_view(session, match)).model_dump(mode="json"), **details},
         # Each step (proposed, accepted, rejected, expired) happens to a match once at most.
         fact=(match.id,),
     )

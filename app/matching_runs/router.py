@@ -8,10 +8,11 @@ from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.matches.schemas import match_view
+from app.matches.schemas import Match as MatchView
+from app.matches.views import match_views
 from app.matching_runs import service
 from app.matching_runs.schemas import Run, RunCreate, RunPage, RunStatus, RunSummary
-from app.models import Match, MatchingRun
+from app.models import MatchingRun
 
 router = APIRouter(prefix="/v1/matching/runs", tags=["matching"])
 _NO_RUN = {404: "No matching run of your organization with this id."}
@@ -21,10 +22,8 @@ def _summary(run: MatchingRun) -> RunSummary:
     return RunSummary.model_validate(run, from_attributes=True)
 
 
-def _run(run: MatchingRun, matches: list[Match]) -> Run:
-    return Run.model_validate(
-        {**_summary(run).model_dump(), "matches": [match_view(m) for m in matches]}
-    )
+def _run(run: MatchingRun, matches: list[MatchView]) -> Run:
+    return Run.model_validate({**_summary(run).model_dump(), "matches": matches})
 
 
 @router.post(
@@ -84,4 +83,4 @@ async def list_runs(
 )
 async def read_run(run_id: uuid.UUID, principal: CurrentPrincipal, session: Session) -> Run:
     run, matches = await service.get_run(session, principal, run_id)
-    return _run(run, matches)
+    return _run(run, await match_views(session, matches))
