@@ -333,6 +333,17 @@ async def _open_hubs(client: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     return {f["id"]: f["properties"] for f in answer.json()["features"]}
 
 
+async def _open_offer_ids(client: httpx.AsyncClient) -> set[str]:
+    """The offers of the open data around PUBLISHED."""
+    lon, lat = PUBLISHED
+    answer = await client.get(
+        "/ogc/collections/ogc.offers/items",
+        params={"bbox": f"{lon - 0.01},{lat - 0.01},{lon + 0.01},{lat + 0.01}", "limit": 1000},
+    )
+    assert answer.status_code == 200, answer.text
+    return {f["id"] for f in answer.json()["features"]}
+
+
 async def _stocked_hub(client: httpx.AsyncClient, owner: Org, kind: str = "yard") -> str:
     """A hub at PUBLISHED with 10 t and 20 m3 of capacity and 3.4 t, 2.6 m3 in stock."""
     site = await client.post(
@@ -369,8 +380,12 @@ async def test_the_open_data_shows_a_hub_only_as_its_operator_publishes_it(
     client: httpx.AsyncClient, operator: Org, make_org: OrgFactory, app: FastAPI
 ) -> None:
     hub_id = await _stocked_hub(client, operator)
-    # Private until published.
+    stock = await client.get(f"/v1/hubs/{hub_id}/stock", headers=operator.headers)
+    [lot_offer] = [lot["offer_id"] for lot in stock.json()["lots"]]
+    # Private until published; its lot, on the market for the organizations, is not open data
+    # either: at the hub's point, it would place it.
     assert hub_id not in await _open_hubs(client)
+    assert lot_offer not in await _open_offer_ids(client)
 
     await _publish(client, operator, hub_id, public=True)
     rounded = (await _open_hubs(client))[hub_id]
@@ -379,16 +394,20 @@ async def test_the_open_data_shows_a_hub_only_as_its_operator_publishes_it(
     assert (rounded["stock_t"], rounded["stock_m3"]) == (3, 3)
     assert (rounded["capacity_t"], rounded["free_t"]) == (10, 7)
     assert (rounded["capacity_m3"], rounded["free_m3"]) == (20, 17)
+    # Its lot's exact quantity would give the exact stock away.
+    assert lot_offer not in await _open_offer_ids(client)
 
     await _publish(client, operator, hub_id, public=True, public_stock="exact")
     exact = (await _open_hubs(client))[hub_id]
     assert exact["public_stock"] == "exact"
     assert (exact["stock_t"], exact["stock_m3"]) == (3.4, 2.6)
     assert (exact["free_t"], exact["free_m3"]) == (6.6, 17.4)
+    assert lot_offer in await _open_offer_ids(client)
 
     # Withdrawn by a PUT that leaves it out: a hub's settings are replaced whole.
     await _publish(client, operator, hub_id)
     assert hub_id not in await _open_hubs(client)
+    assert lot_offer not in await _open_offer_ids(client)
 
     # A yard of an organization that is no hub operator is never open data, even marked
     # public in the database.
