@@ -1,6 +1,7 @@
 """Health, readiness, auth and organizations, materials, errors."""
 
 import hashlib
+import json
 import os
 import stat
 import subprocess
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from app.cli import save_demo_keys
+from app.database_roles import OWNER, read_password_file, write_password_file
 from app.settings import PROJECT_ROOT
 from tests.conftest import ADMIN_TOKEN, OrgFactory, assert_problem, connect_raw
 
@@ -173,3 +176,27 @@ def test_the_admin_token_is_made_once_for_its_owner_alone(tmp_path: Path) -> Non
     first = printed()
     assert len(first) >= 40 and printed() == first
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+
+def test_files_of_secrets_are_their_owners_alone_from_the_start(tmp_path: Path) -> None:
+    """The demo keys and the roles' password file: made or rewritten 0600 whatever the umask
+    and whatever mode the file had, written whole (never a moment readable by others)."""
+    keys = tmp_path / "demo-keys.json"
+    keys.write_text("{}")
+    keys.chmod(0o644)  # a file of an earlier version, readable by others
+    readable_inode = keys.stat().st_ino
+    pgpass = tmp_path / "pgpass"
+    previous = os.umask(0)
+    try:
+        save_demo_keys(keys, {"org": {"name": "Recy-K", "api_key": "bk_secret"}})
+        write_password_file(pgpass, "127.0.0.1", {OWNER: "a:b\\c"})
+    finally:
+        os.umask(previous)
+    for secret in (keys, pgpass):
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600, secret
+    # The keys went into a new file, made 0600, never into the one others could read.
+    assert keys.stat().st_ino != readable_inode
+    assert json.loads(keys.read_text())["org"]["api_key"] == "bk_secret"
+    assert read_password_file(pgpass) == {OWNER: "a:b\\c"}
+    # Nothing half written is left beside them.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo-keys.json", "pgpass"]
