@@ -97,6 +97,13 @@ def server_url() -> Iterator[str]:
         remove_cluster(TEST_CLUSTER)
 
 
+def superuser_url(cluster: Path, printed: str) -> str:
+    """The superuser's URL of a cluster pg.sh started (`printed`, with no password), with the
+    password the cluster keeps: for a cluster of a test's own beside the suite's."""
+    password = (cluster.resolve() / "password").read_text().strip()
+    return make_url(printed).set(password=password).render_as_string(hide_password=False)
+
+
 def migrate(database_url: str, revision: str = "head", command: str = "upgrade") -> None:
     subprocess.run(
         [sys.executable, "-m", "alembic", command, revision],

@@ -56,7 +56,9 @@ async def _calls(client: httpx.AsyncClient, make_org: OrgFactory) -> dict[str, C
     offer = await _offer(client, supplier, 12)
     request = await _request(client, consumer, 4)
     proposed = (await _propose(client, consumer, offer, request, 2)).json()["id"]
-    accepted = (await _propose(client, consumer, offer, request, 2)).json()["id"]
+    # One proposal waits per pair: the accepted match is another request's.
+    other_request = await _request(client, consumer, 4)
+    accepted = (await _propose(client, consumer, offer, other_request, 2)).json()["id"]
     for side in (consumer, supplier):
         answer = await client.post(f"/v1/matches/{accepted}/accept", headers=side.headers)
         assert answer.status_code == 200, answer.text

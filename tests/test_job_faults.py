@@ -15,7 +15,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from app.main import create_app
 from app.matching_runs.service import RUN_MATCHING
@@ -34,6 +33,7 @@ from tests.conftest import (
     answer_trickling,
     assert_problem,
     connect_raw,
+    create_database,
     create_org,
     load_reference,
     migrate,
@@ -44,6 +44,7 @@ from tests.conftest import (
     request_body,
     settings_for,
     subscribe,
+    superuser_url,
 )
 from tests.worker_processes import WorkerProcess, eventually
 
@@ -80,8 +81,8 @@ def _pg(*args: str) -> str:
 async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faults]:
     subprocess.run([PG, "stop", str(CLUSTER)], check=False)
     remove_cluster(CLUSTER)
-    server = make_url(_pg("start", str(CLUSTER), "--throwaway"))
-    url = server.set(database="boucle").render_as_string(hide_password=False)
+    server = superuser_url(CLUSTER, _pg("start", str(CLUSTER), "--throwaway"))
+    url = await create_database(server, "boucle")
     migrate(url)
     load_reference(url, "reference")
     app = create_app(
