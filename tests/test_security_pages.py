@@ -80,6 +80,10 @@ def seeded(pages_database_url: str) -> Iterator[Seeded]:
             headers=headers,
         )
         assert yard.status_code == 201, yard.text
+        published = client.put(
+            f"/v1/hubs/{yard.json()['id']}", json={"public": True}, headers=headers
+        )
+        assert published.status_code == 200, published.text
         yield Seeded(served, key, offer_ids)
 
 
@@ -95,11 +99,19 @@ class Visit:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
 
-    def request(self, request: Request) -> None:
-        if urlsplit(request.url).netloc != self.origin and not request.url.startswith(
+    def _elsewhere(self, request: Request) -> bool:
+        return urlsplit(request.url).netloc != self.origin and not request.url.startswith(
             ("data:", "blob:")
-        ):
+        )
+
+    def finished(self, request: Request) -> None:
+        if self._elsewhere(request):
             self.elsewhere.append(request.url)
+
+    def failed(self, request: Request) -> None:
+        # A request the page's policy stopped never left the browser (ReDoc's logo).
+        if self._elsewhere(request) and request.failure not in ("csp", "net::ERR_BLOCKED_BY_CSP"):
+            self.elsewhere.append(f"{request.url} ({request.failure})")
 
 
 def _open(browser: Browser, url: str) -> tuple[Page, Visit]:
@@ -107,7 +119,8 @@ def _open(browser: Browser, url: str) -> tuple[Page, Visit]:
     page.set_default_timeout(WAIT_MS)
     visit = Visit(origin=urlsplit(url).netloc, dialogs=[], elsewhere=[])
     page.on("dialog", visit.dialog)
-    page.on("request", visit.request)
+    page.on("requestfinished", visit.finished)
+    page.on("requestfailed", visit.failed)
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, url
     headers = response.headers
