@@ -107,6 +107,8 @@ def main() -> int:
             stdout=subprocess.PIPE,
             text=True,
         )
+        # pg.sh prints no password: the cluster's password file has it.
+        os.environ["PGPASSFILE"] = str(CLUSTER.resolve() / "pgpass")
     os.environ["BOUCLE_TEST_DATABASE_URL"] = given or started.stdout.strip()
     # Read when tests/test_fuzz.py is imported, below.
     os.environ["BOUCLE_FUZZ_EXAMPLES"] = str(arguments.examples)
