@@ -29,6 +29,7 @@ from tests.conftest import (
     settings_for,
 )
 from tests.live_server import Served
+from tests.test_security_open_data import leaked
 
 # A corner of the Forêt de Soignes no other test places anything in.
 INSIDE = [4.4310, 50.7810]
@@ -280,6 +281,7 @@ def test_no_query_of_the_open_data_answers_a_server_error(
 ) -> None:
     response = case.call(base_url=open_data.url, timeout=60)
     case.validate_response(response)
+    assert not leaked(response.text), (case.path, response.text[:500])
 
 
 async def test_the_open_data_waits_for_the_database_and_the_api_starts_without_it() -> None:
