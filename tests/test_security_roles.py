@@ -155,3 +155,31 @@ async def test_the_service_refuses_a_connection_that_could_change_the_schema(
         "BOUCLE_DATABASE_URL connects as" in r.getMessage() and role in r.getMessage()
         for r in caplog.records
     )
+
+
+async def test_the_open_data_runs_only_on_a_role_of_its_own(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not configured, it answers 503 saying so; given the owner (a role that could change the
+    schema), it refuses it, and never falls back to the service's role."""
+    for open_data_url in (None, as_role(database_url, OWNER)):
+        app = create_app(
+            Settings(
+                database_url=as_role(database_url, APPLICATION),
+                open_data_database_url=open_data_url,
+                admin_token=ADMIN_TOKEN,
+            )
+        )
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c,
+        ):
+            answer = await c.get("/ogc/collections/ogc.offers/items")
+            assert answer.status_code == 503, answer.text
+            assert OWNER not in answer.text
+            if open_data_url is None:
+                assert "BOUCLE_OPEN_DATA_DATABASE_URL is not set" in answer.json()["detail"]
+    assert any(
+        "BOUCLE_OPEN_DATA_DATABASE_URL connects as" in r.getMessage() and OWNER in r.getMessage()
+        for r in caplog.records
+    )

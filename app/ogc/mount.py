@@ -47,10 +47,6 @@ OPEN_DATA_NOT_CONFIGURED = ServiceUnavailable(
 )
 
 
-class OpenDataNotConfigured(RuntimeError):
-    pass
-
-
 class OpenData:
     """tipg's pool and catalog, made once on demand and closed with the app. The pool connects
     as the open data's role (app.database_roles), never as the service's."""
@@ -78,7 +74,7 @@ class OpenData:
             if self.ready:
                 return
             if not self.database_url:
-                raise OpenDataNotConfigured()
+                raise OPEN_DATA_NOT_CONFIGURED
             self.app.state.pool = await asyncpg.create_pool(
                 self.database_url, min_size=1, max_size=4, init=self._connect
             )
@@ -108,9 +104,8 @@ class _OpenDataGate(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         try:
             await self.open_data.ensure()
-        except OpenDataNotConfigured:
-            unconfigured = OPEN_DATA_NOT_CONFIGURED
-            return problem_response(unconfigured, request, unconfigured.headers)
+        except Problem as problem:  # not configured, or a privileged role (refused)
+            return problem_response(problem, request, problem.headers)
         except Exception as error:
             log.warning("open data unavailable: %s", error)
             return problem_response(OPEN_DATA_UNAVAILABLE, request, OPEN_DATA_UNAVAILABLE.headers)
