@@ -208,7 +208,21 @@ async def test_concurrent_proposals_of_one_pair_make_one_and_announce_it_once(
     client: httpx.AsyncClient, sides: tuple[Org, Org], run_worker: WorkerRun, receiver: Receiver
 ) -> None:
     supplier, consumer = sides
-    await subscribe(client, consumer, receiver.url, ["match.proposed"])
+    webhook_id = await subscribe(client, consumer, receiver.url, ["match.proposed"])
+    try:
+        await _one_proposal_of_ten(client, supplier, consumer, run_worker, receiver)
+    finally:
+        # `sides` outlive this test, its receiver does not: later proposals go nowhere.
+        await client.delete(f"/v1/webhooks/{webhook_id}", headers=consumer.headers)
+
+
+async def _one_proposal_of_ten(
+    client: httpx.AsyncClient,
+    supplier: Org,
+    consumer: Org,
+    run_worker: WorkerRun,
+    receiver: Receiver,
+) -> None:
     offer, request = await _offer(client, supplier, 10), await _request(client, consumer, 4)
     answers = await asyncio.gather(
         *(_propose(client, org, offer, request) for org in (supplier, consumer) * 5)
