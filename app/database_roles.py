@@ -93,13 +93,11 @@ def write_password_file(path: Path, host: str, passwords: Mapping[str, str]) -> 
     """A PostgreSQL password file (libpq's and asyncpg's PGPASSFILE) for the roles, any port and
     database of `host`, made readable by its owner alone from the start; lines of other roles
     already there are kept."""
-    kept = []
-    if path.exists():
-        kept = [
-            line
-            for line in path.read_text().splitlines()
-            if line.split(":")[3:4] not in ([role] for role in passwords)
-        ]
+    kept = [
+        line
+        for line in (path.read_text().splitlines() if path.exists() else [])
+        if _role_of(line) not in passwords
+    ]
     lines = [*kept, *(f"{host}:*:*:{role}:{_escaped(pw)}" for role, pw in passwords.items())]
     write_private_file(path, "\n".join(lines) + "\n")
 
@@ -107,12 +105,17 @@ def write_password_file(path: Path, host: str, passwords: Mapping[str, str]) -> 
 def read_password_file(path: Path) -> dict[str, str]:
     """The passwords of the roles in a password file, by role."""
     found: dict[str, str] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            parts = line.split(":", 4)
-            if len(parts) == 5 and parts[3] in ROLES:
-                found[parts[3]] = parts[4].replace("\\:", ":").replace("\\\\", "\\")
+    for line in path.read_text().splitlines() if path.exists() else []:
+        role = _role_of(line)
+        if role in ROLES:
+            found[role] = line.split(":", 4)[4].replace("\\:", ":").replace("\\\\", "\\")
     return found
+
+
+def _role_of(line: str) -> str | None:
+    """The user of a password file's line (host:port:database:user:password)."""
+    parts = line.split(":", 4)
+    return parts[3] if len(parts) == 5 else None
 
 
 def _escaped(password: str) -> str:

@@ -20,19 +20,9 @@ from app.settings import Settings
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     """The service's engine, on `settings.database_url`; refuses a privileged role. The loaders
     of `app.cli` pass the owner's `url`, which may change the schema."""
-    engine = create_async_engine(
-        url or settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
-    )
-    if url is None:
-        event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
-    return engine
-
-
-def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
-    dbapi_connection.run_async(lambda raw: refuse_privileged_role(raw, "BOUCLE_DATABASE_URL"))
+    if url is not None:
+        return _engine(settings, url, pool_pre_ping=True)
+    return _service_engine(settings, pool_pre_ping=True)
 
 
 def create_autocommit_engine(settings: Settings) -> AsyncEngine:
@@ -40,14 +30,23 @@ def create_autocommit_engine(settings: Settings) -> AsyncEngine:
     count), in one round trip: no transaction to begin and commit around them, and no ping
     when a connection is taken from the pool. A connection found dead on use instead
     invalidates the pool, and `run_alone` runs its statement once more on a fresh one."""
-    engine = create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        isolation_level="AUTOCOMMIT",
-    )
+    return _service_engine(settings, isolation_level="AUTOCOMMIT")
+
+
+def _service_engine(settings: Settings, **options: Any) -> AsyncEngine:
+    engine = _engine(settings, settings.database_url, **options)
     event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
     return engine
+
+
+def _engine(settings: Settings, url: str, **options: Any) -> AsyncEngine:
+    return create_async_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, **options
+    )
+
+
+def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
+    dbapi_connection.run_async(lambda raw: refuse_privileged_role(raw, "BOUCLE_DATABASE_URL"))
 
 
 async def run_alone(engine: AsyncEngine, statement: Executable) -> Row[Any]:
