@@ -1,12 +1,11 @@
-"""Operator commands: `python -m app.cli openapi|database|reference|demo|roads|demo-day|
-admin-token`."""
+"""Operator commands: `python -m app.cli openapi|database|reference|roads|admin-token`. The
+demo's are `python -m demo`'s."""
 
 import argparse
 import asyncio
 import json
 import secrets
 import sys
-from datetime import date, timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -22,9 +21,6 @@ from app.database_roles import (
     write_password_file,
 )
 from app.db import create_engine, create_sessionmaker
-from app.demo import demo_keys_by_id, load_demo
-from app.demo_day import print_report, run_demo_day, write_geojson
-from app.kit.local_time import brussels_today
 from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
 from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
@@ -56,7 +52,7 @@ def export_openapi(check: bool) -> int:
     return 0
 
 
-async def load(demo: bool, keys_file: Path | None) -> int:
+async def load_reference() -> int:
     settings = get_settings()
     engine = create_engine(settings, url=settings.migration_url)
     try:
@@ -65,14 +61,6 @@ async def load(demo: bool, keys_file: Path | None) -> int:
             print(
                 f"reference data: {count} EWC codes, the Brussels region outline and its communes"
             )
-            if demo:
-                keys = await load_demo(session, settings, brussels_today())
-                if keys_file is not None:
-                    save_demo_keys(keys_file, keys)
-                if keys:
-                    print(f"demo data loaded; API keys of the demo organizations in {keys_file}")
-                else:
-                    print("demo data already there")
     finally:
         await engine.dispose()
     return 0
@@ -97,22 +85,6 @@ async def load_roads(force: bool) -> int:
     finally:
         await engine.dispose()
     return 0
-
-
-async def play_demo_day(day: date, matrix: str, time_limit_s: float, geojson: Path) -> int:
-    report, collection = await run_demo_day(get_settings(), day, matrix, time_limit_s)
-    write_geojson(geojson, collection)
-    print_report(report, geojson)
-    return 0
-
-
-def save_demo_keys(path: Path, keys: dict[str, dict[str, str]]) -> None:
-    """Adds the new keys to the file, by organization id (a file of an earlier version, keyed
-    by name, is rewritten so)."""
-    if not keys and not path.exists():
-        return
-    known = demo_keys_by_id(json.loads(path.read_text())) if path.exists() else {}
-    write_private_file(path, json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
 
 
 async def make_database(admin_url: str, name: str, password_file: Path, fresh: bool) -> int:
@@ -145,15 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     openapi = commands.add_parser("openapi", help="write openapi/openapi.json")
     openapi.add_argument("--check", action="store_true", help="fail when the file is out of date")
     commands.add_parser("reference", help="load the EWC list, the region outline and the communes")
-    demo = commands.add_parser("demo", help="load reference data and the Brussels demo data")
-    demo.add_argument("--keys-file", type=Path, default=PROJECT_ROOT / ".data" / "demo-keys.json")
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
     roads.add_argument("--force", action="store_true", help="load it again")
-    day = commands.add_parser("demo-day", help="play a day in Brussels through the API")
-    day.add_argument("--day", type=date.fromisoformat, default=brussels_today() + timedelta(days=1))
-    day.add_argument("--matrix", choices=["road", "straight_line"], default="road")
-    day.add_argument("--time-limit", type=float, default=20)
-    day.add_argument("--geojson", type=Path, default=PROJECT_ROOT / ".data" / "demo-day.geojson")
     database = commands.add_parser(
         "database", help="make the database and its roles, as the cluster's superuser"
     )
@@ -167,13 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "openapi":
         return export_openapi(args.check)
     if args.command == "reference":
-        return asyncio.run(load(demo=False, keys_file=None))
-    if args.command == "demo":
-        return asyncio.run(load(demo=True, keys_file=args.keys_file))
+        return asyncio.run(load_reference())
     if args.command == "roads":
         return asyncio.run(load_roads(args.force))
-    if args.command == "demo-day":
-        return asyncio.run(play_demo_day(args.day, args.matrix, args.time_limit, args.geojson))
     if args.command == "database":
         return asyncio.run(make_database(args.admin_url, args.name, args.password_file, args.fresh))
     return admin_token(args.file)

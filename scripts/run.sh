@@ -23,7 +23,8 @@ if [[ -z "${BOUCLE_ADMIN_TOKEN:-}" ]]; then
     echo "admin token: in $DATA/admin-token"
 fi
 .venv/bin/alembic upgrade head
-.venv/bin/python -m app.cli demo --keys-file "$DATA/demo-keys.json"
+.venv/bin/python -m app.cli reference
+.venv/bin/python -m demo seed --keys-file "$DATA/demo-keys.json"
 .venv/bin/python -m app.cli roads
 echo "database: $BOUCLE_DATABASE_URL (passwords in $PGPASSFILE)"
 # Webhooks go to public addresses, and to one private destination: the README's example

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from app.demo_day import OSM_CREDIT, run_demo_day
+from demo.day import OSM_CREDIT, run_demo_day
 from tests.conftest import load_reference, migrate, settings_for
 
 

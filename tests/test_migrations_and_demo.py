@@ -10,9 +10,7 @@ import httpx
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.cli import save_demo_keys
 from app.db import create_sessionmaker
-from app.demo import ORGANIZATIONS, demo_id, load_demo
 from app.main import create_app
 from app.models import MaterialRequest, Offer, Organization, ShipmentRow, Site, Vehicle
 from app.route_plans.service import (
@@ -23,6 +21,7 @@ from app.route_plans.service import (
     vehicle_input,
     vehicle_profile,
 )
+from demo.seed import ORGANIZATIONS, demo_id, load_demo, save_demo_keys
 from logistics.matrices import straight_line
 from tests.conftest import (
     assert_problem,

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from app.cli import save_demo_keys
 from app.database_roles import OWNER, read_password_file, write_password_file
 from app.settings import PROJECT_ROOT
+from demo.seed import save_demo_keys
 from tests.conftest import ADMIN_TOKEN, OrgFactory, assert_problem, connect_raw
 
 

@@ -1,8 +1,10 @@
-"""Demo data built from `shared/data/brussels/`: organizations, their sites, offers and
-requests, created through the services so that every rule applies. Loading twice changes
-nothing: the demo organizations have fixed ids."""
+"""The demo data `make run` seeds, built from `shared/data/brussels/`: organizations, their
+sites, offers and requests, and a day of parcels for the port's hubs, created through the
+services so that every rule applies. Loading twice changes nothing: the demo organizations have
+fixed ids."""
 
 import csv
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from app.hubs.capacity import set_hub_settings
 from app.hubs.schemas import HubSettings
 from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
+from app.kit.private_files import write_private_file
 from app.kit.quantity import Quantity
 from app.listings import create_listing
 from app.models import Organization, Site
@@ -233,6 +236,15 @@ def demo_keys_by_id(keys: dict[str, Any]) -> dict[str, dict[str, str]]:
         )
         for key, entry in keys.items()
     }
+
+
+def save_demo_keys(path: Path, keys: dict[str, dict[str, str]]) -> None:
+    """Adds the new keys to the file, by organization id (a file of an earlier version, keyed
+    by name, is rewritten so)."""
+    if not keys and not path.exists():
+        return
+    known = demo_keys_by_id(json.loads(path.read_text())) if path.exists() else {}
+    write_private_file(path, json.dumps({**known, **keys}, indent=2, ensure_ascii=False) + "\n")
 
 
 async def load_demo(

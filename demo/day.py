@@ -19,11 +19,11 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from app.demo import SITES_FILE
 from app.kit.local_time import BRUSSELS
 from app.main import create_app
 from app.settings import Settings
 from app.worker import work_until_idle
+from demo.seed import SITES_FILE
 from logistics.matrices import haversine_m
 
 OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
