@@ -23,11 +23,10 @@ import time
 import asyncpg
 import httpx
 
-from app.candidates.service import pair_from_row
+from app.candidates.repository import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST, pair_from_row
 from app.settings import PROJECT_ROOT
 from bench.support import free_port, fresh_database, percentile, server_url, stop_server
 from matching.allocation import Prices, allocate_nearest_first, allocate_offers_to_requests
-from matching.candidates import CANDIDATE_GRAPH, CANDIDATES_FOR_REQUEST
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
 from tests.conftest import connect_raw, role_environment

@@ -10,12 +10,12 @@ many arrive at once, and a matching run leaves the pair out."""
 import uuid
 from datetime import UTC, date, datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.candidates.service import pair_from_row
+from app.candidates.repository import pairs_for_request
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.hubs.repository import lot_of_offer, match_deliveries
 from app.hubs.stock import lot_balance, sync_lot_offer
@@ -30,7 +30,7 @@ from app.models import HubLot, Match, MaterialRequest, Offer
 from app.offers.service import OFFERS
 from app.quantity_locks import lock_in_order
 from app.requests.service import REQUESTS
-from matching.candidates import CANDIDATES_FOR_REQUEST, CandidatePair
+from matching.candidates import CandidatePair
 from matching.scoring import (
     Candidate,
     score_candidate,
@@ -105,12 +105,8 @@ def new_match(candidate: Candidate, quantity: float, proposed_by: str) -> Match:
 async def _candidate_pair(
     session: AsyncSession, offer_id: uuid.UUID, request_id: uuid.UUID
 ) -> CandidatePair | None:
-    rows = (
-        (await session.execute(text(CANDIDATES_FOR_REQUEST), {"anchor_id": request_id}))
-        .mappings()
-        .all()
-    )
-    return next((pair_from_row(r) for r in rows if r["offer_id"] == offer_id), None)
+    pairs = await pairs_for_request(session, request_id)
+    return next((pair for pair in pairs if pair.offer_id == str(offer_id)), None)
 
 
 def _in_request_unit(data: MatchCreate, pair: CandidatePair, default: float) -> float:

@@ -7,7 +7,7 @@ other jobs."""
 from dataclasses import dataclass
 from typing import Any
 
-from app.candidates.service import pair_from_row
+from app.candidates.repository import pair_from_row
 from matching.allocation import Allocation, Prices, allocate_offers_to_requests
 from matching.problem import allocation_problem
 from matching.scoring import Candidate, score_candidate

@@ -1,15 +1,16 @@
-"""Global matching runs: the candidate graph of `matching.candidates`, allocated by
+"""Global matching runs: the candidate graph of `app.candidates.repository`, allocated by
 `matching.allocation`, stored as proposed matches. A run proposes; it never reserves, and it
 leaves out the pairs that have a match proposed or accepted already, by hand or by a run."""
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
+from app.candidates.repository import candidate_graph
 from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
@@ -23,7 +24,6 @@ from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
 from app.settings import Settings
 from matching.allocation import Allocation, Prices, summarise
-from matching.candidates import CANDIDATE_GRAPH
 
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
@@ -99,10 +99,7 @@ def _area_parameters(run: MatchingRun) -> dict[str, Any]:
 
 
 async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun) -> dict[str, Any]:
-    graph = await session.execute(
-        text(CANDIDATE_GRAPH), {"family": run.material, **_area_parameters(run)}
-    )
-    columns, rows = list(graph.keys()), [tuple(row) for row in graph.all()]
+    columns, rows = await candidate_graph(session, run.material, **_area_parameters(run))
     active = select(Match.offer_id, Match.request_id).where(
         Match.status.in_(("proposed", "accepted"))
     )

@@ -1,0 +1,110 @@
+"""Candidate search in the database: which open offers can serve which open requests. One SQL
+shape, kept where it can be read, anchored on a request, on an offer, or on nothing (the whole
+graph); its rows answered as `matching.candidates.CandidatePair`, the engine's plain data.
+
+Compatible means: the offer's code equals the request's or lies inside its sub-chapter or
+chapter; a hazardous code only when the request names that very code; availability overlapping
+the needed window; condition at least the minimum (A is best); within the request's
+`max_distance_km` (ST_DWithin on geography, served by the GiST index); remaining quantity at
+least the offer's min lot; and another organization's offer."""
+
+import dataclasses
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from matching.candidates import CandidatePair
+
+_BASE = """
+SELECT o.id AS offer_id, r.id AS request_id,
+       o.organization_id AS offer_organization_id, r.organization_id AS request_organization_id,
+       o.material AS offer_material, r.material AS request_material,
+       o.quantity_value AS offer_quantity, o.remaining_value AS offer_remaining,
+       o.quantity_unit AS offer_unit, o.mass_kg AS offer_mass_kg, o.min_lot AS offer_min_lot,
+       r.quantity_value AS request_quantity, r.remaining_value AS request_remaining,
+       r.quantity_unit AS request_unit, r.mass_kg AS request_mass_kg,
+       o.condition, r.min_condition,
+       o.price_per_unit, r.max_price_per_unit,
+       o.available_from, o.available_until, r.needed_from, r.needed_by,
+       r.max_distance_km, o.version AS offer_version, r.version AS request_version,
+       ST_Distance(o.location::geography, r.location::geography) AS distance_m
+  FROM material_requests r
+  JOIN offers o
+    ON ST_DWithin(o.location::geography, r.location::geography, r.max_distance_km * 1000)
+ WHERE {anchor}
+   AND o.status = 'open' AND r.status = 'open'
+   AND o.remaining_value > 0 AND r.remaining_value > 0
+   AND o.organization_id <> r.organization_id
+   AND starts_with(o.material, r.material)
+   -- A lookup rather than a join: the planner misjudges a join with the whole list of waste.
+   AND (o.material = r.material
+        OR NOT (SELECT m.hazardous FROM materials m WHERE m.code = o.material))
+   AND o.available_from <= r.needed_by
+   AND (o.available_until IS NULL OR o.available_until >= r.needed_from)
+   AND o.condition <= r.min_condition
+   AND o.remaining_value >= coalesce(o.min_lot, 0)
+   AND (r.max_price_per_unit IS NULL OR o.price_per_unit IS NULL
+        OR o.quantity_unit <> r.quantity_unit OR o.price_per_unit <= r.max_price_per_unit)
+"""
+
+# For one request the offers' GiST index drives the search.
+CANDIDATES_FOR_REQUEST = _BASE.format(anchor="r.id = :anchor_id") + " ORDER BY distance_m, o.id"
+# For one offer the requests' own radius bounds the search; 200 km is the largest radius allowed.
+CANDIDATES_FOR_OFFER = (
+    _BASE.format(
+        anchor="o.id = :anchor_id AND ST_DWithin(r.location::geography, o.location::geography, 200000)"
+    )
+    + " ORDER BY distance_m, r.id"
+)
+# Every pair, for a global allocation, optionally within a family and around a point.
+CANDIDATE_GRAPH = _BASE.format(
+    anchor="(CAST(:family AS text) IS NULL OR starts_with(o.material, CAST(:family AS text)))"
+    " AND (CAST(:radius_m AS float8) IS NULL OR ST_DWithin(r.location::geography,"
+    " geography(ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326)),"
+    " CAST(:radius_m AS float8)))"
+)
+
+_PAIR_FIELDS = [f.name for f in dataclasses.fields(CandidatePair)]
+
+
+def pair_from_row(row: Any) -> CandidatePair:
+    # Raw SQL answers numeric columns as Decimal; the engine works in floats.
+    values: dict[str, Any] = {
+        name: float(v) if isinstance(v := row[name], Decimal) else v for name in _PAIR_FIELDS
+    }
+    for name in ("offer_id", "request_id", "offer_organization_id", "request_organization_id"):
+        values[name] = str(row[name])
+    return CandidatePair(**values)
+
+
+async def _pairs(session: AsyncSession, sql: str, anchor_id: uuid.UUID) -> list[CandidatePair]:
+    rows = (await session.execute(text(sql), {"anchor_id": anchor_id})).mappings().all()
+    return [pair_from_row(row) for row in rows]
+
+
+async def pairs_for_request(session: AsyncSession, request_id: uuid.UUID) -> list[CandidatePair]:
+    """The offers that can serve this request, nearest first."""
+    return await _pairs(session, CANDIDATES_FOR_REQUEST, request_id)
+
+
+async def pairs_for_offer(session: AsyncSession, offer_id: uuid.UUID) -> list[CandidatePair]:
+    """The requests this offer can serve, nearest first."""
+    return await _pairs(session, CANDIDATES_FOR_OFFER, offer_id)
+
+
+async def candidate_graph(
+    session: AsyncSession,
+    family: str | None,
+    lon: float | None,
+    lat: float | None,
+    radius_m: float | None,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Every pair, within the material `family` and `radius_m` of (lon, lat) when given, as
+    columns and rows: what a child process receives to score and allocate them."""
+    graph = await session.execute(
+        text(CANDIDATE_GRAPH), {"family": family, "lon": lon, "lat": lat, "radius_m": radius_m}
+    )
+    return list(graph.keys()), [tuple(row) for row in graph.all()]
