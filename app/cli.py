@@ -23,7 +23,7 @@ from app.database_roles import (
 from app.db import create_engine, create_sessionmaker
 from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
-from app.roads import build_profiles, import_osm, publish_roads, roads_loaded, unpublish_roads
+from app.roads.loader import load_road_network
 from app.settings import PROJECT_ROOT, get_settings
 
 OPENAPI_FILE = PROJECT_ROOT / "openapi" / "openapi.json"
@@ -70,20 +70,15 @@ async def load_roads(force: bool) -> int:
     settings = get_settings()
     engine = create_engine(settings, url=settings.migration_url)
     try:
-        async with create_sessionmaker(engine)() as session:
-            if await roads_loaded(session) and not force:
-                await publish_roads(session)
-                print("road network already loaded")
-                return 0
-            await unpublish_roads(session)
-            await asyncio.to_thread(import_osm, settings.migration_url, settings.shared_dir)
-            counts = await build_profiles(session)
-            await publish_roads(session)
-            print(
-                f"road network loaded (© OpenStreetMap contributors): {counts['van']} van edges, {counts['bike']} bike edges"
-            )
+        counts = await load_road_network(engine, settings.migration_url, settings.shared_dir, force)
     finally:
         await engine.dispose()
+    if counts is None:
+        print("road network already loaded")
+    else:
+        print(
+            f"road network loaded (© OpenStreetMap contributors): {counts['van']} van edges, {counts['bike']} bike edges"
+        )
     return 0
 
 

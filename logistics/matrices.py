@@ -1,6 +1,6 @@
 """Travel matrices behind one interface: a function from points to distances (metres) and
 durations (seconds) for one travel profile. The straight line with a detour factor is always
-there; the road network comes from pgRouting (see app/route_plans)."""
+there; the road network comes from pgRouting (see app/roads)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

@@ -1,75 +1,29 @@
-"""The road network of Brussels in PostGIS with pgRouting: the SQL that builds a bike and a van
-network from the osm2pgrouting import (schema `roads`, run by `app.roads`), and what a plan's
-job asks of them: the distances between its places and its routes along the streets.
-
-Profiles: the van keeps off footways, cycleways, paths, steps, pedestrian streets and tracks;
-the bike keeps off motorways and trunk roads. Both follow one-way streets (OSM 2013). Each
-keeps the largest connected part of its network, so that every point snaps to a vertex it can
-leave and reach. A network's name is part of its tables' names, so the SQL takes only the
-names below."""
+"""What a plan's job asks of the road networks (`app.roads.networks`), through pgRouting: the
+distances and durations between its places, each snapped to its nearest vertex of a network,
+and its routes' lines along the streets."""
 
 import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.statement_deadline import StatementDeadline
+from app.roads.networks import known_network
 from app.route_plans.inputs import vehicle_profile
 from app.route_plans.result_schema import LineString, RoutePlanResult
 from logistics.matrices import Profile
 from logistics.model import Matrices
-from logistics.road import matrices_from_costs
-
-# osm2pgrouting's mapconfig.xml tag ids.
-VAN_FORBIDDEN = (113, 114, 117, 118, 119, 120, 122)
-BIKE_FORBIDDEN = (101, 102, 103, 104, 105)
-PROFILES = {"van": VAN_FORBIDDEN, "bike": BIKE_FORBIDDEN}
-
-
-def _known(network: str) -> str:
-    if network not in PROFILES:
-        raise ValueError(f"no road network {network!r}; the networks are {', '.join(PROFILES)}")
-    return network
-
-
-def build_profile_sql(profile: str) -> list[str]:
-    """The statements that build one profile's network, in order."""
-    forbidden = ", ".join(str(t) for t in PROFILES[_known(profile)])
-    return [
-        f"DROP TABLE IF EXISTS roads.edges_{profile}, roads.vertices_{profile}",
-        f"""CREATE TABLE roads.edges_{profile} AS
-            SELECT gid AS id, source, target,
-                   CASE WHEN cost < 0 THEN -1 ELSE length_m END AS cost,
-                   CASE WHEN reverse_cost < 0 THEN -1 ELSE length_m END AS reverse_cost,
-                   the_geom
-              FROM roads.ways
-             WHERE tag_id NOT IN ({forbidden})""",
-        # Directed reachability: the largest strongly connected part.
-        f"""CREATE TABLE roads.vertices_{profile} AS
-            WITH parts AS (
-                SELECT * FROM pgr_strongComponents(
-                    'SELECT id, source, target, cost, reverse_cost FROM roads.edges_{profile}')
-            ), biggest AS (
-                SELECT component FROM parts GROUP BY component ORDER BY count(*) DESC LIMIT 1
-            )
-            SELECT v.id, v.the_geom
-              FROM roads.ways_vertices_pgr v JOIN parts p ON p.node = v.id JOIN biggest b USING (component)""",
-        f"""DELETE FROM roads.edges_{profile} e
-             WHERE NOT EXISTS (SELECT 1 FROM roads.vertices_{profile} v WHERE v.id = e.source)
-                OR NOT EXISTS (SELECT 1 FROM roads.vertices_{profile} v WHERE v.id = e.target)""",
-        f"CREATE INDEX ON roads.vertices_{profile} USING gist (the_geom)",
-        f"CREATE INDEX ON roads.edges_{profile} (id)",
-        f"ANALYZE roads.edges_{profile}",
-        f"ANALYZE roads.vertices_{profile}",
-    ]
 
 
 def _edges(network: str) -> str:
     """The query pgRouting reads the network's edges with (bound as `:edges`)."""
-    return f"SELECT id, source, target, cost, reverse_cost FROM roads.edges_{_known(network)}"
+    return (
+        f"SELECT id, source, target, cost, reverse_cost FROM roads.edges_{known_network(network)}"
+    )
 
 
 def _nearest_vertices_sql(network: str) -> TextClause:
@@ -78,7 +32,7 @@ def _nearest_vertices_sql(network: str) -> TextClause:
 SELECT p.ordinality - 1 AS point, v.id AS vertex
   FROM unnest(CAST(:lons AS float8[]), CAST(:lats AS float8[])) WITH ORDINALITY AS p(lon, lat, ordinality)
   CROSS JOIN LATERAL (
-      SELECT id FROM roads.vertices_{_known(network)}
+      SELECT id FROM roads.vertices_{known_network(network)}
        ORDER BY the_geom <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) LIMIT 1
   ) v
  ORDER BY 1
@@ -99,7 +53,7 @@ def _legs_geometry_sql(network: str) -> TextClause:
 SELECT l.start_vid, l.end_vid,
        ST_AsGeoJSON(ST_LineMerge(ST_Collect(e.the_geom ORDER BY l.path_seq)), 6) AS geometry
   FROM pgr_dijkstra(CAST(:edges AS text), CAST(:legs AS text), directed => true) l
-  JOIN roads.edges_{_known(network)} e ON e.id = l.edge
+  JOIN roads.edges_{known_network(network)} e ON e.id = l.edge
  GROUP BY l.start_vid, l.end_vid
 """)
 
@@ -113,6 +67,32 @@ def _legs_query(legs: Sequence[tuple[int, int]]) -> str:
 def network_of(profile: str) -> str:
     """The network a travel profile (`bike@15.0`, `van@baseline`) rides."""
     return profile.split("@")[0]
+
+
+def matrices_from_costs(
+    vertices: Sequence[int],
+    rows: Sequence[tuple[int, int, float]],
+    speed_kmh: float,
+    unreachable_m: int = 10**7,
+) -> Matrices:
+    """A distance matrix (metres) and a duration matrix (seconds at `speed_kmh`) for points
+    snapped to `vertices`, from pgRouting's (start, end, cost) rows; pairs with no path get
+    `unreachable_m`."""
+    position: dict[int, list[int]] = {}
+    for i, v in enumerate(vertices):
+        position.setdefault(v, []).append(i)
+    n = len(vertices)
+    distance = np.full((n, n), unreachable_m, dtype=np.int64)
+    for i, vi in enumerate(vertices):
+        for j, vj in enumerate(vertices):
+            if vi == vj:
+                distance[i, j] = 0
+    for start, end, cost in rows:
+        for i in position.get(start, []):
+            for j in position.get(end, []):
+                distance[i, j] = round(cost)
+    duration = np.ceil(distance / (speed_kmh / 3.6)).astype(np.int64)
+    return Matrices(distance, duration)
 
 
 async def road_matrices(

@@ -22,6 +22,7 @@ from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
 from app.models import RoutePlan, Site
+from app.roads.routing import add_road_geometries, road_matrices
 from app.route_plans.bounds import check_plan_profiles, check_plan_size
 from app.route_plans.inputs import (
     BASELINE_VAN,
@@ -34,7 +35,6 @@ from app.route_plans.inputs import (
 )
 from app.route_plans.progress import ProgressWriter
 from app.route_plans.result_schema import RoutePlanResult
-from app.route_plans.roads import add_road_geometries, road_matrices
 from app.route_plans.schemas import PlanPhase, PlanStatus, RoutePlanCreate
 from app.route_plans.translation import plan_routes
 from app.settings import Settings
