@@ -27,19 +27,11 @@ import httpx
 
 from app.main import create_app
 from bench.support import fresh_database, percentile, server_url, stop_server
-from tests.conftest import (
-    LOOPBACK_RECEIVERS,
-    Org,
-    Receiver,
-    connect_raw,
-    create_org,
-    offer_body,
-    plan_body,
-    point,
-    request_body,
-    settings_for,
-)
-from tests.worker_processes import WorkerProcess, eventually
+from testbed.api import Org, create_org, offer_body, plan_body, point, request_body
+from testbed.database import connect_raw
+from testbed.receivers import Receiver
+from testbed.service import LOOPBACK_RECEIVERS, settings_for
+from testbed.workers import WorkerProcess, eventually
 
 
 async def scalar(url: str, query: str, *args: Any) -> Any:

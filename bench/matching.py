@@ -29,7 +29,7 @@ from bench.support import free_port, fresh_database, percentile, server_url, sto
 from matching.allocation import Prices, allocate_nearest_first, allocate_offers_to_requests
 from matching.problem import allocation_problem
 from matching.scoring import score_candidate
-from tests.conftest import connect_raw, role_environment
+from testbed.database import connect_raw, role_environment
 
 ADMIN_TOKEN = "bench-admin-token"
 CODES = [

@@ -4,13 +4,12 @@ BOUCLE_BENCH_DATABASE_URL names), fresh databases on it, free ports and percenti
 import os
 import socket
 import statistics
-import subprocess
 
 from app.settings import PROJECT_ROOT
-from tests.conftest import create_database, load_reference, migrate
+from testbed.cluster import start_throwaway_cluster, stop_cluster
+from testbed.database import create_database, load_reference, migrate
 
 CLUSTER = PROJECT_ROOT / ".data" / "bench-pg"
-PG = str(PROJECT_ROOT / "scripts" / "pg.sh")
 
 
 def free_port() -> int:
@@ -27,14 +26,7 @@ def server_url() -> str:
     given = os.environ.get("BOUCLE_BENCH_DATABASE_URL")
     if given:
         return given
-    out = subprocess.run(
-        [PG, "start", str(CLUSTER), "--throwaway"],
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    os.environ["PGPASSFILE"] = str(CLUSTER.resolve() / "pgpass")
-    return out.stdout.strip()
+    return start_throwaway_cluster(CLUSTER)
 
 
 async def fresh_database(server: str, name: str) -> str:
@@ -48,4 +40,4 @@ async def fresh_database(server: str, name: str) -> str:
 def stop_server() -> None:
     """Stops the throwaway cluster, if the benchmark started one."""
     if "BOUCLE_BENCH_DATABASE_URL" not in os.environ:
-        subprocess.run([PG, "stop", str(CLUSTER)], check=False)
+        stop_cluster(CLUSTER)

@@ -22,6 +22,7 @@ from app.offers.service import ANNOUNCE_NEW_OFFER
 from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
 from app.webhooks.service import DELIVER
+from testbed.workers import WorkerProcess, eventually
 from tests.conftest import (
     LOOPBACK_RECEIVERS,
     PLAN_SHOPS,
@@ -46,7 +47,6 @@ from tests.conftest import (
     subscribe,
     superuser_url,
 )
-from tests.worker_processes import WorkerProcess, eventually
 
 CLUSTER = PROJECT_ROOT / ".data" / "test-pg-faults"
 PG = str(PROJECT_ROOT / "scripts" / "pg.sh")

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
+from testbed.workers import WorkerProcess, eventually
 from tests.conftest import OrgFactory, assert_problem, connect_raw, plan_body
-from tests.worker_processes import WorkerProcess, eventually
 
 # Far longer than the test waits: a plan that ends on its own has not been cancelled.
 LONG_S = 120

@@ -1,5 +1,5 @@
-"""Real worker processes (`python -m app.worker`) for the tests of the job layer: started
-with settings of their own, stopped with real signals."""
+"""Real worker processes (`python -m app.worker`) for the tests and the benchmark of the job
+layer: started with settings of their own, stopped with real signals."""
 
 import asyncio
 import inspect
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from app.settings import PROJECT_ROOT
-from tests.conftest import role_environment
+from testbed.database import role_environment
 
 # Workers that notice a dead peer within seconds, and retry at once, for the tests.
 QUICK_RECOVERY: dict[str, Any] = {
