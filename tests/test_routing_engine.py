@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.routing import run_instance
 from logistics import solve
-from logistics.bench import run_instance
 from logistics.check import plan_problems
 from logistics.engines import ortools
 from logistics.instances import check_routes, read_li_lim, read_solomon

@@ -1,10 +1,10 @@
 """Solution quality on public benchmarks with best-known solutions.
 
-    python -m logistics.bench solomon --dir ../shared/benchmarks/solomon [--instances C101,R101]
+    python -m bench.routing solomon --dir ../shared/benchmarks/solomon [--instances C101,R101]
                                       [--time-limit 10] [--engines portfolio,pyvrp,ortools]
                                       [--json]
-    python -m logistics.bench homberger --dir ../shared/benchmarks/homberger_200 ...
-    python -m logistics.bench lilim --dir DIR ...
+    python -m bench.routing homberger --dir ../shared/benchmarks/homberger_200 ...
+    python -m bench.routing lilim --dir DIR ...
 
 Each instance is solved by `logistics.solve` with the hierarchical objective (vehicles, then
 distance), as a route plan of the API is: the portfolio on every core. With `--engines`,
@@ -138,7 +138,7 @@ def _total_line(engine: str, figures: dict[str, Any], baseline: dict[str, Any] |
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m logistics.bench",
+        prog="python -m bench.routing",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
