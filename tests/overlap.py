@@ -78,3 +78,11 @@ async def overlapping(
     finally:
         await observer.close()
         await holder.close()
+
+
+# The row locks the races meet at (app.quantity_locks): a hub's, which each of its movements and
+# each accept of a match on one of its lots takes first; a listing's, which each accept of a
+# match on it and each change of it take.
+HOLD_HUB = "SELECT 1 FROM sites WHERE id = $1 FOR NO KEY UPDATE"
+HOLD_OFFER = "SELECT 1 FROM offers WHERE id = $1 FOR NO KEY UPDATE"
+HOLD_REQUEST = "SELECT 1 FROM material_requests WHERE id = $1 FOR NO KEY UPDATE"

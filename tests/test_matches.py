@@ -19,7 +19,7 @@ from tests.conftest import (
     request_body,
     subscribe,
 )
-from tests.overlap import overlapping
+from tests.overlap import HOLD_OFFER, overlapping
 
 HERE = [4.3467, 50.8660]  # Tour & Taxis
 WINDOW = {"needed_from": "2027-04-01", "needed_by": "2027-04-30"}
@@ -327,7 +327,7 @@ async def test_fifty_concurrent_accepts_never_over_allocate(
     # Each accept locks the offer's row (app.quantity_locks) before it reads what is left.
     responses = await overlapping(
         database_url,
-        "SELECT 1 FROM offers WHERE id = $1 FOR NO KEY UPDATE",
+        HOLD_OFFER,
         uuid.UUID(offer["id"]),
         requests=[
             client.post(f"/v1/matches/{m}/accept", headers=supplier.headers) for m in matches

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from app.kit.local_time import brussels_today
 from tests.conftest import Org, OrgFactory, point
-from tests.overlap import overlapping
+from tests.overlap import HOLD_HUB, overlapping
 from tests.test_hubs import NEAR_YARD, _dispatch, _shipment_from, _stock, _walk_in, _yard
 
 ROUNDS = 50
@@ -131,7 +131,7 @@ def _at_once(
     under its hub's lock, and an accept of a match on a lot takes it first (app.quantity_locks)."""
     return overlapping(
         parties.database_url,
-        "SELECT 1 FROM sites WHERE id = $1 FOR NO KEY UPDATE",
+        HOLD_HUB,
         uuid.UUID(parties.hub_id),
         requests=requests,
     )
