@@ -4,7 +4,6 @@ yard's intakes take in a match the same way, a dispatch names only its operator'
 shipments, and the open data shows a hub only as its operator publishes it. On a real
 PostGIS, through the HTTP API."""
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import Org, OrgFactory, assert_problem, offer_body, point
+from tests.overlap import HOLD_HUB, overlapping
 from tests.test_hubs import (
     NEAR_YARD,
     YARD,
@@ -163,14 +163,20 @@ async def test_a_small_dispatch_delivers_its_part_of_the_match_and_the_rest_stay
 
 
 async def test_concurrent_dispatches_to_one_match_never_deliver_more_than_it(
-    client: httpx.AsyncClient, operator: Org, make_org: OrgFactory
+    client: httpx.AsyncClient, operator: Org, make_org: OrgFactory, database_url: str
 ) -> None:
     hub_id = await _yard(client, operator)
     buyer = await make_org("consumer")
     made = await _lot_match(client, operator, buyer, hub_id, stock_t=10, match_t=5)
     code, match_id = made.code, made.match_id
-    answers = await asyncio.gather(
-        *(_dispatch(client, operator, hub_id, code, 0.5, match_id=match_id) for _ in range(25))
+    # Every movement runs under its hub's lock: the 25 wait on it together, then race.
+    answers = await overlapping(
+        database_url,
+        HOLD_HUB,
+        uuid.UUID(hub_id),
+        requests=[
+            _dispatch(client, operator, hub_id, code, 0.5, match_id=match_id) for _ in range(25)
+        ],
     )
     assert sorted(r.status_code for r in answers) == [201] * 10 + [409] * 15
     books = await _books(client, operator, hub_id, made)

@@ -1,7 +1,7 @@
 """Material yards: append-only movements, stock as their sum, capacity, lots on the market,
 pooling thresholds; on a real PostGIS, through the HTTP API."""
 
-import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -20,6 +20,7 @@ from tests.conftest import (
     point,
     subscribe,
 )
+from tests.overlap import HOLD_HUB, overlapping
 
 YARD = [4.2650, 50.8150]  # west of Anderlecht, away from the other tests' places
 NEAR_YARD = [4.2700, 50.8170]  # about 400 m away
@@ -228,23 +229,30 @@ async def test_too_large_a_dispatch_or_an_intake_over_capacity_writes_nothing(
 
 
 async def test_concurrent_movements_never_drive_a_lot_negative_or_a_yard_over_capacity(
-    client: httpx.AsyncClient, operator: Org, make_org: OrgFactory
+    client: httpx.AsyncClient, operator: Org, make_org: OrgFactory, database_url: str
 ) -> None:
     hub_id = await _yard(client, operator, capacity={"t": 10})
     assert (await _walk_in(client, operator, hub_id, 10, lot="BRICKS")).status_code == 201
     shipment_id = await _shipment_from(client, operator)
-    dispatches = await asyncio.gather(
-        *(
+    # Every movement runs under its hub's lock: the 25 wait on it together, then race.
+    dispatches = await overlapping(
+        database_url,
+        HOLD_HUB,
+        uuid.UUID(hub_id),
+        requests=[
             _dispatch(client, operator, hub_id, "BRICKS", 1, shipment_id=shipment_id)
             for _ in range(25)
-        )
+        ],
     )
     assert sorted(r.status_code for r in dispatches) == [201] * 10 + [409] * 15
     stock = await _stock(client, operator, hub_id)
     assert stock["lots"] == [] and stock["mass_t"] == 0
 
-    intakes = await asyncio.gather(
-        *(_walk_in(client, operator, hub_id, 1, lot=f"NEW-{i}") for i in range(25))
+    intakes = await overlapping(
+        database_url,
+        HOLD_HUB,
+        uuid.UUID(hub_id),
+        requests=[_walk_in(client, operator, hub_id, 1, lot=f"NEW-{i}") for i in range(25)],
     )
     assert sorted(r.status_code for r in intakes) == [201] * 10 + [409] * 15
     assert (await _stock(client, operator, hub_id))["mass_t"] == 10

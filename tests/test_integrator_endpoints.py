@@ -13,6 +13,7 @@ from tests.conftest import (
     WorkerRun,
     assert_problem,
     offer_body,
+    point,
     request_body,
 )
 
@@ -117,7 +118,12 @@ async def test_a_near_given_as_lat_lon_is_named_with_the_order_meant(
 ) -> None:
     org = await make_org()
     lon, lat = GRAND_PLACE
-    for body, listing in ((offer_body(), "/v1/offers"), (request_body(), "/v1/requests")):
+    site = {"name": "Atelier", "kind": "production", "location": point(GRAND_PLACE)}
+    for body, listing in (
+        (offer_body(), "/v1/offers"),
+        (request_body(), "/v1/requests"),
+        (site, "/v1/sites"),
+    ):
         assert (await client.post(listing, json=body, headers=org.headers)).status_code == 201
 
     swapped = await client.get(path, params={"near": f"{lat},{lon}"}, headers=org.headers)
@@ -134,8 +140,7 @@ async def test_a_near_given_as_lat_lon_is_named_with_the_order_meant(
         path, params={"near": f"{lon},{lat}", "radius_km": 5}, headers=org.headers
     )
     assert right.status_code == 200
-    if path != "/v1/sites":
-        assert right.json()["features"], "the listings just posted lie there"
+    assert right.json()["features"], "what was just posted lies there"
     # Points that no order puts in the region stay what they say: far away, nothing near.
     for far in ("2.3522,48.8566", "48.8566,2.3522"):
         answer = await client.get(path, params={"near": far, "radius_km": 1}, headers=org.headers)

@@ -4,13 +4,13 @@ quota of plans and matching runs queued or running at once (2 with the test sett
 The plans these tests queue are small and valid, with a short time limit, and each test runs
 the worker before it ends, so that no job of theirs is left to the tests after them."""
 
-import asyncio
 import uuid
 from typing import Any
 
 import httpx
 
 from tests.conftest import OrgFactory, WorkerRun, assert_problem, point
+from tests.overlap import overlapping
 
 DAY = "2026-12-01"
 TIR = [4.3467, 50.8660]
@@ -170,14 +170,19 @@ async def test_an_organization_has_at_most_2_plans_or_runs_queued_or_running(
 
 
 async def test_the_quota_holds_under_concurrent_requests(
-    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory
+    client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, database_url: str
 ) -> None:
     carrier = await make_org("carrier")
-    answers = await asyncio.gather(
-        *(
+    # Each request counts the organization's jobs under its advisory lock (app.kit.job_quota):
+    # the six wait on it together, then count one after the other.
+    answers = await overlapping(
+        database_url,
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        f"jobs:{carrier.id}",
+        requests=[
             client.post("/v1/route-plans", json=small_plan(), headers=carrier.headers)
             for _ in range(6)
-        )
+        ],
     )
     assert sorted(a.status_code for a in answers) == [202, 202, 429, 429, 429, 429]
     for refused in (a for a in answers if a.status_code == 429):

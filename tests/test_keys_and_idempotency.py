@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -305,13 +306,19 @@ async def test_keys_are_made_listed_used_and_revoked_at_once(
     assert [k["name"] for k in items] == ["invoicing", None]  # newest first
     assert all("api_key" not in k for k in items)
     assert org.key not in listed.text and second["api_key"] not in listed.text
-    assert items[1]["prefix"] == org.key[:9] and items[1]["last_used_at"] is not None
+    assert items[1]["prefix"] == org.key[:9]
+    # Used (by the request that listed it), after it was issued.
+    assert datetime.fromisoformat(items[1]["last_used_at"]) >= datetime.fromisoformat(
+        items[1]["created_at"]
+    ), items[1]
 
     # In use, and its last use written at most once a minute.
     me = await client.get("/v1/organizations/me", headers=bearer(second["api_key"]))
     assert me.json()["id"] == org.id
     used = await client.get(f"/v1/organizations/me/keys/{second['id']}", headers=org.headers)
-    assert used.json()["last_used_at"] is not None
+    assert datetime.fromisoformat(used.json()["last_used_at"]) >= datetime.fromisoformat(
+        second["created_at"]
+    ), used.json()
     for ago, written in (("30 seconds", False), ("2 minutes", True)):
         await sql(
             app,
@@ -333,7 +340,10 @@ async def test_keys_are_made_listed_used_and_revoked_at_once(
     assert_problem(await client.get("/v1/organizations/me", headers=bearer(second["api_key"])), 401)
     assert_problem(await client.delete(path, headers=org.headers), 404)
     revoked = (await client.get(path, headers=org.headers)).json()
-    assert revoked["revoked_at"] is not None
+    # Revoked after its last use.
+    assert datetime.fromisoformat(revoked["revoked_at"]) >= datetime.fromisoformat(
+        revoked["last_used_at"]
+    ), revoked
 
 
 async def test_an_organization_revokes_only_its_own_keys_and_never_its_last(

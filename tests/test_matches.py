@@ -1,6 +1,6 @@
 """The match lifecycle: propose, accept by both sides, reserve once, never over-allocate."""
 
-import asyncio
+import uuid
 from datetime import date
 
 import httpx
@@ -19,6 +19,7 @@ from tests.conftest import (
     request_body,
     subscribe,
 )
+from tests.overlap import HOLD_OFFER, overlapping
 
 HERE = [4.3467, 50.8660]  # Tour & Taxis
 WINDOW = {"needed_from": "2027-04-01", "needed_by": "2027-04-30"}
@@ -205,12 +206,16 @@ async def test_a_pair_has_one_proposal_waiting_and_another_answers_409_naming_it
 
 
 async def test_concurrent_proposals_of_one_pair_make_one_and_announce_it_once(
-    client: httpx.AsyncClient, sides: tuple[Org, Org], run_worker: WorkerRun, receiver: Receiver
+    client: httpx.AsyncClient,
+    sides: tuple[Org, Org],
+    run_worker: WorkerRun,
+    receiver: Receiver,
+    database_url: str,
 ) -> None:
     supplier, consumer = sides
     webhook_id = await subscribe(client, consumer, receiver.url, ["match.proposed"])
     try:
-        await _one_proposal_of_ten(client, supplier, consumer, run_worker, receiver)
+        await _one_proposal_of_ten(client, supplier, consumer, run_worker, receiver, database_url)
     finally:
         # `sides` outlive this test, its receiver does not: later proposals go nowhere.
         await client.delete(f"/v1/webhooks/{webhook_id}", headers=consumer.headers)
@@ -222,17 +227,26 @@ async def _one_proposal_of_ten(
     consumer: Org,
     run_worker: WorkerRun,
     receiver: Receiver,
+    database_url: str,
 ) -> None:
     offer, request = await _offer(client, supplier, 10), await _request(client, consumer, 4)
-    answers = await asyncio.gather(
-        *(_propose(client, org, offer, request) for org in (supplier, consumer) * 5)
+    # The proposals meet at the offer's row: each insert's foreign key takes its key-share
+    # lock, which the held FOR UPDATE blocks. So all ten have found no proposal of the pair
+    # before any inserts one, and the unique index of pending proposals alone lets one through
+    # (the first insert holds the index entry; the nine others wait on it, then fail).
+    answers = await overlapping(
+        database_url,
+        "SELECT 1 FROM offers WHERE id = $1 FOR UPDATE",
+        uuid.UUID(offer["id"]),
+        requests=[_propose(client, org, offer, request) for org in (supplier, consumer) * 5],
     )
     created = [a for a in answers if a.status_code == 201]
     assert len(created) == 1, [a.text for a in answers]
     match_id = created[0].json()["id"]
-    for answer in answers:
-        if answer is not created[0]:
-            assert assert_problem(answer, 409)["match_id"] == match_id
+    refused = [a for a in answers if a is not created[0]]
+    assert len(refused) == 9
+    for answer in refused:
+        assert assert_problem(answer, 409)["match_id"] == match_id
     listed = await client.get(
         "/v1/matches",
         params={"offer_id": offer["id"], "request_id": request["id"]},
@@ -297,7 +311,7 @@ async def test_an_offer_below_its_min_lot_is_no_longer_a_candidate(
 
 
 async def test_fifty_concurrent_accepts_never_over_allocate(
-    client: httpx.AsyncClient, sides: tuple[Org, Org]
+    client: httpx.AsyncClient, sides: tuple[Org, Org], database_url: str
 ) -> None:
     supplier, consumer = sides
     offer = await _offer(client, supplier, 10)
@@ -310,8 +324,14 @@ async def test_fifty_concurrent_accepts_never_over_allocate(
         ).status_code == 200
         matches.append(match["id"])
 
-    responses = await asyncio.gather(
-        *(client.post(f"/v1/matches/{m}/accept", headers=supplier.headers) for m in matches)
+    # Each accept locks the offer's row (app.quantity_locks) before it reads what is left.
+    responses = await overlapping(
+        database_url,
+        HOLD_OFFER,
+        uuid.UUID(offer["id"]),
+        requests=[
+            client.post(f"/v1/matches/{m}/accept", headers=supplier.headers) for m in matches
+        ],
     )
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 10 and statuses.count(409) == 40

@@ -29,8 +29,26 @@ GEOJSON = {
 }
 
 
+# Lists that every version of the API pages, as the design promises.
+PAGED = {"/v1/offers", "/v1/requests", "/v1/sites", "/v1/matches", "/v1/webhooks"}
+
+
 def _label(method: str, path: str) -> str:
     return f"{method} {path}"
+
+
+def _operation(method: str, path: str) -> dict[str, Any]:
+    """The document's operation, which must be there."""
+    assert path in DOCUMENT["paths"], f"{path} is not in the document"
+    methods: dict[str, Any] = DOCUMENT["paths"][path]
+    assert method.lower() in methods, f"{_label(method, path)} is not in the document"
+    operation: dict[str, Any] = methods[method.lower()]
+    return operation
+
+
+def test_the_document_has_the_operations_and_schemas_it_describes() -> None:
+    # Enough that the checks over all of them below check something.
+    assert len(OPERATIONS) >= 60 and len(SCHEMAS) >= 40, (len(OPERATIONS), len(SCHEMAS))
 
 
 def test_every_operation_says_what_it_does() -> None:
@@ -83,8 +101,11 @@ def test_each_operation_declares_the_problems_it_can_answer(
     for status, must in expected_present.items():
         assert (status in declared) == must, (status, sorted(declared))
     # A path without an id finds nothing to miss, unless it says what (`says`) it looks up.
-    if not has_path_ids and 404 in declared:
-        assert "No such resource" not in operation["responses"]["404"]["description"]
+    assert (
+        has_path_ids
+        or 404 not in declared
+        or "No such resource" not in operation["responses"]["404"]["description"]
+    )
     for status in declared:
         answer = operation["responses"][str(status)]
         assert "application/problem+json" in answer["content"], status
@@ -96,26 +117,39 @@ def test_the_problems_are_not_one_list_for_all() -> None:
 
 
 def test_the_enforced_rules_are_in_the_schema() -> None:
-    for method, path, operation in OPERATIONS:
-        query = _parameters(operation, "query")
-        if "limit" in query:
-            assert query["limit"]["schema"].get("maximum") == 500, _label(method, path)
-            assert query["limit"]["schema"].get("minimum") == 1, _label(method, path)
-        if "cursor" in query:
-            assert query["cursor"]["schema"]["anyOf"][0].get("maxLength") == 512
+    limited = {
+        _label(m, p): _parameters(o, "query")["limit"]
+        for m, p, o in OPERATIONS
+        if "limit" in _parameters(o, "query")
+    }
+    paged = {
+        _label(m, p): _parameters(o, "query")["cursor"]
+        for m, p, o in OPERATIONS
+        if "cursor" in _parameters(o, "query")
+    }
+    # The lists the design pages are paged, and every paged list takes a limit.
+    assert {_label("GET", path) for path in PAGED} <= set(paged), sorted(paged)
+    assert set(paged) <= set(limited), sorted(set(paged) - set(limited))
+    for label, limit in limited.items():
+        assert (limit["schema"].get("minimum"), limit["schema"].get("maximum")) == (1, 500), label
+    for label, cursor in paged.items():
+        assert cursor["schema"]["anyOf"][0].get("maxLength") == 512, label
+    # Every POST takes an Idempotency-Key (the middleware reads it on each), bounded.
+    posts = [(m, p, o) for m, p, o in OPERATIONS if m == "POST"]
+    assert posts
+    for method, path, operation in posts:
         headers = _parameters(operation, "header")
-        if "Idempotency-Key" in headers:
-            schema = headers["Idempotency-Key"]["schema"]["anyOf"][0]
-            assert (schema.get("minLength"), schema.get("maxLength")) == (1, 255)
+        assert "Idempotency-Key" in headers, _label(method, path)
+        schema = headers["Idempotency-Key"]["schema"]["anyOf"][0]
+        assert (schema.get("minLength"), schema.get("maxLength")) == (1, 255), _label(method, path)
 
 
 def test_the_spatial_answers_say_geojson() -> None:
-    for method, path, operation in OPERATIONS:
-        if (method, path) in GEOJSON:
-            content = operation["responses"]["200"]["content"]
-            assert "application/geo+json" in content, _label(method, path)
-            schema = content["application/geo+json"].get("schema", {})
-            assert schema, _label(method, path)
+    for method, path in sorted(GEOJSON):
+        content = _operation(method, path)["responses"]["200"]["content"]
+        assert "application/geo+json" in content, _label(method, path)
+        schema = content["application/geo+json"].get("schema", {})
+        assert schema, _label(method, path)
 
 
 def test_the_features_and_results_are_typed() -> None:

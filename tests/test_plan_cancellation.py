@@ -7,6 +7,7 @@ another session leave the search half of the time limit."""
 
 import asyncio
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,19 @@ async def test_a_plan_is_cancelled_queued_or_running_and_the_worker_goes_on(
             return plan if progress and progress["phase"] == "searching" else None
 
         plan = await eventually(searching, within_s=60)
-        assert plan["status"] == "running" and plan["progress"]["elapsed_s"] >= 0
-        assert 0 < plan["progress"]["search_s"] <= LONG_S
+        progress = plan["progress"]
+        assert plan["status"] == "running" and plan["started_at"] and progress["phase_started_at"]
+        # The search began within the attempt, and the attempt's clock runs: a later read
+        # says it has run longer.
+        started = datetime.fromisoformat(plan["started_at"])
+        assert started <= datetime.fromisoformat(progress["phase_started_at"]), plan
+        assert 0 < progress["search_s"] <= LONG_S
+
+        async def ran_longer() -> dict[str, Any] | None:
+            later: dict[str, Any] = (await read(running))["progress"]
+            return later if later["elapsed_s"] > progress["elapsed_s"] else None
+
+        assert (await eventually(ran_longer, within_s=30))["phase"] == "searching"
 
         async def best_so_far() -> dict[str, Any] | None:
             best: dict[str, Any] | None = (await read(running))["progress"]["best_so_far"]

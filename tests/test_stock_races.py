@@ -5,7 +5,6 @@ case on a fresh lot each time. After each round the lot's books must balance, in
 through the API (the stock, the offer and each match), and agree with the answers the
 requests got; no match is ever sent more than its quantity."""
 
-import asyncio
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from sqlalchemy import text
 
 from app.kit.local_time import brussels_today
 from tests.conftest import Org, OrgFactory, point
+from tests.overlap import HOLD_HUB, overlapping
 from tests.test_hubs import NEAR_YARD, _dispatch, _shipment_from, _stock, _walk_in, _yard
 
 ROUNDS = 50
@@ -34,6 +34,7 @@ class Parties:
     consumer: Org
     hub_id: str
     shipment_id: str
+    database_url: str
 
 
 @dataclass
@@ -65,13 +66,14 @@ Race = Callable[[httpx.AsyncClient, Parties], Awaitable[tuple[Lot, Outcome]]]
 
 
 @pytest.fixture
-async def parties(client: httpx.AsyncClient, make_org: OrgFactory) -> Parties:
+async def parties(client: httpx.AsyncClient, make_org: OrgFactory, database_url: str) -> Parties:
     operator = await make_org("hub_operator", "supplier")
     return Parties(
         operator=operator,
         consumer=await make_org("consumer"),
         hub_id=await _yard(client, operator),
         shipment_id=await _shipment_from(client, operator),
+        database_url=database_url,
     )
 
 
@@ -122,6 +124,19 @@ async def _match(
     return match_id
 
 
+def _at_once(
+    parties: Parties, *requests: Awaitable[httpx.Response]
+) -> Awaitable[list[httpx.Response]]:
+    """The round's requests, shown to have waited together on the hub's row: a movement runs
+    under its hub's lock, and an accept of a match on a lot takes it first (app.quantity_locks)."""
+    return overlapping(
+        parties.database_url,
+        HOLD_HUB,
+        uuid.UUID(parties.hub_id),
+        requests=requests,
+    )
+
+
 def _accept(client: httpx.AsyncClient, org: Org, match_id: str) -> Awaitable[httpx.Response]:
     return client.post(f"/v1/matches/{match_id}/accept", headers=org.headers)
 
@@ -134,7 +149,8 @@ async def accept_against_dispatch_to_a_shipment(
     lot = await _new_lot(client, parties, 10)
     match_id = await _match(client, parties, lot, 6, accepted=False)
     outcome = Outcome(taken_in=10)
-    accept, dispatch = await asyncio.gather(
+    accept, dispatch = await _at_once(
+        parties,
         _accept(client, parties.operator, match_id),
         _dispatch(
             client,
@@ -160,7 +176,8 @@ async def accept_against_dispatch_to_another_match(
     served = await _match(client, parties, lot, 4, accepted=True)
     second = await _match(client, parties, lot, 6, accepted=False)
     outcome = Outcome(taken_in=10)
-    accept, dispatch = await asyncio.gather(
+    accept, dispatch = await _at_once(
+        parties,
         _accept(client, parties.operator, second),
         _dispatch(client, parties.operator, parties.hub_id, lot.code, 4, match_id=served),
     )
@@ -179,7 +196,8 @@ async def accept_against_intake(client: httpx.AsyncClient, parties: Parties) -> 
     lot = await _new_lot(client, parties, 4)
     match_id = await _match(client, parties, lot, 3, accepted=False)
     outcome = Outcome(taken_in=4)
-    accept, intake = await asyncio.gather(
+    accept, intake = await _at_once(
+        parties,
         _accept(client, parties.operator, match_id),
         _walk_in(client, parties.operator, parties.hub_id, 2, lot=lot.code, material=GYPSUM),
     )
@@ -193,7 +211,8 @@ async def two_dispatches(client: httpx.AsyncClient, parties: Parties) -> tuple[L
     """10 t in the lot, two dispatches of 6 t each: only one can leave."""
     lot = await _new_lot(client, parties, 10)
     outcome = Outcome(taken_in=10)
-    dispatches = await asyncio.gather(
+    dispatches = await _at_once(
+        parties,
         *(
             _dispatch(
                 client,
@@ -204,7 +223,7 @@ async def two_dispatches(client: httpx.AsyncClient, parties: Parties) -> tuple[L
                 shipment_id=parties.shipment_id,
             )
             for _ in range(2)
-        )
+        ),
     )
     for response in dispatches:
         if outcome.note("dispatch", response):
@@ -222,7 +241,8 @@ async def partial_dispatches_to_one_match(
     served = await _match(client, parties, lot, 6, accepted=True)
     outcome = Outcome(taken_in=10)
     to_match = (2.5, 2.5, 2.5, 1)
-    *answers, shipped = await asyncio.gather(
+    *answers, shipped = await _at_once(
+        parties,
         *(
             _dispatch(client, parties.operator, parties.hub_id, lot.code, t, match_id=served)
             for t in to_match
@@ -246,7 +266,7 @@ async def two_accepts(client: httpx.AsyncClient, parties: Parties) -> tuple[Lot,
     lot = await _new_lot(client, parties, 10)
     matches = [await _match(client, parties, lot, 6, accepted=False) for _ in range(2)]
     outcome = Outcome(taken_in=10)
-    accepts = await asyncio.gather(*(_accept(client, parties.operator, m) for m in matches))
+    accepts = await _at_once(parties, *(_accept(client, parties.operator, m) for m in matches))
     for match_id, response in zip(matches, accepts, strict=True):
         outcome.statuses[match_id] = "accepted" if outcome.note("accept", response) else "proposed"
     return lot, outcome

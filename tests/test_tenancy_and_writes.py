@@ -1,6 +1,5 @@
 """Tenant isolation, optimistic concurrency with If-Match, idempotency, and updates."""
 
-import asyncio
 import uuid
 
 import httpx
@@ -14,6 +13,7 @@ from tests.conftest import (
     point,
     request_body,
 )
+from tests.overlap import overlapping
 
 
 async def test_another_organization_cannot_change_or_delete_rows(
@@ -202,12 +202,22 @@ async def test_idempotency_key_replays_and_refuses_another_body(
 
 
 async def test_concurrent_requests_with_one_key_create_one_row(
-    client: httpx.AsyncClient, make_org: OrgFactory
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
 ) -> None:
     org = await make_org()
     headers = {**org.headers, "Idempotency-Key": "same-key"}
-    responses = await asyncio.gather(
-        *(client.post("/v1/requests", json=request_body(), headers=headers) for _ in range(8))
+    # The requests meet where each claims the key: its insert into idempotency_keys. The
+    # test's own transaction inserts that key first, so that the eight wait on it together;
+    # once it is rolled back, one claims the key and the others find it claimed.
+    responses = await overlapping(
+        database_url,
+        "INSERT INTO idempotency_keys (scope, key, method, path, request_hash, "
+        "secret_withheld, expires_at, locked_until) "
+        "VALUES ($1, 'same-key', 'POST', '/v1/requests', '', false, now(), now())",
+        org.id,
+        requests=[
+            client.post("/v1/requests", json=request_body(), headers=headers) for _ in range(8)
+        ],
     )
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {201, 409} and 201 in statuses

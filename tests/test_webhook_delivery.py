@@ -39,6 +39,7 @@ from tests.conftest import (
     settings_for,
     signature_is_valid,
 )
+from tests.overlap import overlapping
 
 DEADLINE_SECONDS = 2
 
@@ -499,6 +500,7 @@ async def test_a_delivery_run_twice_at_once_sends_twice_and_queues_one_retry(
     make_org: OrgFactory,
     subscribe: Subscribe,
     receivers: Callable[..., Receiver],
+    database_url: str,
 ) -> None:
     """A job whose worker died is run again while, maybe, it still runs: both send (receivers
     deduplicate by event id), both attempts are logged, and the retries do not fork."""
@@ -510,8 +512,12 @@ async def test_a_delivery_run_twice_at_once_sends_twice_and_queues_one_retry(
     assert await _queued_attempts(delivering, delivery_id) == 1
 
     sessionmaker, settings = delivering.state.sessionmaker, delivering.state.settings
-    await asyncio.gather(
-        deliver(sessionmaker, settings, delivery_id), deliver(sessionmaker, settings, delivery_id)
+    # Both send, then meet where each records its attempt, under the delivery's row lock.
+    await overlapping(
+        database_url,
+        "SELECT 1 FROM webhook_deliveries WHERE id = $1 FOR UPDATE",
+        delivery_id,
+        requests=[deliver(sessionmaker, settings, delivery_id) for _ in range(2)],
     )
 
     delivery = await _delivery(client, org, webhook_id)
@@ -527,7 +533,7 @@ async def test_a_delivery_run_twice_at_once_sends_twice_and_queues_one_retry(
 
 
 async def test_an_organization_has_at_most_twenty_subscriptions_even_created_at_once(
-    client: httpx.AsyncClient, make_org: OrgFactory
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
 ) -> None:
     org, other = await make_org(), await make_org()
 
@@ -537,7 +543,14 @@ async def test_an_organization_has_at_most_twenty_subscriptions_even_created_at_
             "/v1/webhooks", json={**body, "secret": SECRET}, headers=org.headers
         )
 
-    responses = await asyncio.gather(*(create(org, n) for n in range(25)))
+    # Each creation counts the organization's subscriptions under its advisory lock: the 25
+    # wait on it together, then count one after the other.
+    responses = await overlapping(
+        database_url,
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        f"webhooks:{org.id}",
+        requests=[create(org, n) for n in range(25)],
+    )
 
     assert sorted(r.status_code for r in responses) == [201] * 20 + [422] * 5
     for refused in (r for r in responses if r.status_code == 422):
