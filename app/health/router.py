@@ -1,10 +1,9 @@
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import ServiceUnavailable, problem_response, problems
 from app.health import service
 
@@ -50,7 +49,7 @@ async def healthz() -> Liveness:
         },
     ),
 )
-async def readyz(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Any:
+async def readyz(request: Request, session: Session) -> Any:
     state = Readiness.model_validate(
         await service.readiness(session, request.app.state.migration_head)
     )

@@ -274,11 +274,10 @@ async def key_scope(
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    """Deletes the records past their expiry, in one transaction; answers how many."""
+    """Deletes the records past their expiry, in the caller's transaction; answers how many."""
     result = await session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now())
     )
-    await session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
