@@ -66,7 +66,9 @@ async def load(demo: bool, keys_file: Path | None) -> int:
                 f"reference data: {count} EWC codes, the Brussels region outline and its communes"
             )
             if demo:
-                keys = await load_demo(session, settings, brussels_today())
+                # The demo in one transaction: its services flush and leave the commit to it.
+                async with session.begin():
+                    keys = await load_demo(session, settings, brussels_today())
                 if keys_file is not None:
                     save_demo_keys(keys_file, keys)
                 if keys:

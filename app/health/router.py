@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from app.dependencies import Session
-from app.errors import ServiceUnavailable, problem_response, problems
+from app.errors import ServiceUnavailable, problems
 from app.health import service
 
 router = APIRouter(tags=["health"])
@@ -60,4 +60,5 @@ async def readyz(request: Request, session: Session) -> Any:
         headers={"Retry-After": "5"},
         **state.model_dump(),
     )
-    return problem_response(not_ready, request, not_ready.headers)
+    # Raised, not returned: the request's transaction, which may have failed, is rolled back.
+    raise not_ready
