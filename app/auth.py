@@ -14,8 +14,9 @@ from sqlalchemy import Row, Select, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
-from app.db import get_session
+from app.dependencies import Session
 from app.errors import Forbidden, Unauthorized
+from app.kit.transactions import write_despite_failure
 from app.models import ApiKey, Organization
 from app.settings import Settings
 
@@ -145,18 +146,23 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
 async def current_principal(
     request: Request,
     credentials: Credentials,
-    session: Annotated[AsyncSession, Depends(get_session)],
+    session: Session,
 ) -> Principal:
     key = await active_key(request.scope, session, _token(credentials))
     if key is None:
         raise Unauthorized("This API key is unknown or revoked.")
     if key.stale_use:
-        # Committed now, before the route runs: a read commits nothing of its own. The guard
-        # makes concurrent requests with one key write it once.
-        await session.execute(
-            update(ApiKey).where(ApiKey.id == key.id, _USE_IS_STALE).values(last_used_at=func.now())
+        # In a transaction of its own, before the route runs: the use stands whatever the
+        # request answers, and the key's row is not held locked for the whole request. The
+        # guard makes concurrent requests with one key write it once.
+        await write_despite_failure(
+            session,
+            lambda own: own.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key.id, _USE_IS_STALE)
+                .values(last_used_at=func.now())
+            ),
         )
-        await session.commit()
     return Principal(organization_id=key.organization_id, roles=key.roles)
 
 

@@ -56,7 +56,7 @@ async def load_reference() -> int:
     settings = get_settings()
     engine = create_engine(settings, url=settings.migration_url)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with create_sessionmaker(engine).begin() as session:
             count = await load_reference_data(session, settings.shared_dir)
             print(
                 f"reference data: {count} EWC codes, the Brussels region outline and its communes"

@@ -1,4 +1,5 @@
-"""The async engines and the session factory."""
+"""The async engines, the session factory and the request's session (one transaction per
+request)."""
 
 from collections.abc import AsyncIterator
 from typing import Any
@@ -70,9 +71,33 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# Where the idempotency middleware puts the session of a request it records: the request runs
+# in it, and the middleware commits it with the record (app/kit/idempotency.py).
+SCOPE_SESSION = "boucle.session"
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request. Services commit their own transaction; anything left open
-    (an error half-way) is rolled back here, so nothing is ever half written."""
+    """The request's one transaction: committed when the route has answered without an error,
+    before the response is sent (`app.dependencies.Session` makes it function-scoped), so that a
+    commit that fails answers an error and never a 2xx; rolled back on any error. Services add,
+    flush and raise; they never commit. What must stay written although the request fails goes
+    through `app.kit.transactions.write_despite_failure`.
+
+    A request whose Idempotency-Key the middleware claimed runs in the middleware's session,
+    which the middleware commits together with the stored response."""
+    recorded: AsyncSession | None = request.scope.get(SCOPE_SESSION)
+    if recorded is not None:
+        try:
+            yield recorded
+        except BaseException:
+            await recorded.rollback()
+            raise
+        return
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     async with sessionmaker() as session:
-        yield session
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()

@@ -15,5 +15,8 @@ def app_settings(request: Request) -> Settings:
     return settings
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+"""The request's session. Function-scoped: FastAPI runs the end of `get_session` (its commit)
+when the route returns, before the response is sent, and throws the route's errors into it; a
+request-scoped dependency would commit after the client has its answer."""
 AppSettings = Annotated[Settings, Depends(app_settings)]

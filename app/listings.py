@@ -16,7 +16,7 @@ from app.auth import Principal
 from app.errors import Conflict, FieldError
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
-from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams
 from app.kit.quantity import mass_and_volume, rebased_remaining
 from app.kit.spatial import NearParams, near_query, run_near_query
@@ -83,7 +83,7 @@ async def create_listing(
     session.add(row)
     if kind.on_created is not None:
         await kind.on_created(session, row)
-    await session.commit()
+    await session.flush()
     return row
 
 
@@ -185,7 +185,7 @@ async def update_listing(
     moved = changed_terms(kind.noun, terms_before, _terms(kind, row))
     if moved:
         await expire_proposals_on(session, kind.noun, row.id, moved)
-    await commit_versioned(session, kind.noun)
+    await flush_versioned(session, kind.noun)
     return row
 
 
@@ -206,11 +206,11 @@ async def delete_listing(
     )
     if kind.check_editable is not None:
         await kind.check_editable(session, row)
-    await session.delete(row)
     try:
-        await session.commit()
+        # A savepoint: the refused delete leaves the request's transaction usable.
+        async with session.begin_nested():
+            await session.delete(row)
     except IntegrityError:
-        await session.rollback()
         raise Conflict(
             f"Matches name this {kind.noun}: close it (status closed) instead."
         ) from None

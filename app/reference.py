@@ -91,5 +91,4 @@ async def load_reference_data(session: AsyncSession, shared_dir: Path) -> int:
     await load_service_area(session, shared_dir)
     await load_communes(session, shared_dir)
     await session.execute(text("ANALYZE materials"))
-    await session.commit()
     return count

@@ -18,7 +18,8 @@ async def seed(keys_file: Path) -> int:
     settings = get_settings()
     engine = create_engine(settings, url=settings.migration_url)
     try:
-        async with create_sessionmaker(engine)() as session:
+        # The demo in one transaction: its services flush and leave the commit to it.
+        async with create_sessionmaker(engine).begin() as session:
             keys = await load_demo(session, settings, brussels_today())
     finally:
         await engine.dispose()

@@ -263,7 +263,7 @@ async def test_records_expire_after_the_ttl_and_the_sweep_purges_them(
         "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = :key",
         key=expired,
     )
-    async with app.state.sessionmaker() as session:
+    async with app.state.sessionmaker.begin() as session:
         assert await purge_expired(session) >= 1
     assert await records(app, expired) == [] and len(await records(app, kept)) == 1
 

@@ -359,7 +359,8 @@ async def test_fulfilment_and_expiry(
         await client.post(f"/v1/matches/{accepted['id']}/accept", headers=org.headers)
 
     # The offer and the requests are for April 2027: on 1 May the proposal is stale.
-    async with app.state.sessionmaker() as session:
+    # The sweep's step: one transaction, committed when it ends.
+    async with app.state.sessionmaker.begin() as session:
         assert await expire_stale_matches(session, date(2027, 4, 15)) == 0
         assert await expire_stale_matches(session, date(2027, 5, 1)) >= 1
     assert (await client.get(f"/v1/matches/{stale['id']}", headers=consumer.headers)).json()[

@@ -226,7 +226,7 @@ async def test_a_new_window_lets_requests_through_and_ended_windows_are_swept(
         assert again.status_code == 200 and fields(again)[:2] == ("key", LIMIT - 1)
 
     await end_window(limited, subject)
-    async with limited.state.sessionmaker() as session:
+    async with limited.state.sessionmaker.begin() as session:
         assert await purge_ended_windows(session) >= 1
     counted = "SELECT subject FROM rate_limit_counters WHERE subject IN (:ended, :running)"
     rows = await sql(limited, counted, ended=subject, running=f"address:{address}")

@@ -599,10 +599,10 @@ async def test_a_pending_delivery_whose_job_was_lost_is_queued_again_by_the_swee
         )
     assert await _queued_attempts(delivering, delivery_id) == 0
 
-    async with delivering.state.sessionmaker() as session:
+    async with delivering.state.sessionmaker.begin() as session:
         assert await requeue_orphaned_deliveries(session) >= 1
     assert await _queued_attempts(delivering, delivery_id) == 1
-    async with delivering.state.sessionmaker() as session:
+    async with delivering.state.sessionmaker.begin() as session:
         await requeue_orphaned_deliveries(session)
     assert await _queued_attempts(delivering, delivery_id) == 1
 

@@ -123,6 +123,8 @@ async def test_a_rejection_and_a_window_that_passed_are_announced(
             {"id": offer["id"]},
         )
         await session.commit()
+    # The sweep's step: one transaction, committed when it ends.
+    async with app.state.sessionmaker.begin() as session:
         assert await expire_stale_matches(session, brussels_today()) >= 1
     await run_worker()
 

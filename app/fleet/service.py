@@ -12,7 +12,7 @@ from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, TYPE_DEFAULTED_FIELDS, VehicleCreate, VehiclePatch
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
-from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.models import Vehicle
 from app.settings import Settings
@@ -58,7 +58,7 @@ async def create_vehicle(
     principal.require_role(*FLEET_ROLES)
     vehicle = await build_vehicle(session, settings, principal, data)
     session.add(vehicle)
-    await session.commit()
+    await session.flush()
     return vehicle
 
 
@@ -143,7 +143,7 @@ async def update_vehicle(
         row.end_location = rebuilt.end_location
     # The row is locked (load_writable) from the If-Match check to the commit.
     row.version += 1
-    await commit_versioned(session, "vehicle")
+    await flush_versioned(session, "vehicle")
     return row
 
 
@@ -152,4 +152,4 @@ async def delete_vehicle(
 ) -> None:
     """Deletes the vehicle. The route plans that use it keep their copy of it."""
     await session.delete(await _load_own(session, principal, vehicle_id, if_match))
-    await session.commit()
+    await session.flush()

@@ -1,11 +1,10 @@
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import get_session
-from app.errors import ServiceUnavailable, problem_response, problems
+from app.dependencies import Session
+from app.errors import ServiceUnavailable, problems
 from app.health import service
 
 router = APIRouter(tags=["health"])
@@ -50,7 +49,7 @@ async def healthz() -> Liveness:
         },
     ),
 )
-async def readyz(request: Request, session: Annotated[AsyncSession, Depends(get_session)]) -> Any:
+async def readyz(request: Request, session: Session) -> Any:
     state = Readiness.model_validate(
         await service.readiness(session, request.app.state.migration_head)
     )
@@ -61,4 +60,5 @@ async def readyz(request: Request, session: Annotated[AsyncSession, Depends(get_
         headers={"Retry-After": "5"},
         **state.model_dump(),
     )
-    return problem_response(not_ready, request, not_ready.headers)
+    # Raised, not returned: the request's transaction, which may have failed, is rolled back.
+    raise not_ready

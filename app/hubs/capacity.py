@@ -117,7 +117,7 @@ async def set_hub_settings(
     await session.flush()
     await refresh_thresholds(session, [hub.id])
     view = await hub_view(session, hub)
-    await session.commit()
+    await session.flush()
     return view, hub.version
 
 

@@ -36,7 +36,7 @@ async def record_movement(
         await announce_new_offer_later(session, lot.offer_id)
     await refresh_thresholds(session, [hub.id])
     view = movement_view(movement, lot, balance.stock)
-    await session.commit()
+    await session.flush()
     return view
 
 

@@ -127,6 +127,4 @@ async def refresh_thresholds_near(session: AsyncSession, offer: Offer) -> None:
 async def refresh_all_thresholds(session: AsyncSession) -> int:
     """The periodic sweep: catches what changes a pool other than movements and new offers
     (reservations, patched or expired offers)."""
-    fired = await refresh_thresholds(session, await hubs_with_thresholds(session))
-    await session.commit()
-    return fired
+    return await refresh_thresholds(session, await hubs_with_thresholds(session))

@@ -13,7 +13,7 @@ REFRESH_POOLING_THRESHOLDS = "hubs:refresh_pooling_thresholds"
 
 async def refresh_pooling_thresholds(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await refresh_all_thresholds(session)
 
 

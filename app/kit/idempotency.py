@@ -9,17 +9,24 @@ The key is claimed in its own short transaction before the request runs, so two 
 requests with one key never both run: the second answers 409 while the first is in flight.
 The claim lapses after `idempotency_lock_seconds`, so that a process that died mid-request
 does not hold the key: the same request sent after that runs. A request that fails with a
-5xx, or is turned away for now with a 429, releases its key so that it can be retried.
+5xx, or is turned away for now with a 429, releases its key so that it can be retried, and
+keeps nothing of its work.
+
+The request itself runs in a session of the middleware, and its record is written in that
+same transaction: the response is sent once both are committed. A response and its record
+thus never disagree: when that commit fails, nothing of the request stays, the key is
+released, and the client gets the 503 or 500 problem, not the response it would have had.
 Records expire after `idempotency_ttl_hours`; a sweep deletes them.
 
 A response that says `Cache-Control: no-store` holds a secret shown once (an API key): only its
 status and Location are kept, and the same request again answers 409 `secret-shown-once`,
 naming the resource, instead of the secret."""
 
+import asyncio
 import hashlib
 from datetime import datetime, timedelta
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
 from sqlalchemy import and_, delete, func, or_, update
@@ -30,12 +37,14 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import active_key, bearer_token, is_admin_token
+from app.db import SCOPE_SESSION
 from app.errors import (
     Conflict,
     Problem,
     ValidationFailed,
     database_unavailable_response,
     problem_response,
+    unexpected_error_response,
 )
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.models import IdempotencyRecord
@@ -153,12 +162,11 @@ class IdempotencyMiddleware:
             ),
         ).returning(IdempotencyRecord.locked_until)
         record = None
-        async with sessionmaker() as session:
+        async with sessionmaker.begin() as session:
             claim = (await session.execute(claiming)).scalar_one_or_none()
             if claim is None:
                 # The upsert locked the row it did not take: it is there, as it stands.
                 record = await session.get_one(IdempotencyRecord, (owner, key))
-            await session.commit()
         return claim, record
 
     async def _run_and_record(
@@ -171,11 +179,15 @@ class IdempotencyMiddleware:
         body: bytes,
         send: Send,
     ) -> None:
+        """Runs the request in a session of this middleware (`app.db.get_session` hands it to
+        the route), writes its response as the key's record in the same transaction, commits,
+        and only then sends the response: the work and its record are written together or not
+        at all, and no client is told of work that was not written."""
         status = 500
         response_headers: list[tuple[str, str]] = []
-        chunks: list[bytes] = []
+        messages: list[Message] = []
 
-        async def capture(message: Message) -> None:
+        async def hold(message: Message) -> None:
             nonlocal status, response_headers
             if message["type"] == "http.response.start":
                 status = message["status"]
@@ -183,44 +195,57 @@ class IdempotencyMiddleware:
                     (k.decode("latin-1"), v.decode("latin-1"))
                     for k, v in message.get("headers", [])
                 ]
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-            await send(message)
+            messages.append(message)
 
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        try:
-            await self.app(scope, replay_body, capture)
-        finally:
-            # Only while the claim is still this request's: one taken over is the other's.
-            mine = (
-                IdempotencyRecord.scope == owner,
-                IdempotencyRecord.key == key,
-                IdempotencyRecord.locked_until == claim,
-            )
-            async with sessionmaker() as session:
-                if status >= 500 or status == HTTPStatus.TOO_MANY_REQUESTS:
-                    await session.execute(delete(IdempotencyRecord).where(*mine))
-                else:
-                    secret = any(
-                        k.lower() == "cache-control" and "no-store" in v.lower()
-                        for k, v in response_headers
-                    )
-                    replayed = {"location"} if secret else _REPLAYED_HEADERS
-                    kept = [[k, v] for k, v in response_headers if k.lower() in replayed]
+        # Only while the claim is still this request's: one taken over is the other's.
+        mine = (
+            IdempotencyRecord.scope == owner,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.locked_until == claim,
+        )
+        async with sessionmaker() as session:
+            scope[SCOPE_SESSION] = session
+            try:
+                await self.app(scope, replay_body, hold)
+            except BaseException:
+                await asyncio.shield(self._release(sessionmaker, mine))
+                raise
+            finally:
+                del scope[SCOPE_SESSION]
+            if status >= 500 or status == HTTPStatus.TOO_MANY_REQUESTS:
+                # Nothing of the request stays, so that its retry runs it.
+                await session.rollback()
+                await self._release(sessionmaker, mine)
+            else:
+                try:
                     await session.execute(
                         update(IdempotencyRecord)
                         .where(*mine)
-                        .values(
-                            status_code=status,
-                            response_headers={"headers": kept},
-                            response_body=None if secret else b"".join(chunks),
-                            secret_withheld=secret,
-                            locked_until=None,
-                        )
+                        .values(**_record_of(status, response_headers, messages))
                     )
-                await session.commit()
+                    await session.commit()
+                except RAISED_WHEN_UNAVAILABLE as exc:
+                    await self._release(sessionmaker, mine)
+                    request = Request(scope)
+                    if is_database_unavailable(exc):
+                        failed = database_unavailable_response(request)
+                    else:
+                        failed = unexpected_error_response(request, exc)
+                    await failed(scope, replay_body, send)
+                    return
+        for message in messages:
+            await send(message)
+
+    @staticmethod
+    async def _release(
+        sessionmaker: async_sessionmaker[AsyncSession], mine: tuple[Any, ...]
+    ) -> None:
+        """Frees the key of a request that failed, in a transaction of its own."""
+        async with sessionmaker.begin() as session:
+            await session.execute(delete(IdempotencyRecord).where(*mine))
 
     async def _answer_again(
         self, record: IdempotencyRecord, request_hash: str, request: Request, send: Send
@@ -258,6 +283,27 @@ class IdempotencyMiddleware:
         await problem_response(problem, request)(request.scope, request.receive, send)
 
 
+def _record_of(
+    status: int, response_headers: list[tuple[str, str]], messages: list[Message]
+) -> dict[str, Any]:
+    """The record's columns for a response: all of it, or for one holding a secret shown once
+    (`Cache-Control: no-store`), its status and Location only."""
+    secret = any(
+        k.lower() == "cache-control" and "no-store" in v.lower() for k, v in response_headers
+    )
+    replayed = {"location"} if secret else _REPLAYED_HEADERS
+    body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return {
+        "status_code": status,
+        "response_headers": {
+            "headers": [[k, v] for k, v in response_headers if k.lower() in replayed]
+        },
+        "response_body": None if secret else body,
+        "secret_withheld": secret,
+        "locked_until": None,
+    }
+
+
 async def key_scope(
     scope: Scope, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
 ) -> str | None:
@@ -274,11 +320,10 @@ async def key_scope(
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    """Deletes the records past their expiry, in one transaction; answers how many."""
+    """Deletes the records past their expiry, in the caller's transaction; answers how many."""
     result = await session.execute(
         delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= func.now())
     )
-    await session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -13,7 +13,7 @@ PURGE_EXPIRED_IDEMPOTENCY_KEYS = "idempotency:purge_expired"
 
 async def purge_expired_keys(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await purge_expired(session)
 
 

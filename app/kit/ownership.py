@@ -69,11 +69,13 @@ def merge_patch(schema: type[Schema], current: dict[str, Any], patch: BaseModel)
         raise ValidationFailed.from_pydantic(exc) from None
 
 
-async def commit_versioned(session: AsyncSession, noun: str) -> None:
+async def flush_versioned(session: AsyncSession, noun: str) -> None:
+    """Writes the changes of a versioned row now, in the request's transaction: a row that
+    another transaction changed since it was read answers 412, and the commit that ends the
+    request has nothing left to fail on."""
     try:
-        await session.commit()
+        await session.flush()
     except StaleDataError:
-        await session.rollback()
         raise PreconditionFailed(
             f"The {noun} changed while you wrote it. Read it again and retry."
         ) from None

@@ -229,9 +229,8 @@ def address_subject(scope: Scope) -> str:
 
 
 async def purge_ended_windows(session: AsyncSession) -> int:
-    """Deletes the counters whose window has ended, in one transaction; answers how many."""
+    """Deletes the counters whose window has ended, in the caller's transaction; answers how many."""
     result = await session.execute(
         delete(RateLimitCounter).where(RateLimitCounter.window_ends_at <= func.now())
     )
-    await session.commit()
     return int(result.rowcount)  # type: ignore[attr-defined]

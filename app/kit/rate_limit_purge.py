@@ -13,7 +13,7 @@ PURGE_ENDED_RATE_LIMIT_WINDOWS = "rate_limit:purge_ended_windows"
 
 async def purge_ended_counters(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await purge_ended_windows(session)
 
 

@@ -68,7 +68,7 @@ async def _take_over(
             if exhausted
             else {"status": "queued"}
         )
-        async with sessionmaker() as session:
+        async with sessionmaker.begin() as session:
             row_id = job.task_kwargs[tracked.argument]
             await session.execute(
                 update(tracked.model)
@@ -79,7 +79,6 @@ async def _take_over(
                 )
                 .values(**values)
             )
-            await session.commit()
     if exhausted:
         await jobs.job_manager.finish_job(job, status=Status.FAILED, delete_job=False)
         log.error("job %s (%s) stalled %d times: failed", job.id, job.task_name, attempt)

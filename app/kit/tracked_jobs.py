@@ -81,43 +81,47 @@ async def run_tracked(
     `done`, unless a later attempt has taken the row over meanwhile (a worker thought dead
     that came back), whose result then stands."""
     async with sessionmaker() as session:
-        row: Any = await session.get(job.model, row_id, with_for_update=True)
-        if row is None or row.status not in ("queued", "running"):
-            return
-        if job.cancellable and row.cancel_requested_at is not None:
-            # Asked while its last attempt ran, and that attempt's worker died: nothing to do.
-            row.status, row.finished_at = "cancelled", datetime.now(UTC)
-            await session.commit()
-            return
-        row.status, row.started_at, row.attempts = "running", datetime.now(UTC), attempt
-        row.error = None
-        await session.commit()
-        asked_to_cancel = asyncio.Event()
-        attempt_task = asyncio.ensure_future(work(session, row))
-        watch = (
-            asyncio.ensure_future(
-                _stop_when_cancelled(sessionmaker, job, row_id, attempt_task, asked_to_cancel)
-            )
-            if job.cancellable
-            else None
-        )
-        try:
-            try:
-                await attempt_task
-            finally:
-                if watch is not None:
-                    watch.cancel()
-            current = await session.scalar(
-                select(job.model.attempts).where(job.model.id == row_id).with_for_update()
-            )
-            if current != attempt:
-                await session.rollback()
+        # Two steps, each one transaction: the row starts running; then the attempt's work and
+        # its end.
+        async with session.begin():
+            row: Any = await session.get(job.model, row_id, with_for_update=True)
+            if row is None or row.status not in ("queued", "running"):
                 return
-            row.status, row.finished_at = "done", datetime.now(UTC)
-            await session.commit()
+            if job.cancellable and row.cancel_requested_at is not None:
+                # Asked while its last attempt ran, and that attempt's worker died: nothing to do.
+                row.status, row.finished_at = "cancelled", datetime.now(UTC)
+                return
+            row.status, row.started_at, row.attempts = "running", datetime.now(UTC), attempt
+            row.error = None
+        asked_to_cancel = asyncio.Event()
+        try:
+            async with session.begin():
+                attempt_task = asyncio.ensure_future(work(session, row))
+                watch = (
+                    asyncio.ensure_future(
+                        _stop_when_cancelled(
+                            sessionmaker, job, row_id, attempt_task, asked_to_cancel
+                        )
+                    )
+                    if job.cancellable
+                    else None
+                )
+                try:
+                    await attempt_task
+                finally:
+                    if watch is not None:
+                        watch.cancel()
+                current = await session.scalar(
+                    select(job.model.attempts).where(job.model.id == row_id).with_for_update()
+                )
+                if current != attempt:
+                    raise _TakenOver
+                row.status, row.finished_at = "done", datetime.now(UTC)
+        except _TakenOver:
+            return
         except BaseException as exc:
-            # The attempt's transaction may hold the row's lock: released before recording.
-            await asyncio.shield(_roll_back(session))
+            # The attempt's transaction was rolled back as it ended, releasing the row's lock
+            # before the stop is recorded.
             if _cancelled_by_owner(exc, asked_to_cancel):
                 await asyncio.shield(_record_cancelled(sessionmaker, job, row_id, attempt))
                 return
@@ -125,6 +129,10 @@ async def run_tracked(
                 _record_stop(sessionmaker, job, row_id, attempt, max_attempts, exc)
             )
             raise
+
+
+class _TakenOver(Exception):
+    """A later attempt took the row over while this one ran: this one's work is dropped."""
 
 
 def _cancelled_by_owner(exc: BaseException, asked: asyncio.Event) -> bool:
@@ -165,20 +173,12 @@ async def _stop_when_cancelled(
 async def _record_cancelled(
     sessionmaker: async_sessionmaker[AsyncSession], job: TrackedJob, row_id: uuid.UUID, attempt: int
 ) -> None:
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await session.execute(
             update(job.model)
             .where(job.model.id == row_id, job.model.attempts == attempt)
             .values(status="cancelled", finished_at=datetime.now(UTC))
         )
-        await session.commit()
-
-
-async def _roll_back(session: AsyncSession) -> None:
-    try:
-        await session.rollback()
-    except Exception:
-        log.debug("rollback on a lost connection", exc_info=True)
 
 
 async def _record_stop(
@@ -204,13 +204,12 @@ async def _record_stop(
         log.error("%s %s failed: %s", job.noun, row_id, error, exc_info=exc)
         values = {"status": "failed", "error": error, "finished_at": datetime.now(UTC)}
     try:
-        async with sessionmaker() as session:
+        async with sessionmaker.begin() as session:
             await session.execute(
                 update(job.model)
                 .where(job.model.id == row_id, job.model.attempts == attempt)
                 .values(**values)
             )
-            await session.commit()
     except Exception:
         # The database is out of reach: the row stays `running` with this attempt, which the
         # next attempt (the queue's retry, or the stalled-job check) takes over.

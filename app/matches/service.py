@@ -22,6 +22,7 @@ from app.hubs.stock import lot_balance, sync_lot_offer
 from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.transactions import write_despite_failure
 from app.listings import get_listing
 from app.matches.fulfilment import fulfil
 from app.matches.schemas import MatchCreate, MatchStatus
@@ -170,14 +171,14 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
             "min_lot",
             f"The offer sells lots of at least {pair.offer_min_lot:g} {pair.offer_unit}.",
         )
-    session.add(match)
     try:
-        await session.flush()
+        # A savepoint: the refused insert leaves the transaction usable to name the other one.
+        async with session.begin_nested():
+            session.add(match)
     except IntegrityError as exc:
         if not is_second_proposal(exc):
             raise
         # Another request proposed the pair since the check above, and committed.
-        await session.rollback()
         await _refuse_second_proposal(session, data.offer_id, data.request_id)
         raise Conflict(
             "Another proposal of this offer to this request was made at the same moment and "
@@ -187,7 +188,6 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
     await announce(
         session, match, "match.proposed", {offer.organization_id, request.organization_id}
     )
-    await session.commit()
     return match
 
 
@@ -215,25 +215,25 @@ async def accept_match(
 ) -> Match:
     match, side, sides = await _visible_match(session, principal, match_id, lock=False)
     lot = await lot_of_offer(session, match.offer_id)
-    await lock_in_order(
-        session,
-        hubs=[lot.hub_id if lot else None],
-        offers=[match.offer_id],
-        requests=[match.request_id],
-        matches=[match.id],
-    )
-    await session.refresh(match)
+    await _lock_for_acceptance(session, match, lot)
     check_if_match(if_match, match.version)
     if match.status != MatchStatus.proposed.value:
         raise Conflict(f"This match is {match.status}: only a proposed match can be accepted.")
-    offer = await session.get_one(Offer, match.offer_id, populate_existing=True)
-    request = await session.get_one(MaterialRequest, match.request_id, populate_existing=True)
-    broken = await broken_terms(session, match, offer, request)
+    offer, request, broken = await _terms(session, match)
     if broken:
-        reason = f"Since the proposal, {'; '.join(broken)}."
-        await expire_match(session, match, sides, reason)
-        await session.commit()
-        raise Conflict(f"{reason} The match has expired; propose a new one.", changed=broken)
+        # The expiry stands although the acceptance fails: both sides hear of it.
+        expired = await write_despite_failure(
+            session, lambda again: _expire_on_broken_terms(again, match_id, lot, sides)
+        )
+        if not expired:
+            raise Conflict(
+                "This match changed while you accepted it: read it again "
+                f"(GET /v1/matches/{match_id}) and retry."
+            )
+        raise Conflict(
+            f"{_broken_reason(expired)} The match has expired; propose a new one.",
+            changed=expired,
+        )
     now = datetime.now(UTC)
     if side == "offer":
         match.offer_accepted_at = match.offer_accepted_at or now
@@ -242,8 +242,48 @@ async def accept_match(
     if match.offer_accepted_at and match.request_accepted_at:
         await _reserve(session, match, offer, request, lot)
         await announce(session, match, "match.accepted", sides)
-    await session.commit()
+    await session.flush()
     return match
+
+
+async def _lock_for_acceptance(session: AsyncSession, match: Match, lot: HubLot | None) -> None:
+    """Locks what an acceptance may change, in the order of app/quantity_locks.py, and reads
+    the match again under its lock."""
+    await lock_in_order(
+        session,
+        hubs=[lot.hub_id if lot else None],
+        offers=[match.offer_id],
+        requests=[match.request_id],
+        matches=[match.id],
+    )
+    await session.refresh(match)
+
+
+async def _terms(session: AsyncSession, match: Match) -> tuple[Offer, MaterialRequest, list[str]]:
+    """The match's offer and request as they stand, and the terms of the proposal they broke."""
+    offer = await session.get_one(Offer, match.offer_id, populate_existing=True)
+    request = await session.get_one(MaterialRequest, match.request_id, populate_existing=True)
+    return offer, request, await broken_terms(session, match, offer, request)
+
+
+def _broken_reason(broken: list[str]) -> str:
+    return f"Since the proposal, {'; '.join(broken)}."
+
+
+async def _expire_on_broken_terms(
+    session: AsyncSession, match_id: uuid.UUID, lot: HubLot | None, sides: set[uuid.UUID]
+) -> list[str]:
+    """Expires the proposed match whose terms broke, as they stand under its locks in this
+    transaction; answers the terms broken, or none when the match has changed meanwhile
+    (answered, or its terms whole again) and is left alone."""
+    match = await session.get_one(Match, match_id)
+    await _lock_for_acceptance(session, match, lot)
+    if match.status != MatchStatus.proposed.value:
+        return []
+    _, _, broken = await _terms(session, match)
+    if broken:
+        await expire_match(session, match, sides, _broken_reason(broken))
+    return broken
 
 
 async def _reserve(
@@ -290,7 +330,6 @@ async def reject_match(
     match.status = MatchStatus.rejected.value
     await session.flush()
     await announce(session, match, "match.rejected", sides)
-    await session.commit()
     return match
 
 
@@ -317,7 +356,7 @@ async def fulfil_match(
             delivered=taken_in,
         )
     fulfil(match)
-    await session.commit()
+    await session.flush()
     return match
 
 
@@ -341,7 +380,6 @@ async def expire_stale_matches(session: AsyncSession, today: date) -> int:
         await expire_match(
             session, match, {offer_org, request_org}, "The offer's or the request's window passed."
         )
-    await session.commit()
     return len(stale)
 
 

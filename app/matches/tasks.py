@@ -16,7 +16,7 @@ EXPIRE_STALE_MATCHES = "matches:expire_stale_matches"
 
 async def expire_matches(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         # A listing ends with its last day in Brussels.
         day = datetime.fromtimestamp(timestamp, BRUSSELS).date()
         await expire_stale_matches(session, day)

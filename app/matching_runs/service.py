@@ -48,7 +48,7 @@ async def start_run(
     session.add(run)
     await session.flush()
     await defer_in_transaction(session, RUN_MATCHING, {"run_id": str(run.id)})
-    await session.commit()
+    await session.flush()
     return run
 
 

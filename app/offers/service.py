@@ -40,7 +40,6 @@ async def announce_offer(session: AsyncSession, offer_id: uuid.UUID) -> None:
         return
     await announce_new_offer(session, offer)
     await refresh_thresholds_near(session, offer)
-    await session.commit()
 
 
 OFFERS = ListingKind(

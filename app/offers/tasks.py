@@ -12,7 +12,7 @@ from app.offers.service import ANNOUNCE_NEW_OFFER, announce_offer
 
 async def announce_new_offer(context: JobContext, offer_id: str) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await announce_offer(session, uuid.UUID(offer_id))
 
 

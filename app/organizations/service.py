@@ -23,7 +23,7 @@ async def create_organization(
     session.add(organization)
     await session.flush()
     _, key = _add_key(session, organization.id, name=None)
-    await session.commit()
+    await session.flush()
     return organization, key
 
 
@@ -87,7 +87,7 @@ async def create_key(
             "revoke one (DELETE /v1/organizations/me/keys/{id}) before adding another.",
         )
     row, key = _add_key(session, organization_id, data.name)
-    await session.commit()
+    await session.flush()
     await session.refresh(row)
     return row, key
 
@@ -128,4 +128,4 @@ async def revoke_key(
             "Create another (POST /v1/organizations/me/keys) first."
         )
     await session.execute(update(ApiKey).where(*this_key).values(revoked_at=func.now()))
-    await session.commit()
+    await session.flush()

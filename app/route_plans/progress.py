@@ -72,10 +72,9 @@ class ProgressWriter:
 
     async def _write(self) -> None:
         progress = {**self._phase, "best_so_far": self._best_view}
-        async with self._written, self.sessionmaker() as session:
+        async with self._written, self.sessionmaker.begin() as session:
             await session.execute(
                 update(RoutePlan)
                 .where(RoutePlan.id == self.plan_id, RoutePlan.attempts == self.attempt)
                 .values(progress=progress)
             )
-            await session.commit()

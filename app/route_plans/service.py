@@ -98,7 +98,7 @@ async def start_plan(
     session.add(plan)
     await session.flush()
     await defer_in_transaction(session, SOLVE_ROUTE_PLAN, {"plan_id": str(plan.id)})
-    await session.commit()
+    await session.flush()
     return plan
 
 
@@ -173,7 +173,7 @@ async def cancel_plan(session: AsyncSession, principal: Principal, plan_id: uuid
     plan.cancel_requested_at = plan.cancel_requested_at or now
     if plan.status == PlanStatus.queued.value:
         plan.status, plan.finished_at = PlanStatus.cancelled.value, now
-    await session.commit()
+    await session.flush()
     return plan
 
 

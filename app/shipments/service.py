@@ -13,7 +13,7 @@ from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.kit.field_checks import FieldChecks
 from app.kit.local_time import BRUSSELS
-from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
@@ -68,7 +68,7 @@ async def create_shipment(
     principal.require_role(*SHIPPING_ROLES)
     shipment = await build_shipment(session, settings, principal, data)
     session.add(shipment)
-    await session.commit()
+    await session.flush()
     return shipment
 
 
@@ -128,7 +128,7 @@ async def update_shipment(
             setattr(row, column, getattr(rebuilt, column))
     # The row is locked (load_writable) from the If-Match check to the commit.
     row.version += 1
-    await commit_versioned(session, "shipment")
+    await flush_versioned(session, "shipment")
     return row
 
 
@@ -137,11 +137,12 @@ async def delete_shipment(
 ) -> None:
     """Deletes the shipment, unless a hub movement names it: the movements are the yards'
     record and stay whole. The route plans that use it keep their copy of it."""
-    await session.delete(await _load_own(session, principal, shipment_id, if_match))
+    shipment = await _load_own(session, principal, shipment_id, if_match)
     try:
-        await session.commit()
+        # A savepoint: the refused delete leaves the request's transaction usable.
+        async with session.begin_nested():
+            await session.delete(shipment)
     except IntegrityError:
-        await session.rollback()
         raise Conflict(
             "A hub movement names this shipment (a dispatch it took away), and movements are "
             "never changed: the shipment stays."
@@ -214,5 +215,5 @@ async def shipment_from_match(
             "pickup_until", "window_ordered", "Each window must end after it starts."
         )
     session.add(shipment)
-    await session.commit()
+    await session.flush()
     return shipment

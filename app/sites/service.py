@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.kit.geo import Point, PointIn, locate
-from app.kit.ownership import commit_versioned, load_readable, load_writable, merge_patch
+from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams, near_query, run_near_query
 from app.models import Site
@@ -27,7 +27,7 @@ async def create_site(
         **data.model_dump(exclude={"location"}),
     )
     session.add(site)
-    await session.commit()
+    await session.flush()
     return site
 
 
@@ -73,7 +73,7 @@ async def update_site(
         site.location = await locate(session, merged.location, settings.service_area_buffer_km)
     for field in changed - {"location"}:
         setattr(site, field, getattr(merged, field))
-    await commit_versioned(session, NOUN)
+    await flush_versioned(session, NOUN)
     return site
 
 
@@ -83,11 +83,11 @@ async def delete_site(
     site = await load_writable(
         session, Site, site_id, principal, public=False, noun=NOUN, if_match=if_match
     )
-    await session.delete(site)
     try:
-        await session.commit()
+        # A savepoint: the refused delete leaves the request's transaction usable.
+        async with session.begin_nested():
+            await session.delete(site)
     except IntegrityError:
-        await session.rollback()
         raise Conflict(
             "Offers or requests still name this site: delete or move them first."
         ) from None

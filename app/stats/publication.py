@@ -47,13 +47,11 @@ async def publish_month(session: AsyncSession, month: date) -> None:
     """Computes and stores the month unless it is already; concurrent callers compute it once
     (the first claims it, the others wait for its commit and find it done)."""
     if not await claim_month(session, month):
-        await session.rollback()
         return
     contributions = await month_contributions(session, month)
     # The rank tests are numpy's: off the event loop.
     cells = await asyncio.to_thread(publish, contributions, RULE)
     await store_cells(session, month, cells)
-    await session.commit()
 
 
 async def publish_months(session: AsyncSession, months: list[date]) -> None:

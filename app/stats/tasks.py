@@ -18,7 +18,7 @@ PUBLISH_ENDED_MONTH = "stats:publish_ended_month"
 
 async def publish_ended_month(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         # The month before the one this run falls in, in Brussels.
         today = datetime.fromtimestamp(timestamp, BRUSSELS).date()
         await publish_months(session, [last_ended_month(today)])

@@ -81,7 +81,7 @@ async def create_webhook(
         secret=data.secret,
     )
     session.add(webhook)
-    await session.commit()
+    await session.flush()
     return webhook
 
 
@@ -138,7 +138,7 @@ async def rotate_secret(
     if webhook.previous_secret_until is not None and webhook.previous_secret_until <= now:
         # Its grace is over: the secret replaced is kept no longer.
         webhook.previous_secret = webhook.previous_secret_until = None
-    await session.commit()
+    await session.flush()
     return webhook
 
 
@@ -146,7 +146,7 @@ async def delete_webhook(
     session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
 ) -> None:
     await session.delete(await get_webhook(session, principal, webhook_id))
-    await session.commit()
+    await session.flush()
 
 
 async def list_deliveries(
@@ -308,7 +308,7 @@ async def requeue_orphaned_deliveries(session: AsyncSession) -> int:
     orphans = list((await session.scalars(_ORPHANED, {"task": DELIVER.name})).all())
     for delivery_id in orphans:
         await _queue_attempt(session, delivery_id)
-    await session.commit()
+    await session.flush()
     return len(orphans)
 
 

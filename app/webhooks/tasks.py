@@ -25,7 +25,7 @@ async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
 
 async def requeue_orphans(context: JobContext, timestamp: int) -> None:
     sessionmaker: async_sessionmaker[AsyncSession] = context.additional_context["sessionmaker"]
-    async with sessionmaker() as session:
+    async with sessionmaker.begin() as session:
         await requeue_orphaned_deliveries(session)
 
 
