@@ -11,13 +11,13 @@ names below."""
 import itertools
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.statement_deadline import StatementDeadline
 from app.route_plans.inputs import vehicle_profile
+from app.route_plans.plan_inputs import PlanVehicle
 from app.route_plans.result_schema import LineString, RoutePlanResult
 from logistics.matrices import Profile
 from logistics.model import Matrices
@@ -139,12 +139,12 @@ async def add_road_geometries(
     result: RoutePlanResult,
     snapped: dict[str, list[int]],
     points: list[tuple[float, float]],
-    vehicles: list[dict[str, Any]],
+    vehicles: Sequence[PlanVehicle],
 ) -> None:
     """Each route's line along the roads it takes, leg by leg (through its stops where the
     network has no line)."""
     index = {p: i for i, p in enumerate(points)}
-    profiles = {v["id"]: vehicle_profile(v).name for v in vehicles}
+    profiles = {v.id: vehicle_profile(v).name for v in vehicles}
     for route in result.routes:
         profile = profiles[route.vehicle_id]
         vertices = [snapped[profile][index[stop.location]] for stop in route.stops]
