@@ -24,48 +24,38 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _each(array: str, element: str) -> str:
-    """The JSON array `array` with each element (`e`) replaced by the expression `element`,
-    in order."""
-    return f"""(SELECT coalesce(jsonb_agg({element} ORDER BY n), '[]'::jsonb)
-                  FROM jsonb_array_elements({array}) WITH ORDINALITY AS t(e, n))"""
+def _shipments_with_windows(old: tuple[str, str], new: tuple[str, str]) -> str:
+    """The shipments of `inputs`, in order, each end's window keys `old` renamed `new`."""
+
+    def end(name: str) -> str:
+        renamed = ", ".join(f"'{n}', s -> '{name}' -> '{o}'" for o, n in zip(old, new, strict=True))
+        return f"((s -> '{name}') - '{old[0]}' - '{old[1]}') || jsonb_build_object({renamed})"
+
+    return f"""(SELECT coalesce(jsonb_agg(
+                       s || jsonb_build_object('pickup', {end("pickup")}, 'delivery', {end("delivery")})
+                       ORDER BY n), '[]'::jsonb)
+                  FROM jsonb_array_elements(inputs -> 'shipments') WITH ORDINALITY AS t(s, n))"""
 
 
-def _renamed(end: str, names: dict[str, str]) -> str:
-    """The JSON object `end` with its keys renamed (old: new)."""
-    removed = " - ".join([end, *(f"'{old}'" for old in names)])
-    added = ", ".join(f"'{new}', {end} -> '{old}'" for old, new in names.items())
-    return f"(({removed}) || jsonb_build_object({added}))"
-
-
-def _shipment_ends(names: dict[str, str]) -> str:
-    return _each(
-        "inputs -> 'shipments'",
-        "e || jsonb_build_object("
-        + ", ".join(f"'{end}', {_renamed(f'(e -> {end!r})', names)}" for end in ("pickup", "delivery"))
-        + ")",
-    )
-
-
-WINDOW_NAMES = {"from": "window_from", "until": "window_until"}
+VERSION_1_WINDOW, VERSION_2_WINDOW = ("from", "until"), ("window_from", "window_until")
 
 UPGRADE = f"""
 UPDATE route_plans
    SET inputs = jsonb_build_object(
            'version', 2,
            'mode', coalesce(inputs -> 'mode', to_jsonb(mode)),
-           'vehicles', {_each("inputs -> 'vehicles'", "jsonb_build_object('stop_time_s', 0) || e")},
-           'shipments', {_shipment_ends(WINDOW_NAMES)},
+           'vehicles', (SELECT coalesce(jsonb_agg(jsonb_build_object('stop_time_s', 0) || v
+                                                  ORDER BY n), '[]'::jsonb)
+                          FROM jsonb_array_elements(inputs -> 'vehicles') WITH ORDINALITY AS t(v, n)),
+           'shipments', {_shipments_with_windows(VERSION_1_WINDOW, VERSION_2_WINDOW)},
            'hubs', coalesce(inputs -> 'hubs', '[]'::jsonb))
  WHERE inputs -> 'version' IS NULL
 """
 
 DOWNGRADE = f"""
 UPDATE route_plans
-   SET inputs = (inputs - 'version')
-                || jsonb_build_object(
-                       'shipments',
-                       {_shipment_ends({new: old for old, new in WINDOW_NAMES.items()})})
+   SET inputs = (inputs - 'version') || jsonb_build_object(
+           'shipments', {_shipments_with_windows(VERSION_2_WINDOW, VERSION_1_WINDOW)})
  WHERE inputs -> 'version' = '2'::jsonb
 """
 

@@ -5,6 +5,7 @@ what turns its answer back (`app.route_plans.translation`)."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Literal
 
 from app.kit.local_time import BRUSSELS
 from app.route_plans.inputs import is_bike, plan_points, vehicle_profile
@@ -27,7 +28,7 @@ class PlanProblem:
     points: list[LonLat]
     # Times in the problem are seconds from it.
     midnight: datetime
-    mode: str
+    mode: Literal["direct", "two_tier"]
     # The frozen vehicles and hubs by id; the hubs as transfer hubs for a two-tier plan.
     vehicles: dict[str, PlanVehicle]
     hub_inputs: dict[str, PlanTransferHub]
