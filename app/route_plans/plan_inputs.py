@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from app.fleet.schemas import VehicleType
+from app.kit.pickled_as_json import PickledAsJSON
 
 # [lon, lat] in WGS84.
 LonLat = tuple[float, float]
@@ -73,7 +74,7 @@ class PlanTransferHub(_Frozen):
     handling_min: float
 
 
-class PlanInputs(_Frozen):
+class PlanInputs(_Frozen, PickledAsJSON):
     # Version 1 was the unversioned shape of the first plans (see the migration 0021).
     version: Literal[2]
     mode: Literal["direct", "two_tier"]
