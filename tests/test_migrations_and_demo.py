@@ -5,31 +5,40 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import create_sessionmaker
 from app.main import create_app
 from app.models import MaterialRequest, Offer, Organization, ShipmentRow, Site, Vehicle
+from app.route_plans.plan_inputs import PlanInputs
 from app.route_plans.service import (
     BASELINE_VAN,
     plan_points,
     plan_routes,
-    shipment_input,
-    vehicle_input,
+    plan_shipment,
+    plan_vehicle,
     vehicle_profile,
 )
+from app.worker import work_until_idle
 from demo.seed import ORGANIZATIONS, demo_id, load_demo, save_demo_keys
 from logistics.matrices import straight_line
 from tests.conftest import (
+    PLAN_DAY,
+    PLAN_SHOPS,
+    TOUR_TAXIS,
     assert_problem,
     connect_raw,
     create_org,
     load_reference,
     migrate,
     offer_body,
+    plan_body,
     request_body,
     settings_for,
 )
@@ -147,16 +156,21 @@ async def test_the_demo_day_is_planned_with_fewer_km_than_vans_door_to_door(
     try:
         async with create_sessionmaker(engine)() as session:
             await load_demo(session, settings, day - timedelta(days=1))
-            vehicles = [vehicle_input(v) for v in (await session.scalars(select(Vehicle))).all()]
+            vehicles = [
+                plan_vehicle(v, str(v.id)) for v in (await session.scalars(select(Vehicle))).all()
+            ]
             shipments = [
-                shipment_input(s) for s in (await session.scalars(select(ShipmentRow))).all()
+                plan_shipment(s, str(s.id))
+                for s in (await session.scalars(select(ShipmentRow))).all()
             ]
     finally:
         await engine.dispose()
-    assert sorted(v["type"] for v in vehicles) == ["cargo_bike"] * 6 + ["van"] * 2
-    assert len(shipments) == 60 and len({tuple(v["start"]) for v in vehicles}) == 3
+    assert sorted(v.type for v in vehicles) == ["cargo_bike"] * 6 + ["van"] * 2
+    assert len(shipments) == 60 and len({v.start for v in vehicles}) == 3
 
-    inputs = {"vehicles": vehicles, "shipments": shipments}
+    inputs = PlanInputs(
+        version=2, mode="direct", vehicles=tuple(vehicles), shipments=tuple(shipments), hubs=()
+    )
     points = plan_points(inputs)
     matrices = {p.name: straight_line(points, p) for p in map(vehicle_profile, vehicles)}
     result = plan_routes(
@@ -168,10 +182,10 @@ async def test_the_demo_day_is_planned_with_fewer_km_than_vans_door_to_door(
         straight_line(points, BASELINE_VAN),
         "straight_line",
     )
-    served = sum(1 for r in result["routes"] for s in r["stops"] if s["kind"] == "delivery")
-    assert served + len(result["unassigned"]) == 60 and served >= 55
-    assert result["kpis"]["km"] < result["baseline"]["km"]
-    assert result["kpis"]["co2_kg"] < result["baseline"]["co2_kg"]
+    served = sum(1 for r in result.routes for s in r.stops if s.kind == "delivery")
+    assert served + len(result.unassigned) == 60 and served >= 55
+    assert result.kpis.km < result.baseline.km
+    assert result.kpis.co2_kg < result.baseline.co2_kg
 
 
 def test_a_keys_file_by_name_is_rewritten_by_organization_id(tmp_path: Path) -> None:
@@ -245,3 +259,135 @@ async def test_the_duplicate_proposals_made_before_0017_are_expired_but_one_per_
         again = await client.post("/v1/matches", json=pair, headers=consumer.headers)
         assert assert_problem(again, 409)["match_id"] == str(accepted)
     await app.state.engine.dispose()
+
+
+# A plan's inputs as the first versions froze them: no version, no mode, no hubs, vehicles
+# without a stop time, windows named `from` and `until`.
+FROZEN_BEFORE_0021: dict[str, Any] = {
+    "vehicles": [
+        {
+            "id": "inline-1",
+            "name": "Old bike",
+            "type": "cargo_bike",
+            "capacity_kg": 150.0,
+            "capacity_m3": 1.0,
+            "speed_kmh": 15.0,
+            "range_km": 50.0,
+            "start": TOUR_TAXIS,
+            "end": TOUR_TAXIS,
+            "shift_start": "07:00:00",
+            "shift_end": "19:00:00",
+            "cost_per_km": 0.1,
+            "cost_per_hour": 25.0,
+            "fixed_cost": 10.0,
+            "co2_g_per_km": 0.0,
+        }
+    ],
+    "shipments": [
+        {
+            "id": "parcel-0",
+            "reference": "parcel-0",
+            "pickup": {
+                "location": TOUR_TAXIS,
+                "from": f"{PLAN_DAY}T08:00:00+01:00",
+                "until": f"{PLAN_DAY}T12:00:00+01:00",
+                "service_s": 300,
+            },
+            "delivery": {
+                "location": PLAN_SHOPS[0],
+                "from": f"{PLAN_DAY}T09:00:00+01:00",
+                "until": f"{PLAN_DAY}T17:00:00+01:00",
+                "service_s": 300,
+            },
+            "load_kg": 20.0,
+            "load_m3": 0.0,
+        }
+    ],
+}
+
+
+async def test_a_plan_frozen_before_0021_is_rewritten_into_version_2_and_planned(
+    make_database: Callable[[str], Awaitable[str]],
+) -> None:
+    with pytest.raises(ValidationError):
+        PlanInputs.model_validate(FROZEN_BEFORE_0021)
+    url = await make_database("boucle_plan_inputs")
+    migrate(url)
+    load_reference(url)
+    app = create_app(settings_for(url))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client,
+    ):
+        carrier = await create_org(client, "carrier")
+        started = await client.post(
+            "/v1/route-plans", json=plan_body(time_limit_s=1, shops=1), headers=carrier.headers
+        )
+        assert started.status_code == 202, started.text
+        plan_id = uuid.UUID(started.json()["id"])
+
+        # The plan, queued, as a version before 0021 stored it.
+        await app.state.engine.dispose()
+        migrate(url, "0020", "downgrade")
+        conn = await connect_raw(url)
+        try:
+            await conn.execute(
+                "UPDATE route_plans SET inputs = $2::jsonb WHERE id = $1",
+                plan_id,
+                json.dumps(FROZEN_BEFORE_0021),
+            )
+            migrate(url)
+            stored = json.loads(
+                await conn.fetchval("SELECT inputs FROM route_plans WHERE id = $1", plan_id)
+            )
+        finally:
+            await conn.close()
+        [shipment] = FROZEN_BEFORE_0021["shipments"]
+        assert stored == {
+            "version": 2,
+            "mode": "direct",
+            "vehicles": [{**FROZEN_BEFORE_0021["vehicles"][0], "stop_time_s": 0}],
+            "shipments": [
+                {
+                    **shipment,
+                    **{
+                        end: {
+                            "location": shipment[end]["location"],
+                            "window_from": shipment[end]["from"],
+                            "window_until": shipment[end]["until"],
+                            "service_s": 300,
+                        }
+                        for end in ("pickup", "delivery")
+                    },
+                }
+            ],
+            "hubs": [],
+        }
+
+        await work_until_idle(app)
+        answer = await client.get(f"/v1/route-plans/{plan_id}", headers=carrier.headers)
+        assert answer.status_code == 200, answer.text
+        plan = answer.json()
+        assert plan["status"] == "done", plan["error"]
+        [route] = plan["result"]["routes"]
+        assert (route["vehicle_id"], route["vehicle_name"]) == ("inline-1", "Old bike")
+        served = [s["shipment_id"] for s in route["stops"] if s["kind"] == "delivery"]
+        assert served == ["parcel-0"] and plan["result"]["unassigned"] == []
+
+        # Down again: the shape the versions before 0021 read, with what the upgrade filled in.
+        await app.state.engine.dispose()
+        migrate(url, "0020", "downgrade")
+        conn = await connect_raw(url)
+        try:
+            downgraded = json.loads(
+                await conn.fetchval("SELECT inputs FROM route_plans WHERE id = $1", plan_id)
+            )
+        finally:
+            await conn.close()
+        migrate(url)
+        assert downgraded == {
+            "mode": "direct",
+            "vehicles": stored["vehicles"],
+            "shipments": FROZEN_BEFORE_0021["shipments"],
+            "hubs": [],
+        }

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from app.route_plans.inputs import BASELINE_VAN, plan_points, vehicle_profile
+from app.route_plans.plan_inputs import PlanInputs
 from app.route_plans.problem import PlanProblem, plan_problem
 from app.route_plans.result_schema import RoutePlanResult
 from app.route_plans.translation import plan_result
@@ -21,55 +22,59 @@ TIR, SUPPLIER, SHOP = [4.3467, 50.866], [4.35, 50.87], [4.354, 50.851]
 def end(location: list[float], opens: str, closes: str) -> dict[str, Any]:
     return {
         "location": location,
-        "from": f"2026-12-01T{opens}:00+01:00",
-        "until": f"2026-12-01T{closes}:00+01:00",
+        "window_from": f"2026-12-01T{opens}:00+01:00",
+        "window_until": f"2026-12-01T{closes}:00+01:00",
         "service_s": 120,
     }
 
 
-INPUTS: dict[str, Any] = {
-    "vehicles": [
-        {
-            "id": "inline-1",
-            "name": "Bike",
-            "type": "cargo_bike",
-            "capacity_kg": 150,
-            "capacity_m3": 1.0,
-            "speed_kmh": 15,
-            "range_km": 50,
-            "start": TIR,
-            "end": TIR,
-            "shift_start": "07:00:00",
-            "shift_end": "19:00:00",
-            "cost_per_km": 0.1,
-            "cost_per_hour": 25,
-            "fixed_cost": 10,
-            "co2_g_per_km": 0,
-            "stop_time_s": 60,
-        }
-    ],
-    "shipments": [
-        {
-            "id": "parcel",
-            "reference": "parcel",
-            "pickup": end(SUPPLIER, "08:00", "12:00"),
-            "delivery": end(SHOP, "09:00", "17:00"),
-            "load_kg": 20,
-            "load_m3": 0.1,
-        }
-    ],
-    "mode": "direct",
-    "hubs": [],
-}
+# As `route_plans.inputs` stores them.
+INPUTS = PlanInputs.model_validate(
+    {
+        "version": 2,
+        "vehicles": [
+            {
+                "id": "inline-1",
+                "name": "Bike",
+                "type": "cargo_bike",
+                "capacity_kg": 150,
+                "capacity_m3": 1.0,
+                "speed_kmh": 15,
+                "range_km": 50,
+                "start": TIR,
+                "end": TIR,
+                "shift_start": "07:00:00",
+                "shift_end": "19:00:00",
+                "cost_per_km": 0.1,
+                "cost_per_hour": 25,
+                "fixed_cost": 10,
+                "co2_g_per_km": 0,
+                "stop_time_s": 60,
+            }
+        ],
+        "shipments": [
+            {
+                "id": "parcel",
+                "reference": "parcel",
+                "pickup": end(SUPPLIER, "08:00", "12:00"),
+                "delivery": end(SHOP, "09:00", "17:00"),
+                "load_kg": 20,
+                "load_m3": 0.1,
+            }
+        ],
+        "mode": "direct",
+        "hubs": [],
+    }
+)
 
 
-def planned(inputs: dict[str, Any] = INPUTS) -> PlanProblem:
+def planned(inputs: PlanInputs = INPUTS) -> PlanProblem:
     points = plan_points(inputs)
-    matrices = {p.name: straight_line(points, p) for p in map(vehicle_profile, inputs["vehicles"])}
+    matrices = {p.name: straight_line(points, p) for p in map(vehicle_profile, inputs.vehicles)}
     return plan_problem(DAY, inputs, "distance", matrices)
 
 
-def baseline(inputs: dict[str, Any] = INPUTS) -> Any:
+def baseline(inputs: PlanInputs = INPUTS) -> Any:
     return straight_line(plan_points(inputs), BASELINE_VAN)
 
 

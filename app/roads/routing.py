@@ -5,7 +5,6 @@ and its routes' lines along the streets."""
 import itertools
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from sqlalchemy import TextClause, text
@@ -13,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.statement_deadline import StatementDeadline
 from app.roads.networks import known_network
-from app.route_plans.inputs import vehicle_profile
-from app.route_plans.result_schema import LineString, RoutePlanResult
 from logistics.matrices import Profile
 from logistics.model import Matrices
 
@@ -114,32 +111,22 @@ async def road_matrices(
     ), vertices
 
 
-async def add_road_geometries(
-    session: AsyncSession,
-    result: RoutePlanResult,
-    snapped: dict[str, list[int]],
-    points: list[tuple[float, float]],
-    vehicles: list[dict[str, Any]],
-) -> None:
-    """Each route's line along the roads it takes, leg by leg (through its stops where the
-    network has no line)."""
-    index = {p: i for i, p in enumerate(points)}
-    profiles = {v["id"]: vehicle_profile(v).name for v in vehicles}
-    for route in result.routes:
-        profile = profiles[route.vehicle_id]
-        vertices = [snapped[profile][index[stop.location]] for stop in route.stops]
-        legs = [(a, b) for a, b in itertools.pairwise(vertices) if a != b]
-        coordinates: list[tuple[float, float]] = []
-        if legs:
-            network = network_of(profile)
-            rows = await session.execute(
-                _legs_geometry_sql(network), {"edges": _edges(network), "legs": _legs_query(legs)}
-            )
-            lines = {(r.start_vid, r.end_vid): json.loads(r.geometry) for r in rows}
-            for leg in legs:
-                line = lines.get(leg)
-                if line and line["type"] == "LineString":
-                    coordinates += [(c[0], c[1]) for c in line["coordinates"]]
-        route.geometry = LineString(
-            coordinates=coordinates or [stop.location for stop in route.stops]
-        )
+async def road_line(
+    session: AsyncSession, profile: str, vertices: Sequence[int]
+) -> list[tuple[float, float]]:
+    """The line along the roads of `profile`'s network through the vertices in turn; empty
+    where the network has no line between them."""
+    legs = [(a, b) for a, b in itertools.pairwise(vertices) if a != b]
+    if not legs:
+        return []
+    network = network_of(profile)
+    rows = await session.execute(
+        _legs_geometry_sql(network), {"edges": _edges(network), "legs": _legs_query(legs)}
+    )
+    lines = {(r.start_vid, r.end_vid): json.loads(r.geometry) for r in rows}
+    coordinates: list[tuple[float, float]] = []
+    for leg in legs:
+        line = lines.get(leg)
+        if line and line["type"] == "LineString":
+            coordinates += [(c[0], c[1]) for c in line["coordinates"]]
+    return coordinates

@@ -1,14 +1,15 @@
-"""A route plan's inputs in the routing engine's terms, plain data only: the frozen vehicles,
-shipments and hubs and the travel matrices become a `logistics` problem in integers (metres,
+"""A route plan's inputs in the routing engine's terms: the frozen vehicles, shipments and
+hubs (`PlanInputs`) and the travel matrices become a `logistics` problem in integers (metres,
 seconds from the day's midnight in Brussels, grams, litres, 1/10,000 of a euro), kept with
 what turns its answer back (`app.route_plans.translation`)."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Literal
 
 from app.kit.local_time import BRUSSELS
 from app.route_plans.inputs import is_bike, plan_points, vehicle_profile
+from app.route_plans.plan_inputs import LonLat, PlanInputs, PlanTransferHub, PlanVehicle, PlanVisit
 from logistics import model
 from logistics.matrices import haversine_m
 from logistics.model import Matrices
@@ -24,13 +25,13 @@ class PlanProblem:
 
     problem: model.Problem
     # The plan's places in matrix order: a location index is a position here.
-    points: list[tuple[float, float]]
+    points: list[LonLat]
     # Times in the problem are seconds from it.
     midnight: datetime
-    mode: str
+    mode: Literal["direct", "two_tier"]
     # The frozen vehicles and hubs by id; the hubs as transfer hubs for a two-tier plan.
-    vehicles: dict[str, dict[str, Any]]
-    hub_inputs: dict[str, dict[str, Any]]
+    vehicles: dict[str, PlanVehicle]
+    hub_inputs: dict[str, PlanTransferHub]
     hubs: list[TransferHub]
 
     def clock(self, seconds: int) -> datetime:
@@ -41,7 +42,7 @@ class PlanProblem:
 
 
 def plan_problem(
-    day: date, inputs: dict[str, Any], objective: str, matrices: dict[str, Matrices]
+    day: date, inputs: PlanInputs, objective: str, matrices: dict[str, Matrices]
 ) -> PlanProblem:
     """The problem, from the inputs and the matrices of every vehicle profile (rows in
     `plan_points` order)."""
@@ -49,65 +50,60 @@ def plan_problem(
     points = plan_points(inputs)
     index = {p: i for i, p in enumerate(points)}
 
-    def at(lonlat: list[float]) -> int:
-        return index[(lonlat[0], lonlat[1])]
-
     def seconds(moment: datetime) -> int:
         return int((moment - midnight).total_seconds())
 
-    def shift_time(value: str) -> int:
-        return seconds(datetime.combine(day, time.fromisoformat(value), tzinfo=BRUSSELS))
+    def shift_time(value: time) -> int:
+        return seconds(datetime.combine(day, value, tzinfo=BRUSSELS))
 
-    def visit(end: dict[str, Any]) -> model.Visit:
-        opens, closes = (datetime.fromisoformat(end[k]) for k in ("from", "until"))
-        window = model.Window(max(0, seconds(opens)), max(0, seconds(closes)))
-        return model.Visit(at(end["location"]), window, end["service_s"])
+    def visit(end: PlanVisit) -> model.Visit:
+        window = model.Window(max(0, seconds(end.window_from)), max(0, seconds(end.window_until)))
+        return model.Visit(index[end.location], window, end.service_s)
 
     vehicles = [
         model.Vehicle(
-            id=v["id"],
-            start=at(v["start"]),
-            end=at(v["end"]),
-            capacity=(round(v["capacity_kg"] * 1000), round(v["capacity_m3"] * 1000)),
-            shift=model.Window(shift_time(v["shift_start"]), shift_time(v["shift_end"])),
+            id=v.id,
+            start=index[v.start],
+            end=index[v.end],
+            capacity=(round(v.capacity_kg * 1000), round(v.capacity_m3 * 1000)),
+            shift=model.Window(shift_time(v.shift_start), shift_time(v.shift_end)),
             profile=vehicle_profile(v).name,
-            range=None if v["range_km"] is None else round(v["range_km"] * 1000),
-            fixed_cost=round(v["fixed_cost"] * COST_SCALE),
-            cost_per_distance=v["cost_per_km"] / 1000 * COST_SCALE,
-            cost_per_time=v["cost_per_hour"] / 3600 * COST_SCALE,
-            # Plans frozen before vehicles had a stop time have none.
-            stop_time=v.get("stop_time_s", 0),
+            range=None if v.range_km is None else round(v.range_km * 1000),
+            fixed_cost=round(v.fixed_cost * COST_SCALE),
+            cost_per_distance=v.cost_per_km / 1000 * COST_SCALE,
+            cost_per_time=v.cost_per_hour / 3600 * COST_SCALE,
+            stop_time=v.stop_time_s,
         )
-        for v in inputs["vehicles"]
+        for v in inputs.vehicles
     ]
     shipments = [
         model.Shipment(
-            id=s["id"],
-            pickup=visit(s["pickup"]),
-            delivery=visit(s["delivery"]),
-            load=(round(s["load_kg"] * 1000), round(s["load_m3"] * 1000)),
+            id=s.id,
+            pickup=visit(s.pickup),
+            delivery=visit(s.delivery),
+            load=(round(s.load_kg * 1000), round(s.load_m3 * 1000)),
         )
-        for s in inputs["shipments"]
+        for s in inputs.shipments
     ]
     hubs = [
         TransferHub(
-            id=h["id"],
-            location=at(h["location"]),
-            handling=round(h["handling_min"] * 60),
+            id=h.id,
+            location=index[h.location],
+            handling=round(h.handling_min * 60),
             zone=frozenset(
                 i
                 for i, p in enumerate(points)
-                if haversine_m([p, tuple(h["location"])])[0, 1] <= h["zone_radius_km"] * 1000
+                if haversine_m([p, h.location])[0, 1] <= h.zone_radius_km * 1000
             ),
         )
-        for h in inputs.get("hubs", [])
+        for h in inputs.hubs
     ]
     return PlanProblem(
         problem=model.Problem(vehicles, shipments, matrices, objective),  # type: ignore[arg-type]
         points=points,
         midnight=midnight,
-        mode=inputs.get("mode", "direct"),
-        vehicles={v["id"]: v for v in inputs["vehicles"]},
-        hub_inputs={h["id"]: h for h in inputs.get("hubs", [])},
+        mode=inputs.mode,
+        vehicles={v.id: v for v in inputs.vehicles},
+        hub_inputs={h.id: h for h in inputs.hubs},
         hubs=hubs,
     )

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.kit.pickled_as_json import PickledAsJSON
 from logistics.two_tier import Tier
 
 _LOCAL = "Local time in Brussels, with its offset."
@@ -174,7 +175,7 @@ class HubTransfer(TransferTimes):
     location: tuple[float, float] = Field(description="The hub, [lon, lat] in WGS84.")
 
 
-class RoutePlanResult(BaseModel):
+class RoutePlanResult(PickledAsJSON):
     matrix: Literal["straight_line", "road"] = Field(description="The travel matrix used.")
     mode: Literal["direct", "two_tier"] = Field(default="direct", description="As asked.")
     routes: list[PlannedRoute] = Field(description="One per vehicle used.")

@@ -5,7 +5,6 @@ measures the travel matrices, plans the day in a process of its own
 import time as clock_time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,19 +21,20 @@ from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
 from app.models import RoutePlan, Site
-from app.roads.routing import add_road_geometries, road_matrices
+from app.roads.routing import road_matrices
 from app.route_plans.bounds import check_plan_profiles, check_plan_size
 from app.route_plans.inputs import (
     BASELINE_VAN,
     is_bike,
     lonlat,
     plan_points,
-    shipment_input,
-    vehicle_input,
+    plan_shipment,
+    plan_vehicle,
     vehicle_profile,
 )
+from app.route_plans.plan_inputs import PlanInputs, PlanTransferHub, PlanVehicle
 from app.route_plans.progress import ProgressWriter
-from app.route_plans.result_schema import RoutePlanResult
+from app.route_plans.road_geometries import add_road_geometries
 from app.route_plans.schemas import PlanPhase, PlanStatus, RoutePlanCreate
 from app.route_plans.translation import plan_routes
 from app.settings import Settings
@@ -56,24 +56,24 @@ async def start_plan(
     principal.require_role(*FLEET_ROLES)
     check_plan_size(settings, data)
     checks = FieldChecks()
-    vehicles = [vehicle_input(await get_vehicle(session, principal, i)) for i in data.vehicle_ids]
+    vehicles = [
+        plan_vehicle(await get_vehicle(session, principal, i), str(i)) for i in data.vehicle_ids
+    ]
     for k, inline_vehicle in enumerate(data.vehicles, start=1):
         row = await checks.check(
             build_vehicle(session, settings, principal, inline_vehicle), f"vehicles.{k - 1}"
         )
         if row is not None:
-            vehicles.append({**vehicle_input(row), "id": f"inline-{k}"})
+            vehicles.append(plan_vehicle(row, f"inline-{k}"))
     shipments = [
-        shipment_input(await get_shipment(session, principal, i)) for i in data.shipment_ids
+        plan_shipment(await get_shipment(session, principal, i), str(i)) for i in data.shipment_ids
     ]
     for k, inline_shipment in enumerate(data.shipments, start=1):
         shipment = await checks.check(
             build_shipment(session, settings, principal, inline_shipment), f"shipments.{k - 1}"
         )
         if shipment is not None:
-            shipments.append(
-                {**shipment_input(shipment), "id": inline_shipment.reference or f"inline-{k}"}
-            )
+            shipments.append(plan_shipment(shipment, inline_shipment.reference or f"inline-{k}"))
     if not data.vehicle_ids and not data.vehicles:
         checks.errors.append(FieldError("vehicles", "not_empty", "Give vehicle_ids or vehicles."))
     if not data.shipment_ids and not data.shipments:
@@ -93,7 +93,13 @@ async def start_plan(
         objective=data.objective,
         time_limit_s=data.time_limit_s,
         mode=data.mode,
-        inputs={"vehicles": vehicles, "shipments": shipments, "mode": data.mode, "hubs": hubs},
+        inputs=PlanInputs(
+            version=2,
+            mode=data.mode,
+            vehicles=tuple(vehicles),
+            shipments=tuple(shipments),
+            hubs=tuple(hubs),
+        ).model_dump(mode="json"),
     )
     session.add(plan)
     await session.flush()
@@ -107,8 +113,8 @@ async def _plan_hubs(
     settings: Settings,
     principal: Principal,
     data: RoutePlanCreate,
-    vehicles: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
+    vehicles: list[PlanVehicle],
+) -> list[PlanTransferHub]:
     """The transfer hubs of a two-tier plan, which needs them and vehicles of both tiers."""
     if data.mode == "direct":
         if data.hubs:
@@ -142,13 +148,13 @@ async def _plan_hubs(
         if name is None and hub.site_id is not None:
             name = (await session.get_one(Site, hub.site_id)).name
         hubs.append(
-            {
-                "id": str(hub.site_id) if hub.site_id else f"hub-{k}",
-                "name": name or f"hub {k}",
-                "location": lonlat(location),
-                "zone_radius_km": hub.zone_radius_km,
-                "handling_min": hub.handling_min,
-            }
+            PlanTransferHub(
+                id=str(hub.site_id) if hub.site_id else f"hub-{k}",
+                name=name or f"hub {k}",
+                location=lonlat(location),
+                zone_radius_km=hub.zone_radius_km,
+                handling_min=hub.handling_min,
+            )
         )
     return hubs
 
@@ -206,8 +212,9 @@ async def execute_plan(
 async def _plan(
     session: AsyncSession, settings: Settings, plan: RoutePlan, progress: ProgressWriter
 ) -> None:
-    points = plan_points(plan.inputs)
-    profiles = {p.name: p for p in map(vehicle_profile, plan.inputs["vehicles"])}
+    inputs = PlanInputs.model_validate(plan.inputs)
+    points = plan_points(inputs)
+    profiles = {p.name: p for p in map(vehicle_profile, inputs.vehicles)}
     snapped: dict[str, list[int]] = {}
     started = clock_time.monotonic()
     if plan.matrix == "road":
@@ -233,10 +240,10 @@ async def _plan(
     # In a process of its own, so that the worker's other jobs go on while the engines
     # search, and a search that eats memory is stopped alone.
     async with progress.writing_best_plans():
-        planned = await call_in_child_process(
+        result = await call_in_child_process(
             plan_routes,
             plan.date,
-            plan.inputs,
+            inputs,
             plan.objective,
             search_s,
             matrices,
@@ -245,10 +252,9 @@ async def _plan(
             memory_limit_mb=settings.planner_memory_limit_mb,
             on_message=progress.found,
         )
-    result = RoutePlanResult.model_validate(planned)
     if plan.matrix == "road":
         await progress.phase(PlanPhase.drawing_routes.value)
-        await add_road_geometries(session, result, snapped, points, plan.inputs["vehicles"])
+        await add_road_geometries(session, result, snapped, points, inputs.vehicles)
     plan.result = result.model_dump(mode="json")
     await emit(
         session,

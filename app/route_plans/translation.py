@@ -1,11 +1,13 @@
 """The engine's answer to a route plan in the plan's terms (ids, [lon, lat], local times, kg,
 m3, km, EUR), with its figures against the baseline van; and `plan_routes`, the whole plan
 of a day from the frozen inputs and the matrices, which the job runs in a process of its
-own. Plain data only."""
+own: `PlanInputs` in, `RoutePlanResult` out, the one place where the engines' answer becomes
+the result."""
 
 from datetime import date
 from typing import Any
 
+from app.route_plans.plan_inputs import PlanInputs
 from app.route_plans.problem import COST_SCALE, PlanProblem, plan_problem
 from app.route_plans.result_schema import (
     Baseline,
@@ -39,18 +41,17 @@ BASELINE = "each assigned shipment carried alone by a diesel van from its pickup
 
 def plan_routes(
     day: date,
-    inputs: dict[str, Any],
+    inputs: PlanInputs,
     objective: str,
     time_limit_s: float,
     matrices: dict[str, Matrices],
     baseline: Matrices,
     matrix: str,
     report: Sink | None = None,
-) -> dict[str, Any]:
+) -> RoutePlanResult:
     """The plan of one day, from the frozen inputs and the matrices of every vehicle profile
-    and of the baseline van (rows in `plan_points` order): plain data in, the result as
-    stored (`RoutePlanResult` as JSON) out. `report` hears of the engines' better plans as
-    they go."""
+    and of the baseline van (rows in `plan_points` order). `report` hears of the engines'
+    better plans as they go."""
     planned = plan_problem(day, inputs, objective, matrices)
     answer: Solution | TwoTierSolution
     if planned.mode == "two_tier":
@@ -60,7 +61,7 @@ def plan_routes(
         answer = solve_two_tier(planned.problem, planned.hubs, bikes, time_limit_s, report)
     else:
         answer = solve(planned.problem, time_limit_s, report=report)
-    return plan_result(planned, answer, baseline, matrix).model_dump(mode="json")
+    return plan_result(planned, answer, baseline, matrix)
 
 
 def plan_result(
@@ -77,7 +78,7 @@ def plan_result(
     shipments = planned.problem.shipments
     mass_g = {s.id: s.load[0] for s in shipments}
     mass_g |= {leg_id(s, tier): mass_g[s] for s in via_hub for tier in ("trunk", "last_mile")}
-    co2_per_km = {i: v["co2_g_per_km"] / 1000 for i, v in planned.vehicles.items()}
+    co2_per_km = {i: v.co2_g_per_km / 1000 for i, v in planned.vehicles.items()}
     legs = {
         s.id: (s.pickup.location, s.delivery.location)
         for s in shipments
@@ -148,8 +149,8 @@ def _route(
         )
     return PlannedRoute(
         vehicle_id=route.vehicle_id,
-        vehicle_name=vehicle["name"],
-        vehicle_type=vehicle["type"],
+        vehicle_name=vehicle.name,
+        vehicle_type=vehicle.type.value,
         km=round(figures.km, 3),
         hours=round(figures.hours, 3),
         co2_kg=round(figures.co2_kg, 3),
@@ -198,8 +199,8 @@ def _transfer(planned: PlanProblem, transfer: Transfer) -> HubTransfer:
     return HubTransfer(
         shipment_id=transfer.shipment_id,
         hub_id=transfer.hub_id,
-        hub_name=hub["name"],
-        location=(hub["location"][0], hub["location"][1]),
+        hub_name=hub.name,
+        location=hub.location,
         inbound_vehicle_id=transfer.inbound_vehicle_id,
         unloaded_at=planned.clock(transfer.inbound_ready),
         outbound_vehicle_id=transfer.outbound_vehicle_id,
