@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.candidates.repository import candidate_graph
-from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
-from app.kit.ownership import load_readable
+from app.kit.owned import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.tracked_jobs import TrackedJob, run_tracked
 from app.matches.service import announce, is_second_proposal, new_match
@@ -45,10 +45,7 @@ async def start_run(
         cost_per_tonne_km=data.cost_per_tonne_km,
         status=RunStatus.queued.value,
     )
-    session.add(run)
-    await session.flush()
-    await defer_in_transaction(session, RUN_MATCHING, {"run_id": str(run.id)})
-    await session.flush()
+    await RUN_JOB.queue(session, run)
     return run
 
 

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import Principal
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
-from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind
 from app.kit.child_process import call_in_child_process
 from app.kit.field_checks import FieldChecks
 from app.kit.job_quota import reserve_job_slot
-from app.kit.ownership import load_readable, load_writable
+from app.kit.owned import load_readable, load_writable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
@@ -95,10 +95,7 @@ async def start_plan(
         mode=data.mode,
         inputs={"vehicles": vehicles, "shipments": shipments, "mode": data.mode, "hubs": hubs},
     )
-    session.add(plan)
-    await session.flush()
-    await defer_in_transaction(session, SOLVE_ROUTE_PLAN, {"plan_id": str(plan.id)})
-    await session.flush()
+    await PLAN_JOB.queue(session, plan)
     return plan
 
 

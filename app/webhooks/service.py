@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import Principal
 from app.errors import FieldError, NotFound, ValidationFailed
 from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
-from app.kit.ownership import load_readable
+from app.kit.owned import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first, oldest_first
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
