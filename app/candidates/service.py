@@ -10,7 +10,7 @@ from app.auth import Principal
 from app.candidates.repository import pairs_for_offer, pairs_for_request
 from app.kit.owned import load_readable
 from app.models import MaterialRequest, Offer
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 from matching.scoring import Candidate, rank
 
 

@@ -40,7 +40,7 @@ from app.route_plans.translation import plan_routes
 from app.settings import Settings
 from app.shipments.service import build_shipment, get_shipment
 from app.sites.service import place_of
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 from logistics.matrices import straight_line
 
 SOLVE_ROUTE_PLAN = JobKind("logistics:solve_route_plan", PLANS_QUEUE)
