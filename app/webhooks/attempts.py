@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
-from app.webhooks.delivery import Answer, post
+from app.webhooks.delivery import Answer, ExchangeBounds, post
 from app.webhooks.signatures import SIGNATURE_HEADER, sign, signing_secrets
 
 DELIVER = JobKind("webhooks:deliver", EVENTS_QUEUE)
@@ -128,10 +128,12 @@ async def deliver(
             "Boucle-Event": outgoing.event_type,
             "Boucle-Delivery": str(delivery_id),
         },
-        deadline_seconds=settings.webhook_timeout_seconds,
-        max_response_bytes=settings.webhook_max_response_bytes,
-        allowed_hosts=settings.webhook_allowed_hosts,
-        private_hosts=settings.webhook_private_hosts,
+        ExchangeBounds(
+            deadline_seconds=settings.webhook_timeout_seconds,
+            max_response_bytes=settings.webhook_max_response_bytes,
+            allowed_hosts=settings.webhook_allowed_hosts,
+            private_hosts=settings.webhook_private_hosts,
+        ),
     )
     async with sessionmaker.begin() as session:
         delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
