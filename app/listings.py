@@ -16,7 +16,7 @@ from app.auth import Principal
 from app.errors import Conflict, FieldError
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
-from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
+from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
 from app.kit.quantity import mass_and_volume, rebased_remaining
 from app.kit.spatial import NearParams, near_query, run_near_query
@@ -44,6 +44,11 @@ class ListingKind(Generic[Row]):
     on_created: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
     # Refuses a patch or a delete its owner may not make (raises a problem).
     check_editable: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
+
+    @property
+    def rows(self) -> OwnedRows[Row]:
+        """Its repository: every organization reads the listings, their owner changes them."""
+        return OwnedRows(self.model, self.noun, public=True)
 
 
 async def create_listing(
@@ -109,7 +114,7 @@ async def list_listings(
 async def get_listing(
     kind: ListingKind[Row], session: AsyncSession, principal: Principal, row_id: uuid.UUID
 ) -> Row:
-    return await load_readable(session, kind.model, row_id, principal, public=True, noun=kind.noun)
+    return await kind.rows.readable(session, principal, row_id)
 
 
 def _as_input(kind: ListingKind[Row], row: Row) -> dict[str, Any]:
@@ -133,9 +138,7 @@ async def update_listing(
     patch: BaseModel,
     if_match: str | None,
 ) -> Row:
-    row = await load_writable(
-        session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
-    )
+    row = await kind.rows.writable(session, principal, row_id, if_match)
     if kind.check_editable is not None:
         await kind.check_editable(session, row)
     changed = patch.model_fields_set
@@ -144,7 +147,7 @@ async def update_listing(
     if "quantity" in changed:
         # Mass and volume follow a new quantity unless given with it.
         current.update(mass_kg=None, volume_m3=None)
-    merged: Any = merge_patch(kind.stored_schema, current, patch)
+    merged: Any = kind.rows.patched(kind.stored_schema, current, patch)
     checks = FieldChecks()
     if "status" in changed and merged.status == "reserved" and row.status != "reserved":
         checks.errors.append(
@@ -185,7 +188,7 @@ async def update_listing(
     moved = changed_terms(kind.noun, terms_before, _terms(kind, row))
     if moved:
         await expire_proposals_on(session, kind.noun, row.id, moved)
-    await flush_versioned(session, kind.noun)
+    await kind.rows.flush(session)
     return row
 
 
@@ -201,9 +204,7 @@ async def delete_listing(
     row_id: uuid.UUID,
     if_match: str | None,
 ) -> None:
-    row = await load_writable(
-        session, kind.model, row_id, principal, public=True, noun=kind.noun, if_match=if_match
-    )
+    row = await kind.rows.writable(session, principal, row_id, if_match)
     if kind.check_editable is not None:
         await kind.check_editable(session, row)
     try:

@@ -272,7 +272,7 @@ class Webhook(Timestamped, Base):
 
 class WebhookEvent(Base):
     """The outbox: one row per event and recipient, written in the transaction of the change;
-    its id is derived from the fact and the recipient (`app.webhooks.service.event_id`)."""
+    its id is derived from the fact and the recipient (`app.webhooks.outbox.event_id`)."""
 
     __tablename__ = "webhook_events"
 

@@ -35,8 +35,8 @@ from sqlalchemy import select
 
 from app.main import create_app
 from app.models import Webhook, WebhookDelivery
+from app.webhooks.attempts import deliver
 from app.webhooks.schemas import EventType
-from app.webhooks.service import deliver
 from app.worker import work_until_idle
 from tests.conftest import (
     ADMIN_TOKEN,

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import text, update
 
 from app.models import WebhookDelivery
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 from tests.conftest import (
     ADMIN_TOKEN,
     GRAND_PLACE,

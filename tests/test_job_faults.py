@@ -21,7 +21,7 @@ from app.matching_runs.service import RUN_MATCHING
 from app.offers.service import ANNOUNCE_NEW_OFFER
 from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
-from app.webhooks.service import DELIVER
+from app.webhooks.attempts import DELIVER
 from testbed.workers import WorkerProcess, eventually
 from tests.conftest import (
     LOOPBACK_RECEIVERS,

@@ -14,7 +14,8 @@ from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
 from app.webhooks.addresses import allowed_host_problem
-from app.webhooks.service import deliver, emit
+from app.webhooks.attempts import deliver
+from app.webhooks.outbox import emit
 from tests.conftest import (
     LOOPBACK_RECEIVERS,
     SECRET,

@@ -22,8 +22,10 @@ from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
 from app.webhooks import addresses
+from app.webhooks.attempts import DELIVER, deliver
 from app.webhooks.delivery import pinned_request
-from app.webhooks.service import DELIVER, deliver, emit, requeue_orphaned_deliveries
+from app.webhooks.outbox import emit
+from app.webhooks.sweep import requeue_orphaned_deliveries
 from app.worker import work_until_idle
 from tests.conftest import (
     LOOPBACK_RECEIVERS,

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from app.main import create_app
 from app.models import WebhookDelivery
 from app.settings import Settings
-from app.webhooks.service import deliver, emit
+from app.webhooks.attempts import deliver
+from app.webhooks.outbox import emit
 from tests.conftest import OrgFactory, Receiver, assert_problem, settings_for, subscribe
 from tests.test_webhook_allow_list import _subscription
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from app.settings import PROJECT_ROOT
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 from tests.conftest import (
     SECRET,
     Org,

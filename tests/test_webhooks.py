@@ -11,7 +11,7 @@ from sqlalchemy import text
 from app.kit.local_time import brussels_today
 from app.main import create_app
 from app.matches.service import expire_stale_matches
-from app.webhooks.service import emit, event_id
+from app.webhooks.outbox import emit, event_id
 from tests.conftest import (
     SECRET,
     Org,

@@ -6,11 +6,11 @@ from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, WRITE, problems
 from app.fleet import service
-from app.fleet.schemas import Vehicle, VehicleCreate, VehiclePage, VehiclePatch
-from app.kit.etag import IfMatch, set_etag
+from app.fleet.schemas import Vehicle, VehicleCreate, VehiclePage, VehiclePatch, vehicle_view
+from app.kit.etag import IfMatch
 from app.kit.idempotency import IdempotencyKey
+from app.kit.owned import answer
 from app.kit.pagination import Page, creation_key, page_links
-from app.models import Vehicle as VehicleRow
 
 router = APIRouter(prefix="/v1/vehicles", tags=["logistics"])
 
@@ -19,15 +19,6 @@ _PLANS_KEEP_THEIR_COPY = (
     "A route plan copies the vehicles it uses when it is asked for: the plans already asked "
     "for, queued, running or done, keep the vehicle as it was."
 )
-
-
-def _vehicle(row: VehicleRow) -> Vehicle:
-    return Vehicle.model_validate(row, from_attributes=True)
-
-
-def _answer(response: Response, row: VehicleRow) -> Vehicle:
-    set_etag(response, row.version)
-    return _vehicle(row)
 
 
 @router.post(
@@ -50,7 +41,7 @@ async def create_vehicle(
 ) -> Vehicle:
     row = await service.create_vehicle(session, settings, principal, data)
     response.headers["Location"] = f"/v1/vehicles/{row.id}"
-    return _answer(response, row)
+    return answer(response, row, vehicle_view)
 
 
 @router.get(
@@ -65,7 +56,7 @@ async def list_vehicles(
 ) -> VehiclePage:
     rows = await service.list_vehicles(session, principal, page)
     return VehiclePage(
-        items=[_vehicle(v) for v in rows], links=page_links(request, page, rows, creation_key)
+        items=[vehicle_view(v) for v in rows], links=page_links(request, page, rows, creation_key)
     )
 
 
@@ -79,7 +70,7 @@ async def list_vehicles(
 async def read_vehicle(
     vehicle_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Vehicle:
-    return _answer(response, await service.get_vehicle(session, principal, vehicle_id))
+    return answer(response, await service.get_vehicle(session, principal, vehicle_id), vehicle_view)
 
 
 @router.patch(
@@ -102,7 +93,7 @@ async def update_vehicle(
     if_match: IfMatch = None,
 ) -> Vehicle:
     row = await service.update_vehicle(session, settings, principal, vehicle_id, patch, if_match)
-    return _answer(response, row)
+    return answer(response, row, vehicle_view)
 
 
 @router.delete(

@@ -10,6 +10,7 @@ from app.kit.geo import Point, PointIn
 from app.kit.pagination import Link
 from app.kit.quantity import window_error
 from app.kit.schema import InputModel
+from app.models import Vehicle as VehicleRow
 
 
 class VehicleType(StrEnum):
@@ -270,6 +271,10 @@ class Vehicle(BaseModel):
     co2_g_per_km: float = Field(description="Grams of CO2e per km driven.")
     stop_time_s: int = Field(description="Seconds added to each pickup and delivery it makes.")
     created_at: datetime = Field(description="When it was registered.")
+
+
+def vehicle_view(row: VehicleRow) -> Vehicle:
+    return Vehicle.model_validate(row, from_attributes=True)
 
 
 class VehiclePage(BaseModel):

@@ -5,15 +5,14 @@ deleted afterwards leaves the plans already asked for as they were."""
 import uuid
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, TYPE_DEFAULTED_FIELDS, VehicleCreate, VehiclePatch
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
-from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
-from app.kit.pagination import PageParams, keyset_page, oldest_first
+from app.kit.owned import OwnedRows
+from app.kit.pagination import PageParams
 from app.models import Vehicle
 from app.settings import Settings
 from app.sites.service import place_of
@@ -21,6 +20,7 @@ from app.sites.service import place_of
 FLEET_ROLES = ("carrier", "hub_operator")
 START_FIELDS = ("start_site_id", "start")
 END_FIELDS = ("end_site_id", "end")
+VEHICLES = OwnedRows(Vehicle, "vehicle")
 
 
 async def build_vehicle(
@@ -66,30 +66,19 @@ async def list_vehicles(
     session: AsyncSession, principal: Principal, page: PageParams
 ) -> list[Vehicle]:
     """The organization's fleet, oldest first."""
-    query = select(Vehicle).where(Vehicle.organization_id == principal.organization_id)
-    return list((await session.scalars(keyset_page(query, oldest_first(Vehicle), page))).all())
+    return await VEHICLES.page(session, principal, page)
 
 
 async def get_vehicle(
     session: AsyncSession, principal: Principal, vehicle_id: uuid.UUID
 ) -> Vehicle:
-    return await load_readable(
-        session, Vehicle, vehicle_id, principal, public=False, noun="vehicle"
-    )
+    return await VEHICLES.readable(session, principal, vehicle_id)
 
 
 async def own_vehicles(
     session: AsyncSession, principal: Principal, ids: list[uuid.UUID]
 ) -> list[Vehicle]:
     return [await get_vehicle(session, principal, i) for i in ids]
-
-
-async def _load_own(
-    session: AsyncSession, principal: Principal, vehicle_id: uuid.UUID, if_match: str | None
-) -> Vehicle:
-    return await load_writable(
-        session, Vehicle, vehicle_id, principal, public=False, noun="vehicle", if_match=if_match
-    )
 
 
 def _as_input(row: Vehicle) -> dict[str, Any]:
@@ -122,7 +111,7 @@ async def update_vehicle(
 ) -> Vehicle:
     """The vehicle after the patch, built by the rules of a create from what it is and what
     the patch changes; nothing is written unless the whole result is valid."""
-    row = await _load_own(session, principal, vehicle_id, if_match)
+    row = await VEHICLES.writable(session, principal, vehicle_id, if_match)
     changed = patch.model_fields_set
     current = _as_input(row)
     if "type" in changed:
@@ -133,7 +122,7 @@ async def update_vehicle(
         current["start"] = None
     if changed & {"end_site_id", "end"}:
         current["end"] = None
-    merged = merge_patch(VehicleCreate, current, patch)
+    merged = VEHICLES.patched(VehicleCreate, current, patch)
     rebuilt = await build_vehicle(session, settings, principal, merged)
     for column in _PLAIN_COLUMNS:
         setattr(row, column, getattr(rebuilt, column))
@@ -141,9 +130,9 @@ async def update_vehicle(
         row.start_location = rebuilt.start_location
     if moves_end:
         row.end_location = rebuilt.end_location
-    # The row is locked (load_writable) from the If-Match check to the commit.
+    # The row is locked (VEHICLES.writable) from the If-Match check to the commit.
     row.version += 1
-    await flush_versioned(session, "vehicle")
+    await VEHICLES.flush(session)
     return row
 
 
@@ -151,5 +140,5 @@ async def delete_vehicle(
     session: AsyncSession, principal: Principal, vehicle_id: uuid.UUID, if_match: str | None
 ) -> None:
     """Deletes the vehicle. The route plans that use it keep their copy of it."""
-    await session.delete(await _load_own(session, principal, vehicle_id, if_match))
+    await session.delete(await VEHICLES.writable(session, principal, vehicle_id, if_match))
     await session.flush()

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.errors import Conflict
-from app.kit.ownership import load_readable, load_writable
+from app.kit.owned import load_readable, load_writable
 from app.models import Site
 
 HUB_KINDS = ("yard", "hub")

@@ -20,7 +20,7 @@ from app.hubs.repository import (
 from app.hubs.schemas import Pooling, PoolingFamily
 from app.materials.service import check_request_material
 from app.models import HubPoolingThreshold, Offer, Site
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 
 _EPSILON = 1e-6
 

@@ -47,7 +47,9 @@ class TrackedJob:
     cancellable: bool = False
 
     async def queue(self, session: AsyncSession, row: Any) -> None:
-        """Queues the job of a new row, in the caller's transaction."""
+        """Adds a new row and queues its job, in the caller's transaction: the job exists if
+        and only if the row is committed. The one way a tracked job is queued."""
+        session.add(row)
         await session.flush()
         await defer_in_transaction(session, self.kind, {self.argument: str(row.id)})
 

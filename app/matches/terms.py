@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.matches.schemas import MatchStatus
 from app.matches.views import one_match_view
 from app.models import Match, MaterialRequest, Offer
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 
 # The fields of a listing whose change voids the proposals on it (as the listing schemas name
 # them); any other field (a title, a description) leaves them standing.

@@ -8,22 +8,12 @@ from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.matches.schemas import Match as MatchView
 from app.matches.views import match_views
 from app.matching_runs import service
-from app.matching_runs.schemas import Run, RunCreate, RunPage, RunStatus, RunSummary
-from app.models import MatchingRun
+from app.matching_runs.schemas import Run, RunCreate, RunPage, RunStatus, run_summary_view, run_view
 
 router = APIRouter(prefix="/v1/matching/runs", tags=["matching"])
 _NO_RUN = {404: "No matching run of your organization with this id."}
-
-
-def _summary(run: MatchingRun) -> RunSummary:
-    return RunSummary.model_validate(run, from_attributes=True)
-
-
-def _run(run: MatchingRun, matches: list[MatchView]) -> Run:
-    return Run.model_validate({**_summary(run).model_dump(), "matches": matches})
 
 
 @router.post(
@@ -48,7 +38,7 @@ async def start_run(
 ) -> Run:
     run = await service.start_run(session, settings, principal, data)
     response.headers["Location"] = f"/v1/matching/runs/{run.id}"
-    return _run(run, [])
+    return run_view(run, [])
 
 
 @router.get(
@@ -69,7 +59,8 @@ async def list_runs(
 ) -> RunPage:
     rows = await service.list_runs(session, principal, page, status)
     return RunPage(
-        items=[_summary(r) for r in rows], links=page_links(request, page, rows, creation_key)
+        items=[run_summary_view(r) for r in rows],
+        links=page_links(request, page, rows, creation_key),
     )
 
 
@@ -83,4 +74,4 @@ async def list_runs(
 )
 async def read_run(run_id: uuid.UUID, principal: CurrentPrincipal, session: Session) -> Run:
     run, matches = await service.get_run(session, principal, run_id)
-    return _run(run, await match_views(session, matches))
+    return run_view(run, await match_views(session, matches))

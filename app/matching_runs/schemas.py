@@ -9,6 +9,7 @@ from app.kit.pagination import Link
 from app.kit.schema import InputModel
 from app.kit.spatial import MAX_RADIUS_KM
 from app.matches.schemas import Match
+from app.models import MatchingRun
 
 
 class RunStatus(StrEnum):
@@ -135,6 +136,14 @@ class Run(RunSummary):
     matches: list[Match] = Field(
         default_factory=list, description="The proposed matches, when done."
     )
+
+
+def run_summary_view(row: MatchingRun) -> RunSummary:
+    return RunSummary.model_validate(row, from_attributes=True)
+
+
+def run_view(row: MatchingRun, matches: list[Match]) -> Run:
+    return Run.model_validate({**run_summary_view(row).model_dump(), "matches": matches})
 
 
 class RunPage(BaseModel):

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth import Principal
 from app.candidates.repository import candidate_graph
-from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind
 from app.kit.child_process import call_in_child_process
 from app.kit.job_quota import reserve_job_slot
-from app.kit.ownership import load_readable
-from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.owned import OwnedRows
+from app.kit.pagination import PageParams, newest_first
 from app.kit.tracked_jobs import TrackedJob, run_tracked
 from app.matches.service import announce, is_second_proposal, new_match
 from app.matching_runs.proposals import Proposal, propose_from_candidate_graph
@@ -27,6 +27,7 @@ from matching.allocation import Allocation, Prices, summarise
 
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
+RUNS = OwnedRows(MatchingRun, "matching run", order=newest_first)
 
 
 async def start_run(
@@ -45,19 +46,14 @@ async def start_run(
         cost_per_tonne_km=data.cost_per_tonne_km,
         status=RunStatus.queued.value,
     )
-    session.add(run)
-    await session.flush()
-    await defer_in_transaction(session, RUN_MATCHING, {"run_id": str(run.id)})
-    await session.flush()
+    await RUN_JOB.queue(session, run)
     return run
 
 
 async def get_run(
     session: AsyncSession, principal: Principal, run_id: uuid.UUID
 ) -> tuple[MatchingRun, list[Match]]:
-    run = await load_readable(
-        session, MatchingRun, run_id, principal, public=False, noun="matching run"
-    )
+    run = await RUNS.readable(session, principal, run_id)
     matches = (
         await session.scalars(
             select(Match).where(Match.run_id == run_id).order_by(Match.created_at, Match.id)
@@ -70,10 +66,8 @@ async def list_runs(
     session: AsyncSession, principal: Principal, page: PageParams, status: RunStatus | None
 ) -> list[MatchingRun]:
     """The runs the principal's organization started, newest first."""
-    query = select(MatchingRun).where(MatchingRun.organization_id == principal.organization_id)
-    if status is not None:
-        query = query.where(MatchingRun.status == status.value)
-    return list((await session.scalars(keyset_page(query, newest_first(MatchingRun), page))).all())
+    filters = [] if status is None else [MatchingRun.status == status.value]
+    return await RUNS.page(session, principal, page, *filters)
 
 
 async def execute_run(

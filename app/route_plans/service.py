@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.auth import Principal
 from app.errors import Conflict, FieldError, ValidationFailed
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
-from app.jobs import PLANS_QUEUE, JobKind, defer_in_transaction
+from app.jobs import PLANS_QUEUE, JobKind
 from app.kit.child_process import call_in_child_process
 from app.kit.field_checks import FieldChecks
 from app.kit.job_quota import reserve_job_slot
-from app.kit.ownership import load_readable, load_writable
+from app.kit.owned import load_readable, load_writable
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
 from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
@@ -40,7 +40,7 @@ from app.route_plans.translation import plan_routes
 from app.settings import Settings
 from app.shipments.service import build_shipment, get_shipment
 from app.sites.service import place_of
-from app.webhooks.service import emit
+from app.webhooks.outbox import emit
 from logistics.matrices import straight_line
 
 SOLVE_ROUTE_PLAN = JobKind("logistics:solve_route_plan", PLANS_QUEUE)
@@ -101,10 +101,7 @@ async def start_plan(
             hubs=tuple(hubs),
         ).model_dump(mode="json"),
     )
-    session.add(plan)
-    await session.flush()
-    await defer_in_transaction(session, SOLVE_ROUTE_PLAN, {"plan_id": str(plan.id)})
-    await session.flush()
+    await PLAN_JOB.queue(session, plan)
     return plan
 
 

@@ -5,12 +5,18 @@ from fastapi import APIRouter, Request, Response, status
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, WRITE, problems
-from app.kit.etag import IfMatch, set_etag
+from app.kit.etag import IfMatch
 from app.kit.idempotency import IdempotencyKey
+from app.kit.owned import answer
 from app.kit.pagination import Page, creation_key, page_links
-from app.models import ShipmentRow
 from app.shipments import service
-from app.shipments.schemas import Shipment, ShipmentCreate, ShipmentPage, ShipmentPatch
+from app.shipments.schemas import (
+    Shipment,
+    ShipmentCreate,
+    ShipmentPage,
+    ShipmentPatch,
+    shipment_view,
+)
 
 router = APIRouter(prefix="/v1/shipments", tags=["logistics"])
 
@@ -19,11 +25,6 @@ _PLANS_KEEP_THEIR_COPY = (
     "A route plan copies the shipments it uses when it is asked for: the plans already asked "
     "for, queued, running or done, keep the shipment as it was."
 )
-
-
-def _answer(response: Response, row: ShipmentRow) -> Shipment:
-    set_etag(response, row.version)
-    return service.shipment_view(row)
 
 
 @router.post(
@@ -47,7 +48,7 @@ async def create_shipment(
 ) -> Shipment:
     row = await service.create_shipment(session, settings, principal, data)
     response.headers["Location"] = f"/v1/shipments/{row.id}"
-    return _answer(response, row)
+    return answer(response, row, shipment_view)
 
 
 @router.get(
@@ -63,7 +64,7 @@ async def list_shipments(
 ) -> ShipmentPage:
     rows = await service.list_shipments(session, principal, page)
     return ShipmentPage(
-        items=[service.shipment_view(s) for s in rows],
+        items=[shipment_view(s) for s in rows],
         links=page_links(request, page, rows, creation_key),
     )
 
@@ -78,7 +79,9 @@ async def list_shipments(
 async def read_shipment(
     shipment_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Shipment:
-    return _answer(response, await service.get_shipment(session, principal, shipment_id))
+    return answer(
+        response, await service.get_shipment(session, principal, shipment_id), shipment_view
+    )
 
 
 @router.patch(
@@ -101,7 +104,7 @@ async def update_shipment(
     if_match: IfMatch = None,
 ) -> Shipment:
     row = await service.update_shipment(session, settings, principal, shipment_id, patch, if_match)
-    return _answer(response, row)
+    return answer(response, row, shipment_view)
 
 
 @router.delete(

@@ -7,6 +7,7 @@ from app.kit.geo import Point, PointIn
 from app.kit.pagination import Link
 from app.kit.quantity import window_error
 from app.kit.schema import InputModel, ZonedDateTime
+from app.models import ShipmentRow
 
 _ZONED = "A date and time with its zone (an offset or Z); a time without one is refused."
 _PLACE = (
@@ -143,6 +144,29 @@ class Shipment(BaseModel):
         description="The accepted match it carries (POST /v1/matches/{id}/shipment), or null."
     )
     created_at: datetime = Field(description="When it was posted.")
+
+
+def shipment_view(row: ShipmentRow) -> Shipment:
+    def endpoint(prefix: str) -> Endpoint:
+        return Endpoint.model_validate(
+            {
+                "location": getattr(row, f"{prefix}_location"),
+                "window_from": getattr(row, f"{prefix}_from"),
+                "window_until": getattr(row, f"{prefix}_until"),
+                "service_s": getattr(row, f"{prefix}_service_s"),
+            }
+        )
+
+    return Shipment(
+        id=row.id,
+        reference=row.reference,
+        pickup=endpoint("pickup"),
+        delivery=endpoint("delivery"),
+        load_kg=row.load_kg,
+        load_m3=row.load_m3,
+        match_id=row.match_id,
+        created_at=row.created_at,
+    )
 
 
 class ShipmentPage(BaseModel):

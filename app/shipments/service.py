@@ -5,7 +5,6 @@ changed or deleted afterwards leaves the plans already asked for as they were.""
 import uuid
 from datetime import datetime, time
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,21 +12,21 @@ from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.kit.field_checks import FieldChecks
 from app.kit.local_time import BRUSSELS
-from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
-from app.kit.pagination import PageParams, keyset_page, oldest_first
+from app.kit.owned import OwnedRows
+from app.kit.pagination import PageParams
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
 from app.shipments.schemas import (
-    Endpoint,
     MatchShipmentCreate,
-    Shipment,
     ShipmentCreate,
     ShipmentPatch,
+    shipment_view,
 )
 from app.sites.service import place_of
 
 SHIPPING_ROLES = ("carrier", "hub_operator", "supplier", "consumer")
+SHIPMENTS = OwnedRows(ShipmentRow, "shipment")
 
 
 async def build_shipment(
@@ -76,30 +75,13 @@ async def list_shipments(
     session: AsyncSession, principal: Principal, page: PageParams
 ) -> list[ShipmentRow]:
     """The organization's shipments, oldest first."""
-    query = select(ShipmentRow).where(ShipmentRow.organization_id == principal.organization_id)
-    return list((await session.scalars(keyset_page(query, oldest_first(ShipmentRow), page))).all())
+    return await SHIPMENTS.page(session, principal, page)
 
 
 async def get_shipment(
     session: AsyncSession, principal: Principal, shipment_id: uuid.UUID
 ) -> ShipmentRow:
-    return await load_readable(
-        session, ShipmentRow, shipment_id, principal, public=False, noun="shipment"
-    )
-
-
-async def _load_own(
-    session: AsyncSession, principal: Principal, shipment_id: uuid.UUID, if_match: str | None
-) -> ShipmentRow:
-    return await load_writable(
-        session,
-        ShipmentRow,
-        shipment_id,
-        principal,
-        public=False,
-        noun="shipment",
-        if_match=if_match,
-    )
+    return await SHIPMENTS.readable(session, principal, shipment_id)
 
 
 # The columns of each end of a shipment, rewritten when a patch replaces that end.
@@ -116,19 +98,19 @@ async def update_shipment(
 ) -> ShipmentRow:
     """The shipment after the patch, built by the rules of a create from what it is and what
     the patch changes; nothing is written unless the whole result is valid. Its match stays."""
-    row = await _load_own(session, principal, shipment_id, if_match)
+    row = await SHIPMENTS.writable(session, principal, shipment_id, if_match)
     changed = patch.model_fields_set
     current = shipment_view(row).model_dump(include=set(ShipmentCreate.model_fields))
-    merged = merge_patch(ShipmentCreate, current, patch)
+    merged = SHIPMENTS.patched(ShipmentCreate, current, patch)
     rebuilt = await build_shipment(session, settings, principal, merged)
     for column in ("reference", "load_kg", "load_m3"):
         setattr(row, column, getattr(rebuilt, column))
     for end in changed & {"pickup", "delivery"}:
         for column in (f"{end}_{part}" for part in _END_COLUMNS):
             setattr(row, column, getattr(rebuilt, column))
-    # The row is locked (load_writable) from the If-Match check to the commit.
+    # The row is locked (SHIPMENTS.writable) from the If-Match check to the commit.
     row.version += 1
-    await flush_versioned(session, "shipment")
+    await SHIPMENTS.flush(session)
     return row
 
 
@@ -137,7 +119,7 @@ async def delete_shipment(
 ) -> None:
     """Deletes the shipment, unless a hub movement names it: the movements are the yards'
     record and stay whole. The route plans that use it keep their copy of it."""
-    shipment = await _load_own(session, principal, shipment_id, if_match)
+    shipment = await SHIPMENTS.writable(session, principal, shipment_id, if_match)
     try:
         # A savepoint: the refused delete leaves the request's transaction usable.
         async with session.begin_nested():
@@ -147,29 +129,6 @@ async def delete_shipment(
             "A hub movement names this shipment (a dispatch it took away), and movements are "
             "never changed: the shipment stays."
         ) from None
-
-
-def shipment_view(row: ShipmentRow) -> Shipment:
-    def endpoint(prefix: str) -> Endpoint:
-        return Endpoint.model_validate(
-            {
-                "location": getattr(row, f"{prefix}_location"),
-                "window_from": getattr(row, f"{prefix}_from"),
-                "window_until": getattr(row, f"{prefix}_until"),
-                "service_s": getattr(row, f"{prefix}_service_s"),
-            }
-        )
-
-    return Shipment(
-        id=row.id,
-        reference=row.reference,
-        pickup=endpoint("pickup"),
-        delivery=endpoint("delivery"),
-        load_kg=row.load_kg,
-        load_m3=row.load_m3,
-        match_id=row.match_id,
-        created_at=row.created_at,
-    )
 
 
 async def shipment_from_match(

@@ -5,9 +5,10 @@ from fastapi import APIRouter, Request, Response, status
 from app.auth import CurrentPrincipal
 from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, WRITE, problems
-from app.kit.etag import IfMatch, set_etag
+from app.kit.etag import IfMatch
 from app.kit.geo import GeoJSONResponse, feature_page, feature_properties
 from app.kit.idempotency import IdempotencyKey
+from app.kit.owned import answer
 from app.kit.pagination import Page
 from app.kit.spatial import Near
 from app.models import Site as SiteRow
@@ -19,23 +20,15 @@ from app.sites.schemas import (
     SiteFeatureCollection,
     SiteFeatureProperties,
     SiteUpdate,
+    site_view,
 )
 
 router = APIRouter(prefix="/v1/sites", tags=["sites"])
 _NO_SITE = {404: "No site of your organization with this id (another's is not shown)."}
 
 
-def _site(row: SiteRow) -> Site:
-    return Site.model_validate(row, from_attributes=True)
-
-
-def _answer(response: Response, row: SiteRow) -> Site:
-    set_etag(response, row.version)
-    return _site(row)
-
-
 def _feature(row: SiteRow, distance_m: float | None) -> SiteFeature:
-    site = _site(row)
+    site = site_view(row)
     return SiteFeature(
         id=str(site.id),
         geometry=site.location,
@@ -63,7 +56,7 @@ async def create_site(
 ) -> Site:
     row = await service.create_site(session, settings, principal, data)
     response.headers["Location"] = f"/v1/sites/{row.id}"
-    return _answer(response, row)
+    return answer(response, row, site_view)
 
 
 @router.get(
@@ -98,7 +91,7 @@ async def list_sites(
 async def read_site(
     site_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> Site:
-    return _answer(response, await service.get_site(session, principal, site_id))
+    return answer(response, await service.get_site(session, principal, site_id), site_view)
 
 
 @router.patch(
@@ -119,7 +112,7 @@ async def update_site(
     if_match: IfMatch = None,
 ) -> Site:
     row = await service.update_site(session, settings, principal, site_id, patch, if_match)
-    return _answer(response, row)
+    return answer(response, row, site_view)
 
 
 @router.delete(

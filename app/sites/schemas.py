@@ -12,6 +12,7 @@ from app.kit.geo import (
     PointIn,
 )
 from app.kit.schema import InputModel
+from app.models import Site as SiteRow
 
 
 class SiteKind(StrEnum):
@@ -88,6 +89,10 @@ class Site(SiteFields):
     """One of your sites: only your organization sees them."""
 
     location: Point = Field(description="Where it is.")
+
+
+def site_view(row: SiteRow) -> Site:
+    return Site.model_validate(row, from_attributes=True)
 
 
 class SiteFeatureProperties(SiteFields):

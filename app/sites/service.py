@@ -7,14 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.errors import Conflict, ValidationFailed
 from app.kit.geo import Point, PointIn, locate
-from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
+from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams, near_query, run_near_query
 from app.models import Site
 from app.settings import Settings
 from app.sites.schemas import SiteCreate, SiteUpdate
 
-NOUN = "site"
+SITES = OwnedRows(Site, "site")
 
 
 async def create_site(
@@ -32,7 +32,7 @@ async def create_site(
 
 
 async def get_site(session: AsyncSession, principal: Principal, site_id: uuid.UUID) -> Site:
-    return await load_readable(session, Site, site_id, principal, public=False, noun=NOUN)
+    return await SITES.readable(session, principal, site_id)
 
 
 async def list_sites(
@@ -64,25 +64,21 @@ async def update_site(
     patch: SiteUpdate,
     if_match: str | None,
 ) -> Site:
-    site = await load_writable(
-        session, Site, site_id, principal, public=False, noun=NOUN, if_match=if_match
-    )
-    merged = merge_patch(SiteCreate, _as_input(site), patch)
+    site = await SITES.writable(session, principal, site_id, if_match)
+    merged = SITES.patched(SiteCreate, _as_input(site), patch)
     changed = patch.model_fields_set
     if "location" in changed:
         site.location = await locate(session, merged.location, settings.service_area_buffer_km)
     for field in changed - {"location"}:
         setattr(site, field, getattr(merged, field))
-    await flush_versioned(session, NOUN)
+    await SITES.flush(session)
     return site
 
 
 async def delete_site(
     session: AsyncSession, principal: Principal, site_id: uuid.UUID, if_match: str | None
 ) -> None:
-    site = await load_writable(
-        session, Site, site_id, principal, public=False, noun=NOUN, if_match=if_match
-    )
+    site = await SITES.writable(session, principal, site_id, if_match)
     try:
         # A savepoint: the refused delete leaves the request's transaction usable.
         async with session.begin_nested():

@@ -30,6 +30,18 @@ TRANSIENT_CLIENT_ERRORS = frozenset({408, 429})
 
 
 @dataclass(frozen=True)
+class ExchangeBounds:
+    """What an exchange may do: how long it takes in all, how much of the answer is read,
+    the hosts it may reach (any, when `allowed_hosts` is empty) and the private destinations
+    the operator allows."""
+
+    deadline_seconds: float
+    max_response_bytes: int
+    allowed_hosts: Sequence[str]
+    private_hosts: Sequence[str]
+
+
+@dataclass(frozen=True)
 class Answer:
     """What came of one attempt: the receiver's status code when it answered, how many bytes
     of its answer were read, an error when the exchange did not complete, and, from a public
@@ -126,20 +138,16 @@ async def _exchange(
     url: httpx.URL,
     content: bytes,
     headers: dict[str, str],
-    *,
-    deadline_seconds: float,
-    max_response_bytes: int,
-    allowed_hosts: Sequence[str],
-    private_hosts: Sequence[str],
+    bounds: ExchangeBounds,
 ) -> Answer:
-    if refused := allowed_host_problem(url, allowed_hosts):
+    if refused := allowed_host_problem(url, bounds.allowed_hosts):
         return Answer(error=refused, not_allowed=True)
     status_code: int | None = None
     private = True  # until the addresses are known to be public
     try:
-        async with asyncio.timeout(deadline_seconds):
+        async with asyncio.timeout(bounds.deadline_seconds):
             resolved = await resolve(url)
-            if problem := resolved.problem(private_hosts):
+            if problem := resolved.problem(bounds.private_hosts):
                 return Answer(error=problem)
             private = resolved.private
             # A transport of our own: no proxy from the environment, which would resolve the
@@ -150,7 +158,7 @@ async def _exchange(
                 response = await _send(client, url, resolved.addresses, content, headers)
                 status_code = response.status_code
                 try:
-                    start, size = await _read_start(response, max_response_bytes)
+                    start, size = await _read_start(response, bounds.max_response_bytes)
                 finally:
                     await response.aclose()
         shown = not response.is_success and not private
@@ -165,7 +173,7 @@ async def _exchange(
         answered = f" (the answer began with {status_code})" if status_code is not None else ""
         return Answer(
             status_code=status_code,
-            error=f"deadline: no complete answer within {deadline_seconds:g} s{answered}",
+            error=f"deadline: no complete answer within {bounds.deadline_seconds:g} s{answered}",
         )
     except httpx.HTTPError as exc:
         return Answer(status_code=status_code, error=_error_text(exc, private))
@@ -175,23 +183,16 @@ async def post(
     url: str,
     content: bytes,
     headers: dict[str, str],
-    *,
-    deadline_seconds: float,
-    max_response_bytes: int,
-    allowed_hosts: Sequence[str],
-    private_hosts: Sequence[str],
+    bounds: ExchangeBounds,
 ) -> Answer:
     """POSTs `content` to `url` and answers what came of it; it never raises for what the
-    network or the receiver did. A host off `allowed_hosts` (when not empty) is sent nothing,
-    and non-public addresses are refused unless `private_hosts` names them."""
+    network or the receiver did. A host off `bounds.allowed_hosts` (when not empty) is sent
+    nothing, and non-public addresses are refused unless `bounds.private_hosts` names them."""
     started = time.monotonic()
     answer = await _exchange(
         httpx.URL(url),
         content,
         {**headers, "Accept-Encoding": "identity", "User-Agent": "boucle-webhooks"},
-        deadline_seconds=deadline_seconds,
-        max_response_bytes=max_response_bytes,
-        allowed_hosts=allowed_hosts,
-        private_hosts=private_hosts,
+        bounds,
     )
     return replace(answer, duration_ms=round((time.monotonic() - started) * 1000))

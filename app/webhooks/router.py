@@ -1,5 +1,4 @@
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -8,31 +7,20 @@ from app.dependencies import AppSettings, Session
 from app.errors import AUTHENTICATED, WRITE, problems
 from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
-from app.models import Webhook as WebhookRow
-from app.webhooks import service
+from app.webhooks import subscriptions
 from app.webhooks.schemas import (
-    Delivery,
     DeliveryPage,
     SecretRotation,
     Webhook,
     WebhookCreate,
     WebhookPage,
+    delivery_view,
+    webhook_view,
 )
-from app.webhooks.signatures import previous_secret_expiry
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 _NOT_YOURS = "No subscription of yours has this id (another organization's answers so too)"
-
-
-def _webhook(row: WebhookRow) -> Webhook:
-    return Webhook(
-        id=row.id,
-        url=row.url,
-        events=row.events,
-        created_at=row.created_at,
-        previous_secret_expires_at=previous_secret_expiry(row, datetime.now(UTC)),
-    )
 
 
 @router.post(
@@ -61,9 +49,9 @@ async def create_webhook(
     settings: AppSettings,
     response: Response,
 ) -> Webhook:
-    row = await service.create_webhook(session, settings, principal, data)
+    row = await subscriptions.create_webhook(session, settings, principal, data)
     response.headers["Location"] = f"/v1/webhooks/{row.id}"
-    return _webhook(row)
+    return webhook_view(row)
 
 
 @router.get(
@@ -76,9 +64,9 @@ async def create_webhook(
 async def list_webhooks(
     request: Request, principal: CurrentPrincipal, session: Session, page: Page
 ) -> WebhookPage:
-    rows = await service.list_webhooks(session, principal, page)
+    rows = await subscriptions.list_webhooks(session, principal, page)
     return WebhookPage(
-        items=[_webhook(w) for w in rows], links=page_links(request, page, rows, creation_key)
+        items=[webhook_view(w) for w in rows], links=page_links(request, page, rows, creation_key)
     )
 
 
@@ -92,7 +80,7 @@ async def list_webhooks(
 async def read_webhook(
     webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
 ) -> Webhook:
-    return _webhook(await service.get_webhook(session, principal, webhook_id))
+    return webhook_view(await subscriptions.get_webhook(session, principal, webhook_id))
 
 
 @router.post(
@@ -116,7 +104,9 @@ async def rotate_secret(
     session: Session,
     settings: AppSettings,
 ) -> Webhook:
-    return _webhook(await service.rotate_secret(session, settings, principal, webhook_id, data))
+    return webhook_view(
+        await subscriptions.rotate_secret(session, settings, principal, webhook_id, data)
+    )
 
 
 @router.delete(
@@ -130,7 +120,7 @@ async def rotate_secret(
 async def delete_webhook(
     webhook_id: uuid.UUID, principal: CurrentPrincipal, session: Session
 ) -> None:
-    await service.delete_webhook(session, principal, webhook_id)
+    await subscriptions.delete_webhook(session, principal, webhook_id)
 
 
 @router.get(
@@ -148,12 +138,7 @@ async def list_deliveries(
     session: Session,
     page: Page,
 ) -> DeliveryPage:
-    rows = await service.list_deliveries(session, principal, webhook_id, page)
-    items = [
-        Delivery.model_validate(
-            {**{k: getattr(d, k) for k in Delivery.model_fields if hasattr(d, k)}, "event_type": t}
-        )
-        for d, t in rows
-    ]
+    rows = await subscriptions.list_deliveries(session, principal, webhook_id, page)
+    items = [delivery_view(d, t) for d, t in rows]
     links = page_links(request, page, rows, lambda row: creation_key(row[0]))
     return DeliveryPage(items=items, links=links)

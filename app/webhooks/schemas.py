@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -7,6 +7,9 @@ from pydantic import AnyHttpUrl, BaseModel, Field, SerializerFunctionWrapHandler
 
 from app.kit.pagination import Link
 from app.kit.schema import InputModel
+from app.models import Webhook as WebhookRow
+from app.models import WebhookDelivery
+from app.webhooks.signatures import previous_secret_expiry
 
 
 class EventType(StrEnum):
@@ -77,6 +80,16 @@ class Webhook(BaseModel):
     )
 
 
+def webhook_view(row: WebhookRow) -> Webhook:
+    return Webhook(
+        id=row.id,
+        url=row.url,
+        events=row.events,
+        created_at=row.created_at,
+        previous_secret_expires_at=previous_secret_expiry(row, datetime.now(UTC)),
+    )
+
+
 class WebhookPage(BaseModel):
     items: list[Webhook] = Field(description="Your subscriptions, oldest first.")
     links: list[Link] = Field(
@@ -132,6 +145,16 @@ class Delivery(BaseModel):
     log: list[DeliveryAttempt] = Field(description="Each attempt, oldest first.")
     created_at: datetime = Field(description="When the event was queued for this subscription.")
     delivered_at: datetime | None = Field(description="When a 2xx answer came, or null.")
+
+
+def delivery_view(row: WebhookDelivery, event_type: str) -> Delivery:
+    """A delivery as its log shows it, with the type of its event."""
+    return Delivery.model_validate(
+        {
+            **{k: getattr(row, k) for k in Delivery.model_fields if hasattr(row, k)},
+            "event_type": event_type,
+        }
+    )
 
 
 class DeliveryPage(BaseModel):

@@ -9,12 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jobs import register_sweep
 from app.settings import Settings
-from app.webhooks.service import (
-    DELIVER,
-    REQUEUE_ORPHANED_DELIVERIES,
-    deliver,
-    requeue_orphaned_deliveries,
-)
+from app.webhooks.attempts import DELIVER, deliver
+from app.webhooks.sweep import REQUEUE_ORPHANED_DELIVERIES, requeue_orphaned_deliveries
 
 
 async def deliver_webhook(context: JobContext, delivery_id: str) -> None:
