@@ -24,7 +24,7 @@ from app.settings import Settings
 from app.webhooks import addresses
 from app.webhooks.delivery import pinned_request
 from app.webhooks.service import DELIVER, deliver, emit, requeue_orphaned_deliveries
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from tests.conftest import (
     LOOPBACK_RECEIVERS,
     SECRET,

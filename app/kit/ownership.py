@@ -9,9 +9,9 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.auth import Principal
-from app.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from app.kit.etag import check_if_match
+from app.kit.principal import Principal
+from app.kit.problems import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 
 Model = TypeVar("Model")
 Schema = TypeVar("Schema", bound=BaseModel)

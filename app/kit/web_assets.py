@@ -2,7 +2,7 @@
 web/node_modules/ from the npm registry, installed by scripts/setup.sh. Nothing is loaded from
 a CDN: the service runs where there is no internet."""
 
-from app.errors import ServiceUnavailable
+from app.kit.problems import ServiceUnavailable
 from app.settings import PROJECT_ROOT
 
 WEB_DIR = PROJECT_ROOT / "web"

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
 from app.kit.field_checks import FieldChecks
 from app.kit.local_time import BRUSSELS
 from app.kit.ownership import flush_versioned, load_readable, load_writable, merge_patch
 from app.kit.pagination import PageParams, keyset_page, oldest_first
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, ValidationFailed
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings

@@ -26,11 +26,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth import Principal
-from app.errors import FieldError, NotFound, ValidationFailed
-from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
+from app.jobs.queue import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.ownership import load_readable
 from app.kit.pagination import PageParams, keyset_page, newest_first, oldest_first
+from app.kit.principal import Principal
+from app.kit.problems import FieldError, NotFound, ValidationFailed
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
 from app.webhooks.addresses import destination_problems

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from app.jobs import JobInterrupted
+from app.jobs.queue import JobInterrupted
 
 log = logging.getLogger(__name__)
 
