@@ -1,5 +1,5 @@
-"""The async engines, the session factory and the request's session (one transaction per
-request)."""
+"""The async engines of the settings, and the session factory. The request's session, one
+transaction per request, is `app.kit.request_session`."""
 
 from typing import Any
 

@@ -17,8 +17,8 @@ SCOPE_SESSION = "boucle.session"
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction: committed when the route has answered without an error,
-    before the response is sent (`app.kit.request_session.Session` makes it function-scoped), so that a
-    commit that fails answers an error and never a 2xx; rolled back on any error. Services add,
+    before the response is sent (`Session` below makes it function-scoped), so that a commit
+    that fails answers an error and never a 2xx; rolled back on any error. Services add,
     flush and raise; they never commit. What must stay written although the request fails goes
     through `app.kit.transactions.write_despite_failure`.
 
