@@ -14,8 +14,9 @@ from sqlalchemy import Row, Select, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
-from app.dependencies import Session
-from app.errors import Forbidden, Unauthorized
+from app.kit.principal import Principal
+from app.kit.problems import Forbidden, Unauthorized
+from app.kit.request_session import Session
 from app.kit.transactions import write_despite_failure
 from app.models import ApiKey, Organization
 from app.settings import Settings
@@ -118,20 +119,6 @@ async def active_key(scope: Scope, session: AsyncSession, token: str) -> ActiveK
         key: ActiveKey | None = looked_up[1]
         return key
     return await find_active_key(session, token)
-
-
-@dataclass(frozen=True)
-class Principal:
-    organization_id: uuid.UUID
-    roles: tuple[str, ...]
-
-    def require_role(self, *roles: str) -> None:
-        if not set(roles) & set(self.roles):
-            raise Forbidden(
-                f"This needs the role {' or '.join(roles)}; your organization has "
-                f"{', '.join(self.roles) or 'no role'}.",
-                required_roles=list(roles),
-            )
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

@@ -1,10 +1,8 @@
-"""The async engines, the session factory and the request's session (one transaction per
-request)."""
+"""The async engines of the settings, and the session factory. The request's session, one
+transaction per request, is `app.kit.request_session`."""
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import Executable, Row, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -69,35 +67,3 @@ async def _one_row(engine: AsyncEngine, statement: Executable) -> Row[Any]:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-# Where the idempotency middleware puts the session of a request it records: the request runs
-# in it, and the middleware commits it with the record (app/kit/idempotency.py).
-SCOPE_SESSION = "boucle.session"
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's one transaction: committed when the route has answered without an error,
-    before the response is sent (`app.dependencies.Session` makes it function-scoped), so that a
-    commit that fails answers an error and never a 2xx; rolled back on any error. Services add,
-    flush and raise; they never commit. What must stay written although the request fails goes
-    through `app.kit.transactions.write_despite_failure`.
-
-    A request whose Idempotency-Key the middleware claimed runs in the middleware's session,
-    which the middleware commits together with the stored response."""
-    recorded: AsyncSession | None = request.scope.get(SCOPE_SESSION)
-    if recorded is not None:
-        try:
-            yield recorded
-        except BaseException:
-            await recorded.rollback()
-            raise
-        return
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()

@@ -12,12 +12,12 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, FieldError
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, FieldError
 from app.kit.quantity import mass_and_volume, rebased_remaining
 from app.kit.spatial import NearParams, near_query, run_near_query
 from app.matches.terms import changed_terms, expire_proposals_on

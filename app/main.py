@@ -10,22 +10,19 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app.candidates.router import router as candidates_router
 from app.db import create_autocommit_engine, create_engine, create_sessionmaker
 from app.docs.pages import mount_docs
-from app.errors import (
-    UnexpectedErrorMiddleware,
-    install_error_handlers,
-    with_problem_media_type,
-    with_schemas,
-)
 from app.fleet.router import router as fleet_router
+from app.gateway.idempotency import IdempotencyMiddleware
+from app.gateway.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
 from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.hubs.router import router as hubs_router
 from app.kit.allowed_methods import MethodsMiddleware
 from app.kit.body_limit import BodyLimitMiddleware
-from app.kit.idempotency import IdempotencyMiddleware
-from app.kit.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
+from app.kit.error_handlers import install_error_handlers
+from app.kit.problem_docs import with_problem_media_type, with_schemas
 from app.kit.schema import PlainParameters
 from app.kit.security_headers import SecurityHeadersMiddleware
+from app.kit.unexpected_errors import UnexpectedErrorMiddleware
 from app.map.pages import mount_map
 from app.matches.router import router as matches_router
 from app.matching_runs.router import router as matching_runs_router

@@ -1,10 +1,12 @@
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
+from fastapi import Depends, Request
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from app.webhooks.addresses import parse_allowed_host, parse_private_host
+from app.kit.host_entries import parse_allowed_host, parse_private_host
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -116,3 +118,12 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (not re-read from the environment)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+AppSettings = Annotated[Settings, Depends(app_settings)]

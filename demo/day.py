@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from app.kit.local_time import BRUSSELS
 from app.main import create_app
 from app.settings import Settings
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from demo.seed import SITES_FILE
 from logistics.matrices import haversine_m
 

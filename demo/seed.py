@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.fleet.schemas import VehicleCreate
 from app.fleet.service import create_vehicle, list_vehicles
 from app.hubs.access import HUB_KINDS
@@ -22,6 +21,7 @@ from app.hubs.capacity import set_hub_settings
 from app.hubs.schemas import HubSettings
 from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
 from app.kit.private_files import write_private_file
 from app.kit.quantity import Quantity
 from app.listings import create_listing

@@ -1,5 +1,6 @@
-"""An engine's process ends when the process that forked it ends, however that ends (a
-worker killed half-way through a plan), so that no search goes on for no one.
+"""A process ends when the process that forked it ends, however that ends (a worker killed
+half-way through a plan), so that no search goes on for no one: the one way for the engines'
+processes and for the worker's children (`app.jobs.child_process`) alike.
 
 The kernel does it (`PR_SET_PDEATHSIG`): no thread, which a process out of memory could not
 start, and nothing to allocate in the child but the call."""

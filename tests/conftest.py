@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from app.kit.local_time import BRUSSELS
 from app.main import create_app
 from app.settings import PROJECT_ROOT
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 
 # What the benchmarks use too is the testbed's; the tests import it from here or from there.
 from testbed.api import GRAND_PLACE as GRAND_PLACE

@@ -37,7 +37,7 @@ from app.main import create_app
 from app.models import Webhook, WebhookDelivery
 from app.webhooks.attempts import deliver
 from app.webhooks.schemas import EventType
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from tests.conftest import (
     ADMIN_TOKEN,
     GRAND_PLACE,
@@ -330,7 +330,7 @@ def test_an_unexpected_error_answers_500_and_keeps_the_connection(
 
     application.add_api_route("/v1/failing", fail)
     with (
-        caplog.at_level(logging.ERROR, logger="app.errors"),
+        caplog.at_level(logging.ERROR, logger="app.kit.problems"),
         Served(application) as served,
         socket.create_connection(served.address) as connection,
     ):

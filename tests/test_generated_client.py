@@ -18,7 +18,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import PROJECT_ROOT
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from tests.conftest import ADMIN_TOKEN, GRAND_PLACE, PLAN_DAY, RECY_K, TOUR_TAXIS, settings_for
 from tests.live_server import Served
 

@@ -173,7 +173,7 @@ async def test_the_quota_holds_under_concurrent_requests(
     client: httpx.AsyncClient, run_worker: WorkerRun, make_org: OrgFactory, database_url: str
 ) -> None:
     carrier = await make_org("carrier")
-    # Each request counts the organization's jobs under its advisory lock (app.kit.job_quota):
+    # Each request counts the organization's jobs under its advisory lock (app.jobs.quota):
     # the six wait on it together, then count one after the other.
     answers = await overlapping(
         database_url,

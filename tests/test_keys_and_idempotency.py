@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
-from app.kit.idempotency import purge_expired
-from app.kit.idempotency_purge import PURGE_EXPIRED_IDEMPOTENCY_KEYS
+from app.gateway.idempotency import purge_expired
+from app.gateway.idempotency_purge import PURGE_EXPIRED_IDEMPOTENCY_KEYS
 from app.settings import PROJECT_ROOT
-from app.tasks import create_job_app
+from app.worker.registry import create_job_app
 from tests.conftest import (
     ADMIN_TOKEN,
     Org,

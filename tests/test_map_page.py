@@ -23,14 +23,14 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page
 
-from app.errors import install_error_handlers
+from app.kit.error_handlers import install_error_handlers
 from app.kit.local_time import brussels_today
 from app.kit.security_headers import SecurityHeadersMiddleware
 from app.main import create_app
 from app.map import pages
 from app.settings import PROJECT_ROOT
 from app.stats.months import last_ended_month, month_text
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from tests.browser import Watched
 from tests.conftest import (
     ADMIN_TOKEN,

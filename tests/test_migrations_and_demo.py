@@ -25,7 +25,7 @@ from app.route_plans.service import (
     plan_vehicle,
     vehicle_profile,
 )
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from demo.seed import ORGANIZATIONS, demo_id, load_demo, save_demo_keys
 from logistics.matrices import straight_line
 from tests.conftest import (

@@ -18,10 +18,10 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from app.auth import hash_credential
-from app.kit.rate_limit import purge_ended_windows
-from app.kit.rate_limit_purge import PURGE_ENDED_RATE_LIMIT_WINDOWS
+from app.gateway.rate_limit import purge_ended_windows
+from app.gateway.rate_limit_purge import PURGE_ENDED_RATE_LIMIT_WINDOWS
 from app.main import create_app
-from app.tasks import create_job_app
+from app.worker.registry import create_job_app
 from tests.conftest import ADMIN_TOKEN, Org, OrgFactory, assert_problem, settings_for
 
 LIMIT = 5

@@ -31,8 +31,8 @@ from app.kit.local_time import BRUSSELS, brussels_today
 from app.main import create_app
 from app.settings import PROJECT_ROOT
 from app.stats.tasks import PUBLISH_ENDED_MONTH
-from app.tasks import create_job_app
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
+from app.worker.registry import create_job_app
 from tests.conftest import (
     PLAN_DAY,
     Org,

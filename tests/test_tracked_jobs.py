@@ -11,9 +11,9 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.jobs import JobInterrupted
+from app.jobs.queue import JobInterrupted
+from app.jobs.tracked import JobFailure, run_tracked
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
-from app.kit.tracked_jobs import JobFailure, run_tracked
 from app.models import RoutePlan
 from app.route_plans.service import PLAN_JOB
 from tests.conftest import OrgFactory, point

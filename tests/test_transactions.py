@@ -247,10 +247,14 @@ async def test_a_failed_request_still_records_its_keys_use(
 # Where `commit()` may be written in app/: the session dependency and the idempotency middleware
 # that owns the session of a request it records. Jobs and the command-line loaders run their
 # steps in `sessionmaker.begin()` blocks.
-COMMITS_ALLOWED = {"app/db.py", "app/kit/idempotency.py"}
+COMMITS_ALLOWED = {"app/kit/request_session.py", "app/gateway/idempotency.py"}
 # Where a transaction may be rolled back by hand: the session owners and the helper that
 # writes what a failing request must leave.
-ROLLBACKS_ALLOWED = {"app/db.py", "app/kit/idempotency.py", "app/kit/transactions.py"}
+ROLLBACKS_ALLOWED = {
+    "app/kit/request_session.py",
+    "app/gateway/idempotency.py",
+    "app/kit/transactions.py",
+}
 
 
 def _files_calling(pattern: str) -> set[str]:
@@ -266,4 +270,6 @@ def test_only_the_session_owners_commit() -> None:
     assert _files_calling(r"\.commit\(\)") <= COMMITS_ALLOWED
     assert _files_calling(r"\.rollback\(\)") <= ROLLBACKS_ALLOWED
     # The guard sees what it guards.
-    assert {"app/db.py", "app/kit/idempotency.py"} <= _files_calling(r"\.commit\(\)")
+    assert {"app/kit/request_session.py", "app/gateway/idempotency.py"} <= _files_calling(
+        r"\.commit\(\)"
+    )

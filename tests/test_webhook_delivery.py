@@ -26,7 +26,7 @@ from app.webhooks.attempts import DELIVER, deliver
 from app.webhooks.delivery import pinned_request
 from app.webhooks.outbox import emit
 from app.webhooks.sweep import requeue_orphaned_deliveries
-from app.worker import work_until_idle
+from app.worker.process import work_until_idle
 from tests.conftest import (
     LOOPBACK_RECEIVERS,
     SECRET,

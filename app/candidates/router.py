@@ -6,9 +6,9 @@ from fastapi import APIRouter, Query
 from app.auth import CurrentPrincipal
 from app.candidates import service
 from app.candidates.schemas import OfferCandidates, RequestCandidates
-from app.dependencies import Session
-from app.errors import AUTHENTICATED, problems
 from app.kit.pagination import MAX_PAGE_SIZE
+from app.kit.problem_docs import AUTHENTICATED, problems
+from app.kit.request_session import Session
 from app.offers.schemas import offer_view
 from app.requests.schemas import request_view
 from matching import scoring

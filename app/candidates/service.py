@@ -6,9 +6,9 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.candidates.repository import pairs_for_offer, pairs_for_request
 from app.kit.owned import load_readable
+from app.kit.principal import Principal
 from app.models import MaterialRequest, Offer
 from app.webhooks.outbox import emit
 from matching.scoring import Candidate, rank

@@ -3,14 +3,15 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
 from app.fleet import service
 from app.fleet.schemas import Vehicle, VehicleCreate, VehiclePage, VehiclePatch, vehicle_view
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.etag import IfMatch
-from app.kit.idempotency import IdempotencyKey
 from app.kit.owned import answer
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/vehicles", tags=["logistics"])
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.fleet.schemas import DEFAULTS, TYPE_DEFAULTED_FIELDS, VehicleCreate, VehiclePatch
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
 from app.models import Vehicle
 from app.settings import Settings
 from app.sites.service import place_of

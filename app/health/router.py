@@ -3,9 +3,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from app.dependencies import Session
-from app.errors import ServiceUnavailable, problems
 from app.health import service
+from app.kit.problem_docs import problems
+from app.kit.problems import ServiceUnavailable
+from app.kit.request_session import Session
 
 router = APIRouter(tags=["health"])
 

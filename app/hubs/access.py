@@ -4,9 +4,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict
 from app.kit.owned import load_readable, load_writable
+from app.kit.principal import Principal
+from app.kit.problems import Conflict
 from app.models import Site
 
 HUB_KINDS = ("yard", "hub")

@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.access import load_hub
 from app.hubs.pooling import refresh_thresholds
 from app.hubs.repository import LotBalance, family_totals, hub_limits, lot_balances, thresholds_of
@@ -21,6 +19,8 @@ from app.hubs.schemas import (
     PublicStock,
 )
 from app.kit.geo import Point
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, FieldError, ValidationFailed
 from app.models import HubLimit, HubPoolingThreshold, HubPublication, Site
 
 _EPSILON = 1e-6

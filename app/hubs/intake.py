@@ -4,8 +4,6 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, FieldError, ValidationFailed
 from app.hubs.capacity import check_intake_capacity
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
@@ -19,6 +17,8 @@ from app.hubs.repository import (
 from app.hubs.schemas import MovementCreate
 from app.kit.field_checks import FieldChecks
 from app.kit.local_time import brussels_today
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, FieldError, ValidationFailed
 from app.matches.fulfilment import fulfil
 from app.materials.service import check_offer_material
 from app.models import HubLot, HubMovement, Match, Material, Offer, Site

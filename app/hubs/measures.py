@@ -2,8 +2,8 @@
 fixed at its first intake: every later movement of the lot is weighed by them, so a lot
 cannot be declared light for a capacity check and heavy in the stock."""
 
-from app.errors import ValidationFailed
 from app.hubs.schemas import MovementCreate
+from app.kit.problems import ValidationFailed
 from app.kit.quantity import mass_and_volume
 from app.models import HubLot, Offer
 

@@ -4,9 +4,9 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import FieldError, ValidationFailed
 from app.hubs.schemas import MovementCreate
+from app.kit.principal import Principal
+from app.kit.problems import FieldError, ValidationFailed
 from app.models import HubLot, HubMovement
 
 

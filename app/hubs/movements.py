@@ -5,8 +5,6 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import NotFound
 from app.hubs.access import load_hub
 from app.hubs.dispatch import dispatch
 from app.hubs.intake import take_in
@@ -15,6 +13,8 @@ from app.hubs.repository import MOVEMENTS_ORDER, movements_with_stock_after
 from app.hubs.schemas import Movement, MovementCreate, MovementKind
 from app.hubs.stock import sync_lot_offer
 from app.kit.pagination import PageParams, keyset_page
+from app.kit.principal import Principal
+from app.kit.problems import NotFound
 from app.models import HubLot, HubMovement
 from app.offers.service import announce_new_offer_later
 

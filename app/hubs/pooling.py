@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.hubs.access import load_hub
 from app.hubs.repository import (
     LotBalance,
@@ -18,6 +17,7 @@ from app.hubs.repository import (
     thresholds_of,
 )
 from app.hubs.schemas import Pooling, PoolingFamily
+from app.kit.principal import Principal
 from app.materials.service import check_request_material
 from app.models import HubPoolingThreshold, Offer, Site
 from app.webhooks.outbox import emit

@@ -4,8 +4,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.hubs.access import load_hub
 from app.hubs.capacity import hub_view, set_hub_settings
 from app.hubs.movements import get_movement, list_movements, record_movement
@@ -21,8 +20,9 @@ from app.hubs.schemas import (
 )
 from app.hubs.stock import hub_stock
 from app.kit.etag import IfMatch, set_etag
-from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
 
 router = APIRouter(prefix="/v1/hubs", tags=["hubs"])
 

@@ -5,11 +5,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict
 from app.hubs.access import load_hub
 from app.hubs.repository import LotBalance, family_totals, hub_limits, lot_balances, lot_of_offer
 from app.hubs.schemas import FamilyStock, Lot, Stock
+from app.kit.principal import Principal
+from app.kit.problems import Conflict
 from app.models import HubLot, Offer
 
 

@@ -6,7 +6,7 @@ from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.hubs.pooling import refresh_all_thresholds
-from app.jobs import register_sweep
+from app.jobs.queue import register_sweep
 
 REFRESH_POOLING_THRESHOLDS = "hubs:refresh_pooling_thresholds"
 

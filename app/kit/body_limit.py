@@ -3,7 +3,7 @@
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge, problem_response
+from app.kit.problems import PayloadTooLarge, problem_response
 
 
 class BodyLimitMiddleware:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Header, Response
 
-from app.errors import PreconditionFailed
+from app.kit.problems import PreconditionFailed
 
 IfMatch = Annotated[
     str | None,

@@ -5,7 +5,7 @@ rather than one now and the other after the fix."""
 from collections.abc import Awaitable, Callable
 from typing import TypeVar, cast
 
-from app.errors import FieldError, ValidationFailed
+from app.kit.problems import FieldError, ValidationFailed
 
 T = TypeVar("T")
 

@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import ValidationFailed
 from app.kit.pagination import Link, PageParams, page_links
+from app.kit.problems import ValidationFailed
 from app.kit.schema import InputModel
 from app.kit.spatial import sort_key
 

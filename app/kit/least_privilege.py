@@ -7,7 +7,7 @@ import logging
 
 import asyncpg
 
-from app.errors import ServiceUnavailable
+from app.kit.problems import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.errors import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 from app.kit.etag import check_if_match, set_etag
 from app.kit.pagination import Keyset, PageParams, keyset_page, oldest_first
+from app.kit.problems import Forbidden, NotFound, PreconditionFailed, ValidationFailed
 
 Model = TypeVar("Model")
 Schema = TypeVar("Schema", bound=BaseModel)

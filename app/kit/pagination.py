@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import QueryableAttribute
 
-from app.errors import ValidationFailed
+from app.kit.problems import ValidationFailed
 from app.kit.schema import has_control_characters
 
 Row = TypeVar("Row")

@@ -1,4 +1,4 @@
-"""Models that cross to a child process (`app.kit.child_process`) as their JSON, validated
+"""Models that cross to a child process (`app.jobs.child_process`) as their JSON, validated
 again on arrival: pydantic-core writes and reads a plan's inputs or its result several times
 faster than pickle walks their thousands of objects, and what arrives is the typed model."""
 

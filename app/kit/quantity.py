@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from app.errors import Conflict, ValidationFailed
+from app.kit.problems import Conflict, ValidationFailed
 from app.kit.schema import THREE_DECIMALS, TWO_DECIMALS, InputModel
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, field_validator
 from pydantic_core import PydanticCustomError
 
-from app.errors import ValidationFailed
+from app.kit.problems import ValidationFailed
 
 # C0 control characters but tab, line feed and carriage return. PostgreSQL cannot store NUL
 # in text at all; the others are never meant in a name, a note or a code.

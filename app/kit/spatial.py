@@ -12,9 +12,9 @@ from sqlalchemy import ColumnElement, Float, Select, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped
 
-from app.dependencies import Session
-from app.errors import ValidationFailed
 from app.kit.pagination import Keyset, PageParams, keyset_page, oldest_first
+from app.kit.problems import ValidationFailed
+from app.kit.request_session import Session
 
 Row = TypeVar("Row")
 # Spatial lists reach across the region, not further: Brussels is some 20 km across.

@@ -1,5 +1,5 @@
 """What a request writes although it fails. A request is one transaction, committed by the
-session dependency (`app.db.get_session`) when the route answers and rolled back on any error;
+session dependency (`app.kit.request_session.get_session`) when the route answers and rolled back on any error;
 the few facts that must stand whatever the request answers go through `write_despite_failure`
 and nowhere else."""
 

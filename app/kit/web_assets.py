@@ -2,10 +2,12 @@
 web/node_modules/ from the npm registry, installed by scripts/setup.sh. Nothing is loaded from
 a CDN: the service runs where there is no internet."""
 
-from app.errors import ServiceUnavailable
-from app.settings import PROJECT_ROOT
+from pathlib import Path
 
-WEB_DIR = PROJECT_ROOT / "web"
+from app.kit.problems import ServiceUnavailable
+
+# The project's root, two folders above this one.
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 NODE_MODULES = WEB_DIR / "node_modules"
 
 

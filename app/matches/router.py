@@ -5,11 +5,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import CurrentPrincipal
-from app.dependencies import Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.etag import IfMatch, set_etag
-from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
 from app.matches import service
 from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus
 from app.matches.views import match_views, one_match_view

@@ -14,14 +14,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.candidates.repository import pairs_for_request
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.hubs.repository import lot_of_offer, match_deliveries
 from app.hubs.stock import lot_balance, sync_lot_offer
 from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from app.kit.transactions import write_despite_failure
 from app.listings import get_listing
 from app.matches.fulfilment import fulfil

@@ -4,13 +4,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
-from app.kit.idempotency import IdempotencyKey
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, JOB_QUOTA, WRITE, problems
+from app.kit.request_session import Session
 from app.matches.views import match_views
 from app.matching_runs import service
 from app.matching_runs.schemas import Run, RunCreate, RunPage, RunStatus, run_summary_view, run_view
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/matching/runs", tags=["matching"])
 _NO_RUN = {404: "No matching run of your organization with this id."}

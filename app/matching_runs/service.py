@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth import Principal
 from app.candidates.repository import candidate_graph
-from app.jobs import PLANS_QUEUE, JobKind
-from app.kit.child_process import call_in_child_process
-from app.kit.job_quota import reserve_job_slot
+from app.jobs.child_process import call_in_child_process
+from app.jobs.queue import PLANS_QUEUE, JobKind
+from app.jobs.quota import reserve_job_slot
+from app.jobs.tracked import TrackedJob, run_tracked
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams, newest_first
-from app.kit.tracked_jobs import TrackedJob, run_tracked
+from app.kit.principal import Principal
 from app.matches.service import announce, is_second_proposal, new_match
 from app.matching_runs.proposals import Proposal, propose_from_candidate_graph
 from app.matching_runs.schemas import RunCreate, RunStatus

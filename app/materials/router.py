@@ -3,9 +3,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from app.auth import CurrentPrincipal
-from app.dependencies import Session
-from app.errors import AUTHENTICATED, problems
 from app.kit.pagination import Page, page_links
+from app.kit.problem_docs import AUTHENTICATED, problems
+from app.kit.request_session import Session
 from app.materials import service
 from app.materials.schemas import Material, MaterialPage
 

@@ -5,8 +5,8 @@ import re
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import NotFound, ValidationFailed
 from app.kit.pagination import Keyset, PageParams, keyset_page
+from app.kit.problems import NotFound, ValidationFailed
 from app.models import Material
 
 _CODE = re.compile(r"^\d{6}$")

@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import GeoJSONResponse, feature_page
-from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
 from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import Offer as OfferRow
@@ -26,6 +26,7 @@ from app.offers.schemas import (
 )
 from app.offers.service import OFFERS
 from app.offers.service import list_offers as list_offer_rows
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/offers", tags=["offers"])
 _NO_OFFER = {404: "No offer with this id."}

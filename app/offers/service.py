@@ -4,12 +4,12 @@ from datetime import date
 from sqlalchemy import ColumnElement, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.candidates.service import announce_new_offer
 from app.hubs.pooling import refresh_thresholds_near
 from app.hubs.stock import refuse_lot_offer_edit
-from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
+from app.jobs.queue import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
 from app.kit.spatial import NearParams
 from app.listings import ListingKind, list_listings
 from app.materials.service import check_offer_material, check_request_material

@@ -15,13 +15,8 @@ from tipg.errors import (
     TiPgError,
 )
 
-from app.errors import (
-    BadRequest,
-    ProblemResponse,
-    install_error_handlers,
-    problem_of_status,
-    problem_response,
-)
+from app.kit.error_handlers import install_error_handlers
+from app.kit.problems import BadRequest, ProblemResponse, problem_of_status, problem_response
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import cql2
 
-from app.errors import BadRequest, FieldError
+from app.kit.problems import BadRequest, FieldError
 
 COMPARISON = ("=", "<>", "<", "<=", ">", ">=", "like", "between", "in", "isNull")
 LOGICAL = ("and", "or", "not")

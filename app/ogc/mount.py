@@ -21,8 +21,8 @@ from tipg.database import close_db_connection, connection_factory
 from tipg.factory import Endpoints
 from tipg.settings import DatabaseSettings
 
-from app.errors import Problem, ServiceUnavailable, problem_response
 from app.kit.least_privilege import refuse_privileged_role
+from app.kit.problems import Problem, ServiceUnavailable, problem_response
 from app.ogc.errors import install_open_data_errors
 from app.ogc.pages import open_data_templates
 from app.ogc.query_checks import check_open_data_query

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Request
 from morecantile import tms as tile_matrix_sets
 
-from app.errors import BadRequest, NotFound, ValidationFailed
+from app.kit.problems import BadRequest, NotFound, ValidationFailed
 from app.kit.schema import CONTROL_MESSAGE, CONTROL_RULE, has_control_characters
 from app.ogc.filters import check_filter, check_property_list
 

@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from app.auth import Credentials, CurrentPrincipal, current_principal, require_admin
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, ValidationFailed, problems
-from app.kit.idempotency import IdempotencyKey
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.problems import ValidationFailed
+from app.kit.request_session import Session
 from app.models import ApiKey as ApiKeyRow
 from app.organizations import service
 from app.organizations.schemas import (
@@ -21,6 +22,7 @@ from app.organizations.schemas import (
     OrganizationCreated,
     OrganizationPage,
 )
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
 _ADMIN_ONLY = {403: "Only the admin token may do this (an organization's key may not)."}

@@ -4,8 +4,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import new_api_key
-from app.errors import Conflict, NotFound, ValidationFailed
 from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.problems import Conflict, NotFound, ValidationFailed
 from app.models import ApiKey, Organization
 from app.organizations.schemas import ApiKeyCreate, OrganizationCreate
 from app.settings import Settings

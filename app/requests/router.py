@@ -5,12 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.etag import IfMatch, set_etag
 from app.kit.geo import GeoJSONResponse, feature_page
-from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
 from app.kit.spatial import Near
 from app.listings import create_listing, delete_listing, get_listing, update_listing
 from app.models import MaterialRequest as MaterialRequestRow
@@ -26,6 +26,7 @@ from app.requests.schemas import (
 )
 from app.requests.service import REQUESTS
 from app.requests.service import list_requests as list_request_rows
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 _NO_REQUEST = {404: "No request with this id."}

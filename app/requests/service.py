@@ -3,8 +3,8 @@ from datetime import date
 from sqlalchemy import ColumnElement, literal, or_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
 from app.kit.spatial import NearParams
 from app.listings import ListingKind, list_listings
 from app.materials.service import check_request_material

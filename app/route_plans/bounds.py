@@ -4,7 +4,7 @@ settings, so they are checked here rather than in the schema."""
 
 from collections.abc import Set
 
-from app.errors import ValidationFailed
+from app.kit.problems import ValidationFailed
 from app.route_plans.schemas import RoutePlanCreate
 from app.settings import Settings
 

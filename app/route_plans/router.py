@@ -5,11 +5,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, JOB_QUOTA, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
-from app.kit.idempotency import IdempotencyKey
 from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, JOB_QUOTA, WRITE, problems
+from app.kit.request_session import Session
 from app.route_plans import service
 from app.route_plans.geojson import route_plan_geojson
 from app.route_plans.schemas import (
@@ -19,6 +19,7 @@ from app.route_plans.schemas import (
     RoutePlanPage,
     route_plan_view,
 )
+from app.settings import AppSettings
 
 router = APIRouter(prefix="/v1/route-plans", tags=["logistics"])
 

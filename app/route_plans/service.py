@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.auth import Principal
-from app.errors import Conflict, FieldError, ValidationFailed
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
-from app.jobs import PLANS_QUEUE, JobKind
-from app.kit.child_process import call_in_child_process
+from app.jobs.child_process import call_in_child_process
+from app.jobs.queue import PLANS_QUEUE, JobKind
+from app.jobs.quota import reserve_job_slot
+from app.jobs.tracked import JobFailure, TrackedJob, run_tracked
 from app.kit.field_checks import FieldChecks
-from app.kit.job_quota import reserve_job_slot
 from app.kit.owned import load_readable, load_writable
 from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, FieldError, ValidationFailed
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
-from app.kit.tracked_jobs import JobFailure, TrackedJob, run_tracked
 from app.models import RoutePlan, Site
 from app.roads.routing import road_matrices
 from app.route_plans.bounds import check_plan_profiles, check_plan_size

@@ -8,12 +8,12 @@ from datetime import datetime, time
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
 from app.kit.field_checks import FieldChecks
 from app.kit.local_time import BRUSSELS
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, ValidationFailed
 from app.matches.service import get_match
 from app.models import MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings

@@ -3,15 +3,16 @@ import uuid
 from fastapi import APIRouter, Request, Response, status
 
 from app.auth import CurrentPrincipal
-from app.dependencies import AppSettings, Session
-from app.errors import AUTHENTICATED, WRITE, problems
+from app.gateway.idempotency import IdempotencyKey
 from app.kit.etag import IfMatch
 from app.kit.geo import GeoJSONResponse, feature_page, feature_properties
-from app.kit.idempotency import IdempotencyKey
 from app.kit.owned import answer
 from app.kit.pagination import Page
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
 from app.kit.spatial import Near
 from app.models import Site as SiteRow
+from app.settings import AppSettings
 from app.sites import service
 from app.sites.schemas import (
     Site,

@@ -4,11 +4,11 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import Conflict, ValidationFailed
 from app.kit.geo import Point, PointIn, locate
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
+from app.kit.principal import Principal
+from app.kit.problems import Conflict, ValidationFailed
 from app.kit.spatial import NearParams, near_query, run_near_query
 from app.models import Site
 from app.settings import Settings

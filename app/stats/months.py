@@ -5,7 +5,7 @@ day by day)."""
 import re
 from datetime import date
 
-from app.errors import ValidationFailed
+from app.kit.problems import ValidationFailed
 
 _MONTH = re.compile(r"(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])")
 # The most months one answer holds: each month read for the first time is computed then.

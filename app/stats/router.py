@@ -3,9 +3,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from app.auth import CurrentPrincipal
-from app.dependencies import Session
-from app.errors import AUTHENTICATED, ValidationFailed, problems
 from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
+from app.kit.problem_docs import AUTHENTICATED, problems
+from app.kit.problems import ValidationFailed
+from app.kit.request_session import Session
 from app.stats import service
 from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
 from app.stats.months import MAX_MONTHS

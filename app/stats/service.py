@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import ValidationFailed
 from app.kit.local_time import brussels_today
+from app.kit.principal import Principal
+from app.kit.problems import ValidationFailed
 from app.stats.months import month_text, months_from, published_range
 from app.stats.publication import publish_months
 from app.stats.repository import ROUTE_KM, communes, material_titles, stored_cells

@@ -8,7 +8,7 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import register_sweep
+from app.jobs.queue import register_sweep
 from app.kit.local_time import BRUSSELS
 from app.stats.months import last_ended_month
 from app.stats.publication import publish_months

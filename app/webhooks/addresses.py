@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from app.kit.host_entries import (
+    IPAddress,
+    normal_host,
+    parse_allowed_host,
+    parse_private_host,
+    unmapped,
+)
 
 # IPv6 ranges that Python's `is_global` takes for public and that are not: the IPv4-compatible
 # addresses (::a.b.c.d, deprecated, RFC 4291) and the local-use NAT64 prefix (RFC 8215).
@@ -33,14 +39,6 @@ def _carried_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
     if address in _NAT64:
         carried.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
     return carried
-
-
-def unmapped(address: IPAddress) -> IPAddress:
-    """The IPv4 address of an IPv4-mapped IPv6 address (::ffff:a.b.c.d), else the address:
-    both name the same destination."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def is_public(address: IPAddress) -> bool:
@@ -118,57 +116,13 @@ async def resolve(url: httpx.URL) -> Resolved:
     return Resolved(host, _port(url), addresses)
 
 
-def _normal_host(host: str) -> str:
-    """A host as URLs carry it: a name lower-cased and IDNA-encoded, an address compressed."""
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return httpx.URL(scheme="http", host=host).raw_host.decode("ascii")
-
-
-def parse_allowed_host(entry: str) -> tuple[str, int | None]:
-    """An entry of `webhook_allowed_hosts` as (host, port), the port None when the entry allows
-    every port: `name`, `name:port`, an IPv4 address, a bare IPv6 address, `[v6]` or
-    `[v6]:port`. Raises ValueError for anything else."""
-    if not entry or any(c in entry for c in "/@?#% "):
-        raise ValueError(f"{entry!r}: name a host or host:port, without scheme or path")
-    host, port = entry, ""
-    if entry.startswith("["):
-        host, bracket, port = entry[1:].partition("]")
-        if not bracket or (port and not port.startswith(":")):
-            raise ValueError(f"{entry!r} is not [address] or [address]:port")
-        port = port[1:]
-        ipaddress.IPv6Address(host)
-    elif entry.count(":") == 1:
-        host, _, port = entry.partition(":")
-    if not host:
-        raise ValueError(f"{entry!r}: name a host before the port")
-    if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError(f"{entry!r}: the port is a number from 1 to 65535")
-    return _normal_host(host), int(port) if port else None
-
-
-def parse_private_host(entry: str) -> tuple[IPAddress, int | None]:
-    """An entry of `webhook_private_hosts` as (address, port), the port None when the entry
-    allows every port: written as an entry of `webhook_allowed_hosts`, but an address, never
-    a name (a name can come to resolve to any other address). Raises ValueError otherwise."""
-    host, port = parse_allowed_host(entry)
-    try:
-        return unmapped(ipaddress.ip_address(host)), port
-    except ValueError:
-        raise ValueError(
-            f"{entry!r}: name an address (127.0.0.1:8901, [::1]:8901), not a host name, "
-            "which could come to resolve to another address"
-        ) from None
-
-
 def allowed_host_problem(url: str | httpx.URL, allowed_hosts: Sequence[str]) -> str | None:
     """Why the allow-list refuses `url` (its host and port match none of its entries), or
     None. An empty list allows every host."""
     if not allowed_hosts:
         return None
     url = httpx.URL(url)
-    host = _normal_host(url.raw_host.decode("ascii"))
+    host = normal_host(url.raw_host.decode("ascii"))
     port = _port(url)
     for entry in allowed_hosts:
         allowed, allowed_port = parse_allowed_host(entry)

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import EVENTS_QUEUE, JobKind, defer_in_transaction
+from app.jobs.queue import EVENTS_QUEUE, JobKind, defer_in_transaction
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
 from app.webhooks.delivery import Answer, ExchangeBounds, post

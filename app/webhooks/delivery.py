@@ -20,7 +20,8 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from app.webhooks.addresses import IPAddress, Unresolvable, allowed_host_problem, resolve
+from app.kit.host_entries import IPAddress
+from app.webhooks.addresses import Unresolvable, allowed_host_problem, resolve
 
 # The start of a public receiver's answer other than 2xx kept in the delivery log, to show
 # its reason.

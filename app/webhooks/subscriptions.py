@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth import Principal
-from app.errors import FieldError, ValidationFailed
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.principal import Principal
+from app.kit.problems import FieldError, ValidationFailed
 from app.models import Webhook, WebhookDelivery, WebhookEvent
 from app.settings import Settings
 from app.webhooks.addresses import destination_problems

@@ -7,7 +7,7 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import register_sweep
+from app.jobs.queue import register_sweep
 from app.settings import Settings
 from app.webhooks.attempts import DELIVER, deliver
 from app.webhooks.sweep import REQUEUE_ORPHANED_DELIVERIES, requeue_orphaned_deliveries

@@ -37,16 +37,16 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import active_key, bearer_token, is_admin_token
-from app.db import SCOPE_SESSION
-from app.errors import (
+from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
+from app.kit.problems import (
     Conflict,
     Problem,
     ValidationFailed,
     database_unavailable_response,
     problem_response,
-    unexpected_error_response,
 )
-from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
+from app.kit.request_session import SCOPE_SESSION
+from app.kit.unexpected_errors import unexpected_error_response
 from app.models import IdempotencyRecord
 from app.settings import Settings
 
@@ -179,7 +179,7 @@ class IdempotencyMiddleware:
         body: bytes,
         send: Send,
     ) -> None:
-        """Runs the request in a session of this middleware (`app.db.get_session` hands it to
+        """Runs the request in a session of this middleware (`app.kit.request_session.get_session` hands it to
         the route), writes its response as the key's record in the same transaction, commits,
         and only then sends the response: the work and its record are written together or not
         at all, and no client is told of work that was not written."""

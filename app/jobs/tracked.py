@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import JobInterrupted, JobKind, defer_in_transaction, is_interruption
+from app.jobs.queue import JobInterrupted, JobKind, defer_in_transaction, is_interruption
 from app.kit.database_errors import is_database_unavailable
 
 log = logging.getLogger(__name__)

@@ -5,8 +5,8 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import register_sweep
-from app.kit.idempotency import purge_expired
+from app.gateway.idempotency import purge_expired
+from app.jobs.queue import register_sweep
 
 PURGE_EXPIRED_IDEMPOTENCY_KEYS = "idempotency:purge_expired"
 

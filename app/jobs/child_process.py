@@ -14,15 +14,15 @@ import logging
 import multiprocessing
 import os
 import resource
-import select
 import signal
-import threading
 import traceback
 from collections.abc import Callable, Iterable
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
-from app.jobs import JobInterrupted
+from app.jobs.queue import JobInterrupted
+from logistics.parent_watch import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +46,20 @@ async def start_fork_server() -> None:
     await call_in_child_process(_nothing, memory_limit_mb=1024)
 
 
-def _exit_when_gone(worker_pid: int) -> None:
-    """Ends this child when the worker that asked for it ends, however it ends. (The fork
-    server is the child's parent, and it lives on as long as a child does.)"""
-    watched = os.pidfd_open(worker_pid)
-
-    def watch() -> None:
-        select.select([watched], [], [])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="watch the worker", daemon=True).start()
+def _end_with_the_worker() -> None:
+    """Ends this child when the worker that asked for it ends, however it ends. The fork server
+    is the child's parent, and the child ends with it (`die_with_parent`, as the engines' own
+    processes do); the fork server ends when no process holds its pipe from the worker any
+    more, which every child inherits to fork children of its own through the server, which
+    this one never does: closed here, the pipe is the worker's alone, and the server ends with
+    it."""
+    fork_server = os.getppid()  # alive: it cannot end while this child holds the pipe
+    die_with_parent(fork_server)
+    server = forkserver._forkserver
+    inherited: int | None = getattr(server, "_forkserver_alive_fd", None)
+    if inherited is not None:
+        os.close(inherited)
+        setattr(server, "_forkserver_alive_fd", None)  # noqa: B010
 
 
 def _child_main(
@@ -63,10 +67,9 @@ def _child_main(
     function: Callable[..., Any],
     args: tuple[Any, ...],
     memory_bytes: int,
-    worker_pid: int,
     messages: Connection | None,
 ) -> None:
-    _exit_when_gone(worker_pid)
+    _end_with_the_worker()
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     if messages is not None:
         args = (*args, messages.send)
@@ -99,7 +102,7 @@ async def call_in_child_process(
     messages_in, messages_out = _CONTEXT.Pipe(duplex=False) if on_message else (None, None)
     process = _CONTEXT.Process(
         target=_child_main,
-        args=(send, function, args, memory_limit_mb * 1024 * 1024, os.getpid(), messages_out),
+        args=(send, function, args, memory_limit_mb * 1024 * 1024, messages_out),
         name=f"boucle {function.__name__}",
     )
     loop = asyncio.get_running_loop()

@@ -5,8 +5,8 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.jobs import register_sweep
-from app.kit.rate_limit import purge_ended_windows
+from app.gateway.rate_limit import purge_ended_windows
+from app.jobs.queue import register_sweep
 
 PURGE_ENDED_RATE_LIMIT_WINDOWS = "rate_limit:purge_ended_windows"
 

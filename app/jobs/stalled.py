@@ -15,7 +15,7 @@ from procrastinate.jobs import Job, Status
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.kit.tracked_jobs import TrackedJob, exhausted_error
+from app.jobs.tracked import TrackedJob, exhausted_error
 from app.settings import Settings
 
 log = logging.getLogger(__name__)

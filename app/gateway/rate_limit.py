@@ -59,13 +59,13 @@ from app.auth import (
     remember_key_lookup,
 )
 from app.db import run_alone
-from app.errors import (
+from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
+from app.kit.problems import (
     Problem,
     TooManyRequests,
     database_unavailable_response,
     problem_response,
 )
-from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.models import RateLimitCounter
 from app.settings import Settings
 

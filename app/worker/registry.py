@@ -3,10 +3,10 @@ tell users how they go."""
 
 import procrastinate
 
+from app.gateway import idempotency_purge, rate_limit_purge
 from app.hubs import tasks as hub_tasks
-from app.jobs import ReconnectingPsycopgConnector, RetryInterrupted, psycopg_conninfo
-from app.kit import idempotency_purge, rate_limit_purge
-from app.kit.tracked_jobs import TrackedJob
+from app.jobs.queue import ReconnectingPsycopgConnector, RetryInterrupted, psycopg_conninfo
+from app.jobs.tracked import TrackedJob
 from app.matches import tasks as match_tasks
 from app.matching_runs import tasks as matching_tasks
 from app.matching_runs.service import RUN_JOB

@@ -5,7 +5,7 @@ machine or many, against the one PostgreSQL: they share the queue.
 Each queue gets a procrastinate worker of its own in the process, with its own concurrency
 (`BOUCLE_WORKER_PLAN_CONCURRENCY`, `BOUCLE_WORKER_EVENT_CONCURRENCY`), so that a long plan
 never holds up a delivery. Beside them, the process takes over the jobs of workers that
-stopped beating (`app.kit.stalled_jobs`). A worker whose database goes away keeps trying;
+stopped beating (`app.jobs.stalled`). A worker whose database goes away keeps trying;
 on SIGTERM, running jobs get `BOUCLE_WORKER_SHUTDOWN_GRACE_SECONDS` to finish, then are
 stopped and queued again."""
 
@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
-from app.jobs import EVENTS_QUEUE, PLANS_QUEUE
-from app.kit.child_process import preload_in_children, start_fork_server
-from app.kit.stalled_jobs import retry_stalled_jobs
+from app.jobs.child_process import preload_in_children, start_fork_server
+from app.jobs.queue import EVENTS_QUEUE, PLANS_QUEUE
+from app.jobs.stalled import retry_stalled_jobs
 from app.settings import Settings, get_settings
-from app.tasks import CHILD_PROCESS_MODULES, TRACKED_JOBS, create_job_app
+from app.worker.registry import CHILD_PROCESS_MODULES, TRACKED_JOBS, create_job_app
 
 log = logging.getLogger("app.worker")
 

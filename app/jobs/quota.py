@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import TooManyRequests
+from app.kit.problems import TooManyRequests
 from app.models import MatchingRun, RoutePlan
 from app.settings import Settings
 
