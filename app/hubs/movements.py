@@ -15,8 +15,8 @@ from app.hubs.repository import MOVEMENTS_ORDER, movements_with_stock_after
 from app.hubs.schemas import Movement, MovementCreate, MovementKind
 from app.hubs.stock import sync_lot_offer
 from app.kit.pagination import PageParams, keyset_page
+from app.listings.announcements import announce_new_offer_later
 from app.models import HubLot, HubMovement
-from app.offers.service import announce_new_offer_later
 
 
 async def record_movement(
