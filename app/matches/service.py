@@ -18,8 +18,8 @@ from app.auth import Principal
 from app.candidates.repository import pairs_for_request
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.hubs.fulfilment import fulfil
-from app.hubs.repository import lot_of_offer, match_deliveries
-from app.hubs.stock import lot_balance, sync_lot_offer
+from app.hubs.repository import lot_balance, lot_of_offer, match_deliveries
+from app.hubs.stock import sync_lot_offer
 from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first

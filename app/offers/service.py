@@ -11,6 +11,7 @@ from app.hubs.pooling import refresh_thresholds_near
 from app.hubs.stock import refuse_lot_offer_edit
 from app.listings.announcements import announce_new_offer_later
 from app.listings.kind import ListingEffects
+from app.listings.offers import OfferStatus
 from app.matches.terms import expire_proposals_on_change
 from app.models import Offer
 
@@ -30,7 +31,7 @@ async def announce_offer(session: AsyncSession, offer_id: uuid.UUID) -> None:
     """The job: tells the owners of the requests the new offer fits, and re-measures the
     pools nearby; one transaction, so a retried job writes its events once."""
     offer = await session.get(Offer, offer_id)
-    if offer is None or offer.status != "open":
+    if offer is None or offer.status != OfferStatus.open.value:
         return
     await announce_new_offer(session, offer)
     await refresh_thresholds_near(session, offer)
