@@ -1,1 +1,19 @@
-"""boucle: the HTTP service."""
+"""boucle: the HTTP service.
+
+Layers. A package imports only the packages below it (tests/test_import_layers.py reads the
+imports and fails on a cycle). The infrastructure (settings, db, auth, errors, jobs, the kit)
+lies under every domain package; the domain, from the bottom up:
+
+- `materials`, `sites`: the list of waste; the places of an organization.
+- `listings`: offers and requests, what each kind is (rows, rules, schemas, views), their
+  writes and the one router factory that serves both; what else a write makes happen is
+  handed in from above (`ListingEffects`).
+- `candidates`: which open offers fit which open requests, ranked; a new offer announced.
+- `hubs`: yards and their stock; every change of stock goes through `app.hubs.stock`
+  (movements, the lot's offer kept in step); a match's delivery fulfils it here.
+- `matches`: proposals, acceptance (reserving on offers, requests and lots), expiry when a
+  term a proposal relied on changes.
+- `shipments` (a match's shipment included), then `route_plans`; `matching_runs`.
+- `offers`, `requests`: the two kinds wired together: their routers, the effects of their
+  writes (reaching candidates, hubs and matches), the offers' announcement job.
+"""

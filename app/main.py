@@ -34,6 +34,7 @@ from app.requests.router import router as requests_router
 from app.route_plans.geojson import RoutePlanFeatureCollection
 from app.route_plans.router import router as route_plans_router
 from app.settings import Settings, get_settings
+from app.shipments.match_router import router as match_shipments_router
 from app.shipments.router import router as shipments_router
 from app.sites.router import router as sites_router
 from app.stats.router import router as stats_router
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         requests_router,
         candidates_router,
         matches_router,
+        match_shipments_router,
         matching_runs_router,
         webhooks_router,
         fleet_router,

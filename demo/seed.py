@@ -24,14 +24,14 @@ from app.kit.pagination import PageParams
 from app.kit.principal import Principal
 from app.kit.private_files import write_private_file
 from app.kit.quantity import Quantity
-from app.listings import create_listing
+from app.listings.offers import OFFERS, OfferCreate
+from app.listings.requests import REQUESTS, RequestCreate
+from app.listings.service import create_listing
 from app.models import Organization, Site
-from app.offers.schemas import OfferCreate
-from app.offers.service import OFFERS
+from app.offers.service import OFFER_EFFECTS
 from app.organizations.schemas import OrganizationCreate
 from app.organizations.service import create_organization
-from app.requests.schemas import RequestCreate
-from app.requests.service import REQUESTS
+from app.requests.service import REQUEST_EFFECTS
 from app.settings import Settings
 from app.shipments.schemas import ShipmentCreate
 from app.shipments.service import create_shipment
@@ -311,6 +311,7 @@ async def _post_listings(
             start = today + timedelta(days=rng.randint(0, 20))
             await create_listing(
                 OFFERS,
+                OFFER_EFFECTS,
                 session,
                 settings,
                 principal,
@@ -335,6 +336,7 @@ async def _post_listings(
             start = today + timedelta(days=rng.randint(5, 25))
             await create_listing(
                 REQUESTS,
+                REQUEST_EFFECTS,
                 session,
                 settings,
                 principal,

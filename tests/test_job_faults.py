@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 import pytest
 
+from app.listings.announcements import ANNOUNCE_NEW_OFFER
 from app.main import create_app
 from app.matching_runs.service import RUN_MATCHING
-from app.offers.service import ANNOUNCE_NEW_OFFER
 from app.route_plans.service import SOLVE_ROUTE_PLAN
 from app.settings import PROJECT_ROOT
 from app.webhooks.attempts import DELIVER

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from owslib.ogcapi.features import Features
 
 from app.kit.local_time import brussels_today
+from app.listings.offers import OfferPublicFields
+from app.listings.requests import RequestPublicFields
 from app.main import create_app
-from app.offers.schemas import OfferPublicFields
 from app.ogc.mount import open_data_app
 from app.ogc.open_fields import OPEN_OFFER_FIELDS, OPEN_REQUEST_FIELDS
-from app.requests.schemas import RequestPublicFields
 from tests.conftest import (
     ADMIN_TOKEN,
     connect_raw,

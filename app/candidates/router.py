@@ -9,8 +9,8 @@ from app.candidates.schemas import OfferCandidates, RequestCandidates
 from app.kit.pagination import MAX_PAGE_SIZE
 from app.kit.problem_docs import AUTHENTICATED, problems
 from app.kit.request_session import Session
-from app.offers.schemas import offer_view
-from app.requests.schemas import request_view
+from app.listings.offers import OFFERS
+from app.listings.requests import REQUESTS
 from matching import scoring
 from matching.scoring import Candidate
 
@@ -57,7 +57,7 @@ async def request_candidates(
         {
             "request_id": str(request_id),
             "items": [
-                {**_fields(c), "offer": offer_view(offer, principal.organization_id)}
+                {**_fields(c), "offer": OFFERS.schemas.view(offer, principal.organization_id)}
                 for c, offer in ranked
             ],
         }
@@ -78,7 +78,7 @@ async def offer_candidates(
         {
             "offer_id": str(offer_id),
             "items": [
-                {**_fields(c), "request": request_view(req, principal.organization_id)}
+                {**_fields(c), "request": REQUESTS.schemas.view(req, principal.organization_id)}
                 for c, req in ranked
             ],
         }

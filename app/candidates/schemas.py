@@ -4,8 +4,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.kit.quantity import StoredQuantity
-from app.offers.schemas import OfferPublic
-from app.requests.schemas import MaterialRequestPublic
+from app.listings.offers import OfferPublic
+from app.listings.requests import MaterialRequestPublic
 from matching.scoring import WEIGHTS
 
 

@@ -3,15 +3,19 @@ is left of it, or a part) or for a shipment of the operator's own that collects 
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.hubs.fulfilment import fulfil
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
-from app.hubs.repository import lot_by_code, match_deliveries, own_shipment_collecting_at
+from app.hubs.repository import (
+    lot_balance,
+    lot_by_code,
+    match_deliveries,
+    own_shipment_collecting_at,
+)
 from app.hubs.schemas import MovementCreate
-from app.hubs.stock import lot_balance
 from app.kit.field_checks import FieldChecks
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, FieldError, ValidationFailed
-from app.matches.fulfilment import fulfil
 from app.models import HubLot, HubMovement, Match, Site
 from app.quantity_locks import lock_in_order
 

@@ -5,6 +5,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.hubs.capacity import check_intake_capacity
+from app.hubs.fulfilment import fulfil
 from app.hubs.measures import movement_measures
 from app.hubs.movement_fields import add_movement, refuse_fields, require_one_of
 from app.hubs.repository import (
@@ -19,7 +20,6 @@ from app.kit.field_checks import FieldChecks
 from app.kit.local_time import brussels_today
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, FieldError, ValidationFailed
-from app.matches.fulfilment import fulfil
 from app.materials.service import check_offer_material
 from app.models import HubLot, HubMovement, Match, Material, Offer, Site
 from app.quantity_locks import lock_in_order

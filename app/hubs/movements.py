@@ -1,43 +1,17 @@
-"""A hub's movements: recorded one at a time under the hub's lock, append-only, and listed
-with the lot's stock after each."""
+"""A hub's movements as they are read: append-only, listed with the lot's stock after each.
+They are recorded by app/hubs/stock.py."""
 
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.hubs.access import load_hub
-from app.hubs.dispatch import dispatch
-from app.hubs.intake import take_in
-from app.hubs.pooling import refresh_thresholds
 from app.hubs.repository import MOVEMENTS_ORDER, movements_with_stock_after
-from app.hubs.schemas import Movement, MovementCreate, MovementKind
-from app.hubs.stock import sync_lot_offer
+from app.hubs.schemas import Movement
 from app.kit.pagination import PageParams, keyset_page
 from app.kit.principal import Principal
 from app.kit.problems import NotFound
 from app.models import HubLot, HubMovement
-from app.offers.service import announce_new_offer_later
-
-
-async def record_movement(
-    session: AsyncSession, principal: Principal, hub_id: uuid.UUID, data: MovementCreate
-) -> Movement:
-    """Every movement of a hub runs under the lock of the hub's row, so two movements of one
-    hub never read the same stock: a dispatch cannot drive a lot negative and an intake
-    cannot pass the capacity, however many arrive at once."""
-    hub = await load_hub(session, principal, hub_id, lock=True)
-    new_lot = False
-    if data.kind is MovementKind.intake:
-        movement, lot, new_lot = await take_in(session, principal, hub, data)
-    else:
-        movement, lot = await dispatch(session, principal, hub, data)
-    balance = await sync_lot_offer(session, lot)
-    if new_lot:
-        await announce_new_offer_later(session, lot.offer_id)
-    await refresh_thresholds(session, [hub.id])
-    view = movement_view(movement, lot, balance.stock)
-    await session.flush()
-    return view
 
 
 def movement_view(movement: HubMovement, lot: HubLot, stock_after: float) -> Movement:

@@ -114,6 +114,11 @@ async def lot_balances(
     ]
 
 
+async def lot_balance(session: AsyncSession, lot: HubLot) -> LotBalance:
+    (balance,) = await lot_balances(session, lot.hub_id, lot.id)
+    return balance
+
+
 def family_totals(balances: list[LotBalance], family: str) -> tuple[float, float]:
     """Mass (kg) and volume (m3) in stock of a material family ('' is every lot)."""
     lots = [b for b in balances if b.lot.material.startswith(family)]

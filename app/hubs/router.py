@@ -7,7 +7,7 @@ from app.auth import CurrentPrincipal
 from app.gateway.idempotency import IdempotencyKey
 from app.hubs.access import load_hub
 from app.hubs.capacity import hub_view, set_hub_settings
-from app.hubs.movements import get_movement, list_movements, record_movement
+from app.hubs.movements import get_movement, list_movements
 from app.hubs.pooling import hub_pooling
 from app.hubs.schemas import (
     Hub,
@@ -18,7 +18,7 @@ from app.hubs.schemas import (
     Pooling,
     Stock,
 )
-from app.hubs.stock import hub_stock
+from app.hubs.stock import hub_stock, record_movement
 from app.kit.etag import IfMatch, set_etag
 from app.kit.pagination import Page, creation_key, page_links
 from app.kit.problem_docs import AUTHENTICATED, WRITE, problems

@@ -1,4 +1,10 @@
-"""A hub's stock per lot, and the offer that shows each lot on the market."""
+"""A hub's stock per lot, and the offer that shows each lot on the market.
+
+Every change of a yard's stock goes through this module, under the hub's lock: a movement
+(`record_movement`: an intake, app/hubs/intake.py, or a dispatch, app/hubs/dispatch.py), a
+reservation (an accepted match on a lot's offer, app/matches/service.py, ends in
+`sync_lot_offer`); after each, the lot's offer is brought in step (`sync_lot_offer`), and by
+hand it is never edited (`refuse_lot_offer_edit`)."""
 
 import functools
 import uuid
@@ -6,16 +12,44 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.hubs.access import load_hub
-from app.hubs.repository import LotBalance, family_totals, hub_limits, lot_balances, lot_of_offer
-from app.hubs.schemas import FamilyStock, Lot, Stock
+from app.hubs.dispatch import dispatch
+from app.hubs.intake import take_in
+from app.hubs.movements import movement_view
+from app.hubs.pooling import refresh_thresholds
+from app.hubs.repository import (
+    LotBalance,
+    family_totals,
+    hub_limits,
+    lot_balance,
+    lot_balances,
+    lot_of_offer,
+)
+from app.hubs.schemas import FamilyStock, Lot, Movement, MovementCreate, MovementKind, Stock
 from app.kit.principal import Principal
 from app.kit.problems import Conflict
+from app.listings.announcements import announce_new_offer_later
 from app.models import HubLot, Offer
 
 
-async def lot_balance(session: AsyncSession, lot: HubLot) -> LotBalance:
-    (balance,) = await lot_balances(session, lot.hub_id, lot.id)
-    return balance
+async def record_movement(
+    session: AsyncSession, principal: Principal, hub_id: uuid.UUID, data: MovementCreate
+) -> Movement:
+    """Every movement of a hub runs under the lock of the hub's row, so two movements of one
+    hub never read the same stock: a dispatch cannot drive a lot negative and an intake
+    cannot pass the capacity, however many arrive at once."""
+    hub = await load_hub(session, principal, hub_id, lock=True)
+    new_lot = False
+    if data.kind is MovementKind.intake:
+        movement, lot, new_lot = await take_in(session, principal, hub, data)
+    else:
+        movement, lot = await dispatch(session, principal, hub, data)
+    balance = await sync_lot_offer(session, lot)
+    if new_lot:
+        await announce_new_offer_later(session, lot.offer_id)
+    await refresh_thresholds(session, [hub.id])
+    view = movement_view(movement, lot, balance.stock)
+    await session.flush()
+    return view
 
 
 async def sync_lot_offer(session: AsyncSession, lot: HubLot) -> LotBalance:

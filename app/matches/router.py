@@ -14,8 +14,6 @@ from app.matches import service
 from app.matches.schemas import Match, MatchCreate, MatchPage, MatchStatus
 from app.matches.views import match_views, one_match_view
 from app.models import Match as MatchRow
-from app.shipments.schemas import MatchShipmentCreate, Shipment
-from app.shipments.service import shipment_from_match, shipment_view
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"])
 _NO_MATCH = {404: "No match with this id that your organization stands on a side of."}
@@ -188,35 +186,3 @@ async def fulfil_match(
     return await _answer(
         session, response, await service.fulfil_match(session, principal, match_id, if_match)
     )
-
-
-@router.post(
-    "/{match_id}/shipment",
-    status_code=status.HTTP_201_CREATED,
-    dependencies=[IdempotencyKey],
-    summary="Create the shipment of an accepted match (either side)",
-    description="A shipment from the offer's place to the request's, with the match's load, "
-    "for route planning; 201 with it and its `Location`. Needs the carrier, supplier, consumer "
-    "or hub_operator role (403). A match that is not accepted answers 409; one whose mass is "
-    "unknown needs `load_kg` (422 `known_mass`).",
-    responses=problems(
-        *AUTHENTICATED,
-        *WRITE,
-        403,
-        says={
-            **_NO_MATCH,
-            409: "The match is not accepted, or an Idempotency-Key reused with another body.",
-        },
-    ),
-)
-async def ship_match(
-    match_id: uuid.UUID,
-    data: MatchShipmentCreate,
-    principal: CurrentPrincipal,
-    session: Session,
-    response: Response,
-) -> Shipment:
-    row = await shipment_from_match(session, principal, match_id, data)
-    response.headers["Location"] = f"/v1/shipments/{row.id}"
-    set_etag(response, row.version)
-    return shipment_view(row)

@@ -15,22 +15,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.repository import pairs_for_request
-from app.hubs.repository import lot_of_offer, match_deliveries
-from app.hubs.stock import lot_balance, sync_lot_offer
+from app.hubs.fulfilment import fulfil
+from app.hubs.repository import lot_balance, lot_of_offer, match_deliveries
+from app.hubs.stock import sync_lot_offer
 from app.kit.database_errors import violated_constraint
 from app.kit.etag import check_if_match
 from app.kit.pagination import PageParams, keyset_page, newest_first
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, Forbidden, NotFound, ValidationFailed
 from app.kit.transactions import write_despite_failure
-from app.listings import get_listing
-from app.matches.fulfilment import fulfil
+from app.listings.offers import OFFERS
+from app.listings.requests import REQUESTS
+from app.listings.service import get_listing
 from app.matches.schemas import MatchCreate, MatchStatus
 from app.matches.terms import announce, broken_terms, expire_match
 from app.models import HubLot, Match, MaterialRequest, Offer
-from app.offers.service import OFFERS
 from app.quantity_locks import lock_in_order
-from app.requests.service import REQUESTS
 from matching.candidates import CandidatePair
 from matching.scoring import (
     Candidate,

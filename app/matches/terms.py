@@ -109,6 +109,20 @@ async def expire_proposals_on(
     return len(rows)
 
 
+async def expire_proposals_on_change(
+    session: AsyncSession,
+    noun: str,
+    listing_id: uuid.UUID,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """After a patch of a listing (its terms as they were and are): the proposals on it expire
+    when a term they relied on changed."""
+    moved = changed_terms(noun, before, after)
+    if moved:
+        await expire_proposals_on(session, noun, listing_id, moved)
+
+
 async def broken_terms(
     session: AsyncSession, match: Match, offer: Offer, request: MaterialRequest
 ) -> list[str]:

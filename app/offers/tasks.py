@@ -7,7 +7,8 @@ from procrastinate import JobContext
 from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.offers.service import ANNOUNCE_NEW_OFFER, announce_offer
+from app.listings.announcements import ANNOUNCE_NEW_OFFER
+from app.offers.service import announce_offer
 
 
 async def announce_new_offer(context: JobContext, offer_id: str) -> None:

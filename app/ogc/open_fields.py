@@ -1,5 +1,5 @@
 """What the open data shows of a listing, defined here once: some of the public fields of the
-API's views (app.offers.schemas.OfferPublicFields, app.requests.schemas.RequestPublicFields),
+API's views (app.listings.offers.OfferPublicFields, app.listings.requests.RequestPublicFields),
 each named with the API field it shows, and none of what an organization shows only to the
 organizations it deals with (its id, a price, a description) or keeps to itself (notes, site).
 The `ogc` views (migrations 0011 and 0013) answer these columns and no other:

@@ -1,58 +1,30 @@
 """What offers and requests have in common: a place (a site or a point), a material, a quantity
 with its mass, volume and remaining part, a status; created, read, patched and deleted by the
-same rules. Each kind says what differs in a `ListingKind`."""
+same rules. Each kind says what differs in a `ListingKind` (app/listings/kind.py), and what
+else a write makes happen in its `ListingEffects`."""
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.field_checks import FieldChecks
 from app.kit.geo import Point
-from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, FieldError
 from app.kit.quantity import mass_and_volume, rebased_remaining
 from app.kit.spatial import NearParams, near_query, run_near_query
-from app.matches.terms import changed_terms, expire_proposals_on
-from app.models import Listing
+from app.listings.kind import ListingEffects, ListingFilters, ListingKind, Row
 from app.settings import Settings
 from app.sites.service import place_of
-
-Row = TypeVar("Row", bound=Listing)
-
-
-@dataclass(frozen=True)
-class ListingKind(Generic[Row]):
-    model: type[Row]
-    noun: str
-    # Roles allowed to create one.
-    roles: tuple[str, ...]
-    # Checks and normalises the `material` field.
-    check_material: Callable[[AsyncSession, str], Awaitable[str]]
-    # Fields copied as they are between the schemas and the rows.
-    plain_fields: frozenset[str]
-    # The whole listing as a patch may leave it: the create rules plus the status.
-    stored_schema: type[BaseModel]
-    # What else happens, in the same transaction, when one is created.
-    on_created: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
-    # Refuses a patch or a delete its owner may not make (raises a problem).
-    check_editable: Callable[[AsyncSession, Row], Awaitable[None]] | None = None
-
-    @property
-    def rows(self) -> OwnedRows[Row]:
-        """Its repository: every organization reads the listings, their owner changes them."""
-        return OwnedRows(self.model, self.noun, public=True)
 
 
 async def create_listing(
     kind: ListingKind[Row],
+    effects: ListingEffects[Row],
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
@@ -86,8 +58,8 @@ async def create_listing(
         **data.model_dump(include=set(kind.plain_fields - {"status"})),
     )
     session.add(row)
-    if kind.on_created is not None:
-        await kind.on_created(session, row)
+    if effects.on_created is not None:
+        await effects.on_created(session, row)
     await session.flush()
     return row
 
@@ -96,19 +68,18 @@ async def list_listings(
     kind: ListingKind[Row],
     session: AsyncSession,
     principal: Principal,
-    filters: list[ColumnElement[bool]],
+    filters: ListingFilters,
     *,
     near: NearParams,
     page: PageParams,
-    status: str | None,
-    mine: bool,
 ) -> list[tuple[Row, float | None]]:
     """Everyone's listings of this kind that pass `filters`, nearest first when `near` is set."""
-    if status is not None:
-        filters = [*filters, kind.model.status == status]
-    if mine:
-        filters = [*filters, kind.model.organization_id == principal.organization_id]
-    return await run_near_query(session, near_query(kind.model, filters, near, page))
+    conditions = await kind.narrow(session, filters)
+    if filters.status is not None:
+        conditions.append(kind.model.status == filters.status.value)
+    if filters.mine:
+        conditions.append(kind.model.organization_id == principal.organization_id)
+    return await run_near_query(session, near_query(kind.model, conditions, near, page))
 
 
 async def get_listing(
@@ -131,6 +102,7 @@ def _as_input(kind: ListingKind[Row], row: Row) -> dict[str, Any]:
 
 async def update_listing(
     kind: ListingKind[Row],
+    effects: ListingEffects[Row],
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
@@ -139,15 +111,15 @@ async def update_listing(
     if_match: str | None,
 ) -> Row:
     row = await kind.rows.writable(session, principal, row_id, if_match)
-    if kind.check_editable is not None:
-        await kind.check_editable(session, row)
+    if effects.check_editable is not None:
+        await effects.check_editable(session, row)
     changed = patch.model_fields_set
     current = _as_input(kind, row)
     terms_before = _terms(kind, row)
     if "quantity" in changed:
         # Mass and volume follow a new quantity unless given with it.
         current.update(mass_kg=None, volume_m3=None)
-    merged: Any = kind.rows.patched(kind.stored_schema, current, patch)
+    merged: Any = kind.rows.patched(kind.schemas.stored, current, patch)
     checks = FieldChecks()
     if "status" in changed and merged.status == "reserved" and row.status != "reserved":
         checks.errors.append(
@@ -185,9 +157,8 @@ async def update_listing(
         row.quantity_value, row.quantity_unit = merged.quantity.value, merged.quantity.unit.value
     for field in changed & kind.plain_fields:
         setattr(row, field, getattr(merged, field))
-    moved = changed_terms(kind.noun, terms_before, _terms(kind, row))
-    if moved:
-        await expire_proposals_on(session, kind.noun, row.id, moved)
+    if effects.on_patched is not None:
+        await effects.on_patched(session, kind.noun, row.id, terms_before, _terms(kind, row))
     await kind.rows.flush(session)
     return row
 
@@ -199,14 +170,15 @@ def _terms(kind: ListingKind[Row], row: Row) -> dict[str, Any]:
 
 async def delete_listing(
     kind: ListingKind[Row],
+    effects: ListingEffects[Row],
     session: AsyncSession,
     principal: Principal,
     row_id: uuid.UUID,
     if_match: str | None,
 ) -> None:
     row = await kind.rows.writable(session, principal, row_id, if_match)
-    if kind.check_editable is not None:
-        await kind.check_editable(session, row)
+    if effects.check_editable is not None:
+        await effects.check_editable(session, row)
     try:
         # A savepoint: the refused delete leaves the request's transaction usable.
         async with session.begin_nested():

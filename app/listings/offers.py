@@ -1,10 +1,15 @@
+"""Offers: material a company or a yard puts on the market. Their schemas and their kind."""
+
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.geo import (
     DISTANCE_DESCRIPTION,
@@ -12,7 +17,6 @@ from app.kit.geo import (
     GeoFeatureCollection,
     Point,
     PointIn,
-    feature_properties,
 )
 from app.kit.quantity import (
     Amount,
@@ -26,6 +30,8 @@ from app.kit.quantity import (
     window_error,
 )
 from app.kit.schema import InputModel
+from app.listings.kind import ListingFilters, ListingKind, ListingSchemas
+from app.materials.service import check_offer_material, check_request_material
 from app.models import Offer as OfferRow
 
 
@@ -200,26 +206,65 @@ class OfferFeatureCollection(GeoFeatureCollection[OfferFeature]):
     """A page of offers."""
 
 
-def offer_view(row: OfferRow, viewer: uuid.UUID) -> Offer | OfferPublic:
-    data: dict[str, Any] = {
-        **{name: getattr(row, name) for name in Offer.model_fields if hasattr(row, name)},
-        "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
-        "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
-    }
-    return (
-        Offer.model_validate(data)
-        if row.organization_id == viewer
-        else OfferPublic.model_validate(data)
-    )
+def offer_query(
+    material: Annotated[
+        str | None, Query(description="An EWC code, sub-chapter (4 digits) or chapter (2 digits).")
+    ] = None,
+    available_on: Annotated[
+        date | None, Query(description="Only offers available on this day.")
+    ] = None,
+    status: Annotated[OfferStatus | None, Query(description="Only offers in this status.")] = None,
+    mine: Annotated[bool, Query(description="Only your organization's offers.")] = False,
+) -> ListingFilters:
+    return ListingFilters(material=material, day=available_on, status=status, mine=mine)
 
 
-def offer_feature(row: OfferRow, viewer: uuid.UUID, distance_m: float | None) -> OfferFeature:
-    view = offer_view(row, viewer)
-    properties: type[OfferPublicFeatureProperties] = (
-        OfferFeatureProperties if isinstance(view, Offer) else OfferPublicFeatureProperties
-    )
-    return OfferFeature(
-        id=str(view.id),
-        geometry=view.location,
-        properties=feature_properties(view, distance_m, properties),
-    )
+async def _narrow_offers(
+    session: AsyncSession, filters: ListingFilters
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.material is not None:
+        code = await check_request_material(session, filters.material)
+        conditions.append(OfferRow.material.startswith(code))
+    if filters.day is not None:
+        conditions.append(OfferRow.available_from <= filters.day)
+        conditions.append(
+            or_(OfferRow.available_until.is_(None), OfferRow.available_until >= filters.day)
+        )
+    return conditions
+
+
+OFFERS = ListingKind(
+    model=OfferRow,
+    noun="offer",
+    plural="offers",
+    roles=("supplier", "hub_operator"),
+    check_material=check_offer_material,
+    plain_fields=frozenset(
+        {
+            "item_type",
+            "title",
+            "description",
+            "min_lot",
+            "available_from",
+            "available_until",
+            "condition",
+            "price_per_unit",
+            "notes",
+            "status",
+        }
+    ),
+    schemas=ListingSchemas(
+        create=OfferCreate,
+        update=OfferUpdate,
+        stored=OfferStored,
+        full=Offer,
+        public=OfferPublic,
+        full_properties=OfferFeatureProperties,
+        public_properties=OfferPublicFeatureProperties,
+        feature=OfferFeature,
+        collection=OfferFeatureCollection,
+    ),
+    query=offer_query,
+    narrow=_narrow_offers,
+)

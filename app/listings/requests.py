@@ -1,9 +1,14 @@
+"""Requests: material a company or a yard asks for. Their schemas and their kind."""
+
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated
 
+from fastapi import Query
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from sqlalchemy import ColumnElement, literal, or_
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.kit.geo import (
     DISTANCE_DESCRIPTION,
@@ -11,7 +16,6 @@ from app.kit.geo import (
     GeoFeatureCollection,
     Point,
     PointIn,
-    feature_properties,
 )
 from app.kit.quantity import (
     Condition,
@@ -25,6 +29,8 @@ from app.kit.quantity import (
     window_error,
 )
 from app.kit.schema import InputModel
+from app.listings.kind import ListingFilters, ListingKind, ListingSchemas
+from app.materials.service import check_request_material
 from app.models import MaterialRequest as MaterialRequestRow
 
 
@@ -183,30 +189,71 @@ class RequestFeatureCollection(GeoFeatureCollection[RequestFeature]):
     """A page of requests."""
 
 
-def request_view(
-    row: MaterialRequestRow, viewer: uuid.UUID
-) -> MaterialRequest | MaterialRequestPublic:
-    data: dict[str, Any] = {
-        **{name: getattr(row, name) for name in MaterialRequest.model_fields if hasattr(row, name)},
-        "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
-        "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
-    }
-    if row.organization_id == viewer:
-        return MaterialRequest.model_validate(data)
-    return MaterialRequestPublic.model_validate(data)
+def request_query(
+    material: Annotated[
+        str | None,
+        Query(description="An EWC code, sub-chapter or chapter: requests that would take it."),
+    ] = None,
+    needed_on: Annotated[
+        date | None, Query(description="Only requests that need material on this day.")
+    ] = None,
+    status: Annotated[
+        RequestStatus | None, Query(description="Only requests in this status.")
+    ] = None,
+    mine: Annotated[bool, Query(description="Only your organization's requests.")] = False,
+) -> ListingFilters:
+    return ListingFilters(material=material, day=needed_on, status=status, mine=mine)
 
 
-def request_feature(
-    row: MaterialRequestRow, viewer: uuid.UUID, distance_m: float | None
-) -> RequestFeature:
-    view = request_view(row, viewer)
-    properties: type[RequestPublicFeatureProperties] = (
-        RequestFeatureProperties
-        if isinstance(view, MaterialRequest)
-        else RequestPublicFeatureProperties
-    )
-    return RequestFeature(
-        id=str(view.id),
-        geometry=view.location,
-        properties=feature_properties(view, distance_m, properties),
-    )
+async def _narrow_requests(
+    session: AsyncSession, filters: ListingFilters
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.material is not None:
+        # Requests for the family named and requests for a wider family that includes it.
+        code = await check_request_material(session, filters.material)
+        conditions.append(
+            or_(
+                MaterialRequestRow.material.startswith(code),
+                literal(code).startswith(MaterialRequestRow.material),
+            )
+        )
+    if filters.day is not None:
+        conditions.append(MaterialRequestRow.needed_from <= filters.day)
+        conditions.append(MaterialRequestRow.needed_by >= filters.day)
+    return conditions
+
+
+REQUESTS = ListingKind(
+    model=MaterialRequestRow,
+    noun="request",
+    plural="requests",
+    roles=("consumer", "hub_operator"),
+    check_material=check_request_material,
+    plain_fields=frozenset(
+        {
+            "title",
+            "description",
+            "needed_from",
+            "needed_by",
+            "max_distance_km",
+            "min_condition",
+            "max_price_per_unit",
+            "notes",
+            "status",
+        }
+    ),
+    schemas=ListingSchemas(
+        create=RequestCreate,
+        update=RequestUpdate,
+        stored=RequestStored,
+        full=MaterialRequest,
+        public=MaterialRequestPublic,
+        full_properties=RequestFeatureProperties,
+        public_properties=RequestPublicFeatureProperties,
+        feature=RequestFeature,
+        collection=RequestFeatureCollection,
+    ),
+    query=request_query,
+    narrow=_narrow_requests,
+)
