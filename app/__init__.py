@@ -1,8 +1,12 @@
 """boucle: the HTTP service.
 
 Layers. A package imports only the packages below it (tests/test_import_layers.py reads the
-imports and fails on a cycle). The infrastructure (settings, db, auth, errors, jobs, the kit)
-lies under every domain package; the domain, from the bottom up:
+imports and fails on a cycle). The infrastructure lies under every domain package: `kit` at
+the bottom, which knows nothing of the app (problems and their handlers, the request's session
+and its transaction, owned rows, pagination, geometry), then `settings`, `db`, `models`, `auth`,
+`gateway` (rate limits, Idempotency-Key), `jobs` (the queue, tracked jobs, child processes)
+and `webhooks` (the outbox and its deliveries). At the top, `main` (the HTTP app), `worker`
+(the job processes and every task) and `cli`. The domain, from the bottom up:
 
 - `materials`, `sites`: the list of waste; the places of an organization.
 - `listings`: offers and requests, what each kind is (rows, rules, schemas, views), their
