@@ -7,8 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.repository import pairs_for_offer, pairs_for_request
-from app.kit.owned import load_readable
 from app.kit.principal import Principal
+from app.listings.offers import OFFERS
+from app.listings.requests import REQUESTS
 from app.models import MaterialRequest, Offer
 from app.webhooks.outbox import emit
 from matching.scoring import Candidate, rank
@@ -17,9 +18,7 @@ from matching.scoring import Candidate, rank
 async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, Offer]]:
-    await load_readable(
-        session, MaterialRequest, request_id, principal, public=True, noun="request"
-    )
+    await REQUESTS.rows.readable(session, principal, request_id)
     ranked = rank(await pairs_for_request(session, request_id))[:limit]
     ids = [uuid.UUID(c.pair.offer_id) for c in ranked]
     offers = {
@@ -31,7 +30,7 @@ async def candidates_for_request(
 async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, MaterialRequest]]:
-    await load_readable(session, Offer, offer_id, principal, public=True, noun="offer")
+    await OFFERS.rows.readable(session, principal, offer_id)
     ranked = rank(await pairs_for_offer(session, offer_id))[:limit]
     ids = [uuid.UUID(c.pair.request_id) for c in ranked]
     requests = {
