@@ -2,45 +2,52 @@
 scored by `matching.scoring`."""
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.repository import pairs_for_offer, pairs_for_request
-from app.kit.owned import load_readable
 from app.kit.principal import Principal
-from app.models import MaterialRequest, Offer
+from app.listings.offers import OFFERS
+from app.listings.requests import REQUESTS
+from app.models import Listing, MaterialRequest, Offer
 from app.webhooks.outbox import emit
 from matching.scoring import Candidate, rank
+
+Side = TypeVar("Side", bound=Listing)
 
 
 async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, Offer]]:
-    await load_readable(
-        session, MaterialRequest, request_id, principal, public=True, noun="request"
-    )
+    await REQUESTS.rows.readable(session, principal, request_id)
     ranked = rank(await pairs_for_request(session, request_id))[:limit]
-    ids = [uuid.UUID(c.pair.offer_id) for c in ranked]
-    offers = {
-        str(o.id): o for o in (await session.scalars(select(Offer).where(Offer.id.in_(ids)))).all()
-    }
-    return [(c, offers[c.pair.offer_id]) for c in ranked]
+    return await _with_other_side(session, ranked, Offer, lambda c: c.pair.offer_id)
 
 
 async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, MaterialRequest]]:
-    await load_readable(session, Offer, offer_id, principal, public=True, noun="offer")
+    await OFFERS.rows.readable(session, principal, offer_id)
     ranked = rank(await pairs_for_offer(session, offer_id))[:limit]
-    ids = [uuid.UUID(c.pair.request_id) for c in ranked]
-    requests = {
-        str(r.id): r
-        for r in (
-            await session.scalars(select(MaterialRequest).where(MaterialRequest.id.in_(ids)))
-        ).all()
+    return await _with_other_side(session, ranked, MaterialRequest, lambda c: c.pair.request_id)
+
+
+async def _with_other_side(
+    session: AsyncSession,
+    ranked: list[Candidate],
+    model: type[Side],
+    side_id: Callable[[Candidate], str],
+) -> list[tuple[Candidate, Side]]:
+    """Each candidate, in rank order, with the listing of its other side: a row of `model`,
+    whose id `side_id` reads from the candidate."""
+    ids = [uuid.UUID(side_id(c)) for c in ranked]
+    rows = {
+        str(row.id): row for row in await session.scalars(select(model).where(model.id.in_(ids)))
     }
-    return [(c, requests[c.pair.request_id]) for c in ranked]
+    return [(c, rows[side_id(c)]) for c in ranked]
 
 
 async def announce_new_offer(session: AsyncSession, offer: Offer) -> None:

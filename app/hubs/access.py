@@ -4,12 +4,14 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.owned import load_readable, load_writable
+from app.kit.owned import OwnedRows
 from app.kit.principal import Principal
 from app.kit.problems import Conflict
 from app.models import Site
 
 HUB_KINDS = ("yard", "hub")
+# The sites, read as hubs: another organization's answers as missing, to read or to change.
+HUBS = OwnedRows(Site, "hub")
 
 
 async def load_hub(
@@ -24,11 +26,9 @@ async def load_hub(
     transaction: every change of its stock or settings holds it (see app/quantity_locks.py)."""
     principal.require_role("hub_operator")
     if lock:
-        site = await load_writable(
-            session, Site, hub_id, principal, public=False, noun="hub", if_match=if_match
-        )
+        site = await HUBS.writable(session, principal, hub_id, if_match)
     else:
-        site = await load_readable(session, Site, hub_id, principal, public=False, noun="hub")
+        site = await HUBS.readable(session, principal, hub_id)
     if site.kind not in HUB_KINDS:
         raise Conflict(
             f"This site is a {site.kind}: stock is kept at sites of kind yard or hub.",

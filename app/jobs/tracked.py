@@ -19,11 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import procrastinate
+from procrastinate import JobContext
+from procrastinate.retry import BaseRetryStrategy
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.jobs.queue import JobInterrupted, JobKind, defer_in_transaction, is_interruption
 from app.kit.database_errors import is_database_unavailable
+from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,11 @@ CANCEL_POLL_SECONDS = 0.25
 
 class JobFailure(Exception):
     """A failure the user can act on; its message is the row's `error` as it is."""
+
+
+# Runs one attempt (numbered from 1) of the job of the row with this id: `run_tracked` with
+# the kind's work.
+Execute = Callable[[async_sessionmaker[AsyncSession], Settings, uuid.UUID, int], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,23 @@ class TrackedJob:
         session.add(row)
         await session.flush()
         await defer_in_transaction(session, self.kind, {self.argument: str(row.id)})
+
+    def register(self, jobs: procrastinate.App, retry: BaseRetryStrategy, execute: Execute) -> None:
+        """Registers the kind's task, under its name and on its queue (the jobs already queued
+        find it by them): it runs `execute` for the row the job's argument names, as attempt
+        number the queue's count plus one, with the worker's session factory and settings."""
+
+        async def run_attempt(context: JobContext, **arguments: str) -> None:
+            await execute(
+                context.additional_context["sessionmaker"],
+                context.additional_context["settings"],
+                uuid.UUID(arguments[self.argument]),
+                context.job.attempts + 1,
+            )
+
+        jobs.task(name=self.kind.name, queue=self.kind.queue, pass_context=True, retry=retry)(
+            run_attempt
+        )
 
 
 def stopped_reason(exc: BaseException) -> str:

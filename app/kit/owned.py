@@ -2,9 +2,10 @@
 and changes only its own rows, another organization's private row is answered as missing, and
 a write based on a stale read answers 412.
 
-`OwnedRows` is the repository of one kind of row (sites, vehicles, shipments, webhooks, the
-listings): its keyset list, its readable and writable get, the row's body after a PATCH (by
-the rules of a create), the versioned flush. `answer` is the ETag answer of its routes.
+`OwnedRows` is the repository of one kind of row (sites, hubs, vehicles, shipments, webhooks,
+the listings, route plans, matching runs) and the one way to reach them: its keyset list, its
+readable and writable get, the row's body after a PATCH (by the rules of a create), the
+versioned flush. `answer` is the ETag answer of its routes.
 
 Nothing here knows who calls: the caller is anything with an `organization_id`."""
 
@@ -36,71 +37,6 @@ class Caller(Protocol):
     def organization_id(self) -> uuid.UUID: ...
 
 
-async def load_readable(
-    session: AsyncSession,
-    model: type[Model],
-    row_id: uuid.UUID,
-    caller: Caller,
-    *,
-    public: bool,
-    noun: str,
-) -> Model:
-    """The row if this caller may read it. A private row of another organization is
-    answered as missing, so that its existence does not leak."""
-    row = await session.get(model, row_id)
-    if row is None or (not public and getattr(row, "organization_id") != caller.organization_id):  # noqa: B009
-        raise NotFound(f"No {noun} {row_id}.")
-    return row
-
-
-async def load_writable(
-    session: AsyncSession,
-    model: type[Model],
-    row_id: uuid.UUID,
-    caller: Caller,
-    *,
-    public: bool,
-    noun: str,
-    if_match: str | None = None,
-) -> Model:
-    """The row, locked for this transaction, if this caller owns it and (with `if_match`)
-    has seen its current version."""
-    row = await session.get(model, row_id, with_for_update={"key_share": True})
-    owned = row is not None and getattr(row, "organization_id") == caller.organization_id  # noqa: B009
-    if row is None or (not owned and not public):
-        raise NotFound(f"No {noun} {row_id}.")
-    if not owned:
-        raise Forbidden(
-            f"This {noun} belongs to another organization: only its owner may change it."
-        )
-    if if_match is not None:
-        check_if_match(if_match, getattr(row, "version"))  # noqa: B009
-    return row
-
-
-def merge_patch(schema: type[Schema], current: dict[str, Any], patch: BaseModel) -> Schema:
-    """The resource as it would be after the patch, validated by the same rules as a create,
-    so that a patch can never reach a state a create would refuse."""
-    try:
-        return schema.model_validate(
-            {**current, **patch.model_dump(exclude_unset=True, mode="json")}
-        )
-    except PydanticValidationError as exc:
-        raise ValidationFailed.from_pydantic(exc) from None
-
-
-async def flush_versioned(session: AsyncSession, noun: str) -> None:
-    """Writes the changes of a versioned row now, in the request's transaction: a row that
-    another transaction changed since it was read answers 412, and the commit that ends the
-    request has nothing left to fail on."""
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise PreconditionFailed(
-            f"The {noun} changed while you wrote it. Read it again and retry."
-        ) from None
-
-
 @dataclass(frozen=True)
 class OwnedRows(Generic[Model]):
     """The repository of one kind of owned row: `public` rows are read by every organization
@@ -124,9 +60,12 @@ class OwnedRows(Generic[Model]):
         return list((await session.scalars(keyset_page(query, self.order(self.model), page))).all())
 
     async def readable(self, session: AsyncSession, caller: Caller, row_id: uuid.UUID) -> Model:
-        return await load_readable(
-            session, self.model, row_id, caller, public=self.public, noun=self.noun
-        )
+        """The row if this caller may read it. Another organization's private row is answered
+        as missing, so that its existence does not leak."""
+        row = await session.get(self.model, row_id)
+        if row is None or (not self.public and self._owner_of(row) != caller.organization_id):
+            raise NotFound(f"No {self.noun} {row_id}.")
+        return row
 
     async def writable(
         self,
@@ -135,22 +74,46 @@ class OwnedRows(Generic[Model]):
         row_id: uuid.UUID,
         if_match: str | None = None,
     ) -> Model:
-        return await load_writable(
-            session,
-            self.model,
-            row_id,
-            caller,
-            public=self.public,
-            noun=self.noun,
-            if_match=if_match,
-        )
+        """The row, locked for this transaction, if this caller owns it and (with `if_match`)
+        has seen its current version. Another organization's public row answers 403, its
+        private one 404."""
+        row = await session.get(self.model, row_id, with_for_update={"key_share": True})
+        owned = row is not None and self._owner_of(row) == caller.organization_id
+        if row is None or (not owned and not self.public):
+            raise NotFound(f"No {self.noun} {row_id}.")
+        if not owned:
+            raise Forbidden(
+                f"This {self.noun} belongs to another organization: only its owner may change it."
+            )
+        if if_match is not None:
+            check_if_match(if_match, getattr(row, "version"))  # noqa: B009
+        return row
 
     def patched(self, create: type[Schema], body: dict[str, Any], patch: BaseModel) -> Schema:
-        """The row's `body` (as a create would give it) after the patch, by the create rules."""
-        return merge_patch(create, body, patch)
+        """The row's `body` (as a create would give it) after the patch, validated by the same
+        rules as a create, so that a patch can never reach a state a create would refuse."""
+        try:
+            return create.model_validate(
+                {**body, **patch.model_dump(exclude_unset=True, mode="json")}
+            )
+        except PydanticValidationError as exc:
+            raise ValidationFailed.from_pydantic(exc) from None
 
     async def flush(self, session: AsyncSession) -> None:
-        await flush_versioned(session, self.noun)
+        """Writes the changes of a versioned row now, in the request's transaction: a row that
+        another transaction changed since it was read answers 412, and the commit that ends
+        the request has nothing left to fail on."""
+        try:
+            await session.flush()
+        except StaleDataError:
+            raise PreconditionFailed(
+                f"The {self.noun} changed while you wrote it. Read it again and retry."
+            ) from None
+
+    @staticmethod
+    def _owner_of(row: Any) -> uuid.UUID:
+        owner: uuid.UUID = row.organization_id
+        return owner
 
 
 class Versioned(Protocol):

@@ -4,6 +4,7 @@ offers and requests alike: each kind gives its nouns, schemas, effects and texts
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
@@ -11,8 +12,9 @@ from pydantic import BaseModel
 
 from app.auth import CurrentPrincipal
 from app.gateway.idempotency import IdempotencyKey
-from app.kit.etag import IfMatch, set_etag
+from app.kit.etag import IfMatch
 from app.kit.geo import GeoJSONResponse, feature_page
+from app.kit.owned import answer
 from app.kit.pagination import Page
 from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
 from app.kit.request_session import Session
@@ -66,10 +68,6 @@ def listing_router(
     not_found = {404: texts.not_found}
     refused = {**not_found, 409: texts.refused}
 
-    def answer(response: Response, row: Row, viewer: uuid.UUID) -> BaseModel:
-        set_etag(response, row.version)
-        return schemas.view(row, viewer)
-
     async def create(
         data: BaseModel,
         principal: CurrentPrincipal,
@@ -79,7 +77,7 @@ def listing_router(
     ) -> BaseModel:
         row = await create_listing(kind, effects, session, settings, principal, data)
         response.headers["Location"] = f"/v1/{plural}/{row.id}"
-        return answer(response, row, principal.organization_id)
+        return answer(response, row, partial(schemas.view, viewer=principal.organization_id))
 
     router.add_api_route(
         "",
@@ -128,7 +126,7 @@ def listing_router(
         listing_id: ListingId, principal: CurrentPrincipal, session: Session, response: Response
     ) -> BaseModel:
         row = await get_listing(kind, session, principal, listing_id)
-        return answer(response, row, principal.organization_id)
+        return answer(response, row, partial(schemas.view, viewer=principal.organization_id))
 
     router.add_api_route(
         "/{" + noun + "_id}",
@@ -153,7 +151,7 @@ def listing_router(
         row = await update_listing(
             kind, effects, session, settings, principal, listing_id, data, if_match
         )
-        return answer(response, row, principal.organization_id)
+        return answer(response, row, partial(schemas.view, viewer=principal.organization_id))
 
     router.add_api_route(
         "/{" + noun + "_id}",

@@ -20,6 +20,8 @@ _NO_MATCH = {404: "No match with this id that your organization stands on a side
 
 
 async def _answer(session: AsyncSession, response: Response, row: MatchRow) -> Match:
+    """`app.kit.owned.answer` for a match: its view reads what the yards delivered of it
+    (`one_match_view`, a query), so it is awaited and cannot be that function's plain view."""
     set_etag(response, row.version)
     return await one_match_view(session, row)
 

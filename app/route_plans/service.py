@@ -6,7 +6,6 @@ import time as clock_time
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
@@ -15,8 +14,8 @@ from app.jobs.queue import PLANS_QUEUE, JobKind
 from app.jobs.quota import reserve_job_slot
 from app.jobs.tracked import JobFailure, TrackedJob, run_tracked
 from app.kit.field_checks import FieldChecks
-from app.kit.owned import load_readable, load_writable
-from app.kit.pagination import PageParams, keyset_page, newest_first
+from app.kit.owned import OwnedRows
+from app.kit.pagination import PageParams, newest_first
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, FieldError, ValidationFailed
 from app.kit.statement_deadline import DeadlinePassed, statement_deadline
@@ -45,6 +44,7 @@ from logistics.matrices import straight_line
 
 SOLVE_ROUTE_PLAN = JobKind("logistics:solve_route_plan", PLANS_QUEUE)
 PLAN_JOB = TrackedJob(SOLVE_ROUTE_PLAN, RoutePlan, "plan_id", "planner", cancellable=True)
+PLANS = OwnedRows(RoutePlan, "route plan", order=newest_first)
 # Road matrices get the plan's time limit, at least this long, and the search what they left
 # of it, at least half.
 ROAD_MATRICES_MIN_TIMEOUT_S = 10.0
@@ -157,17 +157,13 @@ async def _plan_hubs(
 
 
 async def get_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
-    return await load_readable(
-        session, RoutePlan, plan_id, principal, public=False, noun="route plan"
-    )
+    return await PLANS.readable(session, principal, plan_id)
 
 
 async def cancel_plan(session: AsyncSession, principal: Principal, plan_id: uuid.UUID) -> RoutePlan:
     """A queued plan is cancelled now; a running one is asked to stop, which its worker does
     within a second. A plan that is over (done, failed, cancelled) answers 409."""
-    plan = await load_writable(
-        session, RoutePlan, plan_id, principal, public=False, noun="route plan"
-    )
+    plan = await PLANS.writable(session, principal, plan_id)
     if plan.status not in (PlanStatus.queued.value, PlanStatus.running.value):
         raise Conflict(
             f"This plan is {plan.status}: only a queued or running plan can be cancelled."
@@ -184,10 +180,8 @@ async def list_plans(
     session: AsyncSession, principal: Principal, page: PageParams, status: PlanStatus | None
 ) -> list[RoutePlan]:
     """The organization's route plans, newest first."""
-    query = select(RoutePlan).where(RoutePlan.organization_id == principal.organization_id)
-    if status is not None:
-        query = query.where(RoutePlan.status == status.value)
-    return list((await session.scalars(keyset_page(query, newest_first(RoutePlan), page))).all())
+    filters = [] if status is None else [RoutePlan.status == status.value]
+    return await PLANS.page(session, principal, page, *filters)
 
 
 async def execute_plan(

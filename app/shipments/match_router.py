@@ -7,11 +7,11 @@ from fastapi import APIRouter, Response, status
 
 from app.auth import CurrentPrincipal
 from app.gateway.idempotency import IdempotencyKey
-from app.kit.etag import set_etag
+from app.kit.owned import answer
 from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
 from app.kit.request_session import Session
-from app.shipments.schemas import MatchShipmentCreate, Shipment
-from app.shipments.service import shipment_from_match, shipment_view
+from app.shipments.schemas import MatchShipmentCreate, Shipment, shipment_view
+from app.shipments.service import shipment_from_match
 
 router = APIRouter(prefix="/v1/matches", tags=["matching"])
 _NO_MATCH = {404: "No match with this id that your organization stands on a side of."}
@@ -45,5 +45,4 @@ async def ship_match(
 ) -> Shipment:
     row = await shipment_from_match(session, principal, match_id, data)
     response.headers["Location"] = f"/v1/shipments/{row.id}"
-    set_etag(response, row.version)
-    return shipment_view(row)
+    return answer(response, row, shipment_view)
