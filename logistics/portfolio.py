@@ -10,18 +10,16 @@ OR-Tools; more cores add another seed of PyVRP and the OR-Tools searches of
 
 import multiprocessing
 import os
-import signal
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
 
 from logistics.check import plan_problems
+from logistics.child_process import OUT_OF_MEMORY, Child, death_reason, start_child
 from logistics.engines import ortools, pyvrp
 from logistics.model import NO_PLAN_IN_TIME, EngineRun, Problem, Solution, Unassigned
 from logistics.objective import best_plan, objective_value, total_distance
-from logistics.parent_watch import die_with_parent
 from logistics.precheck import unservable_reason
 from logistics.progress import ImprovementReporter, Sink
 
@@ -29,9 +27,6 @@ from logistics.progress import ImprovementReporter, Sink
 # is stopped: PyVRP checks its limit between iterations only, and its first local search of
 # hundreds of pickups and deliveries can take half a minute.
 MIN_GRACE_S = 5.0
-# What an engine's process answers, or is said to have died of, when memory ran out: a
-# search that cannot allocate ends with an abort, or the kernel kills it.
-OUT_OF_MEMORY = "ran out of memory"
 
 
 @dataclass(frozen=True)
@@ -161,58 +156,34 @@ def _run_all(
     if len(members) == 1:
         return [_answer(members[0], problem, seconds, report)]
     context = multiprocessing.get_context("fork")
-    started = []
-    for member in members:
-        receive, send = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_member_main,
-            args=(send, member, problem, seconds, report, os.getpid()),
-            name=f"boucle {member.engine}",
-        )
-        process.start()
-        send.close()
-        started.append((process, receive))
+    children = [
+        start_child(context, _answer, (member, problem, seconds, report)) for member in members
+    ]
     allowed = seconds + max(MIN_GRACE_S, seconds)
     deadline = time.monotonic() + allowed
     answers: list[Solution | str] = []
-    for process, receive in started:
+    for child in children:
         answer: Solution | str = f"ended without an answer in {allowed:g} s"
         try:
-            if receive.poll(max(0.0, deadline - time.monotonic())):
-                answer = receive.recv()
-        except EOFError:
-            process.join()
-            answer = _death(process.exitcode)
+            if child.answer.poll(max(0.0, deadline - time.monotonic())):
+                answer = _member_answer(child)
         finally:
-            if process.is_alive():
-                process.kill()
-            process.join()
-            receive.close()
+            child.stop()
         answers.append(answer)
     return answers
 
 
-def _death(exitcode: int | None) -> str:
-    if exitcode is not None and -exitcode in (signal.SIGKILL, signal.SIGABRT):
-        return f"{OUT_OF_MEMORY} (its process ended with {signal.Signals(-exitcode).name})"
-    return f"ended without an answer (exit code {exitcode})"
-
-
-def _member_main(
-    send: Connection,
-    member: Member,
-    problem: Problem,
-    seconds: float,
-    report: Sink | None,
-    parent: int,
-) -> None:
-    answer: Solution | str
-    try:
-        die_with_parent(parent)
-        answer = _answer(member, problem, seconds, report)
-    except MemoryError:
-        answer = OUT_OF_MEMORY
-    send.send(answer)
+def _member_answer(child: Child) -> Solution | str:
+    outcome = child.receive()
+    if outcome is None:
+        child.process.join()
+        return death_reason(child.process.exitcode)
+    if outcome.out_of_memory:
+        return OUT_OF_MEMORY
+    if outcome.raised is not None:
+        return outcome.traceback
+    answer: Solution | str = outcome.value
+    return answer
 
 
 def _answer(

@@ -299,7 +299,8 @@ async def test_a_shipment_of_a_match_keeps_its_match(
     client: httpx.AsyncClient, make_org: OrgFactory
 ) -> None:
     supplier, consumer = await make_org("supplier"), await make_org("consumer")
-    offer = await created(client, supplier, "/v1/offers", offer_body())
+    # 12 t of soil in 8 m3: the 5 t matched take 5/12 of it.
+    offer = await created(client, supplier, "/v1/offers", offer_body(volume_m3=8))
     request = await created(client, consumer, "/v1/requests", request_body())
     match = await created(
         client, consumer, "/v1/matches", {"offer_id": offer["id"], "request_id": request["id"]}
@@ -313,6 +314,7 @@ async def test_a_shipment_of_a_match_keeps_its_match(
         f"/v1/matches/{match['id']}/shipment", json={}, headers=consumer.headers
     )
     assert shipment.status_code == 201, shipment.text
+    assert (shipment.json()["load_kg"], shipment.json()["load_m3"]) == (5000, 3.333)
     path = f"/v1/shipments/{shipment.json()['id']}"
 
     patched = await client.patch(

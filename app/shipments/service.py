@@ -15,7 +15,7 @@ from app.kit.pagination import PageParams
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, ValidationFailed
 from app.matches.service import get_match
-from app.models import MaterialRequest, Offer, ShipmentRow
+from app.models import Match, MaterialRequest, Offer, ShipmentRow
 from app.settings import Settings
 from app.shipments.schemas import (
     MatchShipmentCreate,
@@ -131,6 +131,13 @@ async def delete_shipment(
         ) from None
 
 
+def _volume_of(match: Match, offer: Offer) -> float:
+    """The match's share of the offer's volume, 0 when the offer gives none."""
+    if offer.volume_m3 is None or not offer.quantity_value:
+        return 0.0
+    return round(offer.volume_m3 * match.offer_quantity_value / offer.quantity_value, 3)
+
+
 async def shipment_from_match(
     session: AsyncSession, principal: Principal, match_id: uuid.UUID, data: MatchShipmentCreate
 ) -> ShipmentRow:
@@ -163,7 +170,7 @@ async def shipment_from_match(
         delivery_until=data.delivery_until or at(18),
         delivery_service_s=600,
         load_kg=match.mass_kg,
-        load_m3=data.load_m3 if data.load_m3 is not None else 0.0,
+        load_m3=data.load_m3 if data.load_m3 is not None else _volume_of(match, offer),
         match_id=match.id,
     )
     if (
