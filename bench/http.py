@@ -14,7 +14,7 @@ measured in the same run (the machines are noisy: the ratios are the figures).
    requests, each read with its owner's key.
 
     python -m bench.http [--offers 100000] [--requests 20000] [--seconds 10] [--connections 16]
-                         [--api-processes N] [--quick]
+                         [--api-processes N] [--rounds 1] [--quick]
 """
 
 import argparse
@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import time
@@ -212,6 +213,23 @@ class Figures:
     p99_ms: float
     requests: int
     failed: int
+    seconds: float
+
+
+def combined(rounds: list[Figures]) -> Figures:
+    """A route's figures over its rounds: its requests over their time, and the median of the
+    latencies of the rounds in which it answered."""
+    answered = [figures for figures in rounds if figures.requests] or rounds
+    requests, seconds = sum(f.requests for f in rounds), sum(f.seconds for f in rounds)
+    return Figures(
+        requests_per_s=requests / seconds,
+        p50_ms=statistics.median(f.p50_ms for f in answered),
+        p95_ms=statistics.median(f.p95_ms for f in answered),
+        p99_ms=statistics.median(f.p99_ms for f in answered),
+        requests=requests,
+        failed=sum(f.failed for f in rounds),
+        seconds=seconds,
+    )
 
 
 def run_wrk(url: str, script: Path, seconds: float, connections: int) -> Figures:
@@ -229,6 +247,7 @@ def run_wrk(url: str, script: Path, seconds: float, connections: int) -> Figures
         p99_ms=figures["p99_us"] / 1000,
         requests=figures["requests"],
         failed=figures["errors"] + figures["non_2xx"],
+        seconds=figures["duration_us"] / 1e6,
     )
 
 
@@ -407,20 +426,30 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
         print(
             f"API: `{server.command}` with {server.processes()} process(es) serving; wrk, "
             f"{args.connections} connections, {args.seconds:g} s a route after "
-            f"{args.warmup:g} s of warm-up",
+            f"{args.warmup:g} s of warm-up, {args.rounds} round(s)",
             flush=True,
         )
-        results: list[tuple[Route, Figures]] = []
-        for route in measured:
-            script = lua_script(route, workdir)
-            if args.warmup:
-                run_wrk(server.url, script, args.warmup, args.connections)
+        scripts = [lua_script(route, workdir) for route in measured]
+        rounds: list[list[Figures]] = [[] for _ in measured]
+        for round_number in range(args.rounds):
+            for script, measures in zip(scripts, rounds, strict=True):
+                if args.warmup and round_number == 0:
+                    run_wrk(server.url, script, args.warmup, args.connections)
+                    await wait_until_idle(database_url)
+                measures.append(run_wrk(server.url, script, args.seconds, args.connections))
                 await wait_until_idle(database_url)
-            results.append((route, run_wrk(server.url, script, args.seconds, args.connections)))
-            await wait_until_idle(database_url)
+            if args.rounds > 1:
+                print(
+                    f"round {round_number + 1}, requests/s: "
+                    + ", ".join(f"{measures[-1].requests_per_s:,.1f}" for measures in rounds),
+                    flush=True,
+                )
     finally:
         server.stop()
 
+    results = [
+        (route, combined(measures)) for route, measures in zip(measured, rounds, strict=True)
+    ]
     baseline = results[0][1].requests_per_s
     print("load average after: " + " ".join(f"{load:.2f}" for load in os.getloadavg()))
     print()
@@ -432,7 +461,7 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
         latencies = (
             " | ".join(f"{ms:,.1f} ms" for ms in (figures.p50_ms, figures.p95_ms, figures.p99_ms))
             if figures.requests
-            else f"none answered within {args.seconds:g} s | | "
+            else f"none answered within {figures.seconds:g} s | | "
         )
         print(
             f"| `{route.name}` | {figures.requests_per_s:,.1f}{failed} | {latencies} "
@@ -449,6 +478,13 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=2, help="seconds of wrk before each route")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="runs of every route one after the other; requests/s over all of them, the median "
+        "of their latencies (for a machine whose load changes)",
+    )
     parser.add_argument(
         "--api-processes",
         type=int,
