@@ -369,6 +369,20 @@ class ApiServer:
                 self.process.wait()
 
 
+def code_version() -> str:
+    """The commit measured, and whether the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return (git("log", "-1", "--format=%h %s")[:72] or "not a git checkout") + (
+        " (with uncommitted changes)" if changed else ""
+    )
+
+
 async def check_route(client: httpx.AsyncClient, route: Route) -> str:
     """One request of the route, which must answer 200; what it answered, in a few words."""
     path, key = route.requests[0]
@@ -418,6 +432,7 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
                     f"  first {route.name}: {answered} in {time.perf_counter() - started:.2f} s",
                     flush=True,
                 )
+        print(f"code: {code_version()}", flush=True)
         print(
             "load average before the measures: "
             + " ".join(f"{load:.2f}" for load in os.getloadavg()),
