@@ -2,9 +2,9 @@
 measured in the same run (the machines are noisy: the ratios are the figures).
 
 1. A throwaway cluster (or the server BOUCLE_BENCH_DATABASE_URL names), a database of the
-   service migrated with its reference data, and the API started by the uvicorn command line of
+   service migrated with its reference data, and the API started by the command line of
    scripts/run.sh (`make run`), so that it measures what users get; `--api-processes N` passes
-   BOUCLE_API_PROCESSES=N (and `--workers N` when that line does not take the setting yet).
+   BOUCLE_API_PROCESSES=N (and uvicorn's `--workers N` to the code from before that setting).
 2. A few organizations and their keys made through the API (an observer among them), then
    the data set seeded in SQL: `--offers` open offers over the Brussels region with realistic
    EWC families and `--requests` open requests, posted over the last twelve months.
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from app.settings import PROJECT_ROOT
+from app.settings import PROJECT_ROOT, Settings
 from app.stats.months import last_ended_month, month_text
 from bench.matching import CODES, FAMILIES
 from bench.support import free_port, fresh_database, server_url, stop_server
@@ -283,18 +283,18 @@ def ensure_wrk() -> None:
 
 
 def server_command() -> str:
-    """The command line by which scripts/run.sh starts the API (with its continuation lines), as
-    shell text: run with this environment's PORT and BOUCLE_API_PROCESSES, it is the server
-    `make run` serves."""
+    """The command line by which scripts/run.sh starts the API, the one given `--port` (with its
+    continuation lines), as shell text: run with this environment's PORT and
+    BOUCLE_API_PROCESSES, it is the server `make run` serves."""
     lines = RUN_SCRIPT.read_text().splitlines()
     for number, line in enumerate(lines):
-        if "uvicorn " in line and not line.lstrip().startswith("#"):
+        if "--port" in line and not line.lstrip().startswith("#"):
             command = line
             while command.endswith("\\"):
                 number += 1
                 command = command[:-1] + lines[number]
             return command.strip()
-    raise SystemExit(f"no uvicorn command line in {RUN_SCRIPT}")
+    raise SystemExit(f"no command line with --port in {RUN_SCRIPT}")
 
 
 class ApiServer:
@@ -314,8 +314,9 @@ class ApiServer:
         }
         if api_processes is not None:
             env["BOUCLE_API_PROCESSES"] = str(api_processes)
-            if "--workers" not in self.command and "API_PROCESSES" not in self.command:
-                # Code from before the setting: uvicorn's own option does the same.
+            if "api_processes" not in Settings.model_fields:
+                # Code from before the setting, which ran uvicorn itself: its own option does
+                # the same.
                 self.command += f" --workers {api_processes}"
         self.log = log
         with log.open("ab") as output:
@@ -383,13 +384,17 @@ def code_version() -> str:
     )
 
 
+class RouteFailed(Exception):
+    """A route's first request answered other than 200: it is not measured."""
+
+
 async def check_route(client: httpx.AsyncClient, route: Route) -> str:
     """One request of the route, which must answer 200; what it answered, in a few words."""
     path, key = route.requests[0]
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     response = await client.get(path, headers=headers)
     if response.status_code != 200:
-        raise SystemExit(f"{route.name}: {response.status_code} {response.text[:500]}")
+        raise RouteFailed(f"answered {response.status_code}: {response.text[:300]}")
     body = response.json()
     if "features" in body:
         return f"{len(body['features'])} offers"
@@ -424,14 +429,24 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
                 f"{KEYED_ORGANIZATIONS + 1} organizations in {time.perf_counter() - started:.1f} s",
                 flush=True,
             )
-            measured = routes(data)
-            for route in measured:
+            measured: list[Route] = []
+            unmeasured: list[tuple[Route, str]] = []
+            for route in routes(data):
                 started = time.perf_counter()
-                answered = await check_route(client, route)
+                try:
+                    answered = await check_route(client, route)
+                except RouteFailed as refused:
+                    unmeasured.append((route, str(refused)))
+                    answered = f"{refused}; not measured"
+                else:
+                    measured.append(route)
                 print(
                     f"  first {route.name}: {answered} in {time.perf_counter() - started:.2f} s",
                     flush=True,
                 )
+            if unmeasured:
+                log_tail = server.log.read_text(errors="replace").splitlines()[-30:]
+                print("the API's log ends:", *log_tail, sep="\n  ", flush=True)
         print(f"code: {code_version()}", flush=True)
         print(
             "load average before the measures: "
@@ -482,6 +497,8 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
             f"| `{route.name}` | {figures.requests_per_s:,.1f}{failed} | {latencies} "
             f"| {ratio:.3f} x | {verdict(route, figures, ratio)} |"
         )
+    for route, answer in unmeasured:
+        print(f"| `{route.name}` | not measured: its first request {answer[:60]} | | | | | |")
 
 
 async def main() -> None:

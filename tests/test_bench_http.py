@@ -10,8 +10,8 @@ from bench.http import Route, lua_script, server_command
 
 def test_the_bench_starts_the_api_as_make_run_does() -> None:
     command = server_command()
-    assert command.startswith(".venv/bin/uvicorn app.main:create_app --factory")
-    assert '--port "${PORT' in command
+    assert command.startswith(".venv/bin/")
+    assert '--host 127.0.0.1 --port "${PORT:-8000}"' in command
 
 
 def test_the_wrk_script_names_every_request_and_its_key(tmp_path: Path) -> None:
