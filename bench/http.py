@@ -34,6 +34,7 @@ from pathlib import Path
 
 import httpx
 
+from app.kit.local_time import brussels_today
 from app.settings import PROJECT_ROOT, Settings
 from app.stats.months import last_ended_month, month_text
 from bench.matching import CODES, FAMILIES
@@ -100,7 +101,7 @@ class DataSet:
 
 async def seed(client: httpx.AsyncClient, database_url: str, offers: int, requests: int) -> DataSet:
     """Organizations and keys through the API `client` talks to (its admin token is
-    testbed.service.ADMIN_TOKEN), then the offers and requests in SQL, analyzed."""
+    testbed.service.ADMIN_TOKEN), then the offers and requests in SQL, vacuumed and analyzed."""
     organizations = [
         await create_org(client, "supplier", "consumer", name=f"bench http {k}")
         for k in range(KEYED_ORGANIZATIONS)
@@ -111,10 +112,12 @@ async def seed(client: httpx.AsyncClient, database_url: str, offers: int, reques
     try:
         await conn.execute(OFFERS_SQL, offers, list(key_of), CODES)
         rows = await conn.fetch(REQUESTS_SQL, requests, list(key_of), FAMILIES)
+        # As autovacuum leaves a table in use: its visibility map set, its statistics known.
+        await conn.execute("VACUUM ANALYZE offers, material_requests")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
-    last = last_ended_month(date.today())
+    last = last_ended_month(brussels_today())
     first = date(last.year - 1 + (last.month == 12), last.month % 12 + 1, 1)
     return DataSet(
         organizations=organizations,
