@@ -100,7 +100,8 @@ class OpenData:
 def open_data(database_url: str) -> Iterator[OpenData]:
     with (
         Served(create_app(settings_for(database_url))) as served,
-        httpx.Client(base_url=served.url) as http,
+        # The first read of the statistics publishes their months: slow on a loaded machine.
+        httpx.Client(base_url=served.url, timeout=60) as http,
     ):
         data = OpenData(served, http)
         company = data.organization("supplier", "consumer", "hub_operator")
