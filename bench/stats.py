@@ -205,6 +205,18 @@ def start_api(database_url: str, port: int) -> subprocess.Popen[bytes]:
     )
 
 
+async def until_up(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+    """Waits for the server's first answer (a loaded machine may take a minute to start it)."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if (await client.get("/healthz")).status_code == 200:
+                return
+        except httpx.TransportError:
+            await asyncio.sleep(0.2)
+    raise RuntimeError("the API server did not start")
+
+
 async def bench_stats(database_url: str, listings: int, reads: int, first_reads: int) -> None:
     last = last_ended_month(brussels_today())
     months = months_from(date(last.year - 1, last.month, 1), last)[1:]
@@ -217,12 +229,7 @@ async def bench_stats(database_url: str, listings: int, reads: int, first_reads:
     server = start_api(database_url, port)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600) as client:
-            for _ in range(200):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await until_up(client, server)
             observer = await client.post(
                 "/v1/organizations",
                 json={"name": "bench observer", "roles": ["observer"]},
