@@ -168,7 +168,12 @@ DAYS = (
         "stats.local_day(greatest(offer_accepted_at, request_accepted_at))",
         "status IN ('accepted', 'fulfilled')",
     ),
-    ("ix_matches_fulfilled_day", "matches", "stats.local_day(fulfilled_at)", "status = 'fulfilled'"),
+    (
+        "ix_matches_fulfilled_day",
+        "matches",
+        "stats.local_day(fulfilled_at)",
+        "status = 'fulfilled'",
+    ),
     ("ix_hub_movements_local_day", "hub_movements", "stats.local_day(created_at)", None),
     ("ix_route_plans_done_date", "route_plans", "date", "status = 'done'"),
 )

@@ -63,8 +63,8 @@ def _empty_cell(month: str, commune: str | None, material: str | None) -> dict[s
     }
 
 
-def _sort_key(cell: dict[str, Any], group_by: list[Dimension]) -> tuple[tuple[bool, str], ...]:
-    return tuple((cell[d.value] is None, cell[d.value] or "") for d in group_by)
+def _sort_key(cell: dict[str, Any], fields: list[str]) -> tuple[tuple[bool, str], ...]:
+    return tuple((cell[f] is None, cell[f] or "") for f in fields)
 
 
 async def flow_stats(
@@ -110,7 +110,8 @@ async def flow_stats(
         if figure.value is None:
             cell["suppressed"].append(name)
     titles = await material_titles(session) if by_material else {}
-    ordered = sorted(cells.values(), key=lambda cell: _sort_key(cell, group_by))
+    fields = [d.value for d in group_by]
+    ordered = sorted(cells.values(), key=lambda cell: _sort_key(cell, fields))
     for cell in ordered:
         cell["material_title"] = titles.get(cell["material"]) if cell["material"] else None
         cell["commune_name"] = names.get(cell["commune"]) if cell["commune"] else None
