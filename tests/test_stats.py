@@ -649,6 +649,43 @@ async def test_a_published_month_never_changes(region: Region) -> None:
     assert await _whole_month(region, month) == whole
 
 
+async def test_each_place_keeps_its_commune_and_follows_the_outlines(region: Region) -> None:
+    """The flows read the commune stored with each place: written with its location, written
+    again when it moves, and again when the outline it lies in is redrawn."""
+    supplier = await region.org("supplier")
+    offer = await region.offer(supplier, IXELLES, 3)
+    stored = "SELECT commune FROM offers WHERE id = $1"
+    assert [row["commune"] for row in await region.sql(stored, offer["id"])] == [IXELLES]
+    somewhere = inside(UCCLE)
+    moved = await region.client.patch(
+        f"/v1/offers/{offer['id']}",
+        json={"location": point(somewhere)},
+        headers=supplier.headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert [row["commune"] for row in await region.sql(stored, offer["id"])] == [UCCLE]
+
+    connection = await connect_raw(region.database_url)
+    redrawing = connection.transaction()
+    await redrawing.start()
+    try:
+        # The reference data loaded again as it was.
+        await connection.execute("UPDATE communes SET name = name")
+        assert await connection.fetchval(stored, offer["id"]) == UCCLE
+        # Uccle without a small disc around the offer: the offer is in no commune now.
+        await connection.execute(
+            "UPDATE communes SET geom = ST_Multi(ST_Difference(geom, ST_Buffer("
+            "ST_SetSRID(ST_MakePoint($1, $2), 4326), 0.0005))) WHERE nis_code = $3",
+            *somewhere,
+            UCCLE,
+        )
+        assert await connection.fetchval(stored, offer["id"]) is None
+    finally:
+        await redrawing.rollback()
+        await connection.close()
+    assert [row["commune"] for row in await region.sql(stored, offer["id"])] == [UCCLE]
+
+
 async def test_concurrent_first_reads_publish_the_month_once(region: Region) -> None:
     month = "2025-06"
     suppliers = [await region.org("supplier") for _ in range(3)]

@@ -3,7 +3,6 @@ polygon a cell, carrying its figures: a choropleth in QGIS as it is)."""
 
 import csv
 import io
-from typing import Any
 
 from app.fleet.schemas import VehicleType
 from app.stats.schemas import (
@@ -57,13 +56,14 @@ def stats_csv(stats: FlowStats) -> str:
     return out.getvalue()
 
 
-def stats_geojson(stats: FlowStats, outlines: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The cells placed in a commune, each on its polygon. Route plans cross communes and have
-    no place here (they are in the JSON and the CSV), nor have places outside the communes."""
+def stats_geojson(stats: FlowStats, outlines: dict[str, CommuneOutline]) -> str:
+    """The cells placed in a commune, each on its polygon, as JSON text (written by pydantic:
+    a year by commune is some 30,000 positions). Route plans cross communes and have no place
+    here (they are in the JSON and the CSV), nor have places outside the communes."""
     features = [
         FlowFeature(
             id="/".join(str(getattr(cell, d.value)) for d in stats.group_by),
-            geometry=CommuneOutline.model_validate(outlines[cell.commune]),
+            geometry=outlines[cell.commune],
             properties=FlowCellTonnes.model_validate(
                 cell.model_dump(include=set(FlowCellTonnes.model_fields))
             ),
@@ -77,4 +77,4 @@ def stats_geojson(stats: FlowStats, outlines: dict[str, dict[str, Any]]) -> dict
         max_share_pct=stats.max_share_pct,
         attribution="Commune boundaries © OpenStreetMap contributors (ODbL)",
     )
-    return collection.model_dump(mode="json")
+    return collection.model_dump_json()

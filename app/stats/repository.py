@@ -3,10 +3,9 @@
 months and their cells in `stats.published_months` and `stats.published_cells`."""
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +26,9 @@ def figure_parts(figure: str) -> tuple[str, str | None]:
     return measure, vehicle_type or None
 
 
-@dataclass(frozen=True)
-class StoredCell:
+class StoredCell(NamedTuple):
+    """A published cell as the API reads it (a tuple: a year's cells are thousands)."""
+
     month: str
     measure: str
     vehicle_type: str | None
@@ -124,7 +124,7 @@ async def stored_cells(
     rows = await session.execute(
         text(
             """SELECT to_char(month, 'YYYY-MM') AS month, measure, vehicle_type, commune,
-                      material, value
+                      material, value::float8 AS value
                  FROM stats.published_cells
                 WHERE month BETWEEN :first AND :last
                   AND commune_level = :commune_level AND material_level = :material_level"""
@@ -136,17 +136,7 @@ async def stored_cells(
             "material_level": material_level,
         },
     )
-    return [
-        StoredCell(
-            month=row.month,
-            measure=row.measure,
-            vehicle_type=row.vehicle_type,
-            commune=row.commune,
-            material=row.material,
-            value=None if row.value is None else float(row.value),
-        )
-        for row in rows
-    ]
+    return [StoredCell(*row) for row in rows]
 
 
 async def material_titles(session: AsyncSession) -> dict[str, str]:
@@ -160,13 +150,19 @@ async def material_titles(session: AsyncSession) -> dict[str, str]:
     return {code: title for code, title in rows.all()}
 
 
-async def communes(session: AsyncSession) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Each commune's name and outline as RFC 7946 wants it: exterior rings counterclockwise,
+async def commune_names(session: AsyncSession) -> dict[str, str]:
+    """Each commune's name, by NIS code, in NIS code order."""
+    rows = await session.execute(text("SELECT nis_code, name FROM communes ORDER BY nis_code"))
+    return {code: name for code, name in rows.all()}
+
+
+async def outline_geometries(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    """Each commune's outline as RFC 7946 wants it: exterior rings counterclockwise,
     coordinates to the 6th decimal (0.1 m)."""
     rows = await session.execute(
         text(
-            "SELECT nis_code, name, ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 6)::json "
+            "SELECT nis_code, ST_AsGeoJSON(ST_ForcePolygonCCW(geom), 6)::json "
             "FROM communes ORDER BY nis_code"
         )
     )
-    return {code: (name, geometry) for code, name, geometry in rows.all()}
+    return {code: geometry for code, geometry in rows.all()}

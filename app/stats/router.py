@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 
 from app.auth import CurrentPrincipal
-from app.kit.geo import GEOJSON_MEDIA_TYPE, GeoJSONResponse
+from app.kit.geo import GEOJSON_MEDIA_TYPE
 from app.kit.problem_docs import AUTHENTICATED, problems
 from app.kit.problems import ValidationFailed
 from app.kit.request_session import Session
@@ -132,5 +132,6 @@ async def read_flows(
     if answer is StatsFormat.csv:
         return Response(stats_csv(stats), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8")
     if answer is StatsFormat.geojson:
-        return GeoJSONResponse(stats_geojson(stats, await service.commune_outlines(session)))
+        outlines = await service.commune_outlines(session)
+        return Response(stats_geojson(stats, outlines), media_type=GEOJSON_MEDIA_TYPE)
     return stats

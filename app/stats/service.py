@@ -11,12 +11,19 @@ from app.kit.principal import Principal
 from app.kit.problems import ValidationFailed
 from app.stats.months import month_text, months_from, published_range
 from app.stats.publication import publish_months
-from app.stats.repository import ROUTE_KM, communes, material_titles, stored_cells
+from app.stats.repository import (
+    ROUTE_KM,
+    commune_names,
+    material_titles,
+    outline_geometries,
+    stored_cells,
+)
 from app.stats.schemas import (
     CO2_MEASURES,
     MAX_SHARE_PCT,
     MIN_ORGANIZATIONS,
     TONNE_MEASURES,
+    CommuneOutline,
     Dimension,
     FlowCell,
     FlowStats,
@@ -56,8 +63,8 @@ def _empty_cell(month: str, commune: str | None, material: str | None) -> dict[s
     }
 
 
-def _sort_key(cell: dict[str, Any], group_by: list[Dimension]) -> tuple[tuple[bool, str], ...]:
-    return tuple((cell[d.value] is None, cell[d.value] or "") for d in group_by)
+def _sort_key(cell: dict[str, Any], fields: list[str]) -> tuple[tuple[bool, str], ...]:
+    return tuple((cell[f] is None, cell[f] or "") for f in fields)
 
 
 async def flow_stats(
@@ -81,17 +88,19 @@ async def flow_stats(
         COMMUNE if by_commune else ALL,
         level.value if by_material else ALL,
     )
-    outlines = await communes(session) if by_commune else {}
+    names = await commune_names(session) if by_commune else {}
     cells: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     if not by_material:
         # Every month, and grouped by commune every commune: a series or a choropleth with
         # no holes.
         for month in map(month_text, months):
-            for commune in outlines if by_commune else [None]:
+            for commune in names if by_commune else [None]:
                 cells[(month, commune, None)] = _empty_cell(month, commune, None)
     for figure in stored:
         key = (figure.month, figure.commune, figure.material)
-        cell = cells.setdefault(key, _empty_cell(*key))
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = _empty_cell(*key)
         if figure.measure == ROUTE_KM:
             name = f"{ROUTE_KM}.{figure.vehicle_type}"
             cell[ROUTE_KM][figure.vehicle_type] = figure.value
@@ -101,11 +110,11 @@ async def flow_stats(
         if figure.value is None:
             cell["suppressed"].append(name)
     titles = await material_titles(session) if by_material else {}
-    ordered = sorted(cells.values(), key=lambda cell: _sort_key(cell, group_by))
+    fields = [d.value for d in group_by]
+    ordered = sorted(cells.values(), key=lambda cell: _sort_key(cell, fields))
     for cell in ordered:
         cell["material_title"] = titles.get(cell["material"]) if cell["material"] else None
-        named = outlines.get(cell["commune"]) if cell["commune"] else None
-        cell["commune_name"] = named[0] if named else None
+        cell["commune_name"] = names.get(cell["commune"]) if cell["commune"] else None
         cell["suppressed"].sort()
     return FlowStats(
         group_by=group_by,
@@ -119,5 +128,9 @@ async def flow_stats(
     )
 
 
-async def commune_outlines(session: AsyncSession) -> dict[str, dict[str, Any]]:
-    return {code: geometry for code, (_, geometry) in (await communes(session)).items()}
+async def commune_outlines(session: AsyncSession) -> dict[str, CommuneOutline]:
+    """Each commune's outline, read and checked once for all the cells placed on it."""
+    return {
+        code: CommuneOutline.model_validate(geometry)
+        for code, geometry in (await outline_geometries(session)).items()
+    }

@@ -152,10 +152,17 @@ def _passes(amounts: Iterable[Decimal], rule: Rule) -> bool:
 def _primary(contributions: Iterable[Contribution], rule: Rule) -> Cells:
     counted: dict[Key, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     other: dict[Key, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    # The keys of the cells of each figure, commune and material, made once: a month's
+    # thousands of contributions add to some hundreds of cells.
+    keys: dict[tuple[str, str | None, str | None], list[Key]] = {}
     for c in contributions:
         sums = counted if c.counted else other
-        for place in _places(c.commune, c.material):
-            sums[(c.figure, place)][c.organization] += c.amount
+        at = (c.figure, c.commune, c.material)
+        cells_of = keys.get(at)
+        if cells_of is None:
+            cells_of = keys[at] = [(c.figure, place) for place in _places(c.commune, c.material)]
+        for key in cells_of:
+            sums[key][c.organization] += c.amount
     cells = {}
     for key, amounts in counted.items():
         if not any(amounts.values()):
