@@ -145,12 +145,12 @@ class RateLimitMiddleware:
         address = address_subject(scope)
         token = bearer_token(Headers(scope=scope).get("authorization")) if keyed else None
         if token is None:
-            row = await run_alone(self.engine, self._counting(literal(address)))
+            [row] = await run_alone(self.engine, self._counting(literal(address)))
             return Count(ADDRESS_POLICY, row.requests, row.seconds_left)
         if is_admin_token(self.settings, token):
-            row = await run_alone(self.engine, self._counting(literal(ADMIN_SUBJECT)))
+            [row] = await run_alone(self.engine, self._counting(literal(ADMIN_SUBJECT)))
             return Count(KEY_POLICY, row.requests, row.seconds_left)
-        row = await run_alone(self.engine, self._counting_with_key(token, address))
+        [row] = await run_alone(self.engine, self._counting_with_key(token, address))
         key = key_of_row(row)
         remember_key_lookup(scope, token, key)
         return Count(ADDRESS_POLICY if key is None else KEY_POLICY, row.requests, row.seconds_left)
