@@ -5,8 +5,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Row, event
-from sqlalchemy.engine import Connection, ExecutionContext
+from sqlalchemy import Engine, Executable, Row, TextClause, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -14,23 +13,18 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from app.kit.least_privilege import refuse_privileged_role
 from app.settings import Settings
 
-# The execution option of `reads_only`'s engine, which its statements carry.
-_READS_ONLY = "boucle_reads_only"
-# What needs a transaction around it: a write, a row lock, a lock or a setting that lasts
-# until the transaction ends.
+# What needs a transaction around it, in a statement written as text: a write, a row lock, a
+# lock or a setting that lasts until the transaction ends.
 _NEEDS_A_TRANSACTION = re.compile(
-    r"^\s*(INSERT|UPDATE|DELETE|MERGE)\b|\bFOR (NO KEY )?UPDATE\b|\bFOR (KEY )?SHARE\b"
-    r"|\bSET LOCAL\b|_xact_lock|\bset_config\(",
-    re.IGNORECASE,
+    r"^\s*(WITH\b.*\b)?(INSERT|UPDATE|DELETE|MERGE)\b|\bFOR (NO KEY )?UPDATE\b"
+    r"|\bFOR (KEY )?SHARE\b|\bSET LOCAL\b|_xact_lock|\bset_config\(",
+    re.IGNORECASE | re.DOTALL,
 )
-
-
-class WriteInReadSession(RuntimeError):
-    """A write through a session of `reads_only`, where it would not be one transaction."""
 
 
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
@@ -47,46 +41,61 @@ def create_api_engine(settings: Settings) -> AsyncEngine:
     connection is taken from the pool (three round trips, BEGIN, `;` and ROLLBACK, on every
     request): a connection found dead on use invalidates the whole pool instead, and the first
     statement of a request (the key's lookup or the rate limit's count, by `run_alone`) runs
-    once more on a fresh connection. `autocommit` and `reads_only` share its pool, so that
-    the request's session draws fresh connections after that too."""
-    engine = _service_engine(settings)
-    event.listen(engine.sync_engine, "before_cursor_execute", _refuse_writes_in_reads)
-    return engine
+    once more on a fresh connection. `autocommit` and the read sessions share its pool, so
+    that the request's session draws fresh connections after that too."""
+    return _service_engine(settings)
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
     """`engine` for statements that each stand alone and commit at once (the rate limit's
-    count, the key's lookup, its `last_used_at`), in one round trip: no transaction to begin
-    and commit around them. The same pool as `engine`'s."""
+    count, the key's lookup, its `last_used_at`, a GET's reads), in one round trip: no
+    transaction to begin and commit around them. The same pool as `engine`'s."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-def reads_only(engine: AsyncEngine) -> AsyncEngine:
-    """`engine` for the session of a request that only reads (GET, HEAD): each statement
-    commits alone, so that the request costs no BEGIN nor COMMIT round trip. Under READ
-    COMMITTED every statement of a transaction reads a snapshot of its own anyway: reading
-    without one changes nothing that a read sees. A write through it raises
-    `WriteInReadSession`, and so does a lock or a local setting, which would end with their
-    statement."""
-    return engine.execution_options(isolation_level="AUTOCOMMIT", **{_READS_ONLY: True})
+class ReadsFirstSession(Session):
+    """The session of a request that means to read (GET, HEAD): its statements run each on
+    its own, without a transaction (no BEGIN nor COMMIT round trip), until the first one that
+    needs a transaction: a flush, an INSERT, UPDATE or DELETE, a row lock (FOR UPDATE, FOR
+    SHARE), and in a statement written as text a transaction's lock or setting. That one and
+    all after it run in one transaction, which the request commits as any other. Under READ
+    COMMITTED each statement of a transaction reads a snapshot of its own anyway, and a plain
+    read holds no row lock: the reads before it see what they would have seen in it.
+
+    A write hidden from it (a function that writes, called in a SELECT) would commit alone:
+    run such a statement in a POST, or lock first."""
+
+    def __init__(self, *args: Any, reader: Engine, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reader = reader
+        self.in_transaction_from_now = False
+
+    def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Any:
+        if not self.in_transaction_from_now and _needs_a_transaction(clause):
+            self.in_transaction_from_now = True
+        if self.in_transaction_from_now:
+            return super().get_bind(mapper, clause=clause, **kwargs)
+        return self.reader
 
 
-def _refuse_writes_in_reads(
-    _: Connection,
-    __: Any,
-    statement: str,
-    ___: Any,
-    context: ExecutionContext,
-    ____: bool,
-) -> None:
-    if not context.execution_options.get(_READS_ONLY):
-        return
-    writes = context.isinsert or context.isupdate or context.isdelete  # type: ignore[attr-defined]
-    if writes or _NEEDS_A_TRANSACTION.search(statement):
-        raise WriteInReadSession(
-            "A GET or HEAD request's session only reads, each statement on its own: this "
-            f"statement would need the request's transaction: {statement[:200]}"
-        )
+def _needs_a_transaction(clause: Any) -> bool:
+    if clause is None:  # a flush, or a connection asked for as such
+        return True
+    if isinstance(clause, TextClause):
+        return bool(_NEEDS_A_TRANSACTION.search(clause.text))
+    return bool(getattr(clause, "is_dml", False)) or (
+        getattr(clause, "_for_update_arg", None) is not None
+    )
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `ReadsFirstSession` on `engine`: reads on its pool in autocommit."""
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=ReadsFirstSession,
+        reader=autocommit(engine).sync_engine,
+    )
 
 
 def _service_engine(settings: Settings, **options: Any) -> AsyncEngine:

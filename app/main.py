@@ -8,7 +8,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.candidates.router import router as candidates_router
-from app.db import autocommit, create_api_engine, create_sessionmaker, reads_only
+from app.db import (
+    autocommit,
+    create_api_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.idempotency import IdempotencyMiddleware
@@ -105,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.autocommit_engine = autocommit_engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.read_sessionmaker = create_sessionmaker(reads_only(engine))
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)

@@ -1,5 +1,6 @@
 """The request's session: one transaction per request, committed before the response is sent and
-rolled back on any error; a request that only reads (GET, HEAD) reads without one."""
+rolled back on any error; a request that means to read (GET, HEAD) reads without one until
+it needs one."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -10,8 +11,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
 )
 
-# Requests that only read: their session begins no transaction on the server (no BEGIN nor
-# COMMIT round trip), each statement commits alone (app.db.reads_only).
+# Requests that mean to read: their session begins no transaction on the server (no BEGIN nor
+# COMMIT round trip) until a statement needs one (app.db.ReadsFirstSession).
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 # Where the idempotency middleware puts the session of a request it records: the request runs
@@ -28,8 +29,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
     A request whose Idempotency-Key the middleware claimed runs in the middleware's session,
     which the middleware commits together with the stored response. A GET or HEAD runs in a
-    session of `app.state.read_sessionmaker`, which has nothing to commit and refuses a
-    write."""
+    session of `app.state.read_sessionmaker`, which reads without a transaction and begins
+    one at its first write."""
     recorded: AsyncSession | None = request.scope.get(SCOPE_SESSION)
     if recorded is not None:
         try:
