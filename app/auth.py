@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy import Row, Select, func, literal_column, or_, select, update
+from sqlalchemy import Row, Select, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
 
@@ -77,12 +77,7 @@ class ActiveKey:
     stale_use: bool
 
 
-def active_key_query(
-    token: str,
-) -> Select[uuid.UUID, uuid.UUID, list[str], str, datetime, bool]:
-    """The active key this token is, with its organization, as one indexed query (the
-    columns of `ActiveKey`): for `find_active_key`, or for a statement that needs it on the
-    way."""
+def _active_key_query() -> Select[uuid.UUID, uuid.UUID, list[str], str, datetime, bool]:
     return (
         select(
             ApiKey.id,
@@ -93,12 +88,23 @@ def active_key_query(
             _USE_IS_STALE.label("stale_use"),
         )
         .join(Organization, ApiKey.organization_id == Organization.id)
-        .where(ApiKey.key_hash == hash_credential(token), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
     )
 
 
+# The active key a token is, with its organization, as one indexed query (the columns of
+# `ActiveKey`) of the parameters `key_parameters(token)`: for `find_active_key`, or for a
+# statement that needs it on the way. Made once: building a statement costs more than
+# running it.
+ACTIVE_KEY_QUERY = _active_key_query()
+
+
+def key_parameters(token: str) -> dict[str, str]:
+    return {"key_hash": hash_credential(token)}
+
+
 def key_of_row(row: Row[*tuple[Any, ...]] | None) -> ActiveKey | None:
-    """The key in a row with the columns of `active_key_query`; None for no row, or for one
+    """The key in a row with the columns of `ACTIVE_KEY_QUERY`; None for no row, or for one
     whose outer join found no key."""
     if row is None or row.id is None:
         return None
@@ -115,7 +121,7 @@ def key_of_row(row: Row[*tuple[Any, ...]] | None) -> ActiveKey | None:
 async def find_active_key(engine: AsyncEngine, token: str) -> ActiveKey | None:
     """The lookup alone, in one round trip and no transaction: the first statement of the
     request, run once more if its connection had died (`app.db.run_alone`)."""
-    rows = await run_alone(engine, active_key_query(token))
+    rows = await run_alone(engine, ACTIVE_KEY_QUERY, key_parameters(token))
     return key_of_row(rows[0] if rows else None)
 
 
@@ -159,14 +165,16 @@ async def authenticated_key(request: Request, credentials: Credentials) -> Activ
         # A statement of its own that commits at once, before the route runs: the use stands
         # whatever the request answers, and the key's row is not held locked for the whole
         # request. The guard makes concurrent requests with one key write it once.
-        await run_alone(
-            request.app.state.autocommit_engine,
-            update(ApiKey)
-            .where(ApiKey.id == key.id, _USE_IS_STALE)
-            .values(last_used_at=func.now())
-            .returning(ApiKey.id),
-        )
+        await run_alone(request.app.state.autocommit_engine, _NOTE_USE, {"key_id": key.id})
     return key
+
+
+_NOTE_USE = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"), _USE_IS_STALE)
+    .values(last_used_at=func.now())
+    .returning(ApiKey.id)
+)
 
 
 AuthenticatedKey = Annotated[ActiveKey, Depends(authenticated_key)]

@@ -114,23 +114,27 @@ def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.run_async(lambda raw: refuse_privileged_role(raw, "BOUCLE_DATABASE_URL"))
 
 
-async def run_alone(engine: AsyncEngine, statement: Executable) -> Sequence[Row[Any]]:
+async def run_alone(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None = None
+) -> Sequence[Row[Any]]:
     """The rows that `statement` answers, run on `autocommit(engine)` as the first statement
     of a request: a connection that had died in the pool (the database restarted, or ended
     the connection) invalidates the pool, and the statement runs once more on a new one. Only
     for statements that may run twice (a lookup, a count of the request, a guarded update):
     the first may have been carried out before its connection failed."""
     try:
-        return await _rows(engine, statement)
+        return await _rows(engine, statement, parameters)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    return await _rows(engine, statement)
+    return await _rows(engine, statement, parameters)
 
 
-async def _rows(engine: AsyncEngine, statement: Executable) -> Sequence[Row[Any]]:
+async def _rows(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None
+) -> Sequence[Row[Any]]:
     async with engine.connect() as connection:
-        return (await connection.execute(statement)).all()
+        return (await connection.execute(statement, parameters)).all()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
