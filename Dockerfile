@@ -29,4 +29,5 @@ USER boucle
 ENV PYTHONUNBUFFERED=1 BOUCLE_SHARED_DIR=/srv/shared
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# One API process per core the container may use, unless BOUCLE_API_PROCESSES says how many.
+CMD ["python", "-m", "app.serve", "--host", "0.0.0.0", "--port", "8000"]

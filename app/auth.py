@@ -5,19 +5,19 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy import Row, Select, func, literal_column, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, Select, bindparam, func, literal_column, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
 
+from app.db import run_alone
 from app.kit.principal import Principal
 from app.kit.problems import Forbidden, Unauthorized
-from app.kit.request_session import Session
-from app.kit.transactions import write_despite_failure
 from app.models import ApiKey, Organization
 from app.settings import Settings
 
@@ -66,40 +66,63 @@ _USE_IS_STALE = or_(
 
 @dataclass(frozen=True)
 class ActiveKey:
-    """An active key as a request sees it: its organization and the organization's roles, and
-    whether its `last_used_at` is due to be written."""
+    """An active key as a request sees it: its organization (the profile that `/me` answers,
+    read in the same statement), and whether its `last_used_at` is due to be written."""
 
     id: uuid.UUID
     organization_id: uuid.UUID
     roles: tuple[str, ...]
+    organization_name: str
+    organization_created_at: datetime
     stale_use: bool
 
 
-def active_key_query(token: str) -> Select[uuid.UUID, uuid.UUID, list[str], bool]:
-    """The active key this token is, as one indexed query (`id`, `organization_id`, `roles`,
-    `stale_use`): for `find_active_key`, or for a statement that needs it on the way."""
+def _active_key_query() -> Select[uuid.UUID, uuid.UUID, list[str], str, datetime, bool]:
     return (
         select(
             ApiKey.id,
             ApiKey.organization_id,
             Organization.roles,
+            Organization.name.label("organization_name"),
+            Organization.created_at.label("organization_created_at"),
             _USE_IS_STALE.label("stale_use"),
         )
         .join(Organization, ApiKey.organization_id == Organization.id)
-        .where(ApiKey.key_hash == hash_credential(token), ApiKey.revoked_at.is_(None))
+        .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
     )
 
 
+# The active key a token is, with its organization, as one indexed query (the columns of
+# `ActiveKey`) of the parameters `key_parameters(token)`: for `find_active_key`, or for a
+# statement that needs it on the way. Made once: building a statement costs more than
+# running it.
+ACTIVE_KEY_QUERY = _active_key_query()
+
+
+def key_parameters(token: str) -> dict[str, str]:
+    return {"key_hash": hash_credential(token)}
+
+
 def key_of_row(row: Row[*tuple[Any, ...]] | None) -> ActiveKey | None:
-    """The key in a row with the columns of `active_key_query`; None for no row, or for one
+    """The key in a row with the columns of `ACTIVE_KEY_QUERY`; None for no row, or for one
     whose outer join found no key."""
     if row is None or row.id is None:
         return None
-    return ActiveKey(row.id, row.organization_id, tuple(row.roles), row.stale_use)
+    return ActiveKey(
+        row.id,
+        row.organization_id,
+        tuple(row.roles),
+        row.organization_name,
+        row.organization_created_at,
+        row.stale_use,
+    )
 
 
-async def find_active_key(session: AsyncSession, token: str) -> ActiveKey | None:
-    return key_of_row((await session.execute(active_key_query(token))).one_or_none())
+async def find_active_key(engine: AsyncEngine, token: str) -> ActiveKey | None:
+    """The lookup alone, in one round trip and no transaction: the first statement of the
+    request, run once more if its connection had died (`app.db.run_alone`)."""
+    rows = await run_alone(engine, ACTIVE_KEY_QUERY, key_parameters(token))
+    return key_of_row(rows[0] if rows else None)
 
 
 # Where a request keeps the lookup of its token that a middleware made on the way (the rate
@@ -111,14 +134,15 @@ def remember_key_lookup(scope: Scope, token: str, key: ActiveKey | None) -> None
     scope.setdefault("state", {})[_LOOKED_UP] = (token, key)
 
 
-async def active_key(scope: Scope, session: AsyncSession, token: str) -> ActiveKey | None:
+async def active_key(scope: Scope, token: str) -> ActiveKey | None:
     """The active key this token is (None: unknown or revoked): as already looked up for this
-    request, else from the database."""
+    request, else from the database. Nothing keeps a lookup beyond its request: a key revoked
+    answers 401 from the next request on, in every API process."""
     looked_up = scope.get("state", {}).get(_LOOKED_UP)
     if looked_up is not None and looked_up[0] == token:
         key: ActiveKey | None = looked_up[1]
         return key
-    return await find_active_key(session, token)
+    return await find_active_key(scope["app"].state.autocommit_engine, token)
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -130,26 +154,38 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def current_principal(
-    request: Request,
-    credentials: Credentials,
-    session: Session,
-) -> Principal:
-    key = await active_key(request.scope, session, _token(credentials))
+async def authenticated_key(request: Request, credentials: Credentials) -> ActiveKey:
+    """The request's active key, or 401. Outside the request's session: a request that only
+    reads answers from this lookup alone (`/v1/organizations/me`) or begins no transaction
+    for it."""
+    key = await active_key(request.scope, _token(credentials))
     if key is None:
         raise Unauthorized("This API key is unknown or revoked.")
     if key.stale_use:
-        # In a transaction of its own, before the route runs: the use stands whatever the
-        # request answers, and the key's row is not held locked for the whole request. The
-        # guard makes concurrent requests with one key write it once.
-        await write_despite_failure(
-            session,
-            lambda own: own.execute(
-                update(ApiKey)
-                .where(ApiKey.id == key.id, _USE_IS_STALE)
-                .values(last_used_at=func.now())
-            ),
-        )
+        # A statement of its own that commits at once, before the route runs: the use stands
+        # whatever the request answers, and the key's row is not held locked for the whole
+        # request. The guard makes concurrent requests with one key write it once.
+        await run_alone(request.app.state.autocommit_engine, _NOTE_USE, {"key_id": key.id})
+    return key
+
+
+_NOTE_USE = (
+    update(ApiKey)
+    .where(ApiKey.id == bindparam("key_id"), _USE_IS_STALE)
+    .values(last_used_at=func.now())
+    .returning(ApiKey.id)
+)
+
+
+AuthenticatedKey = Annotated[ActiveKey, Depends(authenticated_key)]
+
+
+async def current_principal(key: AuthenticatedKey) -> Principal:
+    # Async: FastAPI runs a plain function dependency in a thread of its pool.
+    return principal_of(key)
+
+
+def principal_of(key: ActiveKey) -> Principal:
     return Principal(organization_id=key.organization_id, roles=key.roles)
 
 

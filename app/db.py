@@ -1,9 +1,11 @@
 """The async engines of the settings, and the session factory. The request's session, one
 transaction per request, is `app.kit.request_session`."""
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Row, event
+from sqlalchemy import Engine, Executable, Row, TextClause, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -11,25 +13,89 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from app.kit.least_privilege import refuse_privileged_role
 from app.settings import Settings
 
+# What needs a transaction around it, in a statement written as text: a write, a row lock, a
+# lock or a setting that lasts until the transaction ends.
+_NEEDS_A_TRANSACTION = re.compile(
+    r"^\s*(WITH\b.*\b)?(INSERT|UPDATE|DELETE|MERGE)\b|\bFOR (NO KEY )?UPDATE\b"
+    r"|\bFOR (KEY )?SHARE\b|\bSET LOCAL\b|_xact_lock|\bset_config\(",
+    re.IGNORECASE | re.DOTALL,
+)
+
 
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
-    """The service's engine, on `settings.database_url`; refuses a privileged role. The loaders
-    of `app.cli` pass the owner's `url`, which may change the schema."""
+    """The workers' engine, on `settings.database_url`; refuses a privileged role. The loaders
+    of `app.cli` pass the owner's `url`, which may change the schema. It pings each connection
+    it takes from the pool: a job, unlike a request, has no first statement to run again."""
     if url is not None:
         return _engine(settings, url, pool_pre_ping=True)
     return _service_engine(settings, pool_pre_ping=True)
 
 
-def create_autocommit_engine(settings: Settings) -> AsyncEngine:
-    """An engine for statements that each stand alone and commit at once (the rate limit's
-    count), in one round trip: no transaction to begin and commit around them, and no ping
-    when a connection is taken from the pool. A connection found dead on use instead
-    invalidates the pool, and `run_alone` runs its statement once more on a fresh one."""
-    return _service_engine(settings, isolation_level="AUTOCOMMIT")
+def create_api_engine(settings: Settings) -> AsyncEngine:
+    """The API's engine, on `settings.database_url`; refuses a privileged role. No ping when a
+    connection is taken from the pool (three round trips, BEGIN, `;` and ROLLBACK, on every
+    request): a connection found dead on use invalidates the whole pool instead, and the first
+    statement of a request (the key's lookup or the rate limit's count, by `run_alone`) runs
+    once more on a fresh connection. `autocommit` and the read sessions share its pool, so
+    that the request's session draws fresh connections after that too."""
+    return _service_engine(settings)
+
+
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for statements that each stand alone and commit at once (the rate limit's
+    count, the key's lookup, its `last_used_at`, a GET's reads), in one round trip: no
+    transaction to begin and commit around them. The same pool as `engine`'s."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+class ReadsFirstSession(Session):
+    """The session of a request that means to read (GET, HEAD): its statements run each on
+    its own, without a transaction (no BEGIN nor COMMIT round trip), until the first one that
+    needs a transaction: a flush, an INSERT, UPDATE or DELETE, a row lock (FOR UPDATE, FOR
+    SHARE), and in a statement written as text a transaction's lock or setting. That one and
+    all after it run in one transaction, which the request commits as any other. Under READ
+    COMMITTED each statement of a transaction reads a snapshot of its own anyway, and a plain
+    read holds no row lock: the reads before it see what they would have seen in it.
+
+    A write hidden from it (a function that writes, called in a SELECT) would commit alone:
+    run such a statement in a POST, or lock first."""
+
+    def __init__(self, *args: Any, reader: Engine, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reader = reader
+        self.in_transaction_from_now = False
+
+    def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Any:
+        if not self.in_transaction_from_now and _needs_a_transaction(clause):
+            self.in_transaction_from_now = True
+        if self.in_transaction_from_now:
+            return super().get_bind(mapper, clause=clause, **kwargs)
+        return self.reader
+
+
+def _needs_a_transaction(clause: Any) -> bool:
+    if clause is None:  # a flush, or a connection asked for as such
+        return True
+    if isinstance(clause, TextClause):
+        return bool(_NEEDS_A_TRANSACTION.search(clause.text))
+    return bool(getattr(clause, "is_dml", False)) or (
+        getattr(clause, "_for_update_arg", None) is not None
+    )
+
+
+def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions of `ReadsFirstSession` on `engine`: reads on its pool in autocommit."""
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        sync_session_class=ReadsFirstSession,
+        reader=autocommit(engine).sync_engine,
+    )
 
 
 def _service_engine(settings: Settings, **options: Any) -> AsyncEngine:
@@ -48,21 +114,27 @@ def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
     dbapi_connection.run_async(lambda raw: refuse_privileged_role(raw, "BOUCLE_DATABASE_URL"))
 
 
-async def run_alone(engine: AsyncEngine, statement: Executable) -> Row[Any]:
-    """The one row that `statement` answers, run on an engine of `create_autocommit_engine`."""
+async def run_alone(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None = None
+) -> Sequence[Row[Any]]:
+    """The rows that `statement` answers, run on `autocommit(engine)` as the first statement
+    of a request: a connection that had died in the pool (the database restarted, or ended
+    the connection) invalidates the pool, and the statement runs once more on a new one. Only
+    for statements that may run twice (a lookup, a count of the request, a guarded update):
+    the first may have been carried out before its connection failed."""
     try:
-        return await _one_row(engine, statement)
+        return await _rows(engine, statement, parameters)
     except DBAPIError as exc:
         if not exc.connection_invalidated:
             raise
-    # The connection had died in the pool (the database restarted): the pool was invalidated
-    # with it, so this connection is a new one.
-    return await _one_row(engine, statement)
+    return await _rows(engine, statement, parameters)
 
 
-async def _one_row(engine: AsyncEngine, statement: Executable) -> Row[Any]:
+async def _rows(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None
+) -> Sequence[Row[Any]]:
     async with engine.connect() as connection:
-        return (await connection.execute(statement)).one()
+        return (await connection.execute(statement, parameters)).all()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

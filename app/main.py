@@ -8,7 +8,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app.candidates.router import router as candidates_router
-from app.db import create_autocommit_engine, create_engine, create_sessionmaker
+from app.db import (
+    autocommit,
+    create_api_engine,
+    create_read_sessionmaker,
+    create_sessionmaker,
+)
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.idempotency import IdempotencyMiddleware
@@ -71,16 +76,16 @@ ALTERNATIVE_ANSWERS = (RoutePlanFeatureCollection, FlowFeatureCollection)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    engine = create_engine(settings)
-    # The rate limit's counts, each a statement of its own that commits at once.
-    counter_engine = create_autocommit_engine(settings)
+    engine = create_api_engine(settings)
+    # The key's lookup and the rate limit's count, each a statement of its own that commits at
+    # once, on the engine's pool.
+    autocommit_engine = autocommit(engine)
     ogc_app, open_data = open_data_app(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await open_data.close()
-        await counter_engine.dispose()
         await engine.dispose()
 
     app = FastAPI(
@@ -103,7 +108,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.autocommit_engine = autocommit_engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.migration_head = migration_head()
 
     install_error_handlers(app)
@@ -142,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(
             RateLimitMiddleware,
             settings=settings,
-            engine=counter_engine,
+            engine=autocommit_engine,
             by_key=(API_PATH,),
             by_address=(OGC_PATH,),
         )

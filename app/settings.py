@@ -1,3 +1,4 @@
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,11 @@ class Settings(BaseSettings):
     # The open data's (/ogc), as the role that can only read the `ogc` views; when unset, /ogc
     # answers 503: it never falls back to a role that reads more.
     open_data_database_url: str | None = None
+    # Each API process (and the worker) keeps up to twice this many connections.
     db_pool_size: int = 10
+    # API processes `python -m app.serve` starts (uvicorn's workers); 0: one per core this
+    # process may run on.
+    api_processes: int = Field(default=0, ge=0)
     admin_token: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
     # Requests bodies above this size answer 413 before any parsing.
@@ -99,6 +104,10 @@ class Settings(BaseSettings):
     @property
     def migration_url(self) -> str:
         return self.migration_database_url or self.database_url
+
+    @property
+    def api_process_count(self) -> int:
+        return self.api_processes or len(os.sched_getaffinity(0))
 
     @field_validator("webhook_allowed_hosts")
     @classmethod

@@ -35,4 +35,5 @@ export BOUCLE_WEBHOOK_PRIVATE_HOSTS=${BOUCLE_WEBHOOK_PRIVATE_HOSTS:-'["127.0.0.1
 worker=$!
 trap 'kill $worker 2>/dev/null' EXIT
 echo "serving boucle on http://127.0.0.1:${PORT:-8000} (API docs at /docs)"
-.venv/bin/uvicorn app.main:create_app --factory --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log
+# One API process per core unless BOUCLE_API_PROCESSES says how many (app/serve.py).
+.venv/bin/python -m app.serve --host 127.0.0.1 --port "${PORT:-8000}" --no-access-log

@@ -60,4 +60,6 @@ def test_the_image_runs_uvicorn_as_a_user_that_is_not_root() -> None:
     users = [line.split()[1] for line in final_stage if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), users
     assert any("useradd" in line and users[-1] in line.split() for line in final_stage)
-    assert any("uvicorn" in line for line in final_stage if line.startswith("CMD"))
+    # The CMD is app.serve, which runs the API's processes in uvicorn.
+    assert any("app.serve" in line for line in final_stage if line.startswith("CMD"))
+    assert "uvicorn.run(" in (PROJECT_ROOT / "app" / "serve.py").read_text()

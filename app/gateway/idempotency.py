@@ -78,7 +78,7 @@ class IdempotencyMiddleware:
         settings: Settings = scope["app"].state.settings
         sessionmaker: async_sessionmaker[AsyncSession] = scope["app"].state.sessionmaker
         try:
-            owner = await key_scope(scope, sessionmaker, settings)
+            owner = await key_scope(scope, settings)
         except RAISED_WHEN_UNAVAILABLE as exc:
             if not is_database_unavailable(exc):
                 raise
@@ -304,9 +304,7 @@ def _record_of(
     }
 
 
-async def key_scope(
-    scope: Scope, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
-) -> str | None:
+async def key_scope(scope: Scope, settings: Settings) -> str | None:
     """Whose Idempotency-Keys a request uses: its organization's id, "admin" for the admin
     token, or None when its credentials are missing, unknown or revoked."""
     token = bearer_token(Headers(scope=scope).get("authorization"))
@@ -314,8 +312,7 @@ async def key_scope(
         return None
     if is_admin_token(settings, token):
         return ADMIN_SCOPE
-    async with sessionmaker() as session:
-        key = await active_key(scope, session, token)
+    key = await active_key(scope, token)
     return None if key is None else str(key.organization_id)
 
 

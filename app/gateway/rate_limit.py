@@ -36,6 +36,7 @@ from sqlalchemy import (
     Integer,
     Select,
     Text,
+    bindparam,
     case,
     cast,
     delete,
@@ -52,10 +53,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import (
-    active_key_query,
+    ACTIVE_KEY_QUERY,
     bearer_token,
     is_admin_token,
     key_of_row,
+    key_parameters,
     remember_key_lookup,
 )
 from app.db import run_alone
@@ -108,6 +110,10 @@ class RateLimitMiddleware:
         self.by_address = by_address
         self.limit = settings.rate_limit_requests
         self.window = timedelta(seconds=settings.rate_limit_window_seconds)
+        # Made once, run with each request's parameters: building a statement costs more
+        # than running it.
+        self.counting = self._counting(bindparam("subject"))
+        self.counting_with_key = self._counting_with_key()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not under(scope["path"], self.by_key + self.by_address):
@@ -145,12 +151,14 @@ class RateLimitMiddleware:
         address = address_subject(scope)
         token = bearer_token(Headers(scope=scope).get("authorization")) if keyed else None
         if token is None:
-            row = await run_alone(self.engine, self._counting(literal(address)))
+            [row] = await run_alone(self.engine, self.counting, {"subject": address})
             return Count(ADDRESS_POLICY, row.requests, row.seconds_left)
         if is_admin_token(self.settings, token):
-            row = await run_alone(self.engine, self._counting(literal(ADMIN_SUBJECT)))
+            [row] = await run_alone(self.engine, self.counting, {"subject": ADMIN_SUBJECT})
             return Count(KEY_POLICY, row.requests, row.seconds_left)
-        row = await run_alone(self.engine, self._counting_with_key(token, address))
+        [row] = await run_alone(
+            self.engine, self.counting_with_key, {"address": address, **key_parameters(token)}
+        )
         key = key_of_row(row)
         remember_key_lookup(scope, token, key)
         return Count(ADDRESS_POLICY if key is None else KEY_POLICY, row.requests, row.seconds_left)
@@ -179,12 +187,13 @@ class RateLimitMiddleware:
             ).label("seconds_left"),
         )
 
-    def _counting_with_key(self, token: str, address: str) -> Select[Any]:
-        """The count of the key this token is, or of the address when it is no active key,
-        with the key's columns (null when there is none)."""
-        caller = active_key_query(token).cte("caller")
+    def _counting_with_key(self) -> Select[Any]:
+        """The count of the key whose parameters are `key_parameters(token)`, or of the
+        `address` when it is no active key, with the key's columns (null when there is
+        none)."""
+        caller = ACTIVE_KEY_QUERY.cte("caller")
         key_subject = select(literal("key:") + cast(caller.c.id, Text)).scalar_subquery()
-        counted = self._counting(func.coalesce(key_subject, address)).cte("counted")
+        counted = self._counting(func.coalesce(key_subject, bindparam("address"))).cte("counted")
         return select(counted.c.requests, counted.c.seconds_left, *caller.c).select_from(
             counted.outerjoin(caller, true())
         )

@@ -1,5 +1,6 @@
 """The request's session: one transaction per request, committed before the response is sent and
-rolled back on any error."""
+rolled back on any error; a request that means to read (GET, HEAD) reads without one until
+it needs one."""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -9,6 +10,10 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
+
+# Requests that mean to read: their session begins no transaction on the server (no BEGIN nor
+# COMMIT round trip) until a statement needs one (app.db.ReadsFirstSession).
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 # Where the idempotency middleware puts the session of a request it records: the request runs
 # in it, and the middleware commits it with the record (app/gateway/idempotency.py).
@@ -23,7 +28,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     through `app.kit.transactions.write_despite_failure`.
 
     A request whose Idempotency-Key the middleware claimed runs in the middleware's session,
-    which the middleware commits together with the stored response."""
+    which the middleware commits together with the stored response. A GET or HEAD runs in a
+    session of `app.state.read_sessionmaker`, which reads without a transaction and begins
+    one at its first write."""
     recorded: AsyncSession | None = request.scope.get(SCOPE_SESSION)
     if recorded is not None:
         try:
@@ -32,7 +39,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await recorded.rollback()
             raise
         return
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession] = (
+        request.app.state.read_sessionmaker
+        if request.method in READ_METHODS
+        else request.app.state.sessionmaker
+    )
     async with sessionmaker() as session:
         try:
             yield session

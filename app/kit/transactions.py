@@ -1,7 +1,8 @@
 """What a request writes although it fails. A request is one transaction, committed by the
 session dependency (`app.kit.request_session.get_session`) when the route answers and rolled back on any error;
 the few facts that must stand whatever the request answers go through `write_despite_failure`
-and nowhere else."""
+and nowhere else, but for single statements made before the request's session is used (the rate
+limit's count, a key's last use), which run alone in autocommit (`app.db.run_alone`)."""
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
