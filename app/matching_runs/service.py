@@ -33,7 +33,7 @@ RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
 RUNS = OwnedRows(MatchingRun, "matching run", order=newest_first)
 # Proposals stored and announced per statement.
-_STORE_BATCH = 500
+_STORE_BATCH = 100
 
 log = logging.getLogger(__name__)
 
