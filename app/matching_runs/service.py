@@ -8,7 +8,7 @@ import uuid
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -158,7 +158,8 @@ async def _store_proposals(
                 insert(Match)
                 .on_conflict_do_nothing(
                     index_elements=[Match.offer_id, Match.request_id],
-                    index_where=Match.status == MatchStatus.proposed.value,
+                    # A literal, as in the index, for PostgreSQL to infer it.
+                    index_where=text(f"status = '{MatchStatus.proposed.value}'"),
                 )
                 .returning(Match.id),
                 rows,
