@@ -11,7 +11,7 @@ async def test_a_loop_held_is_measured_and_the_measure_starts_again_when_taken()
     watching = asyncio.create_task(stalls.watch())
     try:
         await asyncio.sleep(0.05)
-        time.sleep(0.3)  # what a decode on the loop does
+        time.sleep(0.3)  # noqa: ASYNC251 - what a decode on the loop does
         await asyncio.sleep(0.05)
         assert stalls.take_longest() >= 0.29
         await asyncio.sleep(0.05)
