@@ -214,16 +214,24 @@ STALL_TARGET_S = 0.1
 
 
 class _RunSteps(logging.Handler):
-    """Prints each step of the run as the run logs it (`app.matching_runs.service`)."""
+    """Prints each step of the run as the run logs it (`app.matching_runs.service`), with the
+    longest the worker's event loop was held meanwhile."""
 
-    def __init__(self) -> None:
+    def __init__(self, stalls: LoopStalls) -> None:
         super().__init__()
+        self.stalls = stalls
         self.seconds: dict[str, float] = {}
+        self.longest_stall_s = 0.0
 
     def emit(self, record: logging.LogRecord) -> None:
         _, name, seconds, detail = cast(tuple[object, str, float, str], record.args)
         self.seconds[name] = seconds
-        print(f"  {name:<28} {seconds:8.2f} s   {detail}", flush=True)
+        stall = self.stalls.take_longest()
+        self.longest_stall_s = max(self.longest_stall_s, stall)
+        print(
+            f"  {name:<28} {seconds:8.2f} s   {detail:<40} loop held {stall * 1000:5.0f} ms",
+            flush=True,
+        )
 
 
 def _flow_problem_objects(
@@ -286,11 +294,11 @@ async def bench_allocation(database_url: str, size: int) -> None:
     await start_fork_server()
     configure_mappers()
     app_engine = create_engine(settings)
-    steps = _RunSteps()
+    stalls = LoopStalls()
+    steps = _RunSteps(stalls)
     run_log = logging.getLogger("app.matching_runs.service")
     run_log.addHandler(steps)
     run_log.setLevel(logging.INFO)
-    stalls = LoopStalls()
     watching = asyncio.create_task(stalls.watch())
     print(
         f"allocation, {size:,} offers x {size:,} requests (a third of the offers in min lots): "
@@ -302,7 +310,7 @@ async def bench_allocation(database_url: str, size: int) -> None:
         started = time.perf_counter()
         await execute_run(create_sessionmaker(app_engine), settings, run_id, 1)
         run_s = time.perf_counter() - started
-        longest_stall_s = stalls.take_longest()
+        longest_stall_s = max(steps.longest_stall_s, stalls.take_longest())
     finally:
         watching.cancel()
         run_log.removeHandler(steps)

@@ -76,11 +76,11 @@ async def announce(
 
 
 async def announce_each(
-    session: AsyncSession, event_type: str, matches: Sequence[tuple[Match, Iterable[uuid.UUID]]]
+    session: AsyncSession, event_type: str, matches: Sequence[tuple[uuid.UUID, Iterable[uuid.UUID]]]
 ) -> None:
-    """`announce` for many matches (a run's proposals): their views are read at once, and only
-    the matches a side subscribes to are told."""
-    sides = {match.id: set(organization_ids) for match, organization_ids in matches}
+    """`announce` for many matches, each named by its id with its sides (a run's proposals):
+    only the matches a side subscribes to are read, at once, and told."""
+    sides = {match_id: set(organization_ids) for match_id, organization_ids in matches}
     subscribed = set(
         await session.scalars(
             select(Webhook.organization_id)
@@ -91,8 +91,12 @@ async def announce_each(
             .distinct()
         )
     )
-    told = [match for match, _ in matches if sides[match.id] & subscribed]
-    for match, view in zip(told, await match_views(session, told), strict=True):
+    told = [match_id for match_id, _ in matches if sides[match_id] & subscribed]
+    if not told:
+        return
+    rows = {m.id: m for m in await session.scalars(select(Match).where(Match.id.in_(told)))}
+    in_order = [rows[match_id] for match_id in told]
+    for match, view in zip(in_order, await match_views(session, in_order), strict=True):
         await _emit_view(session, match, view, event_type, sides[match.id], {})
 
 

@@ -5,8 +5,9 @@ quantity in the request's unit. Plain data goes back, a few objects per proposal
 event loop decodes, pickles and scores nothing of the graph, whose hundreds of thousands of pairs
 would hold it (its heartbeat and its other jobs) for seconds."""
 
+import pickle
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from app.candidates.repository import read_candidate_graph
 from matching.allocation import Allocation, Prices, allocate_flow
 from matching.problem import allocation_problem, graph_columns
 from matching.scoring import Candidate, score_candidate
+
+# Proposals stored (and unpickled) at a time by the worker.
+PROPOSAL_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,19 @@ class Proposal:
 
 @dataclass(frozen=True)
 class RunProposals:
-    # In the flow's order.
-    proposals: list[Proposal]
+    # The proposals in the flow's order, PROPOSAL_BATCH in each batch, each batch pickled
+    # apart: the worker unpickles the answer of its child in one go, which holds its event
+    # loop (the GIL) for as long, and a batch at a time as it stores them.
+    batches: list[bytes]
     offers: int
     requests: int
     arcs: int
     pairs_too_small: int
+
+    def proposals(self) -> Iterator[list[Proposal]]:
+        for batch in self.batches:
+            proposals: list[Proposal] = pickle.loads(batch)
+            yield proposals
 
 
 @dataclass(frozen=True)
@@ -96,8 +107,8 @@ def propose_for_run(
             int(graph.arc_offer[at]), int(graph.arc_request[at]), float(graph.arc_distance_m[at])
         )
         candidate = score_candidate(pair)
-        # A pair of the problem has a mass, so it is scored.
-        assert candidate is not None
+        if candidate is None:
+            raise RuntimeError("a pair of the allocation problem has no score")
         mass_kg = float(loads[arc])
         proposals.append(
             Proposal(
@@ -106,9 +117,13 @@ def propose_for_run(
                 problem.quantity_for(arc, mass_kg),
             )
         )
+    batches = [
+        pickle.dumps(proposals[first : first + PROPOSAL_BATCH])
+        for first in range(0, len(proposals), PROPOSAL_BATCH)
+    ]
     done("scoring the proposals", f"{len(proposals):,} proposals")
     return RunProposals(
-        proposals,
+        batches,
         len(problem.offers),
         len(problem.requests),
         len(problem.arcs),

@@ -22,7 +22,7 @@ from app.kit.principal import Principal
 from app.matches.schemas import MatchStatus
 from app.matches.service import match_values
 from app.matches.terms import announce_each
-from app.matching_runs.proposals import Proposal, Step, propose_for_run
+from app.matching_runs.proposals import Proposal, RunProposals, Step, propose_for_run
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
@@ -32,8 +32,6 @@ from matching.allocation import Prices, summarise
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
 RUNS = OwnedRows(MatchingRun, "matching run", order=newest_first)
-# Proposals stored and announced per statement.
-_STORE_BATCH = 100
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +111,7 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
         on_message=partial(_log_step, run.id),
     )
     started = time.perf_counter()
-    stored = await _store_proposals(session, run, planned.proposals)
+    stored = await _store_proposals(session, run, planned)
     _log_step(
         run.id,
         Step("writing the proposals", time.perf_counter() - started, f"{len(stored):,} stored"),
@@ -141,14 +139,13 @@ def _log_step(run_id: uuid.UUID, step: Step) -> None:
 
 
 async def _store_proposals(
-    session: AsyncSession, run: MatchingRun, proposals: list[Proposal]
+    session: AsyncSession, run: MatchingRun, planned: RunProposals
 ) -> list[Proposal]:
     """Stores the proposals and tells both sides, a batch at a time (so that the event loop
     turns between batches), leaving out the pairs proposed by hand while the run allocated
     (the pair's waiting proposal stands, and the run's is left out). The stored ones, in order."""
     stored: list[Proposal] = []
-    for first in range(0, len(proposals), _STORE_BATCH):
-        batch = proposals[first : first + _STORE_BATCH]
+    for batch in planned.proposals():
         rows = [
             {**match_values(p.candidate, p.quantity, proposed_by="run"), "run_id": run.id}
             for p in batch
@@ -166,15 +163,12 @@ async def _store_proposals(
             )
         )
         kept = [(p, row["id"]) for p, row in zip(batch, rows, strict=True) if row["id"] in inserted]
-        matches = {
-            m.id: m for m in await session.scalars(select(Match).where(Match.id.in_(inserted)))
-        }
         await announce_each(
             session,
             "match.proposed",
             [
                 (
-                    matches[match_id],
+                    match_id,
                     {
                         uuid.UUID(p.candidate.pair.offer_organization_id),
                         uuid.UUID(p.candidate.pair.request_organization_id),
