@@ -135,7 +135,10 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
 
 
 def _log_step(run_id: uuid.UUID, step: Step) -> None:
-    log.info("matching run %s: %s in %.3f s (%s)", run_id, step.name, step.seconds, step.detail)
+    cpu = "" if step.cpu_seconds is None else f", {step.cpu_seconds:.3f} s of processor"
+    log.info(
+        "matching run %s: %s in %.3f s%s (%s)", run_id, step.name, step.seconds, cpu, step.detail
+    )
 
 
 async def _store_proposals(
