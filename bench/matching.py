@@ -18,6 +18,7 @@ names a server (its database `boucle_bench` is dropped and made again)."""
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -32,15 +33,13 @@ import httpx
 from sqlalchemy import NullPool
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import configure_mappers
 
 from app.candidates.repository import CANDIDATES_FOR_REQUEST, read_candidate_graph
 from app.db import create_engine, create_sessionmaker
-from app.jobs.child_process import preload_in_children, start_fork_server
 from app.kit.loop_stalls import LoopStalls
 from app.matching_runs.service import execute_run
 from app.settings import PROJECT_ROOT
-from app.worker.registry import CHILD_PROCESS_MODULES
+from app.worker.process import prepare_worker_process
 from bench.support import free_port, fresh_database, percentile, server_url, stop_server
 from matching.allocation import Arc, Demand, Prices, Supply, allocate_nearest_first
 from matching.problem import AllocationProblem, allocation_problem, graph_columns
@@ -238,6 +237,22 @@ class _RunSteps(logging.Handler):
         )
 
 
+class _Collections:
+    """The longest garbage collection while installed (gc.callbacks): a collection holds the
+    event loop like any other work on it."""
+
+    def __init__(self) -> None:
+        self.longest_s = 0.0
+        self.generation = -1
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        elif (took := time.perf_counter() - self._started) > self.longest_s:
+            self.longest_s, self.generation = took, info["generation"]
+
+
 def _flow_problem_objects(
     problem: AllocationProblem,
 ) -> tuple[list[Supply], list[Demand], list[Arc]]:
@@ -294,9 +309,7 @@ async def bench_allocation(database_url: str, size: int) -> None:
     greedy_s = time.perf_counter() - started
 
     settings = settings_for(database_url)
-    preload_in_children(CHILD_PROCESS_MODULES)
-    await start_fork_server()
-    configure_mappers()
+    await prepare_worker_process()
     app_engine = create_engine(settings)
     stalls = LoopStalls()
     steps = _RunSteps(stalls)
@@ -304,6 +317,8 @@ async def bench_allocation(database_url: str, size: int) -> None:
     run_log.addHandler(steps)
     run_log.setLevel(logging.INFO)
     watching = asyncio.create_task(stalls.watch())
+    collections = _Collections()
+    gc.callbacks.append(collections)
     print(
         f"allocation, {size:,} offers x {size:,} requests (a third of the offers in min lots): "
         f"a matching run over the whole graph, step by step"
@@ -320,6 +335,7 @@ async def bench_allocation(database_url: str, size: int) -> None:
         longest_stall_s = max(steps.longest_stall_s, stalls.take_longest())
     finally:
         watching.cancel()
+        gc.callbacks.remove(collections)
         run_log.removeHandler(steps)
         await app_engine.dispose()
     conn = await connect_raw(database_url)
@@ -352,6 +368,10 @@ async def bench_allocation(database_url: str, size: int) -> None:
     print(
         f"  baseline: longest stall of the same loop idle for {IDLE_S:g} s just before "
         f"{idle_stall_s * 1000:6.0f} ms"
+    )
+    print(
+        f"  longest garbage collection of the worker during the run {collections.longest_s * 1000:6.0f} ms "
+        f"(generation {collections.generation})"
     )
     print(f"  baseline: the candidate graph read alone   {query_s:8.2f} s")
     print(f"  baseline: greedy nearest-first             {greedy_s:8.2f} s")

@@ -12,6 +12,7 @@ stopped and queued again."""
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Iterable
@@ -104,11 +105,19 @@ async def _report_loop_stalls(settings: Settings) -> None:
         watching.cancel()
 
 
-async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None:
+async def prepare_worker_process() -> None:
+    """What a worker process does once, before its first job, so that no job pays for it on
+    the event loop: its children's fork server started, the ORM's mappers configured, and
+    what the process holds by then (modules, mappers) frozen out of the garbage collector's
+    full collections, which would otherwise walk it all again, loop held, mid-job."""
     preload_in_children(CHILD_PROCESS_MODULES)
     await start_fork_server()
-    # Once, before the first job: its configuring would hold the event loop mid-job.
     configure_mappers()
+    gc.freeze()
+
+
+async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None:
+    await prepare_worker_process()
     engine = create_engine(settings)
     jobs = create_job_app(settings)
     sessionmaker = create_sessionmaker(engine)
