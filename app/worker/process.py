@@ -29,6 +29,7 @@ from app.jobs.queue import EVENTS_QUEUE, PLANS_QUEUE
 from app.jobs.stalled import retry_stalled_jobs
 from app.kit.loop_stalls import LoopStalls
 from app.settings import Settings, get_settings
+from app.webhooks.delivery import delivery_tls
 from app.worker.registry import CHILD_PROCESS_MODULES, TRACKED_JOBS, create_job_app
 
 log = logging.getLogger("app.worker")
@@ -107,12 +108,14 @@ async def _report_loop_stalls(settings: Settings) -> None:
 
 async def prepare_worker_process() -> None:
     """What a worker process does once, before its first job, so that no job pays for it on
-    the event loop: its children's fork server started, the ORM's mappers configured, and
-    what the process holds by then (modules, mappers) frozen out of the garbage collector's
-    full collections, which would otherwise walk it all again, loop held, mid-job."""
+    the event loop: its children's fork server started, the ORM's mappers configured, the TLS
+    context of webhook deliveries made, and what the process holds by then (modules, mappers)
+    frozen out of the garbage collector's full collections, which would otherwise walk it all
+    again, loop held, mid-job."""
     preload_in_children(CHILD_PROCESS_MODULES)
     await start_fork_server()
     configure_mappers()
+    delivery_tls()
     gc.freeze()
 
 
