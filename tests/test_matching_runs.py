@@ -1,16 +1,27 @@
-"""A global matching run through the API and a real procrastinate worker."""
+"""A global matching run through the API and a real procrastinate worker; a run of 400 offers
+by 400 requests in a worker process of its own, which goes on beating and running its other
+jobs meanwhile."""
 
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from app.matching_runs import service as run_service
+from testbed.workers import WorkerProcess, eventually
 from tests.conftest import (
     OrgFactory,
     Receiver,
     WorkerRun,
     assert_problem,
+    connect_raw,
     offer_body,
     point,
     request_body,
@@ -195,3 +206,130 @@ async def test_a_run_leaves_out_the_pairs_proposed_by_hand_before_it_or_while_it
     await run_worker()
     announced = sorted(e["data"]["match"]["id"] for e in receiver.events("match.proposed"))
     assert announced == sorted([*(p.json()["id"] for p in by_hand), run["matches"][0]["id"]])
+
+
+SIDE = 400
+# Offers of 1 to 8 t and requests of 1 to 6 t within a few hundred metres of each other, every
+# one compatible with every other: SIDE x SIDE pairs.
+SEED_OFFERS = """
+INSERT INTO offers (id, organization_id, location, material, title, quantity_value, quantity_unit,
+                    remaining_value, mass_kg, available_from, available_until, condition, status,
+                    version, created_at, updated_at)
+SELECT gen_random_uuid(), $1, ST_SetSRID(ST_MakePoint($2 + (i % 20) * 0.0002,
+                                                      $3 + (i / 20) * 0.0002), 4326),
+       '170101', 'run offer', 1 + i % 8, 't', 1 + i % 8, (1 + i % 8) * 1000,
+       DATE '2027-06-01', DATE '2027-06-30', 'A', 'open', 1, now(), now()
+  FROM generate_series(0, $4 - 1) AS i
+"""
+SEED_REQUESTS = """
+INSERT INTO material_requests (id, organization_id, location, material, quantity_value,
+                               quantity_unit, remaining_value, mass_kg, needed_from, needed_by,
+                               max_distance_km, min_condition, status, version, created_at,
+                               updated_at)
+SELECT gen_random_uuid(), $1, ST_SetSRID(ST_MakePoint($2 - (i % 20) * 0.0002,
+                                                      $3 - (i / 20) * 0.0002), 4326),
+       '1701', 1 + i % 6, 't', 1 + i % 6, (1 + i % 6) * 1000,
+       DATE '2027-06-01', DATE '2027-06-30', 5, 'C', 'open', 1, now(), now()
+  FROM generate_series(0, $4 - 1) AS i
+"""
+# 35 km east of the other tests' listings, out of their reach.
+RUN_PLACE = (round(ORIGIN[0] + 35 * 0.014184, 6), ORIGIN[1])
+LOOP_HELD = re.compile(r"event loop held for (\d+) ms")
+
+
+async def test_a_run_of_400_by_400_leaves_its_worker_beating_and_working(
+    client: httpx.AsyncClient,
+    make_org: OrgFactory,
+    receiver: Receiver,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    supplier, consumer, region = (
+        await make_org("supplier"),
+        await make_org("consumer"),
+        await make_org("admin"),
+    )
+    conn = await connect_raw(database_url)
+    try:
+        for sql, org in ((SEED_OFFERS, supplier), (SEED_REQUESTS, consumer)):
+            await conn.execute(sql, uuid.UUID(org.id), *RUN_PLACE, SIDE)
+        # The other job of the run's worker: a new offer that fits a request of the consumer
+        # (another family than the run's) is announced to its webhook while the run runs.
+        await subscribe(client, consumer, receiver.url, ["offer.candidate_found"])
+        elsewhere = km_east(-30)
+        request = await client.post(
+            "/v1/requests",
+            json=request_body(material="1501", location=elsewhere, **NEEDED),
+            headers=consumer.headers,
+        )
+        assert request.status_code == 201, request.text
+        started = await client.post(
+            "/v1/matching/runs",
+            json={"material": "1701", "near": list(RUN_PLACE), "radius_km": 3},
+            headers=region.headers,
+        )
+        assert started.status_code == 202, started.text
+        run_url = started.headers["location"]
+
+        worker = WorkerProcess(database_url, tmp_path / "worker.log").start()
+        try:
+
+            async def run_status() -> dict[str, Any]:
+                body: dict[str, Any] = (await client.get(run_url, headers=region.headers)).json()
+                return body
+
+            await eventually(lambda: _status_is(run_status, "running"), within_s=60, every_s=0.05)
+            offer = await client.post(
+                "/v1/offers",
+                json=offer_body(material="150101", location=elsewhere, **AVAILABLE),
+                headers=supplier.headers,
+            )
+            assert offer.status_code == 201, offer.text
+            # The heartbeat procrastinate records for the worker, read all along the run.
+            oldest_beat_s = 0.0
+            run: dict[str, Any] = {}
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                beat_age = await conn.fetchval(
+                    "SELECT extract(epoch FROM max(now() - last_heartbeat)) "
+                    "FROM procrastinate_workers"
+                )
+                oldest_beat_s = max(oldest_beat_s, float(beat_age or 0))
+                run = await run_status()
+                if run["status"] not in ("queued", "running"):
+                    break
+                await asyncio.sleep(0.1)
+            finished_at = datetime.fromisoformat(run["finished_at"]).timestamp()
+            found = [r for r in receiver.received if b"offer.candidate_found" in r["body"]]
+        finally:
+            worker.stop()
+        print(worker.log())
+    finally:
+        await conn.execute(
+            "UPDATE offers SET status = 'closed' WHERE organization_id = $1",
+            uuid.UUID(supplier.id),
+        )
+        await conn.execute(
+            "UPDATE material_requests SET status = 'closed' WHERE organization_id = $1",
+            uuid.UUID(consumer.id),
+        )
+        await conn.close()
+
+    assert run["status"] == "done", run
+    totals = run["totals"]
+    assert totals["candidate_graph"] == {"offers": SIDE, "requests": SIDE, "arcs": SIDE * SIDE}
+    # Every pair pays for its transport: all the requests' mass is matched (less than the
+    # offers').
+    requested_kg = sum((1 + i % 6) * 1000 for i in range(SIDE))
+    assert totals["matched_kg"] == requested_kg and len(run["matches"]) == totals["matches"]
+    # The other job ran while the run did.
+    assert found and found[0]["at"] < finished_at, (found, run)
+    # The worker kept beating (every 0.5 s; its jobs are taken over after 3 s of silence) and
+    # its event loop was never held for long: the old run held it 4 to 5 s.
+    assert oldest_beat_s < 2.0, oldest_beat_s
+    held_ms = [int(ms) for ms in LOOP_HELD.findall(worker.log())]
+    assert max(held_ms, default=0) < 1000, held_ms
+
+
+async def _status_is(read: Callable[[], Awaitable[dict[str, Any]]], status: str) -> bool:
+    return (await read())["status"] == status

@@ -9,6 +9,7 @@ many arrive at once, and a matching run leaves the pair out."""
 
 import uuid
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -78,29 +79,34 @@ async def _refuse_second_proposal(
 
 def new_match(candidate: Candidate, quantity: float, proposed_by: str) -> Match:
     """A proposed match for `quantity` (in the request's unit) of a scored candidate."""
+    return Match(**match_values(candidate, quantity, proposed_by))
+
+
+def match_values(candidate: Candidate, quantity: float, proposed_by: str) -> dict[str, Any]:
+    """The columns of `new_match`, for inserting many at once."""
     pair = candidate.pair
     offer_quantity, mass_kg = share_of_offer(pair, quantity)
-    return Match(
-        id=uuid.uuid4(),
-        offer_id=uuid.UUID(pair.offer_id),
-        request_id=uuid.UUID(pair.request_id),
-        quantity_value=round(quantity, 3),
-        quantity_unit=pair.request_unit,
-        offer_quantity_value=round(offer_quantity, 3),
-        offer_quantity_unit=pair.offer_unit,
-        mass_kg=None if mass_kg is None else round(mass_kg, 3),
-        distance_m=pair.distance_m,
-        distance_kind="straight_line",
-        score={
+    return {
+        "id": uuid.uuid4(),
+        "offer_id": uuid.UUID(pair.offer_id),
+        "request_id": uuid.UUID(pair.request_id),
+        "quantity_value": round(quantity, 3),
+        "quantity_unit": pair.request_unit,
+        "offer_quantity_value": round(offer_quantity, 3),
+        "offer_quantity_unit": pair.offer_unit,
+        "mass_kg": None if mass_kg is None else round(mass_kg, 3),
+        "distance_m": pair.distance_m,
+        "distance_kind": "straight_line",
+        "score": {
             "total": round(candidate.score, 4),
             **{k: round(v, 4) for k, v in vars(candidate.parts).items()},
             "co2_kg": round(candidate.co2_kg, 3),
         },
-        status=MatchStatus.proposed.value,
-        proposed_by=proposed_by,
-        offer_version=pair.offer_version,
-        request_version=pair.request_version,
-    )
+        "status": MatchStatus.proposed.value,
+        "proposed_by": proposed_by,
+        "offer_version": pair.offer_version,
+        "request_version": pair.request_version,
+    }
 
 
 async def _candidate_pair(

@@ -6,15 +6,16 @@ on rows that moved since the proposal re-checks the terms, so that nobody accept
 other side no longer offers or needs."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.matches.schemas import Match as MatchView
 from app.matches.schemas import MatchStatus
-from app.matches.views import one_match_view
-from app.models import Match, MaterialRequest, Offer
+from app.matches.views import match_views, one_match_view
+from app.models import Match, MaterialRequest, Offer, Webhook
 from app.webhooks.outbox import emit
 
 # The fields of a listing whose change voids the proposals on it (as the listing schemas name
@@ -69,11 +70,49 @@ async def announce(
     **details: Any,
 ) -> None:
     """Tells both sides' webhooks, in the transaction of the change."""
+    await _emit_view(
+        session, match, await one_match_view(session, match), event_type, organization_ids, details
+    )
+
+
+async def announce_each(
+    session: AsyncSession, event_type: str, matches: Sequence[tuple[uuid.UUID, Iterable[uuid.UUID]]]
+) -> None:
+    """`announce` for many matches, each named by its id with its sides (a run's proposals):
+    only the matches a side subscribes to are read, at once, and told."""
+    sides = {match_id: set(organization_ids) for match_id, organization_ids in matches}
+    subscribed = set(
+        await session.scalars(
+            select(Webhook.organization_id)
+            .where(
+                Webhook.organization_id.in_(set().union(*sides.values())),
+                Webhook.events.contains([event_type]),
+            )
+            .distinct()
+        )
+    )
+    told = [match_id for match_id, _ in matches if sides[match_id] & subscribed]
+    if not told:
+        return
+    rows = {m.id: m for m in await session.scalars(select(Match).where(Match.id.in_(told)))}
+    in_order = [rows[match_id] for match_id in told]
+    for match, view in zip(in_order, await match_views(session, in_order), strict=True):
+        await _emit_view(session, match, view, event_type, sides[match.id], {})
+
+
+async def _emit_view(
+    session: AsyncSession,
+    match: Match,
+    view: MatchView,
+    event_type: str,
+    organization_ids: Iterable[uuid.UUID],
+    details: dict[str, Any],
+) -> None:
     await emit(
         session,
         set(organization_ids),
         event_type,
-        {"match": (await one_match_view(session, match)).model_dump(mode="json"), **details},
+        {"match": view.model_dump(mode="json"), **details},
         # Each step (proposed, accepted, rejected, expired) happens to a match once at most.
         fact=(match.id,),
     )

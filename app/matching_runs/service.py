@@ -2,14 +2,16 @@
 `matching.allocation`, stored as proposed matches. A run proposes; it never reserves, and it
 leaves out the pairs that have a match proposed or accepted already, by hand or by a run."""
 
+import logging
+import time
 import uuid
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.candidates.repository import candidate_graph
 from app.jobs.child_process import call_in_child_process
 from app.jobs.queue import PLANS_QUEUE, JobKind
 from app.jobs.quota import reserve_job_slot
@@ -17,17 +19,21 @@ from app.jobs.tracked import TrackedJob, run_tracked
 from app.kit.owned import OwnedRows
 from app.kit.pagination import PageParams, newest_first
 from app.kit.principal import Principal
-from app.matches.service import announce, is_second_proposal, new_match
-from app.matching_runs.proposals import Proposal, propose_from_candidate_graph
+from app.matches.schemas import MatchStatus
+from app.matches.service import match_values
+from app.matches.terms import announce_each
+from app.matching_runs.proposals import Proposal, RunProposals, Step, propose_for_run
 from app.matching_runs.schemas import RunCreate, RunStatus
 from app.materials.service import check_request_material
 from app.models import Match, MatchingRun
 from app.settings import Settings
-from matching.allocation import Allocation, Prices, summarise
+from matching.allocation import Prices, summarise
 
 RUN_MATCHING = JobKind("matching:run_matching", PLANS_QUEUE)
 RUN_JOB = TrackedJob(RUN_MATCHING, MatchingRun, "run_id", "matching run")
 RUNS = OwnedRows(MatchingRun, "matching run", order=newest_first)
+
+log = logging.getLogger(__name__)
 
 
 async def start_run(
@@ -93,37 +99,31 @@ def _area_parameters(run: MatchingRun) -> dict[str, Any]:
 
 
 async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun) -> dict[str, Any]:
-    columns, rows = await candidate_graph(session, run.material, **_area_parameters(run))
-    active = select(Match.offer_id, Match.request_id).where(
-        Match.status.in_(("proposed", "accepted"))
-    )
-    taken = {
-        (str(offer_id), str(request_id)) for offer_id, request_id in await session.execute(active)
-    }
     prices = Prices(cost_per_tkm=run.cost_per_tonne_km)
-    # Scored and allocated in a process of its own, like the route plans' searches.
+    # Read, scored and allocated in a process of its own, like the route plans' searches: the
+    # graph never crosses the worker's event loop.
     planned = await call_in_child_process(
-        propose_from_candidate_graph,
-        columns,
-        rows,
-        taken,
+        propose_for_run,
+        settings.database_url,
+        {"family": run.material, **_area_parameters(run)},
         prices,
         memory_limit_mb=settings.planner_memory_limit_mb,
+        on_message=partial(_log_step, run.id),
     )
-    stored: list[Allocation] = []
-    co2_kg = 0.0
-    for proposal in planned.proposals:
-        if await _store_proposal(session, run, proposal):
-            stored.append(proposal.allocation)
-            co2_kg += proposal.candidate.co2_kg
+    started = time.perf_counter()
+    stored = await _store_proposals(session, run, planned)
+    _log_step(
+        run.id,
+        Step("writing the proposals", time.perf_counter() - started, f"{len(stored):,} stored"),
+    )
     # The totals are those of the proposals stored.
-    result = summarise(stored, prices)
+    result = summarise([p.allocation for p in stored], prices)
     return {
         "matches": len(result.allocations),
         "matched_kg": round(result.matched_kg, 1),
         "tonne_km": round(result.tonne_km, 3),
         "transport_km": round(sum(a.distance_km for a in result.allocations), 3),
-        "co2_kg": round(co2_kg, 3),
+        "co2_kg": round(sum(p.candidate.co2_kg for p in stored), 3),
         "net_value": round(result.net_value, 4),
         "candidate_graph": {
             "offers": planned.offers,
@@ -134,22 +134,51 @@ async def _allocate(session: AsyncSession, settings: Settings, run: MatchingRun)
     }
 
 
-async def _store_proposal(session: AsyncSession, run: MatchingRun, proposal: Proposal) -> bool:
-    """Stores the proposal and tells both sides, unless its pair was proposed by hand while
-    the run allocated (the pair's waiting proposal stands, and the run's is left out)."""
-    candidate = proposal.candidate
-    match = new_match(candidate, proposal.quantity, proposed_by="run")
-    match.run_id = run.id
-    try:
-        async with session.begin_nested():
-            session.add(match)
-    except IntegrityError as exc:
-        if not is_second_proposal(exc):
-            raise
-        return False
-    sides = {
-        uuid.UUID(candidate.pair.offer_organization_id),
-        uuid.UUID(candidate.pair.request_organization_id),
-    }
-    await announce(session, match, "match.proposed", sides)
-    return True
+def _log_step(run_id: uuid.UUID, step: Step) -> None:
+    cpu = "" if step.cpu_seconds is None else f", {step.cpu_seconds:.3f} s of processor"
+    log.info(
+        "matching run %s: %s in %.3f s%s (%s)", run_id, step.name, step.seconds, cpu, step.detail
+    )
+
+
+async def _store_proposals(
+    session: AsyncSession, run: MatchingRun, planned: RunProposals
+) -> list[Proposal]:
+    """Stores the proposals and tells both sides, a batch at a time (so that the event loop
+    turns between batches), leaving out the pairs proposed by hand while the run allocated
+    (the pair's waiting proposal stands, and the run's is left out). The stored ones, in order."""
+    stored: list[Proposal] = []
+    for batch in planned.proposals():
+        rows = [
+            {**match_values(p.candidate, p.quantity, proposed_by="run"), "run_id": run.id}
+            for p in batch
+        ]
+        inserted = set(
+            await session.scalars(
+                insert(Match)
+                .on_conflict_do_nothing(
+                    index_elements=[Match.offer_id, Match.request_id],
+                    # A literal, as in the index, for PostgreSQL to infer it.
+                    index_where=text(f"status = '{MatchStatus.proposed.value}'"),
+                )
+                .returning(Match.id),
+                rows,
+            )
+        )
+        kept = [(p, row["id"]) for p, row in zip(batch, rows, strict=True) if row["id"] in inserted]
+        await announce_each(
+            session,
+            "match.proposed",
+            [
+                (
+                    match_id,
+                    {
+                        uuid.UUID(p.candidate.pair.offer_organization_id),
+                        uuid.UUID(p.candidate.pair.request_organization_id),
+                    },
+                )
+                for p, match_id in kept
+            ],
+        )
+        stored.extend(p for p, _ in kept)
+    return stored

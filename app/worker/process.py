@@ -5,12 +5,14 @@ machine or many, against the one PostgreSQL: they share the queue.
 Each queue gets a procrastinate worker of its own in the process, with its own concurrency
 (`BOUCLE_WORKER_PLAN_CONCURRENCY`, `BOUCLE_WORKER_EVENT_CONCURRENCY`), so that a long plan
 never holds up a delivery. Beside them, the process takes over the jobs of workers that
-stopped beating (`app.jobs.stalled`). A worker whose database goes away keeps trying;
+stopped beating (`app.jobs.stalled`), and logs how long its event loop was held, as a warning
+from 100 ms (`app.kit.loop_stalls`). A worker whose database goes away keeps trying;
 on SIGTERM, running jobs get `BOUCLE_WORKER_SHUTDOWN_GRACE_SECONDS` to finish, then are
 stopped and queued again."""
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Iterable
@@ -19,12 +21,15 @@ from typing import Any
 import procrastinate
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import configure_mappers
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs.child_process import preload_in_children, start_fork_server
 from app.jobs.queue import EVENTS_QUEUE, PLANS_QUEUE
 from app.jobs.stalled import retry_stalled_jobs
+from app.kit.loop_stalls import LoopStalls
 from app.settings import Settings, get_settings
+from app.webhooks.delivery import delivery_tls
 from app.worker.registry import CHILD_PROCESS_MODULES, TRACKED_JOBS, create_job_app
 
 log = logging.getLogger("app.worker")
@@ -32,6 +37,8 @@ log = logging.getLogger("app.worker")
 QUEUES = (PLANS_QUEUE, EVENTS_QUEUE)
 # A worker that stopped by itself (its database went away) starts again after this long.
 RESTART_PAUSE_S = 2.0
+# An event loop held this long or longer is logged as a warning: work that should not run on it.
+LOOP_STALL_WARNING_S = 0.1
 
 
 def _concurrency(settings: Settings, queue: str) -> int:
@@ -80,9 +87,40 @@ async def _take_over_stalled_jobs(
         await asyncio.sleep(settings.worker_stalled_check_seconds)
 
 
-async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None:
+async def _report_loop_stalls(settings: Settings) -> None:
+    """Logs the longest time the event loop was held at each heartbeat's interval."""
+    stalls = LoopStalls()
+    watching = asyncio.create_task(stalls.watch(), name="loop stalls")
+    try:
+        while True:
+            await asyncio.sleep(settings.worker_heartbeat_seconds)
+            longest = stalls.take_longest()
+            level = logging.WARNING if longest >= LOOP_STALL_WARNING_S else logging.DEBUG
+            log.log(
+                level,
+                "event loop held for %.0f ms at most in the last %g s",
+                longest * 1000,
+                settings.worker_heartbeat_seconds,
+            )
+    finally:
+        watching.cancel()
+
+
+async def prepare_worker_process() -> None:
+    """What a worker process does once, before its first job, so that no job pays for it on
+    the event loop: its children's fork server started, the ORM's mappers configured, the TLS
+    context of webhook deliveries made, and what the process holds by then (modules, mappers)
+    frozen out of the garbage collector's full collections, which would otherwise walk it all
+    again, loop held, mid-job."""
     preload_in_children(CHILD_PROCESS_MODULES)
     await start_fork_server()
+    configure_mappers()
+    delivery_tls()
+    gc.freeze()
+
+
+async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None:
+    await prepare_worker_process()
     engine = create_engine(settings)
     jobs = create_job_app(settings)
     sessionmaker = create_sessionmaker(engine)
@@ -103,6 +141,7 @@ async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None
                     name="stalled jobs",
                 )
             )
+            running.append(asyncio.create_task(_report_loop_stalls(settings), name="loop stalls"))
             log.info("worker serving %s", ", ".join(queues))
             await stop.wait()
             log.info("stopping: running jobs get %g s", settings.worker_shutdown_grace_seconds)
