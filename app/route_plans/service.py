@@ -210,13 +210,14 @@ async def _plan(
     started = clock_time.monotonic()
     if plan.matrix == "road":
         await progress.phase(PlanPhase.road_distances.value)
-        matrices = {}
         allowed_s = max(plan.time_limit_s, ROAD_MATRICES_MIN_TIMEOUT_S)
         try:
             async with statement_deadline(session, allowed_s) as deadline:
-                for name, profile in profiles.items():
-                    matrices[name], snapped[name] = await road_matrices(deadline, points, profile)
-                baseline, _ = await road_matrices(deadline, points, BASELINE_VAN)
+                matrices, snapped = await road_matrices(
+                    deadline, points, [*profiles.values(), BASELINE_VAN]
+                )
+            baseline = matrices.pop(BASELINE_VAN.name)
+            snapped.pop(BASELINE_VAN.name)
         except DeadlinePassed as exc:
             raise JobFailure(
                 f"The road network took longer than {allowed_s:g} s to measure the distances "
