@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs.child_process import preload_in_children, start_fork_server
+from app.jobs.cores import processes_per_plan, worker_cores
 from app.jobs.queue import EVENTS_QUEUE, PLANS_QUEUE
 from app.jobs.stalled import retry_stalled_jobs
 from app.settings import Settings, get_settings
@@ -103,7 +104,13 @@ async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None
                     name="stalled jobs",
                 )
             )
-            log.info("worker serving %s", ", ".join(queues))
+            log.info(
+                "worker serving %s; each of its %d plan slots searches on %d of its %d cores",
+                ", ".join(queues),
+                settings.worker_plan_concurrency,
+                processes_per_plan(settings),
+                worker_cores(settings),
+            )
             await stop.wait()
             log.info("stopping: running jobs get %g s", settings.worker_shutdown_grace_seconds)
             for task in running:
