@@ -75,7 +75,7 @@ async def test_one_distance_matrix_per_network_gives_each_profile_its_times(
     deadline = StatementDeadline(session, 120)
     points = _points(12, seed=7)
     profiles = [Profile("bike@12.0", 12), Profile("bike@18.0", 18), Profile("van@22.0", 22)]
-    matrices, snapped = await road_matrices(deadline, points, profiles, RoadGraphs())
+    matrices, snapped = await road_matrices(deadline, points, profiles, 1024, RoadGraphs())
 
     slow, fast, van = (matrices[p.name] for p in profiles)
     assert (slow.distance == fast.distance).all() and snapped["bike@12.0"] == snapped["bike@18.0"]

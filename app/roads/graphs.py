@@ -1,7 +1,8 @@
 """The road networks held in memory by the process that plans (the worker): each network's
 edges read once from its table into a sparse directed graph, read again when the table
 changes, and the shortest distances between many vertices at once by scipy's multi-source
-Dijkstra, in a thread (scipy's Dijkstra lets go of the GIL, so the event loop goes on).
+Dijkstra. The Dijkstra runs in a child process (`distances_by_network`): scipy's holds the GIL
+throughout (a thread beside the event loop held it for 1.8 s on 64 sources).
 
 pgRouting's `pgr_dijkstraCostMatrix` answers the same distances, but reads the whole edge
 table and builds its graph again on every call; on the Brussels network that made a
@@ -103,6 +104,14 @@ class RoadGraph:
         np.fill_diagonal(between, 0.0)
         answer: np.ndarray = between[np.ix_(back, back)]
         return answer
+
+
+def distances_by_network(
+    graphs: dict[str, RoadGraph], vertices: dict[str, list[int]]
+) -> dict[str, np.ndarray]:
+    """Each network's distances between its vertices (`RoadGraph.distances_m`): what a plan
+    runs in a child process."""
+    return {network: graph.distances_m(vertices[network]) for network, graph in graphs.items()}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What a plan's job asks of the road networks (`app.roads.networks`): the distances and
 durations between its places, each snapped to its nearest vertex of a network (by the
-vertices' spatial index), from the network's graph in memory (`app.roads.graphs`); and, through
-pgRouting, its routes' lines along the streets."""
+vertices' spatial index), from the network's graph in memory (`app.roads.graphs`) searched in a
+child process; and, through pgRouting, its routes' lines along the streets."""
 
 import asyncio
 import itertools
@@ -12,8 +12,9 @@ import numpy as np
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.jobs.child_process import call_in_child_process
 from app.kit.statement_deadline import StatementDeadline
-from app.roads.graphs import ROAD_GRAPHS, RoadGraphs
+from app.roads.graphs import ROAD_GRAPHS, RoadGraphs, distances_by_network
 from app.roads.networks import known_network
 from logistics.matrices import Profile
 from logistics.model import Matrices
@@ -112,21 +113,26 @@ async def road_matrices(
     deadline: StatementDeadline,
     points: Sequence[tuple[float, float]],
     profiles: Sequence[Profile],
+    memory_limit_mb: int,
     graphs: RoadGraphs = ROAD_GRAPHS,
 ) -> tuple[dict[str, Matrices], dict[str, list[int]]]:
     """Shortest road distances between the points for each profile, by the deadline: one
-    distance matrix per network (its graph in memory, in a thread), times at each profile's
-    speed; and, by profile, the network vertex each point was snapped to."""
-    distances: dict[str, np.ndarray] = {}
-    snapped: dict[str, list[int]] = {}
-    for network in sorted({network_of(p.name) for p in profiles}):
-        snapped[network] = await nearest_vertices(deadline, network, points)
-        graph = await graphs.graph(deadline, network)
-        distances[network] = await asyncio.to_thread(graph.distances_m, snapped[network])
-    return (
-        {p.name: matrices_at(distances[network_of(p.name)], p.speed_kmh) for p in profiles},
-        {p.name: snapped[network_of(p.name)] for p in profiles},
+    distance matrix per network (its graph in memory, searched in a child process limited to
+    `memory_limit_mb`), times at each profile's speed; and, by profile, the network vertex
+    each point was snapped to."""
+    networks = sorted({network_of(p.name) for p in profiles})
+    snapped = {network: await nearest_vertices(deadline, network, points) for network in networks}
+    held = {network: await graphs.graph(deadline, network) for network in networks}
+    distances = await call_in_child_process(
+        distances_by_network, held, snapped, memory_limit_mb=memory_limit_mb
     )
+
+    def at_speeds() -> dict[str, Matrices]:
+        return {p.name: matrices_at(distances[network_of(p.name)], p.speed_kmh) for p in profiles}
+
+    return await asyncio.to_thread(at_speeds), {
+        p.name: snapped[network_of(p.name)] for p in profiles
+    }
 
 
 async def road_line(

@@ -215,7 +215,10 @@ async def _plan(
         try:
             async with statement_deadline(session, allowed_s) as deadline:
                 matrices, snapped = await road_matrices(
-                    deadline, points, [*profiles.values(), BASELINE_VAN]
+                    deadline,
+                    points,
+                    [*profiles.values(), BASELINE_VAN],
+                    settings.planner_memory_limit_mb,
                 )
             baseline = matrices.pop(BASELINE_VAN.name)
             snapped.pop(BASELINE_VAN.name)
