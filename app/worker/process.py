@@ -124,11 +124,13 @@ async def work_until_idle(app: FastAPI) -> None:
     """Runs the jobs that are due with the app's own sessions, then returns: for scripted runs
     (`make demo`) and the tests."""
     preload_in_children(CHILD_PROCESS_MODULES)
-    settings: Settings = app.state.settings
+    # One job at a time: a plan has every core of the plan slots' (`app.jobs.cores`).
+    settings: Settings = app.state.settings.model_copy(update={"worker_plan_concurrency": 1})
     jobs = create_job_app(settings)
     async with jobs.open_async():
         await jobs.run_worker_async(
             wait=False,
+            concurrency=1,
             install_signal_handlers=False,
             additional_context={"sessionmaker": app.state.sessionmaker, "settings": settings},
         )
