@@ -9,9 +9,10 @@ table and builds its graph again on every call; on the Brussels network that mad
 500-shipment plan wait 13 s for its matrices (bench/roads.py measures both).
 
 A network's tables are built anew by `python -m app.cli roads` (DROP and CREATE, in
-`app.roads.loader`), which gives them new oids; their row count and highest edge id tell of an
-edit in place. Those, with the database's name and port, are the network's version, which
-every plan reads (one cheap query) before it trusts the graph in memory."""
+`app.roads.loader`), which gives them new oids; their row count and highest edge id tell of
+edges added or taken out in place (a cost changed in place is not seen: the loader never does
+that). Those, with the database's name and port, are the network's version, which every plan
+reads (one cheap query) before it trusts the graph in memory."""
 
 import asyncio
 from collections.abc import Sequence
