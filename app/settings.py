@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     # plans, matching runs) and the `events` queue (webhook deliveries, events of a write,
     # sweeps) with a concurrency of its own.
     worker_plan_concurrency: int = 2
+    # The cores the plan slots share, each slot an equal part (at least one engine process):
+    # 0 is every core the worker may run on. Give each of several workers on one machine its
+    # part of the machine's cores.
+    worker_plan_cores: int = Field(default=0, ge=0)
     worker_event_concurrency: int = 10
     # A worker beats every `worker_heartbeat_seconds`; the jobs of a worker silent for
     # `worker_stalled_after_seconds` are retried by the others, checked that often.

@@ -2,12 +2,14 @@
 
     python -m bench.routing solomon --dir ../shared/benchmarks/solomon [--instances C101,R101]
                                       [--time-limit 10] [--engines portfolio,pyvrp,ortools]
-                                      [--json]
+                                      [--processes N] [--json]
     python -m bench.routing homberger --dir ../shared/benchmarks/homberger_200 ...
     python -m bench.routing lilim --dir DIR ...
 
 Each instance is solved by `logistics.solve` with the hierarchical objective (vehicles, then
-distance), as a route plan of the API is: the portfolio on every core. With `--engines`,
+distance), as a route plan of the API is: the portfolio on every core, or on `--processes`
+processes (what a worker gives each of its plan slots: its cores divided by its plan
+concurrency, `app.jobs.cores`). With `--engines`,
 each engine named is also run alone, in one process, after the portfolio on the same
 instance, so that every figure is measured in the same run. Each plan is re-checked in double
 precision and compared with the best-known solution in `bks.csv` beside the instances."""
@@ -46,12 +48,17 @@ def _best_known(directory: Path) -> dict[str, tuple[int, float]]:
 
 
 def run_instance(
-    instance: Instance, time_limit_s: float, paired: bool, engine: str = PORTFOLIO
+    instance: Instance,
+    time_limit_s: float,
+    paired: bool,
+    engine: str = PORTFOLIO,
+    processes: int | None = None,
 ) -> dict[str, Any]:
-    """The portfolio's plan (`engine` "portfolio"), or one engine's alone in one process."""
+    """The portfolio's plan (`engine` "portfolio") on `processes` processes (every core by
+    default), or one engine's alone in one process."""
     started = time.monotonic()
     if engine == PORTFOLIO:
-        solution = solve(instance.problem, time_limit_s)
+        solution = solve(instance.problem, time_limit_s, processes=processes)
     else:
         solution = solve(instance.problem, time_limit_s, engines=[engine], processes=1)
     seconds = time.monotonic() - started
@@ -152,6 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[PORTFOLIO],
         help=f"'{PORTFOLIO}' and engines alone among {', '.join(ENGINES)} (default: %(default)s)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="the portfolio's processes (default: every core, as a worker with one plan slot)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     unknown = set(args.engines) - {PORTFOLIO, *ENGINES}
@@ -165,7 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         instance = reader(path)
         best = bks.get(instance.name.lower()) or bks.get(path.stem.lower())
         for engine in args.engines:
-            result = run_instance(instance, args.time_limit, args.kind == "lilim", engine)
+            result = run_instance(
+                instance, args.time_limit, args.kind == "lilim", engine, args.processes
+            )
             results[engine].append(_with_best_known(result, best))
             if not args.json:
                 print(_line(result), flush=True)

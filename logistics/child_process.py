@@ -18,7 +18,8 @@ import os
 import resource
 import signal
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection
@@ -27,6 +28,9 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME, PR_GET_NAME = 15, 16
+# What the kernel keeps of a process's name (with its closing zero byte).
+NAME_BYTES = 16
 _prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 # How `death_reason` and a child's answer begin when memory ran out, for callers that tell that
@@ -105,6 +109,19 @@ def die_with_parent(parent: int) -> None:
     if os.getppid() != parent:
         # It was gone before the call.
         os._exit(1)
+
+
+@contextmanager
+def named_process(name: str) -> Iterator[None]:
+    """The calling thread (a process's main thread: the process) is called `name` (its first
+    15 bytes) in `ps` and /proc/PID/comm meanwhile, and as it was after."""
+    was = ctypes.create_string_buffer(NAME_BYTES)
+    _prctl(PR_GET_NAME, was)
+    _prctl(PR_SET_NAME, name.encode()[: NAME_BYTES - 1])
+    try:
+        yield
+    finally:
+        _prctl(PR_SET_NAME, was.value)
 
 
 def death_reason(exitcode: int | None, memory_limit_mb: int | None = None) -> str:

@@ -4,9 +4,10 @@ plans and the benchmarks alike.
 The precheck takes out what no vehicle can serve, with its reason. Then the engines of the
 portfolio search at once, one process and one core each, for the whole time limit, and the
 best plan by the problem's own objective is answered, re-checked, naming the engine that
-found it beside what every engine answered. On two cores the portfolio is PyVRP and
-OR-Tools; more cores add another seed of PyVRP and the OR-Tools searches of
-`engines.ortools.PORTFOLIO` in turn."""
+found it beside what every engine answered. On one process the portfolio is PyVRP; two add
+OR-Tools; more add another seed of PyVRP and the OR-Tools searches of
+`engines.ortools.PORTFOLIO` in turn. Each engine's process is named after it (`boucle
+pyvrp`, `boucle ortools`), as `ps` and /proc show it."""
 
 import multiprocessing
 import os
@@ -16,7 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from logistics.check import plan_problems
-from logistics.child_process import OUT_OF_MEMORY, Child, death_reason, start_child
+from logistics.child_process import (
+    OUT_OF_MEMORY,
+    Child,
+    death_reason,
+    named_process,
+    start_child,
+)
 from logistics.engines import ortools, pyvrp
 from logistics.model import NO_PLAN_IN_TIME, EngineRun, Problem, Solution, Unassigned
 from logistics.objective import best_plan, objective_value, total_distance
@@ -58,13 +65,15 @@ def cores() -> int:
 
 
 def members_for(engines: Sequence[str] | None = None, processes: int | None = None) -> list[Member]:
-    """The members of `engines` (every engine by default) for as many processes as cores:
-    at least one of each engine asked for."""
+    """The members of `engines` (every engine by default) for `processes` processes (as many
+    as cores by default), in the order cores add them; at least one of each engine named."""
     wanted = [m for m in MEMBERS if engines is None or m.engine in engines]
     if not wanted:
         raise ValueError(f"no engine among {engines}; the engines are {', '.join(ENGINES)}")
-    count = max(processes or cores(), len({m.engine for m in wanted}))
-    return wanted[:count]
+    count = processes or cores()
+    if engines is not None:
+        count = max(count, len({m.engine for m in wanted}))
+    return wanted[: max(1, count)]
 
 
 def solve(
@@ -74,9 +83,10 @@ def solve(
     processes: int | None = None,
     report: Sink | None = None,
 ) -> Solution:
-    """The best plan of the portfolio's engines in `time_limit_s`. `report` hears of each
-    better plan an engine finds as it goes (`logistics.progress`), from the engines'
-    processes."""
+    """The best plan of the portfolio's engines in `time_limit_s`, searching in `processes`
+    processes at once (every core by default: a worker running plans side by side gives each
+    its share). `report` hears of each better plan an engine finds as it goes
+    (`logistics.progress`), from the engines' processes."""
     started = time.monotonic()
     unservable: list[Unassigned] = []
     servable = []
@@ -193,7 +203,8 @@ def _answer(
     but the process's, and is raised."""
     reporter = ImprovementReporter(problem, member.engine, report)
     try:
-        answer = member.search(problem, seconds, reporter)
+        with named_process(f"boucle {member.engine}"):
+            answer = member.search(problem, seconds, reporter)
     except MemoryError:
         raise
     except Exception:

@@ -316,21 +316,27 @@ def solve_two_tier(
     bike_profiles: frozenset[str],
     time_limit_s: float,
     report: Sink | None = None,
+    *,
+    processes: int | None = None,
 ) -> TwoTierSolution:
-    """The cheapest of the plans compared; `report` hears of the engines' better plans as
-    they go, each naming the plan compared it belongs to."""
+    """The cheapest of the plans compared, each searched in `processes` processes at once
+    (`portfolio.solve`); `report` hears of the engines' better plans as they go, each naming
+    the plan compared it belongs to."""
     started = time.monotonic()
     problem = _bikes_in_zones(problem, hubs, bike_profiles)
     candidates = _candidates(problem, hubs, bike_profiles)
     direct_problem = replace(problem, objective="cost")
     if not candidates:
-        direct = solve(direct_problem, time_limit_s, report=_naming(report, "direct"))
+        direct = solve(
+            direct_problem, time_limit_s, processes=processes, report=_naming(report, "direct")
+        )
         only = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
         return _answer(only, {"direct": only.cost}, started)
     direct = solve(
         direct_problem,
         max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE),
         report=_naming(report, "direct"),
+        processes=processes,
     )
     best = _Tried(direct, [], "direct", objective_value(direct_problem, direct))
     compared = {"direct": best.cost}
@@ -339,6 +345,7 @@ def solve_two_tier(
         all_via,
         max(MIN_SEARCH_S, time_limit_s * COMPARED_SHARE),
         report=_naming(report, "all_via_hub"),
+        processes=processes,
     )
     compared["all_via_hub"] = objective_value(all_via, through)
     if not _orphans(through, candidates):
@@ -363,6 +370,7 @@ def solve_two_tier(
             mixed_problem,
             remaining if remaining < 1.5 * mix_s else mix_s,
             report=_naming(report, "mixed"),
+            processes=processes,
         )
         orphans = _orphans(mixed, pays)
         for c in candidates:

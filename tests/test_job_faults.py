@@ -173,7 +173,8 @@ async def test_a_plan_whose_worker_is_killed_mid_search_is_planned_by_the_next(
 ) -> None:
     carrier = await create_org(faults.client, "carrier")
     location = await start_plan(faults, carrier, time_limit_s=6)
-    first = faults.worker().start()
+    # One plan slot on two cores: the plan's engines search in two processes of their own.
+    first = faults.worker(worker_plan_concurrency=1, worker_plan_cores=2).start()
     workers.append(first)
     await eventually(lambda: status_is(faults, carrier, location, "running"))
     await asyncio.sleep(1)

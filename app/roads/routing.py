@@ -1,7 +1,9 @@
-"""What a plan's job asks of the road networks (`app.roads.networks`), through pgRouting: the
-distances and durations between its places, each snapped to its nearest vertex of a network,
-and its routes' lines along the streets."""
+"""What a plan's job asks of the road networks (`app.roads.networks`): the distances and
+durations between its places, each snapped to its nearest vertex of a network (by the
+vertices' spatial index), from the network's graph in memory (`app.roads.graphs`) searched in a
+child process; and, through pgRouting, its routes' lines along the streets."""
 
+import asyncio
 import itertools
 import json
 from collections.abc import Sequence
@@ -10,7 +12,9 @@ import numpy as np
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.jobs.child_process import call_in_child_process
 from app.kit.statement_deadline import StatementDeadline
+from app.roads.graphs import ROAD_GRAPHS, RoadGraphs, distances_by_network
 from app.roads.networks import known_network
 from logistics.matrices import Profile
 from logistics.model import Matrices
@@ -36,7 +40,8 @@ SELECT p.ordinality - 1 AS point, v.id AS vertex
 """)
 
 
-# The shortest distance (metres) between every two of `:vertices`.
+# The shortest distance (metres) between every two of `:vertices`, by pgRouting: what the
+# graphs in memory answer (`app.roads.graphs`), which the tests and bench/roads.py hold them to.
 COST_MATRIX_SQL = text("""
 SELECT start_vid, end_vid, agg_cost
   FROM pgr_dijkstraCostMatrix(CAST(:edges AS text), CAST(:vertices AS bigint[]), directed => true)
@@ -66,49 +71,68 @@ def network_of(profile: str) -> str:
     return profile.split("@")[0]
 
 
-def matrices_from_costs(
-    vertices: Sequence[int],
-    rows: Sequence[tuple[int, int, float]],
-    speed_kmh: float,
-    unreachable_m: int = 10**7,
-) -> Matrices:
-    """A distance matrix (metres) and a duration matrix (seconds at `speed_kmh`) for points
-    snapped to `vertices`, from pgRouting's (start, end, cost) rows; pairs with no path get
-    `unreachable_m`."""
-    position: dict[int, list[int]] = {}
-    for i, v in enumerate(vertices):
-        position.setdefault(v, []).append(i)
-    n = len(vertices)
-    distance = np.full((n, n), unreachable_m, dtype=np.int64)
-    for i, vi in enumerate(vertices):
-        for j, vj in enumerate(vertices):
-            if vi == vj:
-                distance[i, j] = 0
-    for start, end, cost in rows:
-        for i in position.get(start, []):
-            for j in position.get(end, []):
-                distance[i, j] = round(cost)
+async def nearest_vertices(
+    deadline: StatementDeadline, network: str, points: Sequence[tuple[float, float]]
+) -> list[int]:
+    """The network's vertex nearest each point (by the vertices' spatial index), in order."""
+    snapped = await deadline.all(
+        _nearest_vertices_sql(network),
+        {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+    )
+    return [int(r.vertex) for r in snapped]
+
+
+async def pgrouting_distances_m(
+    deadline: StatementDeadline, network: str, vertices: Sequence[int]
+) -> np.ndarray:
+    """pgRouting's shortest distances (metres, float) from each of `vertices` to each, `inf`
+    where there is no way."""
+    distinct = sorted(set(vertices))
+    rows = await deadline.all(COST_MATRIX_SQL, {"edges": _edges(network), "vertices": distinct})
+    position = {v: i for i, v in enumerate(distinct)}
+    between = np.full((len(distinct), len(distinct)), np.inf)
+    np.fill_diagonal(between, 0.0)
+    for r in rows:
+        between[position[r.start_vid], position[r.end_vid]] = r.agg_cost
+    back = [position[v] for v in vertices]
+    answer: np.ndarray = between[np.ix_(back, back)]
+    return answer
+
+
+def matrices_at(distances_m: np.ndarray, speed_kmh: float, unreachable_m: int = 10**7) -> Matrices:
+    """A distance matrix (whole metres) and a duration matrix (seconds at `speed_kmh`) from
+    shortest distances; pairs with no way get `unreachable_m`."""
+    distance = np.where(np.isfinite(distances_m), np.rint(distances_m), unreachable_m).astype(
+        np.int64
+    )
     duration = np.ceil(distance / (speed_kmh / 3.6)).astype(np.int64)
     return Matrices(distance, duration)
 
 
 async def road_matrices(
-    deadline: StatementDeadline, points: list[tuple[float, float]], profile: Profile
-) -> tuple[Matrices, list[int]]:
-    """Shortest road distances between the points on the profile's network (pgRouting), and
-    the network vertex each point was snapped to, by the deadline."""
-    network = network_of(profile.name)
-    snapped = await deadline.all(
-        _nearest_vertices_sql(network),
-        {"lons": [p[0] for p in points], "lats": [p[1] for p in points]},
+    deadline: StatementDeadline,
+    points: Sequence[tuple[float, float]],
+    profiles: Sequence[Profile],
+    memory_limit_mb: int,
+    graphs: RoadGraphs = ROAD_GRAPHS,
+) -> tuple[dict[str, Matrices], dict[str, list[int]]]:
+    """Shortest road distances between the points for each profile, by the deadline: one
+    distance matrix per network (its graph in memory, searched in a child process limited to
+    `memory_limit_mb`), times at each profile's speed; and, by profile, the network vertex
+    each point was snapped to."""
+    networks = sorted({network_of(p.name) for p in profiles})
+    snapped = {network: await nearest_vertices(deadline, network, points) for network in networks}
+    held = {network: await graphs.graph(deadline, network) for network in networks}
+    distances = await call_in_child_process(
+        distances_by_network, held, snapped, memory_limit_mb=memory_limit_mb
     )
-    vertices = [int(r.vertex) for r in snapped]
-    costs = await deadline.all(
-        COST_MATRIX_SQL, {"edges": _edges(network), "vertices": sorted(set(vertices))}
-    )
-    return matrices_from_costs(
-        vertices, [(r.start_vid, r.end_vid, r.agg_cost) for r in costs], profile.speed_kmh
-    ), vertices
+
+    def at_speeds() -> dict[str, Matrices]:
+        return {p.name: matrices_at(distances[network_of(p.name)], p.speed_kmh) for p in profiles}
+
+    return await asyncio.to_thread(at_speeds), {
+        p.name: snapped[network_of(p.name)] for p in profiles
+    }
 
 
 async def road_line(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.fleet.service import FLEET_ROLES, build_vehicle, get_vehicle
 from app.jobs.child_process import call_in_child_process
+from app.jobs.cores import processes_per_plan
 from app.jobs.queue import PLANS_QUEUE, JobKind
 from app.jobs.quota import reserve_job_slot
 from app.jobs.tracked import JobFailure, TrackedJob, run_tracked
@@ -210,13 +211,17 @@ async def _plan(
     started = clock_time.monotonic()
     if plan.matrix == "road":
         await progress.phase(PlanPhase.road_distances.value)
-        matrices = {}
         allowed_s = max(plan.time_limit_s, ROAD_MATRICES_MIN_TIMEOUT_S)
         try:
             async with statement_deadline(session, allowed_s) as deadline:
-                for name, profile in profiles.items():
-                    matrices[name], snapped[name] = await road_matrices(deadline, points, profile)
-                baseline, _ = await road_matrices(deadline, points, BASELINE_VAN)
+                matrices, snapped = await road_matrices(
+                    deadline,
+                    points,
+                    [*profiles.values(), BASELINE_VAN],
+                    settings.planner_memory_limit_mb,
+                )
+            baseline = matrices.pop(BASELINE_VAN.name)
+            snapped.pop(BASELINE_VAN.name)
         except DeadlinePassed as exc:
             raise JobFailure(
                 f"The road network took longer than {allowed_s:g} s to measure the distances "
@@ -229,7 +234,8 @@ async def _plan(
     search_s = max(plan.time_limit_s - (clock_time.monotonic() - started), plan.time_limit_s / 2)
     await progress.phase(PlanPhase.searching.value, search_s=round(search_s, 1))
     # In a process of its own, so that the worker's other jobs go on while the engines
-    # search, and a search that eats memory is stopped alone.
+    # search, and a search that eats memory is stopped alone; its engines in the plan slot's
+    # share of the worker's cores.
     async with progress.writing_best_plans():
         result = await call_in_child_process(
             plan_routes,
@@ -240,6 +246,7 @@ async def _plan(
             matrices,
             baseline,
             plan.matrix,
+            processes_per_plan(settings),
             memory_limit_mb=settings.planner_memory_limit_mb,
             on_message=progress.found,
         )

@@ -47,20 +47,24 @@ def plan_routes(
     matrices: dict[str, Matrices],
     baseline: Matrices,
     matrix: str,
+    processes: int | None = None,
     report: Sink | None = None,
 ) -> RoutePlanResult:
     """The plan of one day, from the frozen inputs and the matrices of every vehicle profile
-    and of the baseline van (rows in `plan_points` order). `report` hears of the engines'
-    better plans as they go."""
+    and of the baseline van (rows in `plan_points` order), searched in `processes` processes
+    at once (every core by default). `report` hears of the engines' better plans as they
+    go."""
     planned = plan_problem(day, inputs, objective, matrices)
     answer: Solution | TwoTierSolution
     if planned.mode == "two_tier":
         bikes = frozenset(
             v.profile for v in planned.problem.vehicles if planned.tier_of(v.id) == "last_mile"
         )
-        answer = solve_two_tier(planned.problem, planned.hubs, bikes, time_limit_s, report)
+        answer = solve_two_tier(
+            planned.problem, planned.hubs, bikes, time_limit_s, report, processes=processes
+        )
     else:
-        answer = solve(planned.problem, time_limit_s, report=report)
+        answer = solve(planned.problem, time_limit_s, processes=processes, report=report)
     return plan_result(planned, answer, baseline, matrix)
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import configure_mappers
 
 from app.db import create_engine, create_sessionmaker
 from app.jobs.child_process import preload_in_children, start_fork_server
+from app.jobs.cores import processes_per_plan, worker_cores
 from app.jobs.queue import EVENTS_QUEUE, PLANS_QUEUE
 from app.jobs.stalled import retry_stalled_jobs
 from app.kit.loop_stalls import LoopStalls
@@ -142,7 +143,13 @@ async def run_worker(settings: Settings, queues: Iterable[str] = QUEUES) -> None
                 )
             )
             running.append(asyncio.create_task(_report_loop_stalls(settings), name="loop stalls"))
-            log.info("worker serving %s", ", ".join(queues))
+            log.info(
+                "worker serving %s; each of its %d plan slots searches on %d of its %d cores",
+                ", ".join(queues),
+                settings.worker_plan_concurrency,
+                processes_per_plan(settings),
+                worker_cores(settings),
+            )
             await stop.wait()
             log.info("stopping: running jobs get %g s", settings.worker_shutdown_grace_seconds)
             for task in running:
@@ -156,11 +163,13 @@ async def work_until_idle(app: FastAPI) -> None:
     """Runs the jobs that are due with the app's own sessions, then returns: for scripted runs
     (`make demo`) and the tests."""
     preload_in_children(CHILD_PROCESS_MODULES)
-    settings: Settings = app.state.settings
+    # One job at a time: a plan has every core of the plan slots' (`app.jobs.cores`).
+    settings: Settings = app.state.settings.model_copy(update={"worker_plan_concurrency": 1})
     jobs = create_job_app(settings)
     async with jobs.open_async():
         await jobs.run_worker_async(
             wait=False,
+            concurrency=1,
             install_signal_handlers=False,
             additional_context={"sessionmaker": app.state.sessionmaker, "settings": settings},
         )

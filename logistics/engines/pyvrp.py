@@ -196,7 +196,12 @@ def _search_until_feasible(
         display=False,
         params=_params(data, ROUND_HISTORY, _Reporting(translation, fleet, reporter)),
     )
-    return result.best if result.best.is_feasible() else None
+    if not result.best.is_feasible():
+        return None
+    # A search that stops at its first plan may end before any callback: the plan found is
+    # reported here, so that a plan with PyVRP alone says how it is getting on.
+    reporter.found(partial(_solution, reporter.problem, translation, fleet, result.best, {}))
+    return result.best
 
 
 # How many of its last plans the iterated local search measures a candidate against (late
