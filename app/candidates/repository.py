@@ -64,7 +64,9 @@ _BASE = (
     f"SELECT {_PAIR_COLUMNS},\n       {_DISTANCE} AS distance_m\n  FROM material_requests r\n  JOIN offers o\n    ON {_WITHIN_REACH}"
     "\n WHERE {anchor}\n   AND "
     # A lookup rather than a join: the planner misjudges a join with the whole list of waste.
-    + _COMPATIBLE.format(hazardous="(SELECT m.hazardous FROM materials m WHERE m.code = o.material)")
+    + _COMPATIBLE.format(
+        hazardous="(SELECT m.hazardous FROM materials m WHERE m.code = o.material)"
+    )
 )
 
 # The offers of one request: for each code of its material (the code, or those of its

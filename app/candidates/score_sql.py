@@ -23,8 +23,7 @@ def _float(value: float) -> str:
 def _remaining_mass_kg(side: str) -> str:
     """`remaining_mass_kg` of one side (`offer` or `request`), from the float8 columns of `f`."""
     per_unit = " ".join(
-        f"WHEN '{unit}' THEN f.{side}_remaining * {_float(kg)}"
-        for unit, kg in _MASS_UNITS.items()
+        f"WHEN '{unit}' THEN f.{side}_remaining * {_float(kg)}" for unit, kg in _MASS_UNITS.items()
     )
     return (
         f"CASE pair.{side}_unit {per_unit} ELSE CASE WHEN f.{side}_quantity > 0 "
