@@ -50,7 +50,7 @@ _FLOATS = (
 )
 # The great-circle distance (haversine, the mean Earth radius) is within 0.6 % of the distance
 # on the spheroid that ST_Distance gives (WGS84; 0.56 % at worst, checked against pyproj over the
-# globe): with a 1 % and 1 m margin it bounds it, at a tenth of its cost.
+# globe): with a 1 % and 1 m margin it bounds it, for a few float operations.
 _NEAR_LOW, _NEAR_HIGH, _NEAR_SLACK_M = 0.99, 1.01, 1.0
 _EARTH_RADIUS_M = 6371008.8
 # The columns `ranked` wants of its pairs beside the pair's own: the two places.
