@@ -141,7 +141,8 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            for _ in range(100):
+            # A minute for the server to start: a loaded machine takes longer than 10 s.
+            for _ in range(600):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break

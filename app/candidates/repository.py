@@ -9,9 +9,9 @@ the needed window; condition at least the minimum (A is best); within the reques
 and another organization's offer.
 
 The candidates of one request or one offer are ranked in the database (`score_sql.ranked`): only
-the page asked for comes back. They are found by material and window (the partial indexes of
-migration 0022 on open listings), not by place: a request's reach covers most of the region, so a
-spatial index would hand over nearly every open offer."""
+the page asked for comes back. They are joined by material (served by the partial indexes of
+migration 0022 on open listings where the codes narrow the search), not by place: a request's
+reach covers most of the region, so a spatial index would hand over nearly every open offer."""
 
 import dataclasses
 import uuid
@@ -59,15 +59,18 @@ _WITHIN_REACH = "ST_DWithin(o.location::geography, r.location::geography, r.max_
 # cannot know how far a joined row reaches, and guesses a handful of rows).
 _WITHIN_REACH_UNINDEXED = "_" + _WITHIN_REACH
 
+# A lookup rather than a join: the planner misjudges a join with the whole list of waste.
+_HAZARDOUS_LOOKUP = "(SELECT m.hazardous FROM materials m WHERE m.code = o.material)"
 # Every pair: the GiST indexes on the listings' geography drive the search.
-_BASE = (
-    f"SELECT {_PAIR_COLUMNS},\n       {_DISTANCE} AS distance_m\n  FROM material_requests r\n  JOIN offers o\n    ON {_WITHIN_REACH}"
-    "\n WHERE {anchor}\n   AND "
-    # A lookup rather than a join: the planner misjudges a join with the whole list of waste.
-    + _COMPATIBLE.format(
-        hazardous="(SELECT m.hazardous FROM materials m WHERE m.code = o.material)"
-    )
-)
+_BASE = f"""
+SELECT {_PAIR_COLUMNS},
+       {_DISTANCE} AS distance_m
+  FROM material_requests r
+  JOIN offers o
+    ON {_WITHIN_REACH}
+ WHERE {{anchor}}
+   AND {_COMPATIBLE.format(hazardous=_HAZARDOUS_LOOKUP)}
+"""
 
 # The offers of one request: for each code of its material (the code, or those of its
 # sub-chapter or chapter), the open offers of that code available by the end of the window.
