@@ -53,8 +53,6 @@ _FLOATS = (
 # globe): with a 1 % and 1 m margin it bounds it, for a few float operations.
 _NEAR_LOW, _NEAR_HIGH, _NEAR_SLACK_M = 0.99, 1.01, 1.0
 _EARTH_RADIUS_M = 6371008.8
-# The columns `ranked` wants of its pairs beside the pair's own: the two places.
-LOCATIONS = "o.location AS offer_location, r.location AS request_location"
 
 
 def distance(offer: str, request: str) -> str:
@@ -71,14 +69,22 @@ def _great_circle(offer: str, request: str) -> str:
     )
 
 
+# The columns `ranked` wants of its pairs beside the pair's own: the two places and the great
+# circle between them.
+LOCATIONS = (
+    "o.location AS offer_location, r.location AS request_location, "
+    f"{_great_circle('o.location', 'r.location')} AS near_m"
+)
+
+
 def within_reach(exact: str) -> str:
     """The test `exact` (an ST_DWithin of o and r within the request's reach), made only where
     the great-circle distance cannot tell."""
     near = _great_circle("o.location", "r.location")
     reach = "r.max_distance_km * 1000"
     return (
-        f"({near} * {_NEAR_LOW} - {_NEAR_SLACK_M} <= {reach}"
-        f" AND ({near} * {_NEAR_HIGH} + {_NEAR_SLACK_M} <= {reach} OR {exact}))"
+        f"CASE WHEN {near} * {_NEAR_HIGH} + {_NEAR_SLACK_M} <= {reach} THEN true"
+        f" WHEN {near} * {_NEAR_LOW} - {_NEAR_SLACK_M} > {reach} THEN false ELSE {exact} END"
     )
 
 
@@ -107,14 +113,16 @@ def ranked(pairs: str) -> str:
     parts = ", ".join(f"part.{name} AS {name}_part" for name in _PARTS)
     parts_again = ", ".join(f"bounded.{name}_part AS {name}" for name in _PARTS)
     columns = ", ".join(f"bounded.{name}" for name in _COLUMNS)
-    near = _great_circle("pair.offer_location", "pair.request_location")
+    near = "pair.near_m"
     exact = distance("bounded.offer_location", "bounded.request_location")
     return f"""
 WITH bounded AS MATERIALIZED (
 SELECT pair.*, f.max_distance_km AS reach_km, {parts},
        {_total(_distance_part(f"({near} * {_NEAR_LOW} - {_NEAR_SLACK_M})", reach))} AS high,
        {_total(_distance_part(f"({near} * {_NEAR_HIGH} + {_NEAR_SLACK_M})", reach))} AS low
-  FROM ({pairs}) pair
+  -- OFFSET 0 keeps the pairs a query of their own, whose columns (the great circle) are
+  -- computed once, rather than folded into this one and computed at each use.
+  FROM ({pairs} OFFSET 0) pair
  CROSS JOIN LATERAL (SELECT {floats}) f
  CROSS JOIN LATERAL (
      SELECT pair.offer_unit = pair.request_unit AS same_unit,
