@@ -3,7 +3,8 @@
 1. Candidates through HTTP: N open offers (default 10k and 100k) spread over Brussels with
    realistic EWC families; GET /v1/requests/{id}/candidates for 200 requests through a real
    uvicorn server, p50/p95, against the bare candidate SQL for the same requests on the same
-   data (target: p95 under 3x the bare query at 100k offers).
+   data: the very query the API runs for a page of 20 (targets at 100k offers: p95 under 3x
+   the bare query, and at most 20 ms).
 2. A global allocation of 5k offers x 5k requests, a third of the offers in min lots: a
    matching run as a worker runs it, each step of its pipeline printed as the run logs it
    (the child reading the candidate graph, building the problem, the min-cost flow, scoring
@@ -123,14 +124,16 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
     request_ids = [r["id"] for r in await conn.fetch(REQUESTS_SQL, requests, orgs, FAMILIES, 10.0)]
     await conn.execute("ANALYZE")
 
-    bare_sql = CANDIDATES_FOR_REQUEST.replace(":anchor_id", "$1")
+    # The very query the API runs for a page of 20.
+    bare_sql = CANDIDATES_FOR_REQUEST.replace(":anchor_id", "$1").replace(":limit", "$2")
     bare: list[float] = []
     sizes: list[int] = []
     for request_id in request_ids:
         started = time.perf_counter()
-        rows = await conn.fetch(bare_sql, request_id)
+        await conn.fetch(bare_sql, request_id, 20)
         bare.append(time.perf_counter() - started)
-        sizes.append(len(rows))
+        # Every candidate, ranked, for the figure beside the timings (not timed).
+        sizes.append(len(await conn.fetch(bare_sql, request_id, offers)))
 
     port = free_port()
     env = {**role_environment(database_url), "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
@@ -153,7 +156,8 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            for _ in range(100):
+            # A minute for the server to start: a loaded machine takes longer than 10 s.
+            for _ in range(600):
                 try:
                     if (await client.get("/healthz")).status_code == 200:
                         break
@@ -195,7 +199,9 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
         f"({statistics.mean(sizes):.0f} candidate rows per request on average):"
     )
     print(f"  bare SQL   p50 {b50 * 1000:7.2f} ms   p95 {b95 * 1000:7.2f} ms   (baseline)")
-    print(f"  HTTP API   p50 {h50 * 1000:7.2f} ms   p95 {h95 * 1000:7.2f} ms")
+    print(
+        f"  HTTP API   p50 {h50 * 1000:7.2f} ms   p95 {h95 * 1000:7.2f} ms   (target: p95 <= 20 ms)"
+    )
     print(
         f"  ratio      p50 {h50 / b50:7.2f} x    p95 {h95 / b95:7.2f} x   (target: p95 < 3x at 100k offers)"
     )

@@ -1,5 +1,6 @@
 """Spatial lists: GeoJSON ordered by distance, radius and filters, keyset pages, the GiST index."""
 
+import random
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -9,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.kit.pagination import PageParams
 from app.kit.spatial import NearParams, near_query
 from app.models import Offer
-from tests.conftest import OrgFactory, migrate, offer_body, point, request_body
+from tests.conftest import OrgFactory, connect_raw, migrate, offer_body, point, request_body
 
 # Points east of the Grand-Place, 0.5 km apart along a parallel (about 0.00709 degrees of longitude).
 ORIGIN = (4.3525, 50.8467)
@@ -65,6 +66,66 @@ async def test_offers_near_a_point_come_nearest_first_as_geojson(
         nexts = [link["href"] for link in page["links"] if link["rel"] == "next"]
         href, params = (nexts[0], None) if nexts else ("", None)
     assert seen == ["at 0.5 km", "at 1.0 km", "at 2.0 km", "at 3.0 km", "at 8.0 km"]
+
+
+async def test_pages_near_a_point_follow_the_distance_to_the_last_row(
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
+) -> None:
+    """Every page, with and without a radius and after any cursor, holds the rows the distance
+    orders there (ties by id): the same list as the database's own ORDER BY ST_Distance."""
+    supplier, reader = await make_org("supplier"), await make_org("consumer")
+    rng = random.Random(28)
+    places = [
+        [
+            round(ORIGIN[0] + rng.uniform(-0.08, 0.08), 6),
+            round(ORIGIN[1] + rng.uniform(-0.05, 0.05), 6),
+        ]
+        for _ in range(30)
+    ]
+    # Twins: offers at the very same place tie on the distance, and go by id.
+    places += places[:6]
+    for place in places:
+        body = offer_body(location=point(place), material="020199")
+        assert (
+            await client.post("/v1/offers", json=body, headers=supplier.headers)
+        ).status_code == 201
+    connection = await connect_raw(database_url)
+    try:
+        expected = {
+            radius: [
+                str(row["id"])
+                for row in await connection.fetch(
+                    """SELECT id FROM offers
+                        WHERE material = '020199'
+                          AND ($3::float8 IS NULL OR ST_DWithin(location::geography,
+                              ST_MakePoint($1, $2)::geography, $3 * 1000))
+                        ORDER BY ST_Distance(location::geography,
+                                             ST_MakePoint($1, $2)::geography), id""",
+                    *ORIGIN,
+                    radius,
+                )
+            ]
+            for radius in (None, 4.0)
+        }
+    finally:
+        await connection.close()
+    assert 6 < len(expected[4.0]) < len(expected[None]) == 36
+
+    for radius, limit in ((None, 1), (None, 7), (4.0, 5), (4.0, 50)):
+        seen, href = [], "/v1/offers"
+        params: dict[str, str | int | float] | None = {
+            "near": f"{ORIGIN[0]},{ORIGIN[1]}",
+            "material": "020199",
+            "limit": limit,
+            **({} if radius is None else {"radius_km": radius}),
+        }
+        while href:
+            page = (await client.get(href, params=params, headers=reader.headers)).json()
+            assert len(page["features"]) <= limit
+            seen += [f["id"] for f in page["features"]]
+            nexts = [link["href"] for link in page["links"] if link["rel"] == "next"]
+            href, params = (nexts[0], None) if nexts else ("", None)
+        assert seen == expected[radius], (radius, limit)
 
 
 async def test_offer_filters_on_availability(
@@ -143,3 +204,5 @@ async def test_the_distance_query_uses_the_gist_index(
     finally:
         await engine.dispose()
     assert "ix_offers_location_geog" in plan, plan
+    # The page's bound is found in the index's own order (KNN), not by sorting the rows in reach.
+    assert "Order By: (geography(location) <->" in plan, plan

@@ -1,12 +1,17 @@
-"""Candidate search in the database: which open offers can serve which open requests. One SQL
-shape, kept where it can be read, anchored on a request, on an offer, or on nothing (the whole
+"""Candidate search in the database: which open offers can serve which open requests. One set of
+rules, kept where it can be read, anchored on a request, on an offer, or on nothing (the whole
 graph); its rows answered as `matching.candidates.CandidatePair`, the engine's plain data.
 
 Compatible means: the offer's code equals the request's or lies inside its sub-chapter or
 chapter; a hazardous code only when the request names that very code; availability overlapping
 the needed window; condition at least the minimum (A is best); within the request's
-`max_distance_km` (ST_DWithin on geography, served by the GiST index); remaining quantity at
-least the offer's min lot; and another organization's offer."""
+`max_distance_km` (ST_DWithin on geography); remaining quantity at least the offer's min lot;
+and another organization's offer.
+
+The candidates of one request or one offer are ranked in the database (`score_sql.ranked`): only
+the page asked for comes back. They are joined by material (served by the partial indexes of
+migration 0022 on open listings where the codes narrow the search), not by place: a request's
+reach covers most of the region, so a spatial index would hand over nearly every open offer."""
 
 import dataclasses
 import uuid
@@ -18,10 +23,13 @@ import numpy as np
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.candidates import score_sql
+from app.candidates.score_sql import ranked
 from matching.candidates import CandidatePair
 
-_BASE = """
-SELECT o.id AS offer_id, r.id AS request_id,
+# Every column of a pair (`CandidatePair`) but `distance_m`, which is `_DISTANCE`.
+_PAIR_COLUMNS = """
+       o.id AS offer_id, r.id AS request_id,
        o.organization_id AS offer_organization_id, r.organization_id AS request_organization_id,
        o.material AS offer_material, r.material AS request_material,
        o.quantity_value AS offer_quantity, o.remaining_value AS offer_remaining,
@@ -31,36 +39,63 @@ SELECT o.id AS offer_id, r.id AS request_id,
        o.condition, r.min_condition,
        o.price_per_unit, r.max_price_per_unit,
        o.available_from, o.available_until, r.needed_from, r.needed_by,
-       r.max_distance_km, o.version AS offer_version, r.version AS request_version,
-       ST_Distance(o.location::geography, r.location::geography) AS distance_m
-  FROM material_requests r
-  JOIN offers o
-    ON ST_DWithin(o.location::geography, r.location::geography, r.max_distance_km * 1000)
- WHERE {anchor}
-   AND o.status = 'open' AND r.status = 'open'
+       r.max_distance_km, o.version AS offer_version, r.version AS request_version"""
+_DISTANCE = score_sql.distance("o.location", "r.location")
+# The rules but the distance, `hazardous` saying whether the offer's code is hazardous. The
+# open-listing predicates are spelled as the partial indexes of migration 0022 are.
+_COMPATIBLE = """
+       o.status = 'open' AND r.status = 'open'
    AND o.remaining_value > 0 AND r.remaining_value > 0
    AND o.organization_id <> r.organization_id
    AND starts_with(o.material, r.material)
-   -- A lookup rather than a join: the planner misjudges a join with the whole list of waste.
-   AND (o.material = r.material
-        OR NOT (SELECT m.hazardous FROM materials m WHERE m.code = o.material))
+   AND (o.material = r.material OR NOT {hazardous})
    AND o.available_from <= r.needed_by
    AND (o.available_until IS NULL OR o.available_until >= r.needed_from)
    AND o.condition <= r.min_condition
    AND o.remaining_value >= coalesce(o.min_lot, 0)
    AND (r.max_price_per_unit IS NULL OR o.price_per_unit IS NULL
-        OR o.quantity_unit <> r.quantity_unit OR o.price_per_unit <= r.max_price_per_unit)
+        OR o.quantity_unit <> r.quantity_unit OR o.price_per_unit <= r.max_price_per_unit)"""
+_WITHIN_REACH = "ST_DWithin(o.location::geography, r.location::geography, r.max_distance_km * 1000)"
+# The same test as ST_DWithin (the same C function) without its index support: where material
+# and window find the pairs, the planner is kept from a spatial index it would misjudge (it
+# cannot know how far a joined row reaches, and guesses a handful of rows).
+_WITHIN_REACH_UNINDEXED = "_" + _WITHIN_REACH
+
+# A lookup rather than a join: the planner misjudges a join with the whole list of waste.
+_HAZARDOUS_LOOKUP = "(SELECT m.hazardous FROM materials m WHERE m.code = o.material)"
+# Every pair: the GiST indexes on the listings' geography drive the search.
+_BASE = f"""
+SELECT {_PAIR_COLUMNS},
+       {_DISTANCE} AS distance_m
+  FROM material_requests r
+  JOIN offers o
+    ON {_WITHIN_REACH}
+ WHERE {{anchor}}
+   AND {_COMPATIBLE.format(hazardous=_HAZARDOUS_LOOKUP)}
 """
 
-# For one request the offers' GiST index drives the search.
-CANDIDATES_FOR_REQUEST = _BASE.format(anchor="r.id = :anchor_id") + " ORDER BY distance_m, o.id"
-# For one offer the requests' own radius bounds the search; 200 km is the largest radius allowed.
-CANDIDATES_FOR_OFFER = (
-    _BASE.format(
-        anchor="o.id = :anchor_id AND ST_DWithin(r.location::geography, o.location::geography, 200000)"
-    )
-    + " ORDER BY distance_m, r.id"
+# The offers of one request: for each code of its material (the code, or those of its
+# sub-chapter or chapter), the open offers of that code available by the end of the window.
+CANDIDATES_FOR_REQUEST = ranked(
+    f"""SELECT {_PAIR_COLUMNS}, {score_sql.LOCATIONS}
+  FROM material_requests r
+  JOIN materials m ON starts_with(m.code, r.material)
+  JOIN offers o ON o.material = m.code
+ WHERE r.id = :anchor_id AND {score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}
+   AND {_COMPATIBLE.format(hazardous="m.hazardous")}""",
 )
+# The requests of one offer: those naming its code, its sub-chapter or its chapter.
+CANDIDATES_FOR_OFFER = ranked(
+    f"""SELECT {_PAIR_COLUMNS}, {score_sql.LOCATIONS}
+  FROM offers o
+  JOIN materials m ON m.code = o.material
+  JOIN material_requests r
+    ON r.material IN (o.material, left(o.material, 4), left(o.material, 2))
+ WHERE o.id = :anchor_id AND {score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}
+   AND {_COMPATIBLE.format(hazardous="m.hazardous")}""",
+)
+# One offer and one request, when the first can serve the second.
+CANDIDATE_PAIR = _BASE.format(anchor="r.id = :request_id AND o.id = :offer_id")
 # Every pair, for a global allocation, optionally within a family and around a point, less the
 # pairs that have a match proposed or accepted: only the pair and its distance, each listing's
 # columns being read once (GRAPH_OFFERS, GRAPH_REQUESTS) rather than once per pair.
@@ -108,19 +143,41 @@ def pair_from_row(row: Any) -> CandidatePair:
     return CandidatePair(**values)
 
 
-async def _pairs(session: AsyncSession, sql: str, anchor_id: uuid.UUID) -> list[CandidatePair]:
-    rows = (await session.execute(text(sql), {"anchor_id": anchor_id})).mappings().all()
-    return [pair_from_row(row) for row in rows]
+async def _ranked(
+    session: AsyncSession, sql: str, anchor_id: uuid.UUID, limit: int
+) -> list[CandidatePair]:
+    rows = await session.execute(text(sql), {"anchor_id": anchor_id, "limit": limit})
+    return [pair_from_row(row) for row in rows.mappings().all()]
 
 
-async def pairs_for_request(session: AsyncSession, request_id: uuid.UUID) -> list[CandidatePair]:
-    """The offers that can serve this request, nearest first."""
-    return await _pairs(session, CANDIDATES_FOR_REQUEST, request_id)
+async def best_offers_for_request(
+    session: AsyncSession, request_id: uuid.UUID, limit: int
+) -> list[CandidatePair]:
+    """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`)."""
+    return await _ranked(session, CANDIDATES_FOR_REQUEST, request_id, limit)
 
 
-async def pairs_for_offer(session: AsyncSession, offer_id: uuid.UUID) -> list[CandidatePair]:
-    """The requests this offer can serve, nearest first."""
-    return await _pairs(session, CANDIDATES_FOR_OFFER, offer_id)
+async def best_requests_for_offer(
+    session: AsyncSession, offer_id: uuid.UUID, limit: int
+) -> list[CandidatePair]:
+    """The `limit` requests this offer can best serve, best first (`matching.scoring.rank`)."""
+    return await _ranked(session, CANDIDATES_FOR_OFFER, offer_id, limit)
+
+
+async def candidate_pair(
+    session: AsyncSession, offer_id: uuid.UUID, request_id: uuid.UUID
+) -> CandidatePair | None:
+    """The pair of this offer and this request, when the offer can serve the request."""
+    row = (
+        (
+            await session.execute(
+                text(CANDIDATE_PAIR), {"offer_id": offer_id, "request_id": request_id}
+            )
+        )
+        .mappings()
+        .one_or_none()
+    )
+    return None if row is None else pair_from_row(row)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Ranked candidates for one request or one offer: the pairs of `app.candidates.repository`,
-scored by `matching.scoring`."""
+"""Ranked candidates for one request or one offer: the best pairs of `app.candidates.repository`
+(ranked in the database by the score of `matching.scoring`), scored by `matching.scoring` for
+the parts and figures the answer shows."""
 
 import uuid
 from collections.abc import Callable
@@ -8,13 +9,14 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.candidates.repository import pairs_for_offer, pairs_for_request
+from app.candidates.repository import best_offers_for_request, best_requests_for_offer
 from app.kit.principal import Principal
 from app.listings.offers import OFFERS
 from app.listings.requests import REQUESTS
 from app.models import Listing, MaterialRequest, Offer
 from app.webhooks.outbox import emit
-from matching.scoring import Candidate, rank
+from matching.candidates import CandidatePair
+from matching.scoring import Candidate, score_candidate
 
 Side = TypeVar("Side", bound=Listing)
 
@@ -23,7 +25,7 @@ async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, Offer]]:
     await REQUESTS.rows.readable(session, principal, request_id)
-    ranked = rank(await pairs_for_request(session, request_id))[:limit]
+    ranked = _scored(await best_offers_for_request(session, request_id, limit))
     return await _with_other_side(session, ranked, Offer, lambda c: c.pair.offer_id)
 
 
@@ -31,8 +33,15 @@ async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, MaterialRequest]]:
     await OFFERS.rows.readable(session, principal, offer_id)
-    ranked = rank(await pairs_for_offer(session, offer_id))[:limit]
+    ranked = _scored(await best_requests_for_offer(session, offer_id, limit))
     return await _with_other_side(session, ranked, MaterialRequest, lambda c: c.pair.request_id)
+
+
+def _scored(best: list[CandidatePair]) -> list[Candidate]:
+    """The candidates of pairs ranked in the database, in their order. Python's own test of a
+    matchable candidate stays the last word, should the two ever part on a float."""
+    scored = (score_candidate(pair) for pair in best)
+    return [c for c in scored if c is not None and c.matchable]
 
 
 async def _with_other_side(
@@ -54,7 +63,7 @@ async def announce_new_offer(session: AsyncSession, offer: Offer) -> None:
     """Tells the owners of the open requests a new offer can serve (`offer.candidate_found`),
     in the transaction that creates the offer."""
     await session.flush()
-    for candidate in rank(await pairs_for_offer(session, offer.id))[:1000]:
+    for candidate in _scored(await best_requests_for_offer(session, offer.id, 1000)):
         await emit(
             session,
             {uuid.UUID(candidate.pair.request_organization_id)},

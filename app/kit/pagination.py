@@ -165,15 +165,21 @@ def typed_key(page: PageParams, types: Sequence[KeyType]) -> tuple[Any, ...] | N
         raise _invalid_cursor() from None
 
 
+def after_cursor(keyset: Keyset, page: PageParams) -> list[ColumnElement[bool]]:
+    """The condition of the rows after the cursor's key in the keyset's order: none on a first
+    page."""
+    after = typed_key(page, keyset.types)
+    if after is None:
+        return []
+    key = tuple_(*keyset.columns)
+    bound = tuple_(*(literal(v, c.type) for v, c in zip(after, keyset.columns, strict=True)))
+    return [key < bound if keyset.descending else key > bound]
+
+
 def keyset_page(query: Statement, keyset: Keyset, page: PageParams) -> Statement:
     """`query` ordered by the keyset, from the row after the cursor's key, one page long."""
-    after = typed_key(page, keyset.types)
-    if after is not None:
-        key = tuple_(*keyset.columns)
-        bound = tuple_(*(literal(v, c.type) for v, c in zip(after, keyset.columns, strict=True)))
-        query = query.where(key < bound if keyset.descending else key > bound)
     order = [c.desc() if keyset.descending else c.asc() for c in keyset.columns]
-    return query.order_by(*order).limit(page.limit)
+    return query.where(*after_cursor(keyset, page)).order_by(*order).limit(page.limit)
 
 
 # The cursor's bound is in the document; `decode_cursor` enforces it, with the rule

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.candidates.repository import pairs_for_request
+from app.candidates.repository import candidate_pair
 from app.hubs.fulfilment import fulfil
 from app.hubs.repository import lot_balance, lot_of_offer, match_deliveries
 from app.hubs.stock import sync_lot_offer
@@ -109,13 +109,6 @@ def match_values(candidate: Candidate, quantity: float, proposed_by: str) -> dic
     }
 
 
-async def _candidate_pair(
-    session: AsyncSession, offer_id: uuid.UUID, request_id: uuid.UUID
-) -> CandidatePair | None:
-    pairs = await pairs_for_request(session, request_id)
-    return next((pair for pair in pairs if pair.offer_id == str(offer_id)), None)
-
-
 def _in_request_unit(data: MatchCreate, pair: CandidatePair, default: float) -> float:
     if data.quantity is None:
         return default
@@ -143,7 +136,7 @@ async def propose_match(session: AsyncSession, principal: Principal, data: Match
             "Only the offer's or the request's organization may propose a match between them."
         )
     await _refuse_second_proposal(session, offer.id, request.id)
-    pair = await _candidate_pair(session, data.offer_id, data.request_id)
+    pair = await candidate_pair(session, data.offer_id, data.request_id)
     candidate = None if pair is None else score_candidate(pair)
     if pair is None or candidate is None:
         raise ValidationFailed.field(
