@@ -3,20 +3,20 @@ ranks, in its order, with its very scores: on a varied data set (every unit, wit
 a mass, prices and gate fees, conditions, windows, reaches, ties), each request's offers and
 each offer's requests, whole and cut to a page. A formula changed on one side only fails here."""
 
+import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.candidates.repository import (
     CANDIDATES_FOR_OFFER,
     CANDIDATES_FOR_REQUEST,
-    candidate_graph,
-    pair_from_row,
+    read_candidate_graph,
 )
 from matching.candidates import CandidatePair
 from matching.scoring import Candidate, rank
@@ -138,6 +138,20 @@ async def _ranked_in_sql(
     return [(str(r["offer_id"]), str(r["request_id"]), r["score"]) for r in rows.mappings()]
 
 
+def _every_pair(database_url: str) -> list[CandidatePair]:
+    """Every pair, unranked, as a matching run's child reads them."""
+    engine = create_engine(make_url(database_url).set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            graph = read_candidate_graph(connection, None, None, None, None)
+    finally:
+        engine.dispose()
+    return [
+        graph.pair(int(o), int(r), float(d))
+        for o, r, d in zip(graph.arc_offer, graph.arc_request, graph.arc_distance_m, strict=True)
+    ]
+
+
 def _as_ranked(candidates: list[Candidate]) -> list[tuple[str, str, float]]:
     return [(c.pair.offer_id, c.pair.request_id, c.score) for c in candidates]
 
@@ -146,8 +160,7 @@ async def test_sql_ranks_the_candidates_as_python_does(
     database_url: str, session: AsyncSession
 ) -> None:
     offers, requests = await _seed(database_url, random.Random(28))
-    columns, rows = await candidate_graph(session, None, None, None, None)
-    pairs = [pair_from_row(dict(zip(columns, row, strict=True))) for row in rows]
+    pairs = await asyncio.to_thread(_every_pair, database_url)
 
     def of(key: str, anchor_id: uuid.UUID) -> list[CandidatePair]:
         return [p for p in pairs if getattr(p, key) == str(anchor_id)]

@@ -20,7 +20,7 @@ day of a row had no index). Now:
   months before their figures are read.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 Create Date: 2026-12-07
 """
 
