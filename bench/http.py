@@ -37,8 +37,8 @@ import httpx
 from app.kit.local_time import brussels_today
 from app.settings import PROJECT_ROOT, Settings
 from app.stats.months import last_ended_month, month_text
-from bench.matching import CODES, FAMILIES
-from bench.support import free_port, fresh_database, server_url, stop_server
+from bench.matching import FAMILIES
+from bench.support import CODES, free_port, fresh_database, server_url, stop_server
 from testbed.api import Org, create_org
 from testbed.database import connect_raw, role_environment
 from testbed.service import ADMIN_TOKEN, SUITE_RATE_LIMIT

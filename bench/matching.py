@@ -41,35 +41,13 @@ from app.kit.loop_stalls import LoopStalls
 from app.matching_runs.service import execute_run
 from app.settings import PROJECT_ROOT
 from app.worker.process import prepare_worker_process
-from bench.support import free_port, fresh_database, percentile, server_url, stop_server
+from bench.support import CODES, free_port, fresh_database, percentile, server_url, stop_server
 from matching.allocation import Arc, Demand, Prices, Supply, allocate_nearest_first
 from matching.problem import AllocationProblem, allocation_problem, graph_columns
 from testbed.database import connect_raw, role_environment
 from testbed.service import settings_for
 
 ADMIN_TOKEN = "bench-admin-token"
-CODES = [
-    "170101",
-    "170102",
-    "170107",
-    "170201",
-    "170202",
-    "170203",
-    "170405",
-    "170407",
-    "170504",
-    "170802",
-    "170904",
-    "150101",
-    "150102",
-    "150103",
-    "191204",
-    "191207",
-    "200101",
-    "200110",
-    "200138",
-    "200140",
-]
 FAMILIES = ["17", "1701", "1702", "1704", "1705", "1508", "1501", "2001", "170201", "170504"]
 
 OFFERS_SQL = """

@@ -37,34 +37,12 @@ import httpx
 from app.kit.local_time import brussels_today
 from app.settings import PROJECT_ROOT
 from app.stats.months import last_ended_month, month_text, months_from
-from bench.support import free_port, fresh_database, percentile, server_url, stop_server
+from bench.support import CODES, free_port, fresh_database, percentile, server_url, stop_server
 from testbed.database import connect_raw, role_environment
 
 ADMIN_TOKEN = "bench-admin-token"
 ORGANIZATIONS = 200
 MONTHS = 12
-CODES = [
-    "170101",
-    "170102",
-    "170107",
-    "170201",
-    "170202",
-    "170203",
-    "170405",
-    "170407",
-    "170504",
-    "170802",
-    "170904",
-    "150101",
-    "150102",
-    "150103",
-    "191204",
-    "191207",
-    "200101",
-    "200110",
-    "200138",
-    "200140",
-]
 FAMILIES = ["17", "1701", "1702", "1704", "1705", "1501", "2001", "170201", "170504", "150101"]
 # The Region's box: a few of its points fall outside the communes (placed in none).
 WEST, SOUTH, WIDTH, HEIGHT = 4.25, 50.77, 0.23, 0.13
