@@ -237,7 +237,7 @@ def combined(rounds: list[Figures]) -> Figures:
 
 def run_wrk(url: str, script: Path, seconds: float, connections: int) -> Figures:
     threads = max(1, min(connections, os.cpu_count() or 1))
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s"]
     done = subprocess.run(
         [*command, "-s", str(script), url], check=True, capture_output=True, text=True
     )
