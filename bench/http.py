@@ -14,7 +14,8 @@ measured in the same run (the machines are noisy: the ratios are the figures).
    requests, each read with its owner's key.
 
     python -m bench.http [--offers 100000] [--requests 20000] [--seconds 10] [--connections 16]
-                         [--api-processes N] [--rounds 1] [--quick]
+                         [--api-processes N] [--rounds 1] [--routes me,near,candidates,stats]
+                         [--quick]
 """
 
 import argparse
@@ -131,6 +132,8 @@ async def seed(client: httpx.AsyncClient, database_url: str, offers: int, reques
 @dataclass
 class Route:
     name: str
+    # What `--routes` calls it.
+    short: str
     # Each request picks one of these at random: (path, API key or None).
     requests: list[tuple[str, str | None]]
     target: str = ""
@@ -143,16 +146,18 @@ def routes(data: DataSet) -> list[Route]:
     near = "/v1/offers?near=4.35,50.85&radius_km=5&limit=20"
     stats = f"/v1/stats/flows?group_by=commune&from={data.first_month}&to={data.last_month}"
     return [
-        Route("GET /healthz", [("/healthz", None)]),
+        Route("GET /healthz", "healthz", [("/healthz", None)]),
         Route(
             "GET /v1/organizations/me",
+            "me",
             [("/v1/organizations/me", key) for key in keys],
             ">= 0.5 x",
             min_ratio=0.5,
         ),
-        Route(f"GET {near}", [(near, key) for key in keys], ">= 0.3 x", min_ratio=0.3),
+        Route(f"GET {near}", "near", [(near, key) for key in keys], ">= 0.3 x", min_ratio=0.3),
         Route(
             "GET /v1/requests/{id}/candidates",
+            "candidates",
             [(f"/v1/requests/{rid}/candidates", key) for rid, key in data.requests],
             ">= 0.2 x, p95 <= 20 ms",
             min_ratio=0.2,
@@ -160,6 +165,7 @@ def routes(data: DataSet) -> list[Route]:
         ),
         Route(
             f"GET /v1/stats/flows?group_by=commune ({STATS_MONTHS} months)",
+            "stats",
             [(stats, data.observer.key)],
             "p95 <= 50 ms",
             max_p95_ms=50,
@@ -435,6 +441,9 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
             measured: list[Route] = []
             unmeasured: list[tuple[Route, str]] = []
             for route in routes(data):
+                # /healthz, the baseline, is always measured.
+                if route.short != "healthz" and route.short not in args.routes:
+                    continue
                 started = time.perf_counter()
                 try:
                     answered = await check_route(client, route)
@@ -525,6 +534,12 @@ async def main() -> None:
         type=int,
         default=None,
         help="BOUCLE_API_PROCESSES for the server (by default, what scripts/run.sh does)",
+    )
+    parser.add_argument(
+        "--routes",
+        type=lambda text: set(text.split(",")),
+        default={"me", "near", "candidates", "stats"},
+        help="the routes to measure beside /healthz, among me,near,candidates,stats (all)",
     )
     parser.add_argument(
         "--quick",
