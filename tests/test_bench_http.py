@@ -17,6 +17,7 @@ def test_the_bench_starts_the_api_as_make_run_does() -> None:
 def test_the_wrk_script_names_every_request_and_its_key(tmp_path: Path) -> None:
     route = Route(
         "GET /v1/requests/{id}/candidates",
+        "candidates",
         [("/healthz", None), *((f"/v1/requests/{k}/candidates", f"key-{k}") for k in range(3))],
     )
     script = lua_script(route, tmp_path).read_text()
