@@ -106,7 +106,10 @@ def _service_engine(settings: Settings, **options: Any) -> AsyncEngine:
 
 def _engine(settings: Settings, url: str, **options: Any) -> AsyncEngine:
     return create_async_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, **options
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size // 2,
+        **options,
     )
 
 

@@ -27,7 +27,11 @@ class Settings(BaseSettings):
     # answers 503: it never falls back to a role that reads more.
     open_data_database_url: str | None = None
     # Each API process (and the worker) keeps up to twice this many connections.
-    db_pool_size: int = 10
+    # Connections each process keeps open once it has needed them: more requests at once than
+    # this take a connection of the overflow (half as many again), which is closed on return
+    # whenever the pool is full, and a new connection costs more than most requests (a new
+    # server process, TLS, authentication, PostGIS loaded again).
+    db_pool_size: int = 20
     # API processes `python -m app.serve` starts (uvicorn's workers); 0: one per core this
     # process may run on.
     api_processes: int = Field(default=0, ge=0)
