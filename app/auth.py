@@ -189,7 +189,7 @@ def principal_of(key: ActiveKey) -> Principal:
     return Principal(organization_id=key.organization_id, roles=key.roles)
 
 
-def require_admin(request: Request, credentials: Credentials) -> None:
+async def require_admin(request: Request, credentials: Credentials) -> None:
     settings: Settings = request.app.state.settings
     if not is_admin_token(settings, _token(credentials)):
         raise Forbidden("Only the admin token may do this.")

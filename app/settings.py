@@ -137,7 +137,7 @@ def get_settings() -> Settings:
     return Settings()
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings the app was created with (not re-read from the environment)."""
     settings: Settings = request.app.state.settings
     return settings

@@ -5,6 +5,7 @@ are replaced by the next requests without an error; `python -m app.serve` runs s
 processes, which add their metrics up and where a revoked key stops at once."""
 
 import asyncio
+import inspect
 import os
 import re
 import signal
@@ -21,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from sqlalchemy import event, text
 
 from app.main import create_app
@@ -124,6 +127,47 @@ async def test_an_authenticated_get_of_me_is_one_round_trip(
         )
         assert made.status_code == 201, made.text
         assert sorted(_transaction_control(queries)) == ["BEGIN", "COMMIT"], queries
+
+
+async def test_sixteen_clients_at_once_keep_the_pool_s_connections(database_url: str) -> None:
+    """A burst of requests beyond the pool opens connections that close when they come back
+    to a full pool, and the next burst opens them again: with the default pool, sixteen
+    clients at once, round after round, keep to the connections the first round opened."""
+    async with recorded(database_url) as (sent, client):
+        orgs = [await create_org(client, "supplier") for _ in range(4)]
+        for _ in range(6):
+            answers = await asyncio.gather(
+                *(client.get(ME, headers=orgs[k % 4].headers) for k in range(16))
+            )
+            assert {answer.status_code for answer in answers} == {200}
+        assert len(sent.backends) <= 16, f"{len(sent.backends)} connections opened"
+
+
+def test_no_dependency_of_a_route_runs_in_a_thread() -> None:
+    """FastAPI runs a dependency written `def` in its thread pool, a hop to a thread and back
+    on every request that uses it: every dependency of the API is `async def`."""
+    app = create_app(settings_for("postgresql+asyncpg://nobody@127.0.0.1/none"))
+
+    def routes(candidates: list[Any]) -> Iterator[APIRoute]:
+        for route in candidates:
+            if hasattr(route, "original_router"):  # an included router
+                yield from routes(route.original_router.routes)
+            elif isinstance(route, APIRoute) and route.path != "/metrics":
+                yield route
+
+    def threaded(dependant: Dependant) -> Iterator[str]:
+        for dependency in dependant.dependencies:
+            call = dependency.call
+            # A function, or an object whose __call__ is (HTTPBearer).
+            function = call if inspect.isroutine(call) else getattr(call, "__call__", None)
+            if not (inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)):
+                yield getattr(call, "__qualname__", repr(call))
+            yield from threaded(dependency)
+
+    found = {
+        (route.path, name) for route in routes(app.routes) for name in threaded(route.dependant)
+    }
+    assert not found
 
 
 async def test_a_get_s_session_reads_alone_and_writes_in_one_transaction(

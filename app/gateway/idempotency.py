@@ -324,7 +324,7 @@ async def purge_expired(session: AsyncSession) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _document_idempotency_key(
+async def _document_idempotency_key(
     key: Annotated[
         str | None,
         Header(

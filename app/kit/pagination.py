@@ -191,7 +191,7 @@ PageLimit = Annotated[
 ]
 
 
-def page_params(
+async def page_params(
     request: Request,
     limit: Annotated[
         PageLimit,

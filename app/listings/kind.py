@@ -83,7 +83,7 @@ class ListingKind(Generic[Row]):
     schemas: ListingSchemas
     # The list's query parameters as FastAPI reads them (a dependency), and the conditions
     # their material and day put on the rows.
-    query: Callable[..., ListingFilters]
+    query: Callable[..., Awaitable[ListingFilters]]
     narrow: Callable[[AsyncSession, ListingFilters], Awaitable[list[ColumnElement[bool]]]]
 
     @property

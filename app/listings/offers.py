@@ -206,7 +206,7 @@ class OfferFeatureCollection(GeoFeatureCollection[OfferFeature]):
     """A page of offers."""
 
 
-def offer_query(
+async def offer_query(
     material: Annotated[
         str | None, Query(description="An EWC code, sub-chapter (4 digits) or chapter (2 digits).")
     ] = None,

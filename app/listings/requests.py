@@ -189,7 +189,7 @@ class RequestFeatureCollection(GeoFeatureCollection[RequestFeature]):
     """A page of requests."""
 
 
-def request_query(
+async def request_query(
     material: Annotated[
         str | None,
         Query(description="An EWC code, sub-chapter or chapter: requests that would take it."),

@@ -131,7 +131,7 @@ async def key_owner(
     if organization == "me":
         key = await authenticated_key(request, credentials)
         return KeyOwner(key.organization_id, by_admin=False)
-    require_admin(request, credentials)
+    await require_admin(request, credentials)
     try:
         return KeyOwner(uuid.UUID(organization), by_admin=True)
     except ValueError:
