@@ -27,6 +27,7 @@ from app.kit.error_handlers import install_error_handlers
 from app.kit.problem_docs import with_problem_media_type, with_schemas
 from app.kit.schema import PlainParameters
 from app.kit.security_headers import SecurityHeadersMiddleware
+from app.kit.spatial import ServiceAreaBox
 from app.kit.unexpected_errors import UnexpectedErrorMiddleware
 from app.map.pages import mount_map
 from app.matches.router import router as matches_router
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.migration_head = migration_head()
+    app.state.service_area_box = ServiceAreaBox()
 
     install_error_handlers(app)
     for router in (

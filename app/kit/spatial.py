@@ -2,11 +2,12 @@
 point, ordered by distance (or by creation), paged by keyset."""
 
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 from geoalchemy2 import WKBElement
 from sqlalchemy import ColumnElement, Float, Select, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,26 +40,59 @@ _SERVICE_AREA_RANGES = text(
      WHERE box IS NOT NULL
     """
 )
+# How long a process trusts the service area's box it read: the area changes when the
+# reference data is loaded again, seldom, and a stale box only delays a 422 of the check below.
+SERVICE_AREA_RANGES_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    lon_min: float
+    lon_max: float
+    lat_min: float
+    lat_max: float
+    read_at: float
+
+    def within(self, lon: float, lat: float) -> bool:
+        return self.lon_min <= lon <= self.lon_max and self.lat_min <= lat <= self.lat_max
+
+
+class ServiceAreaBox:
+    """The service area's box as an API process last read it (`app.state.service_area_box`):
+    every near search asks, and the box is an aggregate over the area's outline."""
+
+    def __init__(self) -> None:
+        self._ranges: _Ranges | None = None
+
+    async def read(self, session: AsyncSession) -> _Ranges | None:
+        now = time.monotonic()
+        if self._ranges is None or now - self._ranges.read_at > SERVICE_AREA_RANGES_TTL_S:
+            row = (await session.execute(_SERVICE_AREA_RANGES)).one_or_none()
+            # No area loaded yet is not kept: the first request after the load sees it.
+            self._ranges = (
+                None
+                if row is None
+                else _Ranges(row.lon_min, row.lon_max, row.lat_min, row.lat_max, read_at=now)
+            )
+        return self._ranges
 
 
 async def refuse_swapped_lon_lat(
-    session: AsyncSession, point: tuple[float, float], field: str, location: str
+    box: ServiceAreaBox,
+    session: AsyncSession,
+    point: tuple[float, float],
+    field: str,
+    location: str,
 ) -> None:
     """Refuses a point given as lat,lon: its first number in the service area's latitudes and
     its second in its longitudes, and not the other way round. Read as lon,lat such a point
     lies far away (50.85,4.35 is off Somalia, not in Brussels), and a list near it would
     answer empty, silently."""
-    ranges = (await session.execute(_SERVICE_AREA_RANGES)).one_or_none()
+    ranges = await box.read(session)
     if ranges is None:
         return
     first, second = point
-
-    def within(lon: float, lat: float) -> bool:
-        return bool(
-            ranges.lon_min <= lon <= ranges.lon_max and ranges.lat_min <= lat <= ranges.lat_max
-        )
-
-    if within(second, first) and not within(first, second):
+    if ranges.within(second, first) and not ranges.within(first, second):
         raise ValidationFailed.field(
             field,
             "lon_lat_order",
@@ -68,6 +102,7 @@ async def refuse_swapped_lon_lat(
 
 
 async def near_params(
+    request: Request,
     session: Session,
     near: Annotated[
         str | None,
@@ -108,7 +143,8 @@ async def near_params(
             "Longitude lies in [-180, 180], latitude in [-90, 90].",
             "query",
         )
-    await refuse_swapped_lon_lat(session, (lon, lat), "near", "query")
+    box: ServiceAreaBox = request.app.state.service_area_box
+    await refuse_swapped_lon_lat(box, session, (lon, lat), "near", "query")
     return NearParams((lon, lat), radius_km)
 
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.kit.geo import GeoFeature, GeoFeatureCollection, feature_properties
+from app.kit.geo import GeoFeature, GeoFeatureCollection, Point
 from app.kit.owned import OwnedRows
 from app.models import Listing
 
@@ -49,24 +49,31 @@ class ListingSchemas:
 
     def view(self, row: Listing, viewer: uuid.UUID) -> BaseModel:
         """All its fields for its own organization (`viewer`), its public ones for another."""
-        data: dict[str, Any] = {
-            **{name: getattr(row, name) for name in self.full.model_fields if hasattr(row, name)},
-            "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
-            "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
-        }
         schema = self.full if row.organization_id == viewer else self.public
-        return schema.model_validate(data)
+        return schema.model_validate(self._fields(row))
 
     def feature_of(
         self, row: Listing, viewer: uuid.UUID, distance_m: float | None
     ) -> GeoFeature[Any, Any]:
-        view = self.view(row, viewer)
-        properties = self.full_properties if isinstance(view, self.full) else self.public_properties
-        return self.feature(
-            id=str(row.id),
-            geometry=getattr(view, "location"),  # noqa: B009 (both views have one)
-            properties=feature_properties(view, distance_m, properties),
+        """Its view as a Feature: the properties read from the row at once (not from the
+        view, which a page of features would validate twice)."""
+        own = row.organization_id == viewer
+        properties = (self.full_properties if own else self.public_properties).model_validate(
+            {
+                **self._fields(row),
+                "distance_m": None if distance_m is None else round(distance_m, 1),
+            }
         )
+        return self.feature(
+            id=str(row.id), geometry=Point.model_validate(row.location), properties=properties
+        )
+
+    def _fields(self, row: Listing) -> dict[str, Any]:
+        return {
+            **{name: getattr(row, name) for name in self.full.model_fields if hasattr(row, name)},
+            "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
+            "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
+        }
 
 
 @dataclass(frozen=True)

@@ -118,7 +118,7 @@ async def read_plan(
 ) -> RoutePlan | JSONResponse:
     row = await service.get_plan(session, principal, plan_id)
     if format == "geojson":
-        return GeoJSONResponse(route_plan_geojson(row).model_dump(mode="json"))
+        return GeoJSONResponse(route_plan_geojson(row))
     return route_plan_view(row)
 
 
