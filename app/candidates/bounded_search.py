@@ -80,12 +80,15 @@ def _radius(condition: float, price: str, threshold: str) -> str:
     return f"coalesce(least({_REACH_M}, {_REACH_M} * {share} + 1), {_REACH_M})"
 
 
-def _read(columns: str, compatible: str, offers: str, radius_m: str) -> str:
+def _reads(columns: str, compatible: str, boxes: list[tuple[str, str]], given: str = "") -> str:
     """The pairs (`columns` of `o` and `r`) of the request `:anchor_id` and its open offers
-    that pass `offers` (of `o`: a grade, a price) and `compatible` (of `o`, `r` and `m`, the
-    offer's material), within `radius_m` (of `r`)."""
-    return f"""SELECT {columns}
-  FROM material_requests r
+    that pass `compatible` (of `o`, `r` and `m`, the offer's material): for each of `boxes`,
+    the offers that pass its test (of `o`: a grade, a price) within its box (of `r`, and of
+    `given`'s columns: a subquery beside the request; none when the box is null)."""
+    near = ", ".join(f"{box} AS box_{i}" for i, (_, box) in enumerate(boxes))
+    reads = "\n UNION ALL\n".join(
+        f"""SELECT {columns}
+  FROM near r
   JOIN offers o
     -- The codes that start with the request's, as a range the index reads (in bytes, as
     -- codes are digits): starts_with in `compatible` stays the rule.
@@ -94,32 +97,41 @@ def _read(columns: str, compatible: str, offers: str, radius_m: str) -> str:
    AND {offers}
    AND daterange(o.available_from, o.available_until, '[]')
        && daterange(r.needed_from, r.needed_by, '[]')
-   AND o.location && {_box("r.location", radius_m)}
+   AND o.location && r.box_{i}
   JOIN materials m ON m.code = o.material
- WHERE r.id = :anchor_id AND {radius_m} >= 0 AND {compatible}"""
+ WHERE {compatible}"""
+        for i, (offers, _) in enumerate(boxes)
+    )
+    # The request and its boxes computed once, in a query of their own: each read then plans
+    # as a small join, its box a value (the planner does not weigh it against both tables'
+    # spatial statistics, which costs more than the read).
+    return f"""WITH near AS MATERIALIZED (
+SELECT r.*, {near} FROM material_requests r {given} WHERE r.id = :anchor_id)
+{reads}"""
+
+
+def _box_within(radius_m: str) -> str:
+    return f"CASE WHEN {radius_m} >= 0 THEN {_box('r.location', radius_m)} END"
 
 
 def sample(columns: str, compatible: str, share: float) -> str:
-    """The pairs of `_read` of the best grade within `share` of the reach."""
+    """The pairs of `_reads` of the best grade within `share` of the reach."""
     grade, _ = _GRADES[0]
-    return _read(columns, compatible, f"o.condition = '{grade}'", f"{_REACH_M} * {share!r}")
+    box = _box_within(f"{_REACH_M} * {share!r}")
+    return _reads(columns, compatible, [(f"o.condition = '{grade}'", box)])
 
 
 def beating(columns: str, compatible: str, threshold: str) -> str:
-    """The pairs of `_read` of every class, as far as an offer of the class can score
+    """The pairs of `_reads` of every class, as far as an offer of the class can score
     `threshold` (a scalar subquery, read once), within the whole reach when it is null."""
-    reads = "\n UNION ALL\n".join(
-        _read(
-            columns,
-            compatible,
-            f"o.condition = '{grade}' AND {priced}",
-            _radius(value, price, "beat.score"),
-        )
+    boxes = [
+        (f"o.condition = '{grade}' AND {priced}", _box_within(_radius(value, price, "beat.score")))
         for grade, value in _GRADES
         for priced, price in _PRICES
+    ]
+    return _reads(
+        columns, compatible, boxes, f"CROSS JOIN (SELECT {threshold} AS score OFFSET 0) beat"
     )
-    return f"""SELECT read.* FROM (SELECT {threshold} AS score OFFSET 0) beat
- CROSS JOIN LATERAL ({reads}) read"""
 
 
 def threshold(samples: list[str]) -> str:
