@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates import bounded_search, score_sql
@@ -153,10 +153,15 @@ def pair_from_row(row: Any) -> CandidatePair:
     return CandidatePair(**values)
 
 
+# Made once: text() searches its whole text for parameters, and these run to tens of kB.
+_OFFERS_FOR_REQUEST = text(CANDIDATES_FOR_REQUEST)
+_REQUESTS_FOR_OFFER = text(CANDIDATES_FOR_OFFER)
+
+
 async def _ranked(
-    session: AsyncSession, sql: str, anchor_id: uuid.UUID, limit: int
+    session: AsyncSession, statement: TextClause, anchor_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
-    rows = await session.execute(text(sql), {"anchor_id": anchor_id, "limit": limit})
+    rows = await session.execute(statement, {"anchor_id": anchor_id, "limit": limit})
     return [pair_from_row(row) for row in rows.mappings().all()]
 
 
@@ -164,14 +169,14 @@ async def best_offers_for_request(
     session: AsyncSession, request_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
     """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`)."""
-    return await _ranked(session, CANDIDATES_FOR_REQUEST, request_id, limit)
+    return await _ranked(session, _OFFERS_FOR_REQUEST, request_id, limit)
 
 
 async def best_requests_for_offer(
     session: AsyncSession, offer_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
     """The `limit` requests this offer can best serve, best first (`matching.scoring.rank`)."""
-    return await _ranked(session, CANDIDATES_FOR_OFFER, offer_id, limit)
+    return await _ranked(session, _REQUESTS_FOR_OFFER, offer_id, limit)
 
 
 async def candidate_pair(
