@@ -73,7 +73,7 @@ def _radius(condition: float, price: str, threshold: str) -> str:
     """The radius in metres beyond which an offer of this `condition` value and best `price`
     part scores under `threshold` (the whole reach when it is null); negative when none can."""
     others = (
-        f"({_UNKNOWN_PARTS + WEIGHTS['condition'] * condition - _SCORE_SLACK!r}::float8"
+        f"({_UNKNOWN_PARTS + WEIGHTS['condition'] * condition + _SCORE_SLACK!r}::float8"
         f" + {WEIGHTS['price']!r}::float8 * {price})"
     )
     share = f"(1 - ({threshold} - {others}) / {WEIGHTS['distance']!r}::float8)"
