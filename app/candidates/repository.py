@@ -9,9 +9,10 @@ the needed window; condition at least the minimum (A is best); within the reques
 and another organization's offer.
 
 The candidates of one request or one offer are ranked in the database (`score_sql.ranked`): only
-the page asked for comes back. They are joined by material (served by the partial indexes of
-migration 0022 on open listings where the codes narrow the search), not by place: a request's
-reach covers most of the region, so a spatial index would hand over nearly every open offer."""
+the page asked for comes back. A request's offers are read by place, as far as they can still
+make the page (`bounded_search`, on the index of migration 0024): its reach covers most of the
+region, and all of it would hand over thousands of offers to score. An offer's requests are
+joined by material (the partial indexes of migration 0022 on open listings)."""
 
 import dataclasses
 import uuid
@@ -20,10 +21,10 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.candidates import score_sql
+from app.candidates import bounded_search, score_sql
 from app.candidates.score_sql import ranked
 from matching.candidates import CandidatePair
 
@@ -74,15 +75,24 @@ SELECT {_PAIR_COLUMNS},
    AND {_COMPATIBLE.format(hazardous=_HAZARDOUS_LOOKUP)}
 """
 
-# The offers of one request: for each code of its material (the code, or those of its
-# sub-chapter or chapter), the open offers of that code available by the end of the window.
+# The offers of one request (for each code of its material: the code, or those of its
+# sub-chapter or chapter), read by place as far as they can still make the page.
+_REQUEST_OFFERS = f"{_PAIR_COLUMNS}, {score_sql.LOCATIONS}"
+_REQUEST_RULES = (
+    f"{score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}"
+    f" AND {_COMPATIBLE.format(hazardous='m.hazardous')}"
+)
 CANDIDATES_FOR_REQUEST = ranked(
-    f"""SELECT {_PAIR_COLUMNS}, {score_sql.LOCATIONS}
-  FROM material_requests r
-  JOIN materials m ON starts_with(m.code, r.material)
-  JOIN offers o ON o.material = m.code
- WHERE r.id = :anchor_id AND {score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}
-   AND {_COMPATIBLE.format(hazardous="m.hazardous")}""",
+    bounded_search.beating(
+        _REQUEST_OFFERS,
+        _REQUEST_RULES,
+        bounded_search.threshold(
+            [
+                ranked(bounded_search.sample(_REQUEST_OFFERS, _REQUEST_RULES, share))
+                for share in bounded_search.SAMPLE_SHARES
+            ]
+        ),
+    )
 )
 # The requests of one offer: those naming its code, its sub-chapter or its chapter.
 CANDIDATES_FOR_OFFER = ranked(
@@ -143,10 +153,15 @@ def pair_from_row(row: Any) -> CandidatePair:
     return CandidatePair(**values)
 
 
+# Made once: text() searches its whole text for parameters, and these run to tens of kB.
+_OFFERS_FOR_REQUEST = text(CANDIDATES_FOR_REQUEST)
+_REQUESTS_FOR_OFFER = text(CANDIDATES_FOR_OFFER)
+
+
 async def _ranked(
-    session: AsyncSession, sql: str, anchor_id: uuid.UUID, limit: int
+    session: AsyncSession, statement: TextClause, anchor_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
-    rows = await session.execute(text(sql), {"anchor_id": anchor_id, "limit": limit})
+    rows = await session.execute(statement, {"anchor_id": anchor_id, "limit": limit})
     return [pair_from_row(row) for row in rows.mappings().all()]
 
 
@@ -154,14 +169,14 @@ async def best_offers_for_request(
     session: AsyncSession, request_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
     """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`)."""
-    return await _ranked(session, CANDIDATES_FOR_REQUEST, request_id, limit)
+    return await _ranked(session, _OFFERS_FOR_REQUEST, request_id, limit)
 
 
 async def best_requests_for_offer(
     session: AsyncSession, offer_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
     """The `limit` requests this offer can best serve, best first (`matching.scoring.rank`)."""
-    return await _ranked(session, CANDIDATES_FOR_OFFER, offer_id, limit)
+    return await _ranked(session, _REQUESTS_FOR_OFFER, offer_id, limit)
 
 
 async def candidate_pair(

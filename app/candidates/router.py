@@ -39,6 +39,9 @@ def _fields(candidate: Candidate) -> dict[str, Any]:
         "score": {
             "total": round(candidate.score, 4),
             **{name: round(getattr(parts, name), 4) for name in scoring.WEIGHTS},
+            # Given, not left to the field's default: pydantic deep-copies a default dict for
+            # each item it validates.
+            "weights": scoring.WEIGHTS,
         },
     }
 

@@ -4,12 +4,13 @@ the parts and figures the answer shows."""
 
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates.repository import best_offers_for_request, best_requests_for_offer
+from app.kit.owned import OwnedRows
 from app.kit.principal import Principal
 from app.listings.offers import OFFERS
 from app.listings.requests import REQUESTS
@@ -24,17 +25,30 @@ Side = TypeVar("Side", bound=Listing)
 async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, Offer]]:
-    await REQUESTS.rows.readable(session, principal, request_id)
     ranked = _scored(await best_offers_for_request(session, request_id, limit))
+    await _readable_unless_found(session, principal, REQUESTS.rows, request_id, ranked)
     return await _with_other_side(session, ranked, Offer, lambda c: c.pair.offer_id)
 
 
 async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
 ) -> list[tuple[Candidate, MaterialRequest]]:
-    await OFFERS.rows.readable(session, principal, offer_id)
     ranked = _scored(await best_requests_for_offer(session, offer_id, limit))
+    await _readable_unless_found(session, principal, OFFERS.rows, offer_id, ranked)
     return await _with_other_side(session, ranked, MaterialRequest, lambda c: c.pair.request_id)
+
+
+async def _readable_unless_found(
+    session: AsyncSession,
+    principal: Principal,
+    rows: OwnedRows[Any],
+    row_id: uuid.UUID,
+    ranked: list[Candidate],
+) -> None:
+    """Answers 404 for a listing the caller may not read. A public listing that has candidates
+    exists: it is not read again (a round trip and a row loaded for nothing)."""
+    if not ranked or not rows.public:
+        await rows.readable(session, principal, row_id)
 
 
 def _scored(best: list[CandidatePair]) -> list[Candidate]:
