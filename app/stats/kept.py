@@ -1,0 +1,70 @@
+"""The answers of the statistics an API process keeps: an answer over published months is the
+same until one of its months is published again or the reference data it names is loaded
+again, so it is written once and sent as it is while both are what it was written from.
+
+Each process keeps its own and checks each one on every read against the database (one
+statement, `repository.publication_state`): a month published again in any process, or by the
+sweep, is read anew by every process at its next read."""
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from uuid import UUID
+
+from fastapi import Request
+
+# A year by commune as GeoJSON is some megabytes: a few dozen answers at most.
+MAX_KEPT = 32
+
+
+@dataclass(frozen=True)
+class PublicationState:
+    """What an answer is written from: the publication of each of its months that is
+    published, and the edition of the reference data (None when there is none to compare)."""
+
+    publications: tuple[tuple[date, UUID], ...]
+    edition: UUID | None
+
+    def covers(self, months: list[date]) -> bool:
+        return self.edition is not None and [m for m, _ in self.publications] == months
+
+
+@dataclass(frozen=True)
+class Answer:
+    body: bytes
+    media_type: str
+
+
+# The question: group_by, material level, first and last month, format.
+Question = tuple[object, ...]
+
+
+class KeptAnswers:
+    """The most recently read answers, each with the state it was written from."""
+
+    def __init__(self, size: int = MAX_KEPT) -> None:
+        self.size = size
+        self._answers: OrderedDict[Question, tuple[PublicationState, Answer]] = OrderedDict()
+
+    def get(self, question: Question, state: PublicationState) -> Answer | None:
+        kept = self._answers.get(question)
+        if kept is None or kept[0] != state:
+            return None
+        self._answers.move_to_end(question)
+        return kept[1]
+
+    def keep(self, question: Question, state: PublicationState, answer: Answer) -> None:
+        self._answers[question] = (state, answer)
+        self._answers.move_to_end(question)
+        while len(self._answers) > self.size:
+            self._answers.popitem(last=False)
+
+
+async def kept_answers(request: Request) -> KeptAnswers:
+    """The process's kept answers (one set per app: a test's app and its database go
+    together)."""
+    state = request.app.state
+    kept: KeptAnswers | None = getattr(state, "kept_stats_answers", None)
+    if kept is None:
+        kept = state.kept_stats_answers = KeptAnswers()
+    return kept
