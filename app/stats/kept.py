@@ -13,8 +13,9 @@ from uuid import UUID
 
 from fastapi import Request
 
-# A year by commune as GeoJSON is some megabytes: a few dozen answers at most.
-MAX_KEPT = 32
+# The bytes of the answers a process keeps at most: a year by commune is some 80 KB as JSON
+# and some 700 KB as GeoJSON (each commune's outline once per month).
+MAX_KEPT_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,12 @@ Question = tuple[object, ...]
 
 
 class KeptAnswers:
-    """The most recently read answers, each with the state it was written from."""
+    """The answers read last, each with the state it was written from, up to `max_bytes` (an
+    answer larger than that is not kept)."""
 
-    def __init__(self, size: int = MAX_KEPT) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int = MAX_KEPT_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._answers: OrderedDict[Question, tuple[PublicationState, Answer]] = OrderedDict()
 
     def get(self, question: Question, state: PublicationState) -> Answer | None:
@@ -54,10 +57,14 @@ class KeptAnswers:
         return kept[1]
 
     def keep(self, question: Question, state: PublicationState, answer: Answer) -> None:
+        replaced = self._answers.pop(question, None)
+        if replaced is not None:
+            self._bytes -= len(replaced[1].body)
         self._answers[question] = (state, answer)
-        self._answers.move_to_end(question)
-        while len(self._answers) > self.size:
-            self._answers.popitem(last=False)
+        self._bytes += len(answer.body)
+        while self._bytes > self.max_bytes and self._answers:
+            _, (_, oldest) = self._answers.popitem(last=False)
+            self._bytes -= len(oldest.body)
 
 
 async def kept_answers(request: Request) -> KeptAnswers:
