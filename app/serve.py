@@ -4,7 +4,8 @@ Uvicorn's defaults hold otherwise: X-Forwarded-For is read from the addresses
 FORWARDED_ALLOW_IPS names (127.0.0.1 unless set), as the rate limit's addresses need.
 
 What each process keeps for itself stays right with several: the rate limit counts in
-PostgreSQL, a key is looked up on every request (nothing cached), and the startup reads only
+PostgreSQL, a key is looked up on every request (nothing cached), the statistics' answers a
+process keeps are checked against the database on every read, and the startup reads only
 files. The Prometheus metrics are the one exception, and are shared here: every process writes
 them to files in one directory (the client's multiprocess mode), `/metrics` adds them up in
 whichever process answers, and the directory is emptied at each start."""

@@ -773,3 +773,85 @@ async def test_only_the_region_reads_them_and_bad_parameters_are_named(region: R
         assert problem.json()["errors"][0]["field"] == "from"
     assert_problem(await flows(**{"from": "2025-13"}), 422, "from", "month")
     assert_problem(await flows(material_level="code"), 422, "material_level", "enum")
+
+
+async def test_every_process_answers_a_month_published_again_with_its_new_figures(
+    region: Region,
+) -> None:
+    """Each API process keeps the answers it wrote; a month forgotten and published again
+    (as the operator would to correct it) reads anew in every process, in every format."""
+    month = "2025-09"
+    suppliers = [await region.org("supplier") for _ in range(3)]
+    for supplier, tonnes in zip(suppliers, (4, 5, 6), strict=True):
+        await region.offer(supplier, IXELLES, tonnes)
+    await region.move_into(month, *suppliers)
+    other = create_app(settings_for(region.database_url))
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other), base_url="http://boucle.test"
+        ) as other_client,
+    ):
+
+        async def ixelles_everywhere() -> set[object]:
+            """Ixelles' offered tonnes in each process, as JSON, CSV and GeoJSON."""
+            seen: set[object] = set()
+            for client in (region.client, other_client):
+                for answer in ("json", "csv", "geojson"):
+                    response = await client.get(
+                        "/v1/stats/flows",
+                        params={
+                            "group_by": "commune",
+                            "from": month,
+                            "to": month,
+                            "format": answer,
+                        },
+                        headers=region.observer.headers,
+                    )
+                    assert response.status_code == 200, response.text
+                    if answer == "csv":
+                        rows = csv.DictReader(io.StringIO(response.text))
+                        [row] = [r for r in rows if r["commune"] == IXELLES]
+                        seen.add(float(row["offered_t"]))
+                    elif answer == "geojson":
+                        features = response.json()["features"]
+                        [feature] = [f for f in features if f["id"] == f"{month}/{IXELLES}"]
+                        seen.add(feature["properties"]["offered_t"])
+                    else:
+                        seen.add(_cell(response.json(), commune=IXELLES)["offered_t"])
+            return seen
+
+        assert await ixelles_everywhere() == {15.0}
+        late = await region.org("supplier")
+        await region.offer(late, IXELLES, 7)
+        await region.move_into(month, late)
+        # Published: the month does not change, read twice or in another process.
+        assert await ixelles_everywhere() == {15.0}
+        await region.sql(
+            "DELETE FROM stats.published_months WHERE month = $1",
+            datetime.fromisoformat(f"{month}-01").date(),
+        )
+        assert await ixelles_everywhere() == {22.0}
+        assert await ixelles_everywhere() == {22.0}
+    await other.state.engine.dispose()
+
+
+async def test_answers_kept_name_the_communes_as_the_reference_data_loaded_last(
+    region: Region,
+) -> None:
+    month = "2025-10"
+    suppliers = [await region.org("supplier") for _ in range(3)]
+    for supplier, tonnes in zip(suppliers, (4, 5, 6), strict=True):
+        await region.offer(supplier, UCCLE, tonnes)
+    await region.move_into(month, *suppliers)
+    params = {"group_by": "commune", "from": month, "to": month}
+    before = _cell(await region.flows(**params), commune=UCCLE)
+    assert before["offered_t"] == 15.0
+    renamed = "UPDATE communes SET name = $1 WHERE nis_code = $2"
+    await region.sql(renamed, "Uccle (renamed)", UCCLE)
+    try:
+        after = _cell(await region.flows(**params), commune=UCCLE)
+        assert after == {**before, "commune_name": "Uccle (renamed)"}
+    finally:
+        await region.sql(renamed, before["commune_name"], UCCLE)
+    assert _cell(await region.flows(**params), commune=UCCLE) == before

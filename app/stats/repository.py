@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.stats.kept import PublicationState
 from app.stats.months import next_month
 from app.stats.suppression import Contribution, PublishedCell
 
@@ -43,6 +44,24 @@ async def published_months(session: AsyncSession, first: date, last: date) -> se
         {"first": first, "last": last},
     )
     return {month for (month,) in rows.all()}
+
+
+async def publication_state(session: AsyncSession, first: date, last: date) -> PublicationState:
+    """The publication of each published month of these, oldest first, and the reference
+    data's edition, read together: what an answer over them is written from."""
+    row = (
+        await session.execute(
+            text(
+                """SELECT coalesce(array_agg(month ORDER BY month), '{}') AS months,
+                          coalesce(array_agg(publication ORDER BY month), '{}') AS publications,
+                          (SELECT edition FROM stats.reference_edition) AS edition
+                     FROM stats.published_months
+                    WHERE month BETWEEN :first AND :last"""
+            ),
+            {"first": first, "last": last},
+        )
+    ).one()
+    return PublicationState(tuple(zip(row.months, row.publications, strict=True)), row.edition)
 
 
 async def claim_month(session: AsyncSession, month: date) -> bool:

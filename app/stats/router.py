@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from app.auth import CurrentPrincipal
 from app.kit.geo import GEOJSON_MEDIA_TYPE
@@ -8,7 +8,8 @@ from app.kit.problem_docs import AUTHENTICATED, problems
 from app.kit.problems import ValidationFailed
 from app.kit.request_session import Session
 from app.stats import service
-from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
+from app.stats.formats import CSV_MEDIA_TYPE
+from app.stats.kept import KeptAnswers, kept_answers
 from app.stats.months import MAX_MONTHS
 from app.stats.schemas import (
     SUPPRESSION_RULE,
@@ -86,6 +87,7 @@ def _format(asked: StatsFormat | None, accept: str | None) -> StatsFormat:
 async def read_flows(
     principal: CurrentPrincipal,
     session: Session,
+    kept: Annotated[KeptAnswers, Depends(kept_answers)],
     group_by: Annotated[
         str,
         Query(
@@ -118,7 +120,7 @@ async def read_flows(
     ] = None,
     format: Annotated[StatsFormat | None, Query(description="Overrides the Accept header.")] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> FlowStats | Response:
+) -> Response:
     dimensions = service.parse_group_by(group_by)
     answer = _format(format, accept)
     if answer is StatsFormat.geojson and Dimension.commune not in dimensions:
@@ -128,10 +130,7 @@ async def read_flows(
             "GeoJSON places each cell on its commune: group_by must include commune.",
             "query",
         )
-    stats = await service.flow_stats(session, principal, dimensions, material_level, since, until)
-    if answer is StatsFormat.csv:
-        return Response(stats_csv(stats), media_type=f"{CSV_MEDIA_TYPE}; charset=utf-8")
-    if answer is StatsFormat.geojson:
-        outlines = await service.commune_outlines(session)
-        return Response(stats_geojson(stats, outlines), media_type=GEOJSON_MEDIA_TYPE)
-    return stats
+    written = await service.flow_answer(
+        session, principal, dimensions, material_level, since, until, answer, kept
+    )
+    return Response(written.body, media_type=written.media_type)

@@ -1,14 +1,19 @@
 """The Region's statistics: the published cells of the months asked for (published on the way
 if they are not yet), laid out one per value of the dimensions grouped by, with the figures
-hidden there named."""
+hidden there named, written as JSON, CSV or GeoJSON; an answer written once is kept (`kept`)
+and sent again while its months and the reference data are as it was written from."""
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.kit.geo import GEOJSON_MEDIA_TYPE
 from app.kit.local_time import brussels_today
 from app.kit.principal import Principal
 from app.kit.problems import ValidationFailed
+from app.stats.formats import CSV_MEDIA_TYPE, stats_csv, stats_geojson
+from app.stats.kept import Answer, KeptAnswers
 from app.stats.months import month_text, months_from, published_range
 from app.stats.publication import publish_months
 from app.stats.repository import (
@@ -16,6 +21,7 @@ from app.stats.repository import (
     commune_names,
     material_titles,
     outline_geometries,
+    publication_state,
     stored_cells,
 )
 from app.stats.schemas import (
@@ -28,6 +34,7 @@ from app.stats.schemas import (
     FlowCell,
     FlowStats,
     MaterialLevel,
+    StatsFormat,
 )
 from app.stats.suppression import ALL, COMMUNE
 
@@ -67,18 +74,58 @@ def _sort_key(cell: dict[str, Any], fields: list[str]) -> tuple[tuple[bool, str]
     return tuple((cell[f] is None, cell[f] or "") for f in fields)
 
 
-async def flow_stats(
+async def flow_answer(
     session: AsyncSession,
     principal: Principal,
     group_by: list[Dimension],
     level: MaterialLevel,
     since: str | None,
     until: str | None,
-) -> FlowStats:
+    answer_format: StatsFormat,
+    kept: KeptAnswers,
+) -> Answer:
+    """The answer written in `answer_format`: the one kept when its months have not been
+    published again since, nor the reference data loaded again, else written anew (and the
+    months not yet published, published first)."""
     principal.require_role(*STATS_ROLES)
     first, last = published_range(since, until, brussels_today())
     months = months_from(first, last)
-    await publish_months(session, months)
+    question = (tuple(group_by), level, first, last, answer_format)
+    # Read before the cells: an answer is kept under the state it was read after, so that a
+    # month published again meanwhile leaves it no older than that state says.
+    state = await publication_state(session, first, last)
+    if state.covers(months):
+        answer = kept.get(question, state)
+        if answer is not None:
+            return answer
+    else:
+        await publish_months(session, months)
+        state = await publication_state(session, first, last)
+    stats = await _flow_stats(session, group_by, level, first, last)
+    answer = await _written(session, stats, answer_format)
+    if state.covers(months):
+        kept.keep(question, state, answer)
+    return answer
+
+
+async def _written(session: AsyncSession, stats: FlowStats, answer_format: StatsFormat) -> Answer:
+    if answer_format is StatsFormat.csv:
+        return Answer(stats_csv(stats).encode(), f"{CSV_MEDIA_TYPE}; charset=utf-8")
+    if answer_format is StatsFormat.geojson:
+        outlines = await commune_outlines(session)
+        return Answer(stats_geojson(stats, outlines).encode(), GEOJSON_MEDIA_TYPE)
+    return Answer(stats.model_dump_json().encode(), "application/json")
+
+
+async def _flow_stats(
+    session: AsyncSession,
+    group_by: list[Dimension],
+    level: MaterialLevel,
+    first: date,
+    last: date,
+) -> FlowStats:
+    """The cells of these months, all published."""
+    months = months_from(first, last)
     by_commune = Dimension.commune in group_by
     by_material = Dimension.material in group_by
     stored = await stored_cells(
