@@ -11,8 +11,8 @@ them on every read against what it reads in one statement:
 - `stats.reference_edition`, one row, drawn anew by any statement that writes `communes` (names
   and outlines) or `materials` (titles): the loader's upsert, whatever it changes.
 
-Revision ID: 0026
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-07
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0023"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
