@@ -102,6 +102,17 @@ def _whole_kg_up(mass_kg: float) -> int:
     return math.ceil(round(mass_kg, 6))
 
 
+def whole_up(values: np.ndarray) -> np.ndarray:
+    """`math.ceil(round(x, 6))` of each value (`_whole_kg_up`), over an array: numpy's ceiling,
+    but for the values within a millionth above a whole number, which round() may bring down
+    to it and are worked out as there."""
+    up = np.ceil(values)
+    fraction = values - np.floor(values)
+    close = (fraction > 0) & (fraction <= 1e-6)
+    up[close] = [math.ceil(round(v, 6)) for v in values[close].tolist()]
+    return up
+
+
 @dataclass(frozen=True)
 class FlowProblem:
     """The allocation problem in columns, for graphs of hundreds of thousands of arcs: one
@@ -132,15 +143,9 @@ def allocate_flow(problem: FlowProblem, prices: Prices) -> np.ndarray:
     of 5,000 offers by 5,000 requests in min lots takes one whole solve and rounds of a few
     thousand arcs, not a thousand whole solves (0.2 % of the net value below solving each round
     whole, on the bench's graph)."""
-    least = np.array(
-        [
-            _whole_kg_up(kg)
-            for kg in np.maximum(
-                problem.supply_lot_kg[problem.arc_supply], problem.arc_min_kg
-            ).tolist()
-        ],
-        dtype=np.int64,
-    ).reshape(-1)
+    least = whole_up(
+        np.maximum(problem.supply_lot_kg[problem.arc_supply], problem.arc_min_kg)
+    ).astype(np.int64)
     reach = np.minimum(problem.supply_kg[problem.arc_supply], problem.demand_kg[problem.arc_demand])
     pays = (prices.value_per_t - prices.cost_per_tkm * problem.arc_km) / 1000 > 0
     active = pays & (reach >= np.maximum(least, 1))
