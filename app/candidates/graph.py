@@ -11,9 +11,11 @@ tree of each code's offers, queried with each request's reach, bounded from abov
 the rules as written, which keep the pairs, measure them, and leave out those with an active
 match."""
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -21,7 +23,7 @@ from scipy.spatial import cKDTree
 from sqlalchemy import Connection, Result, text
 
 from app.candidates import score_sql
-from app.candidates.repository import _COMPATIBLE, _WITHIN_REACH_UNINDEXED, pair_from_row
+from app.candidates.repository import _COMPATIBLE, _WITHIN_REACH_UNINDEXED
 from matching.candidates import CandidatePair
 
 # The open listings, with the columns of `CandidatePair` of their side and their place; the
@@ -106,9 +108,7 @@ class CandidateGraph:
     arc_distance_m: np.ndarray
 
     def pair(self, offer: int, request: int, distance_m: float) -> CandidatePair:
-        return pair_from_row(
-            {**self.offers[offer], **self.requests[request], "distance_m": distance_m}
-        )
+        return CandidatePair(**self.offers[offer], **self.requests[request], distance_m=distance_m)
 
 
 def read_candidate_graph(
@@ -151,11 +151,9 @@ def read_candidate_graph(
     order = np.lexsort((request, offer))
     offer_at, arc_offer = np.unique(offer[order], return_inverse=True)
     request_at, arc_request = np.unique(request[order], return_inverse=True)
-    for listing in (*offers, *requests):
-        del listing["lon"], listing["lat"]
     return CandidateGraph(
-        [offers[i] for i in offer_at.tolist()],
-        [requests[j] for j in request_at.tolist()],
+        [_as_the_engine_reads(offers[i]) for i in offer_at.tolist()],
+        [_as_the_engine_reads(requests[j]) for j in request_at.tolist()],
         arc_offer.astype(np.int64).reshape(-1),
         arc_request.astype(np.int64).reshape(-1),
         np.frombuffer(arc_distance_m, ">f8")[order].astype(float),
@@ -165,6 +163,16 @@ def read_candidate_graph(
 def _listings(result: Result[Any]) -> list[dict[str, Any]]:
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.all()]
+
+
+def _as_the_engine_reads(listing: dict[str, Any]) -> dict[str, Any]:
+    """A listing's fields of `CandidatePair` as `pair_from_row` reads them (floats for the
+    database's decimals, text for ids), once for all its pairs."""
+    return {
+        name: float(v) if isinstance(v, Decimal) else str(v) if isinstance(v, uuid.UUID) else v
+        for name, v in listing.items()
+        if name not in ("lon", "lat")
+    }
 
 
 def _candidates(
