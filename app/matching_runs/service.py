@@ -1,4 +1,4 @@
-"""Global matching runs: the candidate graph of `app.candidates.repository`, allocated by
+"""Global matching runs: the candidate graph of `app.candidates.graph`, allocated by
 `matching.allocation`, stored as proposed matches. A run proposes; it never reserves, and it
 leaves out the pairs that have a match proposed or accepted already, by hand or by a run."""
 
