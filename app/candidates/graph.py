@@ -11,11 +11,9 @@ tree of each code's offers, queried with each request's reach, bounded from abov
 the rules as written, which keep the pairs, measure them, and leave out those with an active
 match."""
 
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -26,14 +24,17 @@ from app.candidates import score_sql
 from app.candidates.repository import _COMPATIBLE, _WITHIN_REACH_UNINDEXED
 from matching.candidates import CandidatePair
 
-# The open listings, with the columns of `CandidatePair` of their side and their place; the
-# offers within a family, the requests around a point, when asked.
+# The open listings, with the columns of `CandidatePair` of their side as the engine reads them
+# (`pair_from_row`: floats for the decimals, text for the ids, which the database converts
+# alike and faster), and their place; the offers within a family, the requests around a point,
+# when asked.
 _OPEN_OFFERS = """
-SELECT o.id AS offer_id, o.organization_id AS offer_organization_id,
-       o.material AS offer_material, o.quantity_value AS offer_quantity,
-       o.remaining_value AS offer_remaining, o.quantity_unit AS offer_unit,
-       o.mass_kg AS offer_mass_kg, o.min_lot AS offer_min_lot, o.condition, o.price_per_unit,
-       o.available_from, o.available_until, o.version AS offer_version,
+SELECT o.id::text AS offer_id, o.organization_id::text AS offer_organization_id,
+       o.material AS offer_material, o.quantity_value::float8 AS offer_quantity,
+       o.remaining_value::float8 AS offer_remaining, o.quantity_unit AS offer_unit,
+       o.mass_kg::float8 AS offer_mass_kg, o.min_lot::float8 AS offer_min_lot, o.condition,
+       o.price_per_unit::float8 AS price_per_unit, o.available_from, o.available_until,
+       o.version AS offer_version,
        ST_X(o.location) AS lon, ST_Y(o.location) AS lat
   FROM offers o
  WHERE o.status = 'open' AND o.remaining_value > 0
@@ -41,11 +42,12 @@ SELECT o.id AS offer_id, o.organization_id AS offer_organization_id,
  ORDER BY o.id
 """
 _OPEN_REQUESTS = """
-SELECT r.id AS request_id, r.organization_id AS request_organization_id,
-       r.material AS request_material, r.quantity_value AS request_quantity,
-       r.remaining_value AS request_remaining, r.quantity_unit AS request_unit,
-       r.mass_kg AS request_mass_kg, r.min_condition, r.max_price_per_unit, r.needed_from,
-       r.needed_by, r.max_distance_km, r.version AS request_version,
+SELECT r.id::text AS request_id, r.organization_id::text AS request_organization_id,
+       r.material AS request_material, r.quantity_value::float8 AS request_quantity,
+       r.remaining_value::float8 AS request_remaining, r.quantity_unit AS request_unit,
+       r.mass_kg::float8 AS request_mass_kg, r.min_condition,
+       r.max_price_per_unit::float8 AS max_price_per_unit, r.needed_from, r.needed_by,
+       r.max_distance_km::float8 AS max_distance_km, r.version AS request_version,
        ST_X(r.location) AS lon, ST_Y(r.location) AS lat
   FROM material_requests r
  WHERE r.status = 'open' AND r.remaining_value > 0
@@ -127,19 +129,19 @@ def read_candidate_graph(
     # than the check runs. For this read's transaction only.
     connection.execute(text("SET LOCAL jit = off"))
     connection.execute(text("SET LOCAL enable_nestloop = off"))
-    offers = _listings(connection.execute(text(_OPEN_OFFERS), {"family": family}))
-    requests = _listings(
+    offers, offer_places = _listings(connection.execute(text(_OPEN_OFFERS), {"family": family}))
+    requests, request_places = _listings(
         connection.execute(text(_OPEN_REQUESTS), {"lon": lon, "lat": lat, "radius_m": radius_m})
     )
-    candidate_offer, candidate_request = _candidates(offers, requests)
+    candidate_offer, candidate_request = _candidates(offers, offer_places, requests, request_places)
     empty = CandidateGraph([], [], np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if not len(candidate_offer):
         return empty
     arc_offer, arc_request, arc_distance_m = connection.execute(
         text(_CHECKED_PAIRS),
         {
-            "offer_ids": ",".join(str(o["offer_id"]) for o in offers),
-            "request_ids": ",".join(str(r["request_id"]) for r in requests),
+            "offer_ids": ",".join(o["offer_id"] for o in offers),
+            "request_ids": ",".join(r["request_id"] for r in requests),
             "arc_offer": ",".join(map(str, candidate_offer.tolist())),
             "arc_request": ",".join(map(str, candidate_request.tolist())),
         },
@@ -152,43 +154,37 @@ def read_candidate_graph(
     offer_at, arc_offer = np.unique(offer[order], return_inverse=True)
     request_at, arc_request = np.unique(request[order], return_inverse=True)
     return CandidateGraph(
-        [_as_the_engine_reads(offers[i]) for i in offer_at.tolist()],
-        [_as_the_engine_reads(requests[j]) for j in request_at.tolist()],
+        [offers[i] for i in offer_at.tolist()],
+        [requests[j] for j in request_at.tolist()],
         arc_offer.astype(np.int64).reshape(-1),
         arc_request.astype(np.int64).reshape(-1),
         np.frombuffer(arc_distance_m, ">f8")[order].astype(float),
     )
 
 
-def _listings(result: Result[Any]) -> list[dict[str, Any]]:
-    keys = list(result.keys())
-    return [dict(zip(keys, row, strict=True)) for row in result.all()]
-
-
-def _as_the_engine_reads(listing: dict[str, Any]) -> dict[str, Any]:
-    """A listing's fields of `CandidatePair` as `pair_from_row` reads them (floats for the
-    database's decimals, text for ids), once for all its pairs."""
-    return {
-        name: float(v) if isinstance(v, Decimal) else str(v) if isinstance(v, uuid.UUID) else v
-        for name, v in listing.items()
-        if name not in ("lon", "lat")
-    }
+def _listings(result: Result[Any]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The listings (their columns but the place) and their places (unit vectors)."""
+    keys = list(result.keys())[:-2]
+    rows = result.all()
+    listings = [dict(zip(keys, row[:-2], strict=True)) for row in rows]
+    lon, lat = np.radians(np.array([row[-2:] for row in rows], dtype=float).reshape(-1, 2)).T
+    places = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    return listings, places
 
 
 def _candidates(
-    offers: list[dict[str, Any]], requests: list[dict[str, Any]]
+    offers: list[dict[str, Any]],
+    offer_place: np.ndarray,
+    requests: list[dict[str, Any]],
+    request_place: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (positions of the offer and of the request, by offer then request) whose
     offer's code lies within the request's material, whose windows overlap, and whose places
     may be within the request's reach: all the graph's pairs, and a few more."""
     if not offers or not requests:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    offer_place = _unit_vectors(offers)
-    request_place = _unit_vectors(requests)
     # The chord of the sphere that the request's reach, bounded from above, spans.
-    angle = np.array(
-        [(float(r["max_distance_km"]) * 1000 + score_sql._NEAR_SLACK_M) for r in requests]
-    )
+    angle = np.array([r["max_distance_km"] * 1000 + score_sql._NEAR_SLACK_M for r in requests])
     angle = np.minimum(angle * _REACH_BOUND / _EARTH_RADIUS_M, np.pi)
     chord = 2 * np.sin(angle / 2) * (1 + 1e-9)
     offer_from = np.array([o["available_from"].toordinal() for o in offers])
@@ -231,9 +227,3 @@ def _candidates(
     offer, request = offer[overlap], request[overlap]
     order = np.lexsort((request, offer))
     return offer[order], request[order]
-
-
-def _unit_vectors(listings: list[dict[str, Any]]) -> np.ndarray:
-    lon = np.radians([listing["lon"] for listing in listings])
-    lat = np.radians([listing["lat"] for listing in listings])
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
