@@ -35,7 +35,8 @@ from sqlalchemy import NullPool
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import make_url
 
-from app.candidates.repository import CANDIDATES_FOR_REQUEST, read_candidate_graph
+from app.candidates.graph import read_candidate_graph
+from app.candidates.repository import CANDIDATES_FOR_REQUEST
 from app.db import create_engine, create_sessionmaker
 from app.kit.loop_stalls import LoopStalls
 from app.matching_runs.service import execute_run

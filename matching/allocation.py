@@ -28,9 +28,6 @@ _COST_SCALE = 1_000_000
 # A flow of this many arcs at most is solved again for each arc removed, which is quick
 # (`allocate_flow`).
 _ONE_BY_ONE_ARCS = 2_000
-# Arcs solved in whole flows, all rounds together, before the rounds on what is left: a few
-# rounds of a graph of 5,000 x 5,000.
-_FULL_SOLVE_ARCS = 400_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +102,17 @@ def _whole_kg_up(mass_kg: float) -> int:
     return math.ceil(round(mass_kg, 6))
 
 
+def whole_up(values: np.ndarray) -> np.ndarray:
+    """`math.ceil(round(x, 6))` of each value (`_whole_kg_up`), over an array: numpy's ceiling,
+    but for the values within a millionth above a whole number, which round() may bring down
+    to it and are worked out as there."""
+    up = np.ceil(values)
+    fraction = values - np.floor(values)
+    close = (fraction > 0) & (fraction <= 1e-6)
+    up[close] = [math.ceil(round(v, 6)) for v in values[close].tolist()]
+    return up
+
+
 @dataclass(frozen=True)
 class FlowProblem:
     """The allocation problem in columns, for graphs of hundreds of thousands of arcs: one
@@ -126,64 +134,64 @@ def allocate_flow(problem: FlowProblem, prices: Prices) -> np.ndarray:
     arc at least the offer's min lot and the pair's smallest matchable mass.
 
     Arcs that cannot carry their least load, or do not pay for their transport, are left out.
-    Arcs the flow loads below their least are removed, in rounds, each solving the whole flow
-    again: a small flow (`_ONE_BY_ONE_ARCS`) loses its most under-loaded arc each round, a
-    larger one the most under-loaded arc of every offer that has one (as removing them one by
-    one would, without a solve for each), while the arcs solved stay within
-    `_FULL_SOLVE_ARCS`. Past that, the loads that reach their least are kept, and each
-    further round solves only what they leave (the mass of offers and requests not yet
-    allocated), less the arcs that came out under-loaded, until none does: a small flow each,
-    so that a graph of 5,000 offers by 5,000 requests in min lots takes a few whole solves
-    instead of a thousand."""
-    least = np.array(
-        [
-            _whole_kg_up(kg)
-            for kg in np.maximum(
-                problem.supply_lot_kg[problem.arc_supply], problem.arc_min_kg
-            ).tolist()
-        ],
-        dtype=np.int64,
-    ).reshape(-1)
+    Arcs the flow loads below their least are removed, in rounds. A small flow
+    (`_ONE_BY_ONE_ARCS`) loses its most under-loaded arc each round, and is solved whole
+    again. A larger one loses the most under-loaded arc of every offer that has one (as
+    removing them one by one would, without a solve for each), and each round solves again
+    only around them: the arcs of the offers and of the requests those arcs joined, with what
+    the other arcs carry kept as it is. The first solve is the only whole one, so that a graph
+    of 5,000 offers by 5,000 requests in min lots takes one whole solve and rounds of a few
+    thousand arcs, not a thousand whole solves (0.2 % of the net value below solving each round
+    whole, on the bench's graph)."""
+    least = whole_up(
+        np.maximum(problem.supply_lot_kg[problem.arc_supply], problem.arc_min_kg)
+    ).astype(np.int64)
     reach = np.minimum(problem.supply_kg[problem.arc_supply], problem.demand_kg[problem.arc_demand])
     pays = (prices.value_per_t - prices.cost_per_tkm * problem.arc_km) / 1000 > 0
     active = pays & (reach >= np.maximum(least, 1))
     supply_kg, demand_kg = np.floor(problem.supply_kg), np.floor(problem.demand_kg)
-    solved_arcs = 0
-    while True:
-        used = np.flatnonzero(active)
-        flows = _solve_flow(problem, supply_kg, demand_kg, used, prices)
-        solved_arcs += len(used)
-        under = (flows > 0) & (flows < least[used])
-        if not under.any() or (
-            len(used) > _ONE_BY_ONE_ARCS and solved_arcs + len(used) > _FULL_SOLVE_ARCS
-        ):
-            break
-        arcs, loads = used[under], flows[under]
-        if len(used) <= _ONE_BY_ONE_ARCS:
+    used = np.flatnonzero(active)
+    loaded = np.zeros(len(active), dtype=np.int64)
+    if len(used) <= _ONE_BY_ONE_ARCS:
+        while True:
+            flows = _solve_flow(problem, supply_kg, demand_kg, used, prices)
+            under = (flows > 0) & (flows < least[used])
+            if not under.any():
+                loaded[used] = flows
+                return loaded
+            arcs, loads = used[under], flows[under]
             active[arcs[np.lexsort((arcs, loads))[0]]] = False
-            continue
+            used = np.flatnonzero(active)
+    while True:
+        # What the arcs not solved again carry stays; the solved ones share what is left.
+        kept = loaded.copy()
+        kept[used] = 0
+        supply_left = supply_kg - np.bincount(
+            problem.arc_supply, weights=kept, minlength=len(supply_kg)
+        )
+        demand_left = demand_kg - np.bincount(
+            problem.arc_demand, weights=kept, minlength=len(demand_kg)
+        )
+        flows = _solve_flow(problem, supply_left, demand_left, used, prices)
+        loaded[used] = flows
+        under = (flows > 0) & (flows < least[used])
+        if not under.any():
+            return loaded
+        arcs, loads = used[under], flows[under]
         offers = problem.arc_supply[arcs]
         order = np.lexsort((arcs, loads, offers))
         first_of_offer = np.ones(len(order), dtype=bool)
         first_of_offer[1:] = offers[order][1:] != offers[order][:-1]
-        active[arcs[order][first_of_offer]] = False
-    loaded = np.zeros(len(active), dtype=np.int64)
-    loaded[used] = np.where(under, 0, flows)
-    active[used[under]] = False
-    while under.any():
-        supply_left = supply_kg - np.bincount(
-            problem.arc_supply, weights=loaded, minlength=len(supply_kg)
+        removed = arcs[order][first_of_offer]
+        active[removed] = False
+        loaded[removed] = 0
+        around_offer = np.zeros(len(supply_kg), dtype=bool)
+        around_offer[offers] = True
+        around_request = np.zeros(len(demand_kg), dtype=bool)
+        around_request[problem.arc_demand[arcs]] = True
+        used = np.flatnonzero(
+            active & (around_offer[problem.arc_supply] | around_request[problem.arc_demand])
         )
-        demand_left = demand_kg - np.bincount(
-            problem.arc_demand, weights=loaded, minlength=len(demand_kg)
-        )
-        room = np.minimum(supply_left[problem.arc_supply], demand_left[problem.arc_demand])
-        used = np.flatnonzero(active & (room > 0))
-        flows = _solve_flow(problem, supply_left, demand_left, used, prices)
-        under = (flows > 0) & (loaded[used] + flows < least[used])
-        loaded[used] += np.where(under, 0, flows)
-        active[used[under]] = False
-    return loaded
 
 
 def _solve_flow(

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from matching.allocation import FlowProblem
+from matching.allocation import FlowProblem, whole_up
 from matching.scoring import DETOUR_FACTOR, remaining_mass_kg
 
 # math.isclose's default: a quantity this close to the smallest matchable one reaches it.
@@ -142,9 +142,7 @@ def allocation_problem(graph: GraphColumns) -> AllocationProblem:
         thousandths = np.maximum(1.0, 1.0 / per_unit)
     # `scoring.smallest_matchable_quantity`, with Python's round() on each, as there.
     smallest = np.zeros(len(s))
-    smallest[weighed] = [
-        math.ceil(round(t, 6)) / _THOUSANDTHS_PER_UNIT for t in thousandths[weighed].tolist()
-    ]
+    smallest[weighed] = whole_up(thousandths[weighed]) / _THOUSANDTHS_PER_UNIT
     matchable = weighed & (
         (quantity >= smallest)
         | (np.abs(quantity - smallest) <= _REL_TOL * np.maximum(np.abs(quantity), np.abs(smallest)))

@@ -13,11 +13,8 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.candidates.repository import (
-    CANDIDATES_FOR_OFFER,
-    CANDIDATES_FOR_REQUEST,
-    read_candidate_graph,
-)
+from app.candidates.graph import read_candidate_graph
+from app.candidates.repository import CANDIDATES_FOR_OFFER, CANDIDATES_FOR_REQUEST
 from matching.candidates import CandidatePair
 from matching.scoring import Candidate, rank
 from testbed.database import connect_raw

@@ -16,12 +16,10 @@ joined by material (the partial indexes of migration 0022 on open listings)."""
 
 import dataclasses
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates import bounded_search, score_sql
@@ -106,40 +104,6 @@ CANDIDATES_FOR_OFFER = ranked(
 )
 # One offer and one request, when the first can serve the second.
 CANDIDATE_PAIR = _BASE.format(anchor="r.id = :request_id AND o.id = :offer_id")
-# Every pair, for a global allocation, optionally within a family and around a point, less the
-# pairs that have a match proposed or accepted: only the pair and its distance, each listing's
-# columns being read once (GRAPH_OFFERS, GRAPH_REQUESTS) rather than once per pair.
-CANDIDATE_GRAPH = (
-    "SELECT g.offer_id, g.request_id, g.distance_m FROM ("
-    + _BASE.format(
-        anchor="(CAST(:family AS text) IS NULL OR starts_with(o.material, CAST(:family AS text)))"
-        " AND (CAST(:radius_m AS float8) IS NULL OR ST_DWithin(r.location::geography,"
-        " geography(ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326)),"
-        " CAST(:radius_m AS float8)))"
-    )
-    + """) g
- WHERE NOT EXISTS (SELECT 1 FROM matches m
-                    WHERE m.offer_id = g.offer_id AND m.request_id = g.request_id
-                      AND m.status IN ('proposed', 'accepted'))"""
-)
-# The offers and the requests of a candidate graph, with the columns of _BASE's pairs.
-GRAPH_OFFERS = """
-SELECT o.id AS offer_id, o.organization_id AS offer_organization_id,
-       o.material AS offer_material, o.quantity_value AS offer_quantity,
-       o.remaining_value AS offer_remaining, o.quantity_unit AS offer_unit,
-       o.mass_kg AS offer_mass_kg, o.min_lot AS offer_min_lot, o.condition, o.price_per_unit,
-       o.available_from, o.available_until, o.version AS offer_version
-  FROM offers o WHERE o.id = ANY(:ids)
-"""
-GRAPH_REQUESTS = """
-SELECT r.id AS request_id, r.organization_id AS request_organization_id,
-       r.material AS request_material, r.quantity_value AS request_quantity,
-       r.remaining_value AS request_remaining, r.quantity_unit AS request_unit,
-       r.mass_kg AS request_mass_kg, r.min_condition, r.max_price_per_unit, r.needed_from,
-       r.needed_by, r.max_distance_km, r.version AS request_version
-  FROM material_requests r WHERE r.id = ANY(:ids)
-"""
-
 _PAIR_FIELDS = [f.name for f in dataclasses.fields(CandidatePair)]
 
 
@@ -203,56 +167,3 @@ async def candidate_pair(
         .one_or_none()
     )
     return None if row is None else pair_from_row(row)
-
-
-@dataclass(frozen=True)
-class CandidateGraph:
-    """The candidate graph as read: each listing once (a mapping of `CandidatePair`'s fields of
-    its side), and the pairs as positions in them with their distance."""
-
-    offers: list[dict[str, Any]]
-    requests: list[dict[str, Any]]
-    arc_offer: np.ndarray
-    arc_request: np.ndarray
-    arc_distance_m: np.ndarray
-
-    def pair(self, offer: int, request: int, distance_m: float) -> CandidatePair:
-        return pair_from_row(
-            {**self.offers[offer], **self.requests[request], "distance_m": distance_m}
-        )
-
-
-def read_candidate_graph(
-    connection: Connection,
-    family: str | None,
-    lon: float | None,
-    lat: float | None,
-    radius_m: float | None,
-) -> CandidateGraph:
-    """Every pair, within the material `family` and `radius_m` of (lon, lat) when given, less
-    the pairs with an active match; on a synchronous connection, for a run's child process,
-    which reads in one snapshot (REPEATABLE READ) to see the pairs and their listings alike."""
-    pairs = connection.execute(
-        text(CANDIDATE_GRAPH), {"family": family, "lon": lon, "lat": lat, "radius_m": radius_m}
-    ).all()
-    offer_ids = list({offer_id: None for offer_id, _, _ in pairs})
-    request_ids = list({request_id: None for _, request_id, _ in pairs})
-    if not pairs:
-        empty = np.zeros(0, dtype=np.int64)
-        return CandidateGraph([], [], empty, empty, np.zeros(0))
-    offers = [
-        dict(row) for row in connection.execute(text(GRAPH_OFFERS), {"ids": offer_ids}).mappings()
-    ]
-    requests = [
-        dict(row)
-        for row in connection.execute(text(GRAPH_REQUESTS), {"ids": request_ids}).mappings()
-    ]
-    offer_at = {row["offer_id"]: i for i, row in enumerate(offers)}
-    request_at = {row["request_id"]: j for j, row in enumerate(requests)}
-    return CandidateGraph(
-        offers,
-        requests,
-        np.fromiter((offer_at[o] for o, _, _ in pairs), dtype=np.int64, count=len(pairs)),
-        np.fromiter((request_at[r] for _, r, _ in pairs), dtype=np.int64, count=len(pairs)),
-        np.fromiter((d for _, _, d in pairs), dtype=float, count=len(pairs)),
-    )

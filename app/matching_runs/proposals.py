@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import NullPool, create_engine
 from sqlalchemy.engine import make_url
 
-from app.candidates.repository import read_candidate_graph
+from app.candidates.graph import read_candidate_graph
 from matching.allocation import Allocation, Prices, allocate_flow
 from matching.problem import allocation_problem, graph_columns
 from matching.scoring import Candidate, score_candidate
