@@ -135,9 +135,9 @@ def test_the_shortest_of_parallel_edges_counts_and_a_negative_cost_is_no_way() -
     assert distances[3].tolist() == [np.inf, np.inf, np.inf, 0]
 
 
-def test_dead_ends_and_chains_left_out_change_no_distance() -> None:
-    """The Dijkstra searches the network without the dead ends and chains between junctions
-    that none of the places is on (`app.roads.contraction`): the same distances as the whole
+def test_the_network_cut_down_to_the_places_changes_no_distance() -> None:
+    """The Dijkstra searches the network without the dead ends and the small junctions that
+    none of the places is on (`app.roads.contraction`): the same distances as the whole
     network, for places anywhere on it, one-way streets included."""
     rng = np.random.default_rng(5)
     side, edges = 12, []
