@@ -31,7 +31,7 @@ from app.roads.contraction import reduced_graph, shortest_of_parallel
 from app.roads.networks import known_network
 
 # Sources per Dijkstra call: each call answers a row per source over every vertex of the
-# network (19,000 in Brussels once cut down, 8 bytes each), of which the matrix keeps a few
+# network (8,000 in Brussels once cut down, 8 bytes each), of which the matrix keeps a few
 # columns.
 SOURCES_PER_CALL = 64
 
