@@ -141,8 +141,11 @@ async def road_distances(shipments: int, sites: int) -> None:
 async def _compare(
     deadline: StatementDeadline, shipments: int, places: list[tuple[float, float]]
 ) -> None:
-    # As a worker does before its first plan: the child processes' imports (scipy) once.
-    preload_in_children(["app.roads.graphs"])
+    # As a worker does before its first plan: the child processes' imports (scipy) once. And
+    # this module's: a fork server's child runs the main module again (as `__mp_main__`),
+    # which for the worker (`app.worker.__main__`) is nothing, but here would import
+    # bench.routing's engines in every child (1 to 2 s each).
+    preload_in_children(["app.roads.graphs", "bench.roads"])
     await start_fork_server()
     load_before = os.getloadavg()[0]
     backend = int((await deadline.all(text("SELECT pg_backend_pid() AS pid"), {}))[0].pid)
