@@ -55,6 +55,8 @@ from logistics.matrices import Profile
 from logistics.portfolio import cores
 from testbed.database import load_reference
 
+# What this module imports, which a fork server's child would import again (`_compare`).
+BENCH_IMPORTS = ["bench.routing", "bench.support", "logistics.instances", "testbed.database"]
 NETWORKS = ("bike", "van")
 # A fleet of cargo bikes at two speeds and vans, and the baseline van every plan is compared
 # with: four travel profiles, two networks.
@@ -145,7 +147,7 @@ async def _compare(
     # this module's: a fork server's child runs the main module again (as `__mp_main__`),
     # which for the worker (`app.worker.__main__`) is nothing, but here would import
     # bench.routing's engines in every child (1 to 2 s each).
-    preload_in_children(["app.roads.graphs", "bench.roads"])
+    preload_in_children(["app.roads.graphs", *BENCH_IMPORTS])
     await start_fork_server()
     load_before = os.getloadavg()[0]
     backend = int((await deadline.all(text("SELECT pg_backend_pid() AS pid"), {}))[0].pid)
