@@ -2,10 +2,12 @@
 metre on the suite's Brussels network, for the same points snapped the same way; and a graph
 is read again when its network's table changes."""
 
+import itertools
 from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
+from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -87,6 +89,22 @@ async def test_one_distance_matrix_per_network_gives_each_profile_its_times(
     assert (van.distance != slow.distance).any()
 
 
+async def test_the_places_split_over_two_processes_get_the_same_matrices(
+    session: AsyncSession,
+) -> None:
+    deadline = StatementDeadline(session, 120)
+    points = _points(25, seed=11)
+    profiles = [Profile("bike@15.0", 15), Profile("van@22.0", 22)]
+    graphs = RoadGraphs()
+    alone, snapped = await road_matrices(deadline, points, profiles, 1024, graphs)
+    split, split_snapped = await road_matrices(deadline, points, profiles, 1024, graphs, 2)
+
+    assert split_snapped == snapped
+    for profile in profiles:
+        assert (split[profile.name].distance == alone[profile.name].distance).all()
+        assert (split[profile.name].duration == alone[profile.name].duration).all()
+
+
 async def test_a_graph_is_read_again_when_its_network_changes(session: AsyncSession) -> None:
     deadline = StatementDeadline(session, 120)
     graphs = RoadGraphs()
@@ -115,3 +133,42 @@ def test_the_shortest_of_parallel_edges_counts_and_a_negative_cost_is_no_way() -
     assert distances[2].tolist() == [10, 13, 0, np.inf]
     assert distances[1].tolist() == [3, 0, 4, np.inf]
     assert distances[3].tolist() == [np.inf, np.inf, np.inf, 0]
+
+
+def test_the_network_cut_down_to_the_places_changes_no_distance() -> None:
+    """The Dijkstra searches the network without the dead ends and the small junctions that
+    none of the places is on (`app.roads.contraction`): the same distances as the whole
+    network, for places anywhere on it, one-way streets included."""
+    rng = np.random.default_rng(5)
+    side, edges = 12, []
+    # Junctions on a grid, each street cut into one to three pieces (a chain), some one way.
+    next_vertex = side * side
+    for a in range(side * side):
+        for b in (a + 1, a + side):
+            if (b == a + 1 and b % side == 0) or b >= side * side:
+                continue
+            chain = [a, *range(next_vertex, next_vertex + int(rng.integers(0, 3))), b]
+            next_vertex += len(chain) - 2
+            one_way = rng.random() < 0.3
+            for tail, head in itertools.pairwise(chain):
+                length = float(rng.uniform(10, 200))
+                edges.append((tail, head, length, -1.0 if one_way else length))
+    # Dead ends of one to four pieces, from anywhere (some from another dead end).
+    for _ in range(40):
+        at = int(rng.integers(0, next_vertex))
+        for _ in range(int(rng.integers(1, 5))):
+            length = float(rng.uniform(10, 200))
+            edges.append((at, next_vertex, length, length))
+            at, next_vertex = next_vertex, next_vertex + 1
+    sources, targets, costs, reverse_costs = zip(*edges, strict=True)
+    graph = RoadGraph.from_edges(sources, targets, costs, reverse_costs)
+    places = rng.choice(next_vertex, 30, replace=False).tolist()
+
+    distances = graph.distances_m(places)
+
+    at = np.searchsorted(graph.vertices, places)
+    whole = dijkstra(graph.graph, directed=True, indices=at)[:, at]
+    assert np.isfinite(whole).any() and (whole > 0).sum() > 800
+    assert np.array_equal(np.isinf(distances), np.isinf(whole))
+    finite = np.isfinite(whole)
+    assert np.abs(distances[finite] - whole[finite]).max() < 1e-9

@@ -1,8 +1,10 @@
 """The road networks held in memory by the process that plans (the worker): each network's
 edges read once from its table into a sparse directed graph, read again when the table
 changes, and the shortest distances between many vertices at once by scipy's multi-source
-Dijkstra. The Dijkstra runs in a child process (`distances_by_network`): scipy's holds the GIL
-throughout (a thread beside the event loop held it for 1.8 s on 64 sources).
+Dijkstra, on the network cut down to what those vertices need (`app.roads.contraction`). The
+Dijkstra runs in child processes (`distances_by_network`), each from its part of the vertices:
+scipy's holds the GIL throughout (a thread beside the event loop held it for 1.8 s on 64
+sources).
 
 pgRouting's `pgr_dijkstraCostMatrix` answers the same distances, but reads the whole edge
 table and builds its graph again on every call; on the Brussels network that made a
@@ -25,10 +27,12 @@ from scipy.sparse.csgraph import dijkstra
 from sqlalchemy import TextClause, text
 
 from app.kit.statement_deadline import StatementDeadline
+from app.roads.contraction import reduced_graph, shortest_of_parallel
 from app.roads.networks import known_network
 
 # Sources per Dijkstra call: each call answers a row per source over every vertex of the
-# network (28,000 in Brussels, 8 bytes each), of which the matrix keeps a few columns.
+# network (8,000 in Brussels once cut down, 8 bytes each), of which the matrix keeps a few
+# columns.
 SOURCES_PER_CALL = 64
 
 
@@ -77,42 +81,63 @@ class RoadGraph:
         heads = np.concatenate([target[forward], source[backward]])
         weights = np.concatenate([cost[forward], reverse_cost[backward]])
         vertices = np.unique(np.concatenate([source, target]))
-        rows, columns = np.searchsorted(vertices, tails), np.searchsorted(vertices, heads)
-        # Of parallel edges the shortest counts, as in pgRouting (scipy would add them up).
-        order = np.lexsort((weights, columns, rows))
-        rows, columns, weights = rows[order], columns[order], weights[order]
-        first = np.ones(len(rows), dtype=bool)
-        first[1:] = (rows[1:] != rows[:-1]) | (columns[1:] != columns[:-1])
-        size = len(vertices)
-        graph = csr_matrix(
-            (weights[first], (rows[first], columns[first])), shape=(size, size), dtype=np.float64
+        # Of parallel edges the shortest counts, as in pgRouting.
+        rows, columns, weights = shortest_of_parallel(
+            np.searchsorted(vertices, tails), np.searchsorted(vertices, heads), weights
         )
+        size = len(vertices)
+        graph = csr_matrix((weights, (rows, columns)), shape=(size, size), dtype=np.float64)
         return cls(vertices, graph)
 
     def distances_m(self, vertices: Sequence[int]) -> np.ndarray:
         """The shortest distance (metres, float) from each of `vertices` to each, `inf` where
         there is no way; a vertex the network does not have reaches only itself."""
-        asked = np.asarray(vertices, dtype=np.int64)
-        distinct, back = np.unique(asked, return_inverse=True)
+        return assembled(vertices, [self.rows_m(vertices)])
+
+    def rows_m(self, vertices: Sequence[int], part: int = 0, parts: int = 1) -> np.ndarray:
+        """The shortest distances from one in `parts` of the distinct `vertices` (sorted), from
+        the `part`-th on, to each of them: the rows of `part` that `assembled` puts together.
+        The Dijkstra searches the network cut down to what these vertices need
+        (`app.roads.contraction`)."""
+        distinct = np.unique(np.asarray(vertices, dtype=np.int64))
         position = np.searchsorted(self.vertices, distinct).clip(max=len(self.vertices) - 1)
         known = self.vertices[position] == distinct if len(self.vertices) else distinct < 0
-        between = np.full((len(distinct), len(distinct)), np.inf)
-        rows = np.flatnonzero(known)
+        sources = np.arange(part, len(distinct), parts)
+        between = np.full((len(sources), len(distinct)), np.inf)
+        columns = np.flatnonzero(known)
+        rows = np.flatnonzero(known[sources])
+        if not len(rows):
+            return between
+        graph, at = reduced_graph(self.graph, position[columns])
+        # Each known vertex's position in the reduced graph.
+        reduced = np.zeros(len(distinct), dtype=np.int64)
+        reduced[columns] = at
         for start in range(0, len(rows), SOURCES_PER_CALL):
             chunk = rows[start : start + SOURCES_PER_CALL]
-            reached = dijkstra(self.graph, directed=True, indices=position[chunk])
-            between[np.ix_(chunk, rows)] = reached[:, position[rows]]
-        np.fill_diagonal(between, 0.0)
-        answer: np.ndarray = between[np.ix_(back, back)]
-        return answer
+            reached = dijkstra(graph, directed=True, indices=reduced[sources[chunk]])
+            between[np.ix_(chunk, columns)] = reached[:, at]
+        return between
+
+
+def assembled(vertices: Sequence[int], parts: Sequence[np.ndarray]) -> np.ndarray:
+    """The distances between `vertices` from the rows of each part (`RoadGraph.rows_m`)."""
+    distinct, back = np.unique(np.asarray(vertices, dtype=np.int64), return_inverse=True)
+    between = np.empty((len(distinct), len(distinct)))
+    for part, rows in enumerate(parts):
+        between[part :: len(parts)] = rows
+    np.fill_diagonal(between, 0.0)
+    answer: np.ndarray = between[np.ix_(back, back)]
+    return answer
 
 
 def distances_by_network(
-    graphs: dict[str, RoadGraph], vertices: dict[str, list[int]]
+    graphs: dict[str, RoadGraph], vertices: dict[str, list[int]], part: int = 0, parts: int = 1
 ) -> dict[str, np.ndarray]:
-    """Each network's distances between its vertices (`RoadGraph.distances_m`): what a plan
-    runs in a child process."""
-    return {network: graph.distances_m(vertices[network]) for network, graph in graphs.items()}
+    """Each network's rows of `part` of `parts` (`RoadGraph.rows_m`): what each of a plan's
+    child processes runs, the parts side by side on the plan's share of the worker's cores."""
+    return {
+        network: graph.rows_m(vertices[network], part, parts) for network, graph in graphs.items()
+    }
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What a plan's job asks of the road networks (`app.roads.networks`): the distances and
 durations between its places, each snapped to its nearest vertex of a network (by the
-vertices' spatial index), from the network's graph in memory (`app.roads.graphs`) searched in a
-child process; and, through pgRouting, its routes' lines along the streets."""
+vertices' spatial index), from the network's graph in memory (`app.roads.graphs`) searched in
+child processes; and, through pgRouting, its routes' lines along the streets."""
 
 import asyncio
 import itertools
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.jobs.child_process import call_in_child_process
 from app.kit.statement_deadline import StatementDeadline
-from app.roads.graphs import ROAD_GRAPHS, RoadGraphs, distances_by_network
+from app.roads.graphs import ROAD_GRAPHS, RoadGraphs, assembled, distances_by_network
 from app.roads.networks import known_network
 from logistics.matrices import Profile
 from logistics.model import Matrices
@@ -115,19 +115,43 @@ async def road_matrices(
     profiles: Sequence[Profile],
     memory_limit_mb: int,
     graphs: RoadGraphs = ROAD_GRAPHS,
+    processes: int = 1,
 ) -> tuple[dict[str, Matrices], dict[str, list[int]]]:
     """Shortest road distances between the points for each profile, by the deadline: one
-    distance matrix per network (its graph in memory, searched in a child process limited to
+    distance matrix per network (its graph in memory, searched by `processes` child
+    processes side by side, each from its part of the places and limited to
     `memory_limit_mb`), times at each profile's speed; and, by profile, the network vertex
     each point was snapped to."""
     networks = sorted({network_of(p.name) for p in profiles})
     snapped = {network: await nearest_vertices(deadline, network, points) for network in networks}
     held = {network: await graphs.graph(deadline, network) for network in networks}
-    distances = await call_in_child_process(
-        distances_by_network, held, snapped, memory_limit_mb=memory_limit_mb
-    )
+    searches = [
+        asyncio.ensure_future(
+            call_in_child_process(
+                distances_by_network,
+                held,
+                snapped,
+                part,
+                processes,
+                memory_limit_mb=memory_limit_mb,
+            )
+        )
+        for part in range(processes)
+    ]
+    try:
+        rows = await asyncio.gather(*searches)
+    finally:
+        # A part that failed ends the others (a cancelled call kills its child), and raises
+        # as it was, for the job to report.
+        for search in searches:
+            search.cancel()
+        await asyncio.gather(*searches, return_exceptions=True)
 
     def at_speeds() -> dict[str, Matrices]:
+        distances = {
+            network: assembled(snapped[network], [part[network] for part in rows])
+            for network in networks
+        }
         return {p.name: matrices_at(distances[network_of(p.name)], p.speed_kmh) for p in profiles}
 
     return await asyncio.to_thread(at_speeds), {

@@ -219,6 +219,7 @@ async def _plan(
                     points,
                     [*profiles.values(), BASELINE_VAN],
                     settings.planner_memory_limit_mb,
+                    processes=processes_per_plan(settings),
                 )
             baseline = matrices.pop(BASELINE_VAN.name)
             snapped.pop(BASELINE_VAN.name)
