@@ -117,6 +117,7 @@ def _engine(settings: Settings, url: str, **options: Any) -> AsyncEngine:
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size // 2,
+        pool_timeout=settings.db_pool_timeout_seconds,
         **options,
     )
 

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # whenever the pool is full, and a new connection costs more than most requests (a new
     # server process, TLS, authentication, PostGIS loaded again).
     db_pool_size: int = 20
+    # How long a request waits for a connection when all are busy before it answers 503.
+    db_pool_timeout_seconds: float = Field(default=30, gt=0)
     # API processes `python -m app.serve` starts (uvicorn's workers); 0: one per core this
     # process may run on.
     api_processes: int = Field(default=0, ge=0)

@@ -138,9 +138,9 @@ async def app(database_url: str) -> AsyncIterator[FastAPI]:
         settings_for(
             database_url,
             max_body_bytes=100_000,
-            # Twice 25 connections: the race tests hold up to fifty requests in the database
-            # at once (tests.overlap), each on a connection of its own.
-            db_pool_size=25,
+            # 34 connections and half as many for bursts: the race tests hold up to fifty
+            # requests in the database at once (tests.overlap), each on a connection of its own.
+            db_pool_size=34,
             # The tests receive webhooks on a local port and retry them without waiting.
             webhook_private_hosts=LOOPBACK_RECEIVERS,
             webhook_retry_base_seconds=0,

@@ -143,6 +143,19 @@ async def test_sixteen_clients_at_once_keep_the_pool_s_connections(database_url:
         assert len(sent.backends) <= 16, f"{len(sent.backends)} connections opened"
 
 
+async def test_a_request_that_finds_every_connection_busy_answers_503(database_url: str) -> None:
+    async with recorded(database_url, db_pool_size=1, db_pool_timeout_seconds=0.5) as (_, c):
+        org = await create_org(c, "supplier")
+        engine = c._transport.app.state.engine
+        async with engine.connect() as held:
+            await held.execute(text("SELECT 1"))
+            busy = await c.get(ME, headers=org.headers)
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["Retry-After"] == "5"
+        assert busy.headers["content-type"] == "application/problem+json"
+        assert (await c.get(ME, headers=org.headers)).status_code == 200
+
+
 def test_no_dependency_of_a_route_runs_in_a_thread() -> None:
     """FastAPI runs a dependency written `def` in its thread pool, a hop to a thread and back
     on every request that uses it: every dependency of the API is `async def`."""
@@ -159,7 +172,7 @@ def test_no_dependency_of_a_route_runs_in_a_thread() -> None:
         for dependency in dependant.dependencies:
             call = dependency.call
             # A function, or an object whose __call__ is (HTTPBearer).
-            function = call if inspect.isroutine(call) else getattr(call, "__call__", None)
+            function = call if inspect.isroutine(call) else type(call).__call__
             if not (inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)):
                 yield getattr(call, "__qualname__", repr(call))
             yield from threaded(dependency)

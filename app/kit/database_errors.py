@@ -6,6 +6,7 @@ import psycopg
 import psycopg_pool
 from procrastinate.exceptions import ConnectorException
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # asyncpg's classes for a server that is gone, going or not there yet (SQLSTATE 08, 57P).
 _UNAVAILABLE = (
@@ -17,6 +18,9 @@ _UNAVAILABLE = (
     asyncpg.InterfaceError,
     psycopg.OperationalError,
     psycopg_pool.PoolTimeout,
+    # Every connection of the pool busy for as long as a request may wait for one: the database
+    # is out of reach for this request as surely as if it were down.
+    PoolTimeout,
     ConnectorException,
 )
 
@@ -28,6 +32,7 @@ RAISED_WHEN_UNAVAILABLE: tuple[type[Exception], ...] = (
     DBAPIError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    PoolTimeout,
 )
 
 
