@@ -6,11 +6,11 @@ Each process keeps its own and checks each one on every read against the databas
 statement, `repository.publication_state`): a month published again in any process, or by the
 sweep, is read anew by every process at its next read."""
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
+from cachetools import LRUCache
 from fastapi import Request
 
 # The bytes of the answers a process keeps at most: a year by commune is some 80 KB as JSON
@@ -41,30 +41,25 @@ Question = tuple[object, ...]
 
 
 class KeptAnswers:
-    """The answers read last, each with the state it was written from, up to `max_bytes` (an
-    answer larger than that is not kept)."""
+    """The answers read last, each with the state it was written from, up to `max_bytes` of
+    them (an answer larger than that is not kept)."""
 
     def __init__(self, max_bytes: int = MAX_KEPT_BYTES) -> None:
-        self.max_bytes = max_bytes
-        self._bytes = 0
-        self._answers: OrderedDict[Question, tuple[PublicationState, Answer]] = OrderedDict()
+        self._answers: LRUCache[Question, tuple[PublicationState, Answer]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda kept: len(kept[1].body)
+        )
 
     def get(self, question: Question, state: PublicationState) -> Answer | None:
         kept = self._answers.get(question)
         if kept is None or kept[0] != state:
             return None
-        self._answers.move_to_end(question)
         return kept[1]
 
     def keep(self, question: Question, state: PublicationState, answer: Answer) -> None:
-        replaced = self._answers.pop(question, None)
-        if replaced is not None:
-            self._bytes -= len(replaced[1].body)
-        self._answers[question] = (state, answer)
-        self._bytes += len(answer.body)
-        while self._bytes > self.max_bytes and self._answers:
-            _, (_, oldest) = self._answers.popitem(last=False)
-            self._bytes -= len(oldest.body)
+        try:
+            self._answers[question] = (state, answer)
+        except ValueError:  # larger than all the answers kept may be
+            self._answers.pop(question, None)
 
 
 async def kept_answers(request: Request) -> KeptAnswers:
