@@ -24,8 +24,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
-import sys
 import time
 from typing import cast
 
@@ -40,15 +38,23 @@ from app.candidates.repository import CANDIDATES_FOR_REQUEST
 from app.db import create_engine, create_sessionmaker
 from app.kit.loop_stalls import LoopStalls
 from app.matching_runs.service import execute_run
-from app.settings import PROJECT_ROOT
 from app.worker.process import prepare_worker_process
-from bench.support import CODES, free_port, fresh_database, percentile, server_url, stop_server
+from bench.support import (
+    ADMIN_TOKEN,
+    CODES,
+    free_port,
+    fresh_database,
+    percentile,
+    server_url,
+    start_api,
+    stop_server,
+    until_up,
+)
 from matching.allocation import Arc, Demand, Prices, Supply, allocate_nearest_first
 from matching.problem import AllocationProblem, allocation_problem, graph_columns
-from testbed.database import connect_raw, role_environment
+from testbed.database import connect_raw
 from testbed.service import settings_for
 
-ADMIN_TOKEN = "bench-admin-token"
 FAMILIES = ["17", "1701", "1702", "1704", "1705", "1508", "1501", "2001", "170201", "170504"]
 
 OFFERS_SQL = """
@@ -115,33 +121,11 @@ async def bench_candidates(database_url: str, offers: int, requests: int) -> Non
         sizes.append(len(await conn.fetch(bare_sql, request_id, offers)))
 
     port = free_port()
-    env = {**role_environment(database_url), "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
+    server = start_api(database_url, port)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-            # A minute for the server to start: a loaded machine takes longer than 10 s.
-            for _ in range(600):
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
+            await until_up(client, server)
             key = (
                 await client.post(
                     "/v1/organizations",

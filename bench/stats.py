@@ -24,8 +24,6 @@ names a server (its database `boucle_bench_stats` is dropped and made again)."""
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -35,12 +33,20 @@ import asyncpg
 import httpx
 
 from app.kit.local_time import brussels_today
-from app.settings import PROJECT_ROOT
 from app.stats.months import last_ended_month, month_text, months_from
-from bench.support import CODES, free_port, fresh_database, percentile, server_url, stop_server
-from testbed.database import connect_raw, role_environment
+from bench.support import (
+    ADMIN_TOKEN,
+    CODES,
+    free_port,
+    fresh_database,
+    percentile,
+    server_url,
+    start_api,
+    stop_server,
+    until_up,
+)
+from testbed.database import connect_raw
 
-ADMIN_TOKEN = "bench-admin-token"
 ORGANIZATIONS = 200
 MONTHS = 12
 FAMILIES = ["17", "1701", "1702", "1704", "1705", "1501", "2001", "170201", "170504", "150101"]
@@ -161,38 +167,6 @@ def report(name: str, spent: list[float], baseline: list[float] | None) -> None:
     else:
         line += f"   p95 {p95 / percentile(baseline, 95):7.1f} x the baseline"
     print(line, flush=True)
-
-
-def start_api(database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {**role_environment(database_url), "BOUCLE_ADMIN_TOKEN": ADMIN_TOKEN}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
-
-
-async def until_up(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
-    """Waits for the server's first answer (a loaded machine may take a minute to start it)."""
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the API server did not start")
 
 
 async def bench_stats(database_url: str, listings: int, reads: int, first_reads: int) -> None:
