@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from sqlalchemy import Row, Select, bindparam, func, literal_column, or_, select, update
+from sqlalchemy import Select, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import Scope
 
@@ -103,18 +104,18 @@ def key_parameters(token: str) -> dict[str, str]:
     return {"key_hash": hash_credential(token)}
 
 
-def key_of_row(row: Row[*tuple[Any, ...]] | None) -> ActiveKey | None:
+def key_of_row(row: Mapping[str, Any] | None) -> ActiveKey | None:
     """The key in a row with the columns of `ACTIVE_KEY_QUERY`; None for no row, or for one
     whose outer join found no key."""
-    if row is None or row.id is None:
+    if row is None or row["id"] is None:
         return None
     return ActiveKey(
-        row.id,
-        row.organization_id,
-        tuple(row.roles),
-        row.organization_name,
-        row.organization_created_at,
-        row.stale_use,
+        row["id"],
+        row["organization_id"],
+        tuple(row["roles"]),
+        row["organization_name"],
+        row["organization_created_at"],
+        row["stale_use"],
     )
 
 

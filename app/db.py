@@ -1,12 +1,15 @@
 """The async engines of the settings, and the session factory. The request's session, one
 transaction per request, is `app.kit.request_session`."""
 
+import asyncio
 import functools
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import Engine, Executable, Row, TextClause, event
+import asyncpg
+from sqlalchemy import Engine, Executable, TextClause, event
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,7 +18,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import greenlet_spawn
 
+from app.kit.database_errors import is_database_unavailable
 from app.kit.least_privilege import refuse_privileged_role
 from app.settings import Settings
 
@@ -128,12 +134,22 @@ def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:
 
 async def run_alone(
     engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None = None
-) -> Sequence[Row[Any]]:
-    """The rows that `statement` answers, run on `autocommit(engine)` as the first statement
-    of a request: a connection that had died in the pool (the database restarted, or ended
-    the connection) invalidates the pool, and the statement runs once more on a new one. Only
-    for statements that may run twice (a lookup, a count of the request, a guarded update):
-    the first may have been carried out before its connection failed."""
+) -> Sequence[Mapping[str, Any]]:
+    """The rows that `statement` answers, run alone in autocommit as the first statement of a
+    request, by the driver itself on a connection of `engine`'s pool: SQLAlchemy's Connection
+    and Result around one statement cost more than the statement itself in the process (the
+    count and key lookup of every request: 0.88 ms of the processor through them, 0.30 ms
+    here).
+
+    A connection that had died in the pool (the database restarted, or ended the connection) is
+    dropped, and the statement runs once more through SQLAlchemy, which invalidates the whole
+    pool on finding another one dead and then runs it on a new connection. Only for statements
+    that may run twice (a lookup, a count of the request, a guarded update): the first may have
+    been carried out before its connection failed."""
+    try:
+        return await _fetch(engine, statement, parameters)
+    except _ConnectionFailed:
+        pass
     try:
         return await _rows(engine, statement, parameters)
     except DBAPIError as exc:
@@ -142,11 +158,50 @@ async def run_alone(
     return await _rows(engine, statement, parameters)
 
 
+class _ConnectionFailed(Exception):
+    """The pooled connection `_fetch` ran on failed, not the statement (dropped since)."""
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(statement: Executable, dialect: Dialect) -> SQLCompiler:
+    return cast(SQLCompiler, statement.compile(dialect=dialect))  # type: ignore[attr-defined]
+
+
+async def _fetch(
+    engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None
+) -> Sequence[Mapping[str, Any]]:
+    compiled = _compiled(statement, engine.dialect)
+    bound = compiled.construct_params(parameters)
+    values = [bound[name] for name in compiled.positiontup or ()]
+    pooled = await engine.raw_connection()
+    driver: asyncpg.Connection = pooled.driver_connection
+    try:
+        records = await driver.fetch(compiled.string, *values)
+    except asyncio.CancelledError:
+        # Cancelled mid-statement, the connection's protocol is in no known state.
+        await greenlet_spawn(pooled.invalidate)
+        raise
+    except Exception as exc:
+        # An error the server reported about the statement leaves the connection as it was;
+        # anything else (the server ending the connection, a dropped one, a protocol in
+        # disorder after it) does not.
+        if isinstance(exc, asyncpg.PostgresError) and not (
+            is_database_unavailable(exc) or driver.is_closed()
+        ):
+            raise
+        await greenlet_spawn(pooled.invalidate)
+        raise _ConnectionFailed() from exc
+    finally:
+        await greenlet_spawn(pooled.close)
+    return cast(Sequence[Mapping[str, Any]], records)
+
+
 async def _rows(
     engine: AsyncEngine, statement: Executable, parameters: dict[str, Any] | None
-) -> Sequence[Row[Any]]:
+) -> Sequence[Mapping[str, Any]]:
     async with engine.connect() as connection:
-        return (await connection.execute(statement, parameters)).all()
+        rows = (await connection.execute(statement, parameters)).mappings().all()
+    return cast(Sequence[Mapping[str, Any]], rows)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

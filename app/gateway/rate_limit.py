@@ -152,16 +152,17 @@ class RateLimitMiddleware:
         token = bearer_token(Headers(scope=scope).get("authorization")) if keyed else None
         if token is None:
             [row] = await run_alone(self.engine, self.counting, {"subject": address})
-            return Count(ADDRESS_POLICY, row.requests, row.seconds_left)
+            return Count(ADDRESS_POLICY, row["requests"], row["seconds_left"])
         if is_admin_token(self.settings, token):
             [row] = await run_alone(self.engine, self.counting, {"subject": ADMIN_SUBJECT})
-            return Count(KEY_POLICY, row.requests, row.seconds_left)
+            return Count(KEY_POLICY, row["requests"], row["seconds_left"])
         [row] = await run_alone(
             self.engine, self.counting_with_key, {"address": address, **key_parameters(token)}
         )
         key = key_of_row(row)
         remember_key_lookup(scope, token, key)
-        return Count(ADDRESS_POLICY if key is None else KEY_POLICY, row.requests, row.seconds_left)
+        policy = ADDRESS_POLICY if key is None else KEY_POLICY
+        return Count(policy, row["requests"], row["seconds_left"])
 
     def _counting(self, subject: ColumnElement[str]) -> ReturningInsert[int, int]:
         """One more request of `subject`, in its window or in a new one if that has ended;
