@@ -2,14 +2,15 @@
 `stats.flow_facts` (the migrations that make it say what each measure is), and the published
 months and their cells in `stats.published_months` and `stats.published_cells`."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db import run_alone
 from app.stats.kept import PublicationState
 from app.stats.months import next_month
 from app.stats.suppression import Contribution, PublishedCell
@@ -46,22 +47,36 @@ async def published_months(session: AsyncSession, first: date, last: date) -> se
     return {month for (month,) in rows.all()}
 
 
+# What an answer over [first, last] is written from: the publication of each published month of
+# these, oldest first, and the reference data's edition, read together.
+_PUBLICATION_STATE = text(
+    """SELECT coalesce(array_agg(month ORDER BY month), '{}') AS months,
+              coalesce(array_agg(publication ORDER BY month), '{}') AS publications,
+              (SELECT edition FROM stats.reference_edition) AS edition
+         FROM stats.published_months
+        WHERE month BETWEEN :first AND :last"""
+)
+
+
+def _publication_state(row: Mapping[Any, Any]) -> PublicationState:
+    return PublicationState(
+        tuple(zip(row["months"], row["publications"], strict=True)), row["edition"]
+    )
+
+
 async def publication_state(session: AsyncSession, first: date, last: date) -> PublicationState:
-    """The publication of each published month of these, oldest first, and the reference
-    data's edition, read together: what an answer over them is written from."""
-    row = (
-        await session.execute(
-            text(
-                """SELECT coalesce(array_agg(month ORDER BY month), '{}') AS months,
-                          coalesce(array_agg(publication ORDER BY month), '{}') AS publications,
-                          (SELECT edition FROM stats.reference_edition) AS edition
-                     FROM stats.published_months
-                    WHERE month BETWEEN :first AND :last"""
-            ),
-            {"first": first, "last": last},
-        )
-    ).one()
-    return PublicationState(tuple(zip(row.months, row.publications, strict=True)), row.edition)
+    """The publication state as the session's transaction sees it (after it published)."""
+    parameters = {"first": first, "last": last}
+    row = (await session.execute(_PUBLICATION_STATE, parameters)).mappings().one()
+    return _publication_state(row)
+
+
+async def publication_state_alone(engine: AsyncEngine, first: date, last: date) -> PublicationState:
+    """The publication state read alone, as a request's first read: on the driver, a third of
+    the processor a statement through the session costs, which every read of a kept answer
+    pays (`app.db.run_alone`)."""
+    [row] = await run_alone(engine, _PUBLICATION_STATE, {"first": first, "last": last})
+    return _publication_state(row)
 
 
 async def claim_month(session: AsyncSession, month: date) -> bool:

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from app.auth import CurrentPrincipal
 from app.kit.geo import GEOJSON_MEDIA_TYPE
@@ -85,6 +85,7 @@ def _format(asked: StatsFormat | None, accept: str | None) -> StatsFormat:
     },
 )
 async def read_flows(
+    request: Request,
     principal: CurrentPrincipal,
     session: Session,
     kept: Annotated[KeptAnswers, Depends(kept_answers)],
@@ -131,6 +132,14 @@ async def read_flows(
             "query",
         )
     written = await service.flow_answer(
-        session, principal, dimensions, material_level, since, until, answer, kept
+        session,
+        request.app.state.autocommit_engine,
+        principal,
+        dimensions,
+        material_level,
+        since,
+        until,
+        answer,
+        kept,
     )
     return Response(written.body, media_type=written.media_type)

@@ -6,7 +6,7 @@ and sent again while its months and the reference data are as it was written fro
 from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.kit.geo import GEOJSON_MEDIA_TYPE
 from app.kit.local_time import brussels_today
@@ -22,6 +22,7 @@ from app.stats.repository import (
     material_titles,
     outline_geometries,
     publication_state,
+    publication_state_alone,
     stored_cells,
 )
 from app.stats.schemas import (
@@ -76,6 +77,7 @@ def _sort_key(cell: dict[str, Any], fields: list[str]) -> tuple[tuple[bool, str]
 
 async def flow_answer(
     session: AsyncSession,
+    engine: AsyncEngine,
     principal: Principal,
     group_by: list[Dimension],
     level: MaterialLevel,
@@ -93,7 +95,7 @@ async def flow_answer(
     question = (tuple(group_by), level, first, last, answer_format)
     # Read before the cells: an answer is kept under the state it was read after, so that a
     # month published again meanwhile leaves it no older than that state says.
-    state = await publication_state(session, first, last)
+    state = await publication_state_alone(engine, first, last)
     if state.covers(months):
         answer = kept.get(question, state)
         if answer is not None:
