@@ -1,12 +1,13 @@
 """What a kind of listing is (an offer, a request): its rows, its rules, its schemas and how
 its list is filtered; and what the layers above the listings make happen when one changes."""
 
+import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement
@@ -70,10 +71,18 @@ class ListingSchemas:
 
     def _fields(self, row: Listing) -> dict[str, Any]:
         return {
-            **{name: getattr(row, name) for name in self.full.model_fields if hasattr(row, name)},
+            # (mypy takes a mapped class's __hash__ for its rows')
+            **{name: getattr(row, name) for name in _columns(self.full, cast(Hashable, type(row)))},
             "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
             "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
         }
+
+
+@functools.cache
+def _columns(view: type[BaseModel], row_type: Hashable) -> tuple[str, ...]:
+    """The fields of `view` that rows of `row_type` hold as they are: asked once, not of every
+    row of every page."""
+    return tuple(name for name in view.model_fields if hasattr(row_type, name))
 
 
 @dataclass(frozen=True)
