@@ -100,6 +100,10 @@ def _distance_part(distance_m: str, reach_km: str) -> str:
     return f"greatest(0::float8, 1 - ({distance_m} / 1000) / {reach_km})"
 
 
+# The order of `ranked`'s page, by its output columns: a query over the page keeps it so.
+PAGE_ORDER = "score DESC, distance_m, offer_id, request_id"
+
+
 def ranked(pairs: str) -> str:
     """The `:limit` best pairs of the query `pairs` that can be matched, with their `score`.
     `pairs` answers the columns of a pair but `distance_m`, and `LOCATIONS`.
@@ -176,5 +180,5 @@ SELECT {columns}, exact.distance_m, scored.score
  -- Those that could rank among the best: the scores' sums may part by a rounding.
  WHERE bounded.high >= (SELECT coalesce(min(low), '-Infinity') - 1e-9
                           FROM (SELECT low FROM bounded ORDER BY low DESC LIMIT :limit) best)
- ORDER BY scored.score DESC, exact.distance_m, bounded.offer_id, bounded.request_id
+ ORDER BY {PAGE_ORDER}
  LIMIT :limit"""
