@@ -21,7 +21,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Numeric, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates import bounded_search, score_sql
@@ -127,12 +127,21 @@ def _listing_columns(kind: ListingKind[Any]) -> list[str]:
 _LISTING = "listing_"
 
 
+def _as_read(kind: ListingKind[Any], name: str) -> str:
+    """The cast that answers the column as the ORM reads it: a float for a numeric read as one
+    (the driver makes a Decimal of a numeric at some microseconds each)."""
+    column_type = kind.model.__table__.columns[name].type
+    return "::float8" if isinstance(column_type, Numeric) and not column_type.asdecimal else ""
+
+
 def _with_listings(ranked_pairs: str, kind: ListingKind[Any], side: str) -> str:
     """The page of `ranked_pairs`, in its order, each pair with the listing of its `side`
     (`offer` or `request`): its columns as `listing_<column>`, its place as `listing_lon` and
     `listing_lat`. Read in the same statement: a second one would cost a round trip, and
     loading the rows as ORM objects costs more than the ranking."""
-    columns = ", ".join(f"l.{name} AS {_LISTING}{name}" for name in _listing_columns(kind))
+    columns = ", ".join(
+        f"l.{name}{_as_read(kind, name)} AS {_LISTING}{name}" for name in _listing_columns(kind)
+    )
     return f"""SELECT page.*, {columns},
        ST_X(l.location) AS listing_lon, ST_Y(l.location) AS listing_lat
   FROM ({ranked_pairs}) page

@@ -116,7 +116,12 @@ def ranked(pairs: str) -> str:
     # The parts but the distance, kept beside the pair's columns (one of which is `condition`).
     parts = ", ".join(f"part.{name} AS {name}_part" for name in _PARTS)
     parts_again = ", ".join(f"bounded.{name}_part AS {name}" for name in _PARTS)
-    columns = ", ".join(f"bounded.{name}" for name in _COLUMNS)
+    # The decimals answered as floats, as the engine reads them: the driver makes a Decimal of
+    # a numeric at some microseconds each, which `pair_from_row` then made a float.
+    columns = ", ".join(
+        f"bounded.{name}::float8 AS {name}" if name in _FLOATS else f"bounded.{name}"
+        for name in _COLUMNS
+    )
     near = "pair.near_m"
     exact = distance("bounded.offer_location", "bounded.request_location")
     return f"""
