@@ -91,7 +91,9 @@ CANDIDATES_FOR_REQUEST = ranked(
         _REQUEST_RULES,
         bounded_search.threshold(
             [
-                ranked(bounded_search.sample(_REQUEST_OFFERS, _REQUEST_RULES, share))
+                score_sql.least_of_best(
+                    bounded_search.sample(_REQUEST_OFFERS, _REQUEST_RULES, share)
+                )
                 for share in bounded_search.SAMPLE_SHARES
             ]
         ),
