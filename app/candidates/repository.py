@@ -12,7 +12,10 @@ The candidates of one request or one offer are ranked in the database (`score_sq
 the page asked for comes back. A request's offers are read by place, as far as they can still
 make the page (`bounded_search`, on the index of migration 0024): its reach covers most of the
 region, and all of it would hand over thousands of offers to score. An offer's requests are
-joined by material (the partial indexes of migration 0022 on open listings)."""
+joined by material (the partial indexes of migration 0022 on open listings).
+
+The page of the API's answer comes with its listings, in the same statement (`_with_listings`):
+the columns their view reads, which decides what is shown."""
 
 import dataclasses
 import functools
