@@ -14,8 +14,10 @@ The search reads the index twice, each time a box around the request in degrees 
 every point within a radius on the spheroid:
 
 1. the sample: the candidates of the best grade within a share of the reach (the least of
-   `SAMPLE_SHARES` that holds `:limit` of them), ranked: their `:limit`-th score is S, which
-   the page's last candidate reaches at least (none when no share holds `:limit`);
+   `SAMPLE_SHARES` that holds `:limit` of them), scored with their distance bounded by the
+   great circle: the `:limit`-th best lower bound is S, which the page's last candidate
+   reaches at least (none when no share holds `:limit`); the exact distances, the costly part,
+   are left to the page;
 2. the candidates of each class within the radius where its bound falls under S (the whole
    reach without S), ranked: the page.
 
@@ -135,14 +137,9 @@ def beating(columns: str, compatible: str, threshold: str) -> str:
 
 
 def threshold(samples: list[str]) -> str:
-    """The `:limit`-th best score of the first of the ranked pairs `samples` (their column
-    `score`) that holds `:limit` of them; null when none does. Each is read only when the one
-    before falls short."""
+    """The score of the first of `samples` that is not null (each a query of one row and one
+    column, `score`, as `score_sql.least_of_best` answers); null when none is. Each is read only
+    when the one before falls short."""
     return (
-        "coalesce("
-        + ", ".join(
-            f"(SELECT CASE WHEN count(*) >= :limit THEN min(s.score) END FROM ({ranked}) s)"
-            for ranked in samples
-        )
-        + ")"
+        "coalesce(" + ", ".join(f"(SELECT s.score FROM ({sample}) s)" for sample in samples) + ")"
     )

@@ -12,18 +12,26 @@ The candidates of one request or one offer are ranked in the database (`score_sq
 the page asked for comes back. A request's offers are read by place, as far as they can still
 make the page (`bounded_search`, on the index of migration 0024): its reach covers most of the
 region, and all of it would hand over thousands of offers to score. An offer's requests are
-joined by material (the partial indexes of migration 0022 on open listings)."""
+joined by material (the partial indexes of migration 0022 on open listings).
+
+The page of the API's answer comes with its listings, in the same statement (`_with_listings`):
+the columns their view reads, which decides what is shown."""
 
 import dataclasses
+import functools
 import uuid
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Numeric, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates import bounded_search, score_sql
-from app.candidates.score_sql import ranked
+from app.candidates.score_sql import PAGE_ORDER, ranked
+from app.listings.kind import ListingKind
+from app.listings.offers import OFFERS
+from app.listings.requests import REQUESTS
 from matching.candidates import CandidatePair
 
 # Every column of a pair (`CandidatePair`) but `distance_m`, which is `_DISTANCE`.
@@ -86,7 +94,9 @@ CANDIDATES_FOR_REQUEST = ranked(
         _REQUEST_RULES,
         bounded_search.threshold(
             [
-                ranked(bounded_search.sample(_REQUEST_OFFERS, _REQUEST_RULES, share))
+                score_sql.least_of_best(
+                    bounded_search.sample(_REQUEST_OFFERS, _REQUEST_RULES, share)
+                )
                 for share in bounded_search.SAMPLE_SHARES
             ]
         ),
@@ -102,6 +112,48 @@ CANDIDATES_FOR_OFFER = ranked(
  WHERE o.id = :anchor_id AND {score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}
    AND {_COMPATIBLE.format(hazardous="m.hazardous")}""",
 )
+# The columns a listing's view reads of its row (`ListingSchemas.view`) besides those named as
+# its fields: its quantity's. Its place is read apart, as longitude and latitude.
+_QUANTITY_COLUMNS = ("quantity_value", "remaining_value", "quantity_unit")
+
+
+@functools.cache
+def _listing_columns(kind: ListingKind[Any]) -> list[str]:
+    """The columns of `kind`'s rows its owner's view reads (the public view reads fewer of
+    them: the view decides which)."""
+    fields = kind.schemas.full.model_fields
+    return [
+        column.name
+        for column in kind.model.__table__.columns
+        if column.name != "location" and (column.name in fields or column.name in _QUANTITY_COLUMNS)
+    ]
+
+
+_LISTING = "listing_"
+
+
+def _as_read(kind: ListingKind[Any], name: str) -> str:
+    """The cast that answers the column as the ORM reads it: a float for a numeric read as one
+    (the driver makes a Decimal of a numeric at some microseconds each)."""
+    column_type = kind.model.__table__.columns[name].type
+    return "::float8" if isinstance(column_type, Numeric) and not column_type.asdecimal else ""
+
+
+def _with_listings(ranked_pairs: str, kind: ListingKind[Any], side: str) -> str:
+    """The page of `ranked_pairs`, in its order, each pair with the listing of its `side`
+    (`offer` or `request`): its columns as `listing_<column>`, its place as `listing_lon` and
+    `listing_lat`. Read in the same statement: a second one would cost a round trip, and
+    loading the rows as ORM objects costs more than the ranking."""
+    columns = ", ".join(
+        f"l.{name}{_as_read(kind, name)} AS {_LISTING}{name}" for name in _listing_columns(kind)
+    )
+    return f"""SELECT page.*, {columns},
+       ST_X(l.location) AS listing_lon, ST_Y(l.location) AS listing_lat
+  FROM ({ranked_pairs}) page
+  JOIN {kind.model.__tablename__} l ON l.id = page.{side}_id
+ ORDER BY {PAGE_ORDER}"""
+
+
 # One offer and one request, when the first can serve the second.
 CANDIDATE_PAIR = _BASE.format(anchor="r.id = :request_id AND o.id = :offer_id")
 _PAIR_FIELDS = [f.name for f in dataclasses.fields(CandidatePair)]
@@ -117,9 +169,21 @@ def pair_from_row(row: Any) -> CandidatePair:
     return CandidatePair(**values)
 
 
+def listing_from_row(row: dict[str, Any], kind: ListingKind[Any]) -> SimpleNamespace:
+    """The listing of a row of `_with_listings`, as its view reads a row: its columns as
+    attributes, its place as a GeoJSON point (`app.kit.geo.Point`, to 7 decimals)."""
+    listing = SimpleNamespace(**{name: row[_LISTING + name] for name in _listing_columns(kind)})
+    listing.location = {
+        "coordinates": (round(row[f"{_LISTING}lon"], 7), round(row[f"{_LISTING}lat"], 7))
+    }
+    return listing
+
+
 # Made once: text() searches its whole text for parameters, and these run to tens of kB.
-_OFFERS_FOR_REQUEST = text(CANDIDATES_FOR_REQUEST)
-_REQUESTS_FOR_OFFER = text(CANDIDATES_FOR_OFFER)
+_OFFERS_FOR_REQUEST = text(_with_listings(CANDIDATES_FOR_REQUEST, OFFERS, "offer"))
+_REQUESTS_FOR_OFFER = text(_with_listings(CANDIDATES_FOR_OFFER, REQUESTS, "request"))
+# A new offer's requests, to announce it: their listings are not shown.
+_REQUESTS_FOR_NEW_OFFER = text(CANDIDATES_FOR_OFFER)
 
 
 # The offers of a request are one long statement (74 kB): PostgreSQL takes 30 to 170 ms to
@@ -133,24 +197,40 @@ _GENERIC_PLAN = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 async def _ranked(
     session: AsyncSession, statement: TextClause, anchor_id: uuid.UUID, limit: int
-) -> list[CandidatePair]:
-    rows = await session.execute(statement, {"anchor_id": anchor_id, "limit": limit})
-    return [pair_from_row(row) for row in rows.mappings().all()]
+) -> list[dict[str, Any]]:
+    result = await session.execute(statement, {"anchor_id": anchor_id, "limit": limit})
+    # Plain dicts: a row's mapping costs some microseconds a column read.
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.all()]
 
 
 async def best_offers_for_request(
     session: AsyncSession, request_id: uuid.UUID, limit: int
-) -> list[CandidatePair]:
-    """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`)."""
+) -> list[tuple[CandidatePair, SimpleNamespace]]:
+    """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`),
+    each with its offer (`listing_from_row`)."""
     await session.execute(_GENERIC_PLAN)
-    return await _ranked(session, _OFFERS_FOR_REQUEST, request_id, limit)
+    rows = await _ranked(session, _OFFERS_FOR_REQUEST, request_id, limit)
+    return [(pair_from_row(row), listing_from_row(row, OFFERS)) for row in rows]
 
 
 async def best_requests_for_offer(
     session: AsyncSession, offer_id: uuid.UUID, limit: int
+) -> list[tuple[CandidatePair, SimpleNamespace]]:
+    """The `limit` requests this offer can best serve, best first (`matching.scoring.rank`),
+    each with its request (`listing_from_row`)."""
+    rows = await _ranked(session, _REQUESTS_FOR_OFFER, offer_id, limit)
+    return [(pair_from_row(row), listing_from_row(row, REQUESTS)) for row in rows]
+
+
+async def requests_for_new_offer(
+    session: AsyncSession, offer_id: uuid.UUID, limit: int
 ) -> list[CandidatePair]:
-    """The `limit` requests this offer can best serve, best first (`matching.scoring.rank`)."""
-    return await _ranked(session, _REQUESTS_FOR_OFFER, offer_id, limit)
+    """The `limit` requests this offer can best serve, best first, without their listings."""
+    return [
+        pair_from_row(row)
+        for row in await _ranked(session, _REQUESTS_FOR_NEW_OFFER, offer_id, limit)
+    ]
 
 
 async def candidate_pair(

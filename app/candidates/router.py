@@ -1,7 +1,8 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
 
 from app.auth import CurrentPrincipal
 from app.candidates import service
@@ -9,8 +10,6 @@ from app.candidates.schemas import OfferCandidates, RequestCandidates
 from app.kit.pagination import MAX_PAGE_SIZE
 from app.kit.problem_docs import AUTHENTICATED, problems
 from app.kit.request_session import Session
-from app.listings.offers import OFFERS
-from app.listings.requests import REQUESTS
 from matching import scoring
 from matching.scoring import Candidate
 
@@ -46,24 +45,30 @@ def _fields(candidate: Candidate) -> dict[str, Any]:
     }
 
 
+def _answer(schema: type[BaseModel], content: dict[str, Any]) -> Response:
+    """`content` validated once, as `schema`, and written by pydantic: returning the model would
+    have FastAPI dump it, validate the dump again and serialize that, three passes over every
+    candidate and its listing."""
+    return Response(schema.model_validate(content).model_dump_json(), media_type="application/json")
+
+
 @router.get(
     "/v1/requests/{request_id}/candidates",
     summary="Open offers that can serve this request, best first",
     description=_RANKING + (scoring.__doc__ or ""),
     responses=problems(*AUTHENTICATED, 422, says={404: "No request with this id."}),
+    response_model=OfferCandidates,
 )
 async def request_candidates(
     request_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20
-) -> OfferCandidates:
+) -> Response:
     ranked = await service.candidates_for_request(session, principal, request_id, limit)
-    return OfferCandidates.model_validate(
+    return _answer(
+        OfferCandidates,
         {
             "request_id": str(request_id),
-            "items": [
-                {**_fields(c), "offer": OFFERS.schemas.view(offer, principal.organization_id)}
-                for c, offer in ranked
-            ],
-        }
+            "items": [{**_fields(c), "offer": offer} for c, offer in ranked],
+        },
     )
 
 
@@ -72,17 +77,16 @@ async def request_candidates(
     summary="Open requests this offer can serve, best first",
     description=_RANKING + (scoring.__doc__ or ""),
     responses=problems(*AUTHENTICATED, 422, says={404: "No offer with this id."}),
+    response_model=RequestCandidates,
 )
 async def offer_candidates(
     offer_id: uuid.UUID, principal: CurrentPrincipal, session: Session, limit: Limit = 20
-) -> RequestCandidates:
+) -> Response:
     ranked = await service.candidates_for_offer(session, principal, offer_id, limit)
-    return RequestCandidates.model_validate(
+    return _answer(
+        RequestCandidates,
         {
             "offer_id": str(offer_id),
-            "items": [
-                {**_fields(c), "request": REQUESTS.schemas.view(req, principal.organization_id)}
-                for c, req in ranked
-            ],
-        }
+            "items": [{**_fields(c), "request": request} for c, request in ranked],
+        },
     )

@@ -100,23 +100,20 @@ def _distance_part(distance_m: str, reach_km: str) -> str:
     return f"greatest(0::float8, 1 - ({distance_m} / 1000) / {reach_km})"
 
 
-def ranked(pairs: str) -> str:
-    """The `:limit` best pairs of the query `pairs` that can be matched, with their `score`.
-    `pairs` answers the columns of a pair but `distance_m`, and `LOCATIONS`.
+# The order of `ranked`'s page, by its output columns: a query over the page keeps it so.
+PAGE_ORDER = "score DESC, distance_m, offer_id, request_id"
 
-    The exact distance is the costly part: each pair is first scored with its distance bounded
-    by the great circle (`low` and `high`); only the pairs whose best possible score reaches the
-    worst possible score of the `:limit`-th best get their exact distance and score."""
+
+def _bounded(pairs: str) -> str:
+    """`WITH bounded`: the pairs of the query `pairs` that can be matched, each with the parts
+    of its score but the distance (`<part>_part`) and its score's bounds by the great circle
+    (`low`, `high`); `pairs` answers the columns of a pair but `distance_m`, and `LOCATIONS`."""
     floats = ", ".join(f"pair.{name}::float8 AS {name}" for name in _FLOATS)
     reach = "f.max_distance_km"
     # The parts but the distance, kept beside the pair's columns (one of which is `condition`).
     parts = ", ".join(f"part.{name} AS {name}_part" for name in _PARTS)
-    parts_again = ", ".join(f"bounded.{name}_part AS {name}" for name in _PARTS)
-    columns = ", ".join(f"bounded.{name}" for name in _COLUMNS)
     near = "pair.near_m"
-    exact = distance("bounded.offer_location", "bounded.request_location")
-    return f"""
-WITH bounded AS MATERIALIZED (
+    return f"""WITH bounded AS MATERIALIZED (
 SELECT pair.*, f.max_distance_km AS reach_km, {parts},
        {_total(_distance_part(f"({near} * {_NEAR_LOW} - {_NEAR_SLACK_M})", reach))} AS high,
        {_total(_distance_part(f"({near} * {_NEAR_HIGH} + {_NEAR_SLACK_M})", reach))} AS low
@@ -165,7 +162,25 @@ SELECT pair.*, f.max_distance_km AS reach_km, {parts},
    AND (supply.quantity >= smallest.quantity
         OR abs(supply.quantity - smallest.quantity)
            <= 1e-09::float8 * greatest(abs(supply.quantity), abs(smallest.quantity)))
-)
+)"""
+
+
+def ranked(pairs: str) -> str:
+    """The `:limit` best pairs of the query `pairs` that can be matched, with their `score`.
+    `pairs` answers the columns of a pair but `distance_m`, and `LOCATIONS`.
+
+    The exact distance is the costly part: each pair is first scored with its distance bounded
+    by the great circle (`low` and `high`); only the pairs whose best possible score reaches the
+    worst possible score of the `:limit`-th best get their exact distance and score."""
+    parts_again = ", ".join(f"bounded.{name}_part AS {name}" for name in _PARTS)
+    # The decimals answered as floats, as the engine reads them: the driver makes a Decimal of
+    # a numeric at some microseconds each, which `pair_from_row` then made a float.
+    columns = ", ".join(
+        f"bounded.{name}::float8 AS {name}" if name in _FLOATS else f"bounded.{name}"
+        for name in _COLUMNS
+    )
+    exact = distance("bounded.offer_location", "bounded.request_location")
+    return f"""{_bounded(pairs)}
 SELECT {columns}, exact.distance_m, scored.score
   FROM bounded
  CROSS JOIN LATERAL (SELECT {exact} AS distance_m) exact
@@ -176,5 +191,14 @@ SELECT {columns}, exact.distance_m, scored.score
  -- Those that could rank among the best: the scores' sums may part by a rounding.
  WHERE bounded.high >= (SELECT coalesce(min(low), '-Infinity') - 1e-9
                           FROM (SELECT low FROM bounded ORDER BY low DESC LIMIT :limit) best)
- ORDER BY scored.score DESC, exact.distance_m, bounded.offer_id, bounded.request_id
+ ORDER BY {PAGE_ORDER}
  LIMIT :limit"""
+
+
+def least_of_best(pairs: str) -> str:
+    """One row: a score that the `:limit`-th best of the pairs of the query `pairs` that can be
+    matched reaches at least (the lower bound `low` of its score), null when fewer than `:limit`
+    of them can be matched. `ranked`'s `:limit`-th score without the exact distances."""
+    return f"""{_bounded(pairs)}
+SELECT CASE WHEN count(*) >= :limit THEN min(best.low) END AS score
+  FROM (SELECT low FROM bounded ORDER BY low DESC LIMIT :limit) best"""

@@ -3,39 +3,44 @@
 the parts and figures the answer shows."""
 
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import select
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.candidates.repository import best_offers_for_request, best_requests_for_offer
+from app.candidates.repository import (
+    best_offers_for_request,
+    best_requests_for_offer,
+    requests_for_new_offer,
+)
 from app.kit.owned import OwnedRows
 from app.kit.principal import Principal
+from app.listings.kind import ListingKind
 from app.listings.offers import OFFERS
 from app.listings.requests import REQUESTS
-from app.models import Listing, MaterialRequest, Offer
+from app.models import Listing, Offer
 from app.webhooks.outbox import emit
 from matching.candidates import CandidatePair
 from matching.scoring import Candidate, score_candidate
 
-Side = TypeVar("Side", bound=Listing)
-
 
 async def candidates_for_request(
     session: AsyncSession, principal: Principal, request_id: uuid.UUID, limit: int
-) -> list[tuple[Candidate, Offer]]:
-    ranked = _scored(await best_offers_for_request(session, request_id, limit))
+) -> list[tuple[Candidate, BaseModel]]:
+    """The request's best offers, each with the offer as `principal` may see it."""
+    ranked = await best_offers_for_request(session, request_id, limit)
     await _readable_unless_found(session, principal, REQUESTS.rows, request_id, ranked)
-    return await _with_other_side(session, ranked, Offer, lambda c: c.pair.offer_id)
+    return _viewed(ranked, OFFERS, principal)
 
 
 async def candidates_for_offer(
     session: AsyncSession, principal: Principal, offer_id: uuid.UUID, limit: int
-) -> list[tuple[Candidate, MaterialRequest]]:
-    ranked = _scored(await best_requests_for_offer(session, offer_id, limit))
+) -> list[tuple[Candidate, BaseModel]]:
+    """The offer's best requests, each with the request as `principal` may see it."""
+    ranked = await best_requests_for_offer(session, offer_id, limit)
     await _readable_unless_found(session, principal, OFFERS.rows, offer_id, ranked)
-    return await _with_other_side(session, ranked, MaterialRequest, lambda c: c.pair.request_id)
+    return _viewed(ranked, REQUESTS, principal)
 
 
 async def _readable_unless_found(
@@ -43,7 +48,7 @@ async def _readable_unless_found(
     principal: Principal,
     rows: OwnedRows[Any],
     row_id: uuid.UUID,
-    ranked: list[Candidate],
+    ranked: list[Any],
 ) -> None:
     """Answers 404 for a listing the caller may not read. A public listing that has candidates
     exists: it is not read again (a round trip and a row loaded for nothing)."""
@@ -58,26 +63,26 @@ def _scored(best: list[CandidatePair]) -> list[Candidate]:
     return [c for c in scored if c is not None and c.matchable]
 
 
-async def _with_other_side(
-    session: AsyncSession,
-    ranked: list[Candidate],
-    model: type[Side],
-    side_id: Callable[[Candidate], str],
-) -> list[tuple[Candidate, Side]]:
-    """Each candidate, in rank order, with the listing of its other side: a row of `model`,
-    whose id `side_id` reads from the candidate."""
-    ids = [uuid.UUID(side_id(c)) for c in ranked]
-    rows = {
-        str(row.id): row for row in await session.scalars(select(model).where(model.id.in_(ids)))
-    }
-    return [(c, rows[side_id(c)]) for c in ranked]
+def _viewed(
+    ranked: list[tuple[CandidatePair, SimpleNamespace]],
+    kind: ListingKind[Any],
+    principal: Principal,
+) -> list[tuple[Candidate, BaseModel]]:
+    """Each candidate, in rank order, with the view of its other side's listing (read with it,
+    as the columns of a row: `repository.listing_from_row`)."""
+    listings = {pair: listing for pair, listing in ranked}
+    return [
+        # The view reads a row's attributes: the listing's columns stand for its row.
+        (c, kind.schemas.view(cast(Listing, listings[c.pair]), principal.organization_id))
+        for c in _scored([pair for pair, _ in ranked])
+    ]
 
 
 async def announce_new_offer(session: AsyncSession, offer: Offer) -> None:
     """Tells the owners of the open requests a new offer can serve (`offer.candidate_found`),
     in the transaction that creates the offer."""
     await session.flush()
-    for candidate in _scored(await best_requests_for_offer(session, offer.id, 1000)):
+    for candidate in _scored(await requests_for_new_offer(session, offer.id, 1000)):
         await emit(
             session,
             {uuid.UUID(candidate.pair.request_organization_id)},
