@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.candidates import bounded_search, score_sql
 from app.candidates.score_sql import PAGE_ORDER, ranked
+from app.kit.geo import Point
 from app.listings.kind import ListingKind
 from app.listings.offers import OFFERS
 from app.listings.requests import REQUESTS
@@ -171,11 +172,9 @@ def pair_from_row(row: Any) -> CandidatePair:
 
 def listing_from_row(row: dict[str, Any], kind: ListingKind[Any]) -> SimpleNamespace:
     """The listing of a row of `_with_listings`, as its view reads a row: its columns as
-    attributes, its place as a GeoJSON point (`app.kit.geo.Point`, to 7 decimals)."""
+    attributes, its place as a GeoJSON point's fields (`app.kit.geo.Point`)."""
     listing = SimpleNamespace(**{name: row[_LISTING + name] for name in _listing_columns(kind)})
-    listing.location = {
-        "coordinates": (round(row[f"{_LISTING}lon"], 7), round(row[f"{_LISTING}lat"], 7))
-    }
+    listing.location = Point.fields_of(row[f"{_LISTING}lon"], row[f"{_LISTING}lat"])
     return listing
 
 

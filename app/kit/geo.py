@@ -83,8 +83,14 @@ class Point(BaseModel):
     def _from_database(cls, value: Any) -> Any:
         if isinstance(value, WKBElement | WKTElement):
             shape = to_shape(value)
-            return {"coordinates": (round(shape.x, 7), round(shape.y, 7))}
+            return cls.fields_of(shape.x, shape.y)
         return value
+
+    @staticmethod
+    def fields_of(lon: float, lat: float) -> dict[str, Any]:
+        """The point's fields from a place's longitude and latitude as stored (to 7 decimals,
+        some centimetres, as every answer gives them)."""
+        return {"coordinates": (round(lon, 7), round(lat, 7))}
 
 
 class GeoFeature(BaseModel, Generic[Geometry, Properties]):

@@ -1,13 +1,12 @@
 """What a kind of listing is (an offer, a request): its rows, its rules, its schemas and how
 its list is filtered; and what the layers above the listings make happen when one changes."""
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement
@@ -71,18 +70,24 @@ class ListingSchemas:
 
     def _fields(self, row: Listing) -> dict[str, Any]:
         return {
-            # (mypy takes a mapped class's __hash__ for its rows')
-            **{name: getattr(row, name) for name in _columns(self.full, cast(Hashable, type(row)))},
+            **{name: getattr(row, name) for name in _columns(self.full, row)},
             "quantity": {"value": row.quantity_value, "unit": row.quantity_unit},
             "remaining": {"value": row.remaining_value, "unit": row.quantity_unit},
         }
 
 
-@functools.cache
-def _columns(view: type[BaseModel], row_type: Hashable) -> tuple[str, ...]:
-    """The fields of `view` that rows of `row_type` hold as they are: asked once, not of every
-    row of every page."""
-    return tuple(name for name in view.model_fields if hasattr(row_type, name))
+# The fields of a view that rows of a type hold as they are, by view and type of row.
+_COLUMNS: dict[tuple[type[BaseModel], type], tuple[str, ...]] = {}
+
+
+def _columns(view: type[BaseModel], row: Any) -> tuple[str, ...]:
+    """The fields of `view` that `row` holds as they are: found on the first row of its type
+    (rows of a type hold the same attributes), not on every row of every page."""
+    key = (view, type(row))
+    names = _COLUMNS.get(key)
+    if names is None:
+        names = _COLUMNS[key] = tuple(name for name in view.model_fields if hasattr(row, name))
+    return names
 
 
 @dataclass(frozen=True)
