@@ -3,8 +3,8 @@ same until one of its months is published again or the reference data it names i
 again, so it is written once and sent as it is while both are what it was written from.
 
 Each process keeps its own and checks each one on every read against the database (one
-statement, `repository.publication_state`): a month published again in any process, or by the
-sweep, is read anew by every process at its next read."""
+statement, `repository.publication_state_alone`): a month published again in any process, or
+by the sweep, is read anew by every process at its next read."""
 
 from dataclasses import dataclass
 from datetime import date
