@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.candidates import bounded_search, score_sql
 from app.candidates.score_sql import PAGE_ORDER, ranked
 from app.kit.geo import Point
-from app.listings.kind import ListingKind
+from app.listings.kind import ListingKind, ListingSchemas
 from app.listings.offers import OFFERS
 from app.listings.requests import REQUESTS
 from matching.candidates import CandidatePair
@@ -113,20 +113,18 @@ CANDIDATES_FOR_OFFER = ranked(
  WHERE o.id = :anchor_id AND {score_sql.within_reach(_WITHIN_REACH_UNINDEXED)}
    AND {_COMPATIBLE.format(hazardous="m.hazardous")}""",
 )
-# The columns a listing's view reads of its row (`ListingSchemas.view`) besides those named as
-# its fields: its quantity's. Its place is read apart, as longitude and latitude.
-_QUANTITY_COLUMNS = ("quantity_value", "remaining_value", "quantity_unit")
 
 
 @functools.cache
 def _listing_columns(kind: ListingKind[Any]) -> list[str]:
     """The columns of `kind`'s rows its owner's view reads (the public view reads fewer of
-    them: the view decides which)."""
+    them: the view decides which), but its place, read as longitude and latitude."""
     fields = kind.schemas.full.model_fields
     return [
         column.name
         for column in kind.model.__table__.columns
-        if column.name != "location" and (column.name in fields or column.name in _QUANTITY_COLUMNS)
+        if column.name != "location"
+        and (column.name in fields or column.name in ListingSchemas.QUANTITY_COLUMNS)
     ]
 
 

@@ -68,6 +68,9 @@ class ListingSchemas:
             id=str(row.id), geometry=Point.model_validate(row.location), properties=properties
         )
 
+    # The columns of a row its quantity and remaining are read from, besides the view's fields.
+    QUANTITY_COLUMNS = ("quantity_value", "remaining_value", "quantity_unit")
+
     def _fields(self, row: Listing) -> dict[str, Any]:
         return {
             **{name: getattr(row, name) for name in _columns(self.full, row)},
