@@ -137,8 +137,9 @@ def remember_key_lookup(scope: Scope, token: str, key: ActiveKey | None) -> None
 
 async def active_key(scope: Scope, token: str) -> ActiveKey | None:
     """The active key this token is (None: unknown or revoked): as already looked up for this
-    request, else from the database. Nothing keeps a lookup beyond its request: a key revoked
-    answers 401 from the next request on, in every API process."""
+    request (by the rate limit, from the database or from what its process kept with a reserve
+    of the key's requests, `app.gateway.grants`, which a revocation makes it forget), else from
+    the database."""
     looked_up = scope.get("state", {}).get(_LOOKED_UP)
     if looked_up is not None and looked_up[0] == token:
         key: ActiveKey | None = looked_up[1]

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import Engine, Executable, TextClause, event
+from sqlalchemy import Engine, Executable, NullPool, TextClause, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -51,6 +51,14 @@ def create_api_engine(settings: Settings) -> AsyncEngine:
     once more on a fresh connection. `autocommit` and the read sessions share its pool, so
     that the request's session draws fresh connections after that too."""
     return _service_engine(settings)
+
+
+def create_listening_engine(settings: Settings) -> AsyncEngine:
+    """An engine for a connection held as long as the process runs (LISTEN's,
+    `app.gateway.principal_changes`), out of the requests' pool; refuses a privileged role."""
+    engine = create_async_engine(settings.database_url, poolclass=NullPool)
+    event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
+    return engine
 
 
 def autocommit(engine: AsyncEngine) -> AsyncEngine:
@@ -115,6 +123,7 @@ def create_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSes
 def _service_engine(settings: Settings, **options: Any) -> AsyncEngine:
     engine = _engine(settings, settings.database_url, **options)
     event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
+    event.listen(engine.sync_engine, "checkout", _replace_if_closed)
     return engine
 
 
@@ -126,6 +135,15 @@ def _engine(settings: Settings, url: str, **options: Any) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         **options,
     )
+
+
+def _replace_if_closed(dbapi_connection: Any, *_: Any) -> None:
+    """A pooled connection whose socket the database closed while it was idle (a backend
+    ended, an idle timeout), as asyncpg saw it, is replaced as it is taken from the pool (the
+    pool's answer to DisconnectionError), without a round trip: a request served from a
+    reserve (`app.gateway.grants`) makes no statement that may run twice before its own."""
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError()
 
 
 def _refuse_privileged_role(dbapi_connection: Any, _: Any) -> None:

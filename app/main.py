@@ -1,5 +1,7 @@
 """The application factory."""
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,12 +13,15 @@ from app.candidates.router import router as candidates_router
 from app.db import (
     autocommit,
     create_api_engine,
+    create_listening_engine,
     create_read_sessionmaker,
     create_sessionmaker,
 )
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
+from app.gateway.grants import Grants
 from app.gateway.idempotency import IdempotencyMiddleware
+from app.gateway.principal_changes import listen_for_principal_changes
 from app.gateway.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
 from app.health.router import router as health_router
 from app.health.service import migration_head
@@ -83,9 +88,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     autocommit_engine = autocommit(engine)
     ogc_app, open_data = open_data_app(settings)
 
+    grants = Grants(settings)
+    listening_engine = create_listening_engine(settings)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        listening = None
+        if settings.rate_limit_requests and settings.rate_limit_reserve:
+            listening = asyncio.create_task(listen_for_principal_changes(listening_engine, grants))
         yield
+        if listening is not None:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
+        await listening_engine.dispose()
         await open_data.close()
         await engine.dispose()
 
@@ -110,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.autocommit_engine = autocommit_engine
+    app.state.grants = grants
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.migration_head = migration_head()
@@ -152,6 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             RateLimitMiddleware,
             settings=settings,
             engine=autocommit_engine,
+            grants=grants,
             by_key=(API_PATH,),
             by_address=(OGC_PATH,),
         )

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # processes from everyone else. 0 turns the limits off.
     rate_limit_requests: int = Field(default=1200, ge=0)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
+    # Requests of a caller's window that an API process may count ahead and serve without a
+    # round trip to the database (app/gateway/grants.py); 0: every request asks.
+    rate_limit_reserve: int = Field(default=10, ge=0)
     shared_dir: Path = PROJECT_ROOT.parent / "shared"
     # Webhook URLs that resolve to loopback, private, link-local or reserved addresses are
     # refused, but for these destinations: each an address (any port) or `address:port` (that

@@ -67,12 +67,12 @@ def unique_ipv4() -> str:
     return f"10.{(number >> 16) & 255}.{(number >> 8) & 255}.{number & 255}"
 
 
-def fields(response: httpx.Response) -> tuple[str, int, int]:
+def fields(response: httpx.Response, limit: int = LIMIT) -> tuple[str, int, int]:
     """The RateLimit field's policy, requests left and seconds left, checked against the
     RateLimit-Policy field of the app's limit."""
     policy = re.fullmatch(r'"(key|address)";q=(\d+);w=(\d+)', response.headers["ratelimit-policy"])
     assert policy is not None, response.headers["ratelimit-policy"]
-    assert (int(policy[2]), int(policy[3])) == (LIMIT, WINDOW_S)
+    assert (int(policy[2]), int(policy[3])) == (limit, WINDOW_S)
     state = re.fullmatch(r'"(key|address)";r=(\d+);t=(\d+)', response.headers["ratelimit"])
     assert state is not None and state[1] == policy[1], response.headers["ratelimit"]
     assert 0 < int(state[3]) <= WINDOW_S
@@ -305,3 +305,116 @@ async def test_the_database_away_answers_503_and_0_turns_the_limit_off(database_
         answers = [await client.get(ME) for _ in range(LIMIT + 1)]
         assert [a.status_code for a in answers] == [401] * (LIMIT + 1)
         assert not [a for a in answers if "ratelimit" in a.headers]
+
+
+async def until_listening(app: FastAPI) -> None:
+    """Until the app listens to the changes of keys (`app.gateway.principal_changes`)."""
+    for _ in range(200):
+        if app.state.grants.listening:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the app does not listen to the changes of keys")
+
+
+def counts_of(statements: list[str]) -> int:
+    return sum("rate_limit_counters" in statement for statement in statements)
+
+
+async def test_a_busy_key_is_served_from_a_reserve_counted_ahead(
+    database_url: str, make_org: OrgFactory
+) -> None:
+    org = await make_org()
+    async with (
+        limited_app(database_url, rate_limit_requests=1000) as app,
+        client_of(app) as client,
+    ):
+        await until_listening(app)
+        subject = f"key:{await key_id(app, org)}"
+        with statements_of(app) as statements:
+            answers = [await client.get(ME, headers=org.headers) for _ in range(12)]
+            await asyncio.sleep(0.05)  # asyncpg calls its query loggers soon after
+        assert [a.status_code for a in answers] == [200] * 12
+        assert [fields(a, 1000)[1] for a in answers] == [999 - n for n in range(12)]
+        # The first request is counted alone; the second counts itself and reserves 10 more,
+        # which the next ten use without a statement.
+        assert counts_of(statements) == 2, statements
+        counted = "SELECT count FROM rate_limit_counters WHERE subject = :subject"
+        assert [row.count for row in await sql(app, counted, subject=subject)] == [12]
+        # The thirteenth asks again and reserves 10 more: the count runs ahead of the
+        # requests served, never behind them.
+        answer = await client.get(ME, headers=org.headers)
+        assert answer.status_code == 200 and fields(answer, 1000)[1] == 987
+        assert [row.count for row in await sql(app, counted, subject=subject)] == [23]
+
+        # Requests at once, some reserving together: each serves a count of its own, and
+        # every count served is counted.
+        together = await asyncio.gather(*(client.get(ME, headers=org.headers) for _ in range(40)))
+        assert [a.status_code for a in together] == [200] * 40
+        served = sorted(1000 - fields(a, 1000)[1] for a in together)
+        assert len(set(served)) == 40 and served[0] == 14, served
+        [row] = await sql(app, counted, subject=subject)
+        assert row.count >= served[-1]
+
+
+async def test_a_revoked_key_is_refused_by_every_process_that_kept_it(
+    database_url: str, make_org: OrgFactory
+) -> None:
+    org = await make_org()
+    async with (
+        limited_app(database_url, rate_limit_requests=1000) as first,
+        limited_app(database_url, rate_limit_requests=1000) as second,
+        client_of(first) as one,
+        client_of(second) as two,
+    ):
+        await until_listening(first)
+        await until_listening(second)
+        made = await one.post(f"{ME}/keys", json={"name": "kept"}, headers=org.headers)
+        assert made.status_code == 201, made.text
+        kept = {"Authorization": f"Bearer {made.json()['api_key']}"}
+        # Each process keeps the key with a reserve of requests.
+        for client in (one, two):
+            assert [(await client.get(ME, headers=kept)).status_code for _ in range(3)] == [200] * 3
+        heard = second.state.grants.generation
+
+        revoked = await one.delete(f"{ME}/keys/{made.json()['id']}", headers=org.headers)
+        assert revoked.status_code == 204, revoked.text
+        # The process that revoked it forgot it before the revocation committed.
+        assert (await one.get(ME, headers=kept)).status_code == 401
+        # The other forgets it on the database's notification, and then asks.
+        for _ in range(100):
+            if second.state.grants.generation != heard:
+                break
+            await asyncio.sleep(0.05)
+        assert second.state.grants.generation != heard, "no notification of the revocation"
+        assert (await two.get(ME, headers=kept)).status_code == 401
+        assert (await two.get(ME, headers=org.headers)).status_code == 200
+
+
+async def test_a_process_that_cannot_listen_keeps_nothing(
+    database_url: str, make_org: OrgFactory
+) -> None:
+    org = await make_org()
+    async with (
+        limited_app(database_url, rate_limit_requests=1000) as app,
+        client_of(app) as client,
+    ):
+        await until_listening(app)
+        # Its listening connection ended (as a restart or a failover would end it).
+        await sql(
+            app,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE query LIKE 'LISTEN%' AND datname = current_database()",
+        )
+        for _ in range(100):
+            if not app.state.grants.listening:
+                break
+            await asyncio.sleep(0.05)
+        with statements_of(app) as statements:
+            answers = [await client.get(ME, headers=org.headers) for _ in range(4)]
+            await asyncio.sleep(0.05)
+        assert [a.status_code for a in answers] == [200] * 4
+        if not app.state.grants.listening:
+            # Every request asked the database: nothing was reserved.
+            assert counts_of(statements) == 4, statements
+        # And it listens again.
+        await until_listening(app)

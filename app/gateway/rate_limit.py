@@ -9,6 +9,8 @@ The counts are rows in PostgreSQL, so that every API process counts towards the 
 request costs one statement, outside any transaction, that counts it and, in the same round
 trip, looks its key up; the lookup is kept on the request for authentication to use
 (`app.auth.active_key`), so that a request with a key makes no more round trips than before.
+That statement may count a few requests more, reserved for the process, which serves them
+without asking (`app.gateway.grants`).
 A window begins with a caller's first request after its previous window ended, not on one
 clock for all callers, so that the limited ones do not all come back at the same second.
 Every request counts one, whatever it costs: the costly ones (route plans, matching runs)
@@ -27,12 +29,14 @@ name is a String item, and what is left of it in the current window:
 a 429 has `Retry-After` equal to `t`, the draft's advice (section 6)."""
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Float,
     Integer,
     Select,
     Text,
@@ -61,6 +65,7 @@ from app.auth import (
     remember_key_lookup,
 )
 from app.db import run_alone
+from app.gateway.grants import Grants
 from app.kit.database_errors import RAISED_WHEN_UNAVAILABLE, is_database_unavailable
 from app.kit.problems import (
     Problem,
@@ -100,12 +105,14 @@ class RateLimitMiddleware:
         app: ASGIApp,
         settings: Settings,
         engine: AsyncEngine,
+        grants: Grants,
         by_key: tuple[str, ...],
         by_address: tuple[str, ...],
     ) -> None:
         self.app = app
         self.settings = settings
         self.engine = engine
+        self.grants = grants
         self.by_key = by_key
         self.by_address = by_address
         self.limit = settings.rate_limit_requests
@@ -151,31 +158,63 @@ class RateLimitMiddleware:
         address = address_subject(scope)
         token = bearer_token(Headers(scope=scope).get("authorization")) if keyed else None
         if token is None:
-            [row] = await run_alone(self.engine, self.counting, {"subject": address})
-            return Count(ADDRESS_POLICY, row["requests"], row["seconds_left"])
+            return await self._count_caller(scope, address, ADDRESS_POLICY, {"subject": address})
         if is_admin_token(self.settings, token):
-            [row] = await run_alone(self.engine, self.counting, {"subject": ADMIN_SUBJECT})
-            return Count(KEY_POLICY, row["requests"], row["seconds_left"])
-        [row] = await run_alone(
-            self.engine, self.counting_with_key, {"address": address, **key_parameters(token)}
+            subject = {"subject": ADMIN_SUBJECT}
+            return await self._count_caller(scope, ADMIN_SUBJECT, KEY_POLICY, subject)
+        parameters = {"address": address, **key_parameters(token)}
+        return await self._count_caller(
+            scope, parameters["key_hash"], KEY_POLICY, parameters, token=token
         )
-        key = key_of_row(row)
-        remember_key_lookup(scope, token, key)
-        policy = ADDRESS_POLICY if key is None else KEY_POLICY
-        return Count(policy, row["requests"], row["seconds_left"])
 
-    def _counting(self, subject: ColumnElement[str]) -> ReturningInsert[int, int]:
-        """One more request of `subject`, in its window or in a new one if that has ended;
-        answers the window's `requests` and its `seconds_left`."""
+    async def _count_caller(
+        self,
+        scope: Scope,
+        caller: str,
+        policy: str,
+        parameters: dict[str, str],
+        token: str | None = None,
+    ) -> Count:
+        """The count of `caller`: from this process's reserve of its requests when it has one
+        left (counted already: no statement), else from the database, with a reserve when it
+        is due. With a `token`, the key it is is looked up in the same statement (and counted
+        by address when it is none); either way the lookup is kept on the request."""
+        served = self.grants.serve(caller)
+        if served is not None:
+            if token is not None:
+                remember_key_lookup(scope, token, served.key)
+            return Count(served.policy, served.requests, served.seconds_left)
+        generation, reserve = self.grants.generation, self.grants.to_reserve(caller)
+        statement = self.counting if token is None else self.counting_with_key
+        [row] = await run_alone(self.engine, statement, {**parameters, "n": 1 + reserve})
+        key = None
+        if token is not None:
+            key = key_of_row(row)
+            remember_key_lookup(scope, token, key)
+            policy = ADDRESS_POLICY if key is None else KEY_POLICY
+        # The request's own count: the window's, less the requests reserved after it.
+        count = Count(policy, row["requests"] - reserve, max(1, math.ceil(row["window_left"])))
+        # A wrong key is not kept: its address's count goes on in the database.
+        if token is None or key is not None:
+            self.grants.keep(
+                caller, generation, policy, key, count.requests, reserve, row["window_left"]
+            )
+        return count
+
+    def _counting(self, subject: ColumnElement[str]) -> ReturningInsert[int, float]:
+        """`n` more requests of `subject` (this one and those reserved after it), in its window
+        or in a new one if that has ended; answers the window's `requests` and the seconds
+        left of it, `window_left`."""
         now = func.now()
+        requests = bindparam("n", type_=Integer)
         proposed = insert(RateLimitCounter).values(
-            subject=subject, window_ends_at=now + self.window, count=1
+            subject=subject, window_ends_at=now + self.window, count=requests
         )
         running = RateLimitCounter.window_ends_at > now
         return proposed.on_conflict_do_update(
             index_elements=[RateLimitCounter.subject],
             set_={
-                "count": case((running, RateLimitCounter.count + 1), else_=1),
+                "count": case((running, RateLimitCounter.count + requests), else_=requests),
                 "window_ends_at": case(
                     (running, RateLimitCounter.window_ends_at),
                     else_=proposed.excluded.window_ends_at,
@@ -183,9 +222,9 @@ class RateLimitMiddleware:
             },
         ).returning(
             RateLimitCounter.count.label("requests"),
-            cast(
-                func.ceil(func.extract("epoch", RateLimitCounter.window_ends_at - now)), Integer
-            ).label("seconds_left"),
+            cast(func.extract("epoch", RateLimitCounter.window_ends_at - now), Float).label(
+                "window_left"
+            ),
         )
 
     def _counting_with_key(self) -> Select[Any]:
@@ -195,7 +234,7 @@ class RateLimitMiddleware:
         caller = ACTIVE_KEY_QUERY.cte("caller")
         key_subject = select(literal("key:") + cast(caller.c.id, Text)).scalar_subquery()
         counted = self._counting(func.coalesce(key_subject, bindparam("address"))).cte("counted")
-        return select(counted.c.requests, counted.c.seconds_left, *caller.c).select_from(
+        return select(counted.c.requests, counted.c.window_left, *caller.c).select_from(
             counted.outerjoin(caller, true())
         )
 

@@ -225,5 +225,8 @@ async def read_key(key_id: uuid.UUID, owner: Owner, session: Session) -> ApiKey:
         },
     ),
 )
-async def revoke_key(key_id: uuid.UUID, owner: Owner, session: Session) -> None:
+async def revoke_key(request: Request, key_id: uuid.UUID, owner: Owner, session: Session) -> None:
     await service.revoke_key(session, owner.organization_id, key_id, keep_last=not owner.by_admin)
+    # Before the revocation commits: no request of this process uses what it kept of the key
+    # once the answer is sent (the others forget it on the database's notification).
+    request.app.state.grants.forget_all()
