@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.listings.announcements import ANNOUNCE_NEW_OFFER
 from app.main import create_app
@@ -58,6 +59,7 @@ class Faults:
     """The cluster of these tests, an app on it and a way to start workers."""
 
     url: str
+    app: FastAPI
     client: httpx.AsyncClient
     logs: Path
 
@@ -96,7 +98,7 @@ async def faults(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Faul
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://boucle.test") as c:
-                yield Faults(url, c, tmp_path_factory.mktemp("workers"))
+                yield Faults(url, app, c, tmp_path_factory.mktemp("workers"))
     finally:
         subprocess.run([PG, "stop", str(CLUSTER)], check=False)
         remove_cluster(CLUSTER)
@@ -542,6 +544,10 @@ async def test_a_restarted_database_loses_nothing_and_the_api_and_workers_recove
     before = await row_counts(faults)
 
     _pg("stop", str(CLUSTER))
+    # The process notices the outage as its connection listening to the database's
+    # notifications ends (milliseconds; here once the test lets its loop run again): from then
+    # on it serves nothing from the requests it had reserved (app.gateway.grants).
+    await eventually(lambda: not faults.app.state.grants.listening)
     during = await faults.client.get("/v1/organizations/me", headers=carrier.headers)
     problem = assert_problem(during, 503)
     assert during.headers["retry-after"] and "database" in problem["detail"]
