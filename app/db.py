@@ -55,7 +55,7 @@ def create_api_engine(settings: Settings) -> AsyncEngine:
 
 def create_listening_engine(settings: Settings) -> AsyncEngine:
     """An engine for a connection held as long as the process runs (LISTEN's,
-    `app.gateway.principal_changes`), out of the requests' pool; refuses a privileged role."""
+    `app.kit.notifications`), out of the requests' pool; refuses a privileged role."""
     engine = create_async_engine(settings.database_url, poolclass=NullPool)
     event.listen(engine.sync_engine, "connect", _refuse_privileged_role)
     return engine

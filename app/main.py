@@ -21,7 +21,6 @@ from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
 from app.gateway.idempotency import IdempotencyMiddleware
-from app.gateway.principal_changes import listen_for_principal_changes
 from app.gateway.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
 from app.health.router import router as health_router
 from app.health.service import migration_head
@@ -29,6 +28,7 @@ from app.hubs.router import router as hubs_router
 from app.kit.allowed_methods import MethodsMiddleware
 from app.kit.body_limit import BodyLimitMiddleware
 from app.kit.error_handlers import install_error_handlers
+from app.kit.notifications import Notifications, listen
 from app.kit.problem_docs import with_problem_media_type, with_schemas
 from app.kit.schema import PlainParameters
 from app.kit.security_headers import SecurityHeadersMiddleware
@@ -48,6 +48,7 @@ from app.settings import Settings, get_settings
 from app.shipments.match_router import router as match_shipments_router
 from app.shipments.router import router as shipments_router
 from app.sites.router import router as sites_router
+from app.stats.kept import KeptAnswers
 from app.stats.router import router as stats_router
 from app.stats.schemas import FlowFeatureCollection
 from app.webhooks.router import router as webhooks_router
@@ -88,19 +89,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     autocommit_engine = autocommit(engine)
     ogc_app, open_data = open_data_app(settings)
 
-    grants = Grants(settings)
+    notifications = Notifications()
+    grants = Grants(settings, notifications)
     listening_engine = create_listening_engine(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        listening = None
-        if settings.rate_limit_requests and settings.rate_limit_reserve:
-            listening = asyncio.create_task(listen_for_principal_changes(listening_engine, grants))
+        listening = asyncio.create_task(listen(listening_engine, notifications))
         yield
-        if listening is not None:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
         await listening_engine.dispose()
         await open_data.close()
         await engine.dispose()
@@ -127,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.autocommit_engine = autocommit_engine
     app.state.grants = grants
+    app.state.kept_stats_answers = KeptAnswers(notifications)
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.read_sessionmaker = create_read_sessionmaker(engine)
     app.state.migration_head = migration_head()

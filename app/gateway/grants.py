@@ -12,8 +12,8 @@ window. Near the limit the reserve shrinks (a quarter of what is left, shared am
 processes), and with a low limit it is none: every request asks.
 
 A key kept this way must not outlive its revocation: reserves are used only while the process
-listens to the database's notifications of changed keys (`app.gateway.principal_changes`), and
-each notification, and each loss of the listening connection, forgets them all. The process that
+listens to the database's notifications of changed keys (`app.kit.notifications`), and each
+notification, and each loss of the listening connection, forgets them all. The process that
 revokes a key forgets them itself before the revocation commits."""
 
 import math
@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from cachetools import TTLCache
 
 from app.auth import ActiveKey
+from app.kit.notifications import PRINCIPALS, Notifications
 from app.settings import Settings
 
 # Callers kept at most: past it, the least recently kept are forgotten (and ask again).
@@ -66,7 +67,7 @@ class Served:
 class Grants:
     """The reserves of one API process, by caller (a key's hash, the admin, an address)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, notifications: Notifications) -> None:
         self.reserve = settings.rate_limit_reserve
         self.limit = settings.rate_limit_requests
         # A quarter of what is left, shared among the processes.
@@ -74,10 +75,15 @@ class Grants:
         self._kept: TTLCache[str, Grant] = TTLCache(
             maxsize=_KEPT_CALLERS, ttl=settings.rate_limit_window_seconds
         )
-        # Set while the process hears of every change of a key (`principal_changes`).
-        self.listening = False
+        self._notifications = notifications
+        notifications.on(PRINCIPALS, self.forget_all)
         # Moves on with each change heard: a lookup made before it is not kept.
         self.generation = 0
+
+    @property
+    def listening(self) -> bool:
+        """Whether the process hears of every change of a key now."""
+        return self._notifications.listening
 
     def forget_all(self) -> None:
         self._kept.clear()
