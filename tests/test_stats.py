@@ -34,6 +34,7 @@ from app.settings import PROJECT_ROOT
 from app.stats.tasks import PUBLISH_ENDED_MONTH
 from app.worker.process import work_until_idle
 from app.worker.registry import create_job_app
+from testbed.workers import eventually
 from tests.conftest import (
     PLAN_DAY,
     Org,
@@ -50,6 +51,7 @@ from tests.conftest import (
     settings_for,
 )
 from tests.overlap import overlapping
+from tests.statements import statements_of
 from tests.stats_audit import CellKey, additivity_errors, disclosed
 
 COMMUNES_FILE = PROJECT_ROOT.parent / "shared" / "data" / "brussels" / "communes_19_osm2013.geojson"
@@ -850,6 +852,41 @@ async def test_every_process_answers_a_month_published_again_with_its_new_figure
         assert await ixelles_everywhere() == {22.0}
         assert await ixelles_everywhere() == {22.0}
     await other.state.engine.dispose()
+
+
+async def test_a_kept_answer_is_sent_without_a_statement_until_a_change_is_heard(
+    region: Region,
+) -> None:
+    month = "2025-11"
+    suppliers = [await region.org("supplier") for _ in range(3)]
+    for supplier, tonnes in zip(suppliers, (4, 5, 6), strict=True):
+        await region.offer(supplier, SCHAERBEEK, tonnes)
+    await region.move_into(month, *suppliers)
+    params = {"group_by": "commune", "from": month, "to": month}
+    await eventually(lambda: region.app.state.grants.listening)
+
+    def checks(statements: list[str]) -> int:
+        return sum("stats.published_months" in statement for statement in statements)
+
+    kept = region.app.state.kept_stats_answers
+    heard = kept.generation
+    first = await region.flows(**params)  # the month published, the answer written and kept
+    # Its own publication heard: the next read checks the answer once, finds it holds, and the
+    # reads after it check nothing.
+    await eventually(lambda: kept.generation != heard)
+    for expected_checks in (1, 0, 0):
+        with statements_of(region.app) as statements:
+            again = await region.flows(**params)
+            await asyncio.sleep(0.05)
+        assert again == first and checks(statements) == expected_checks, statements
+
+    # Another change heard (the reference data's edition written again as it was): so again.
+    await region.changed("UPDATE stats.reference_edition SET edition = edition")
+    for expected_checks in (1, 0):
+        with statements_of(region.app) as statements:
+            again = await region.flows(**params)
+            await asyncio.sleep(0.05)
+        assert again == first and checks(statements) == expected_checks, statements
 
 
 async def test_answers_kept_name_the_communes_as_the_reference_data_loaded_last(
