@@ -23,6 +23,7 @@ from app.gateway.rate_limit import purge_ended_windows
 from app.gateway.rate_limit_purge import PURGE_ENDED_RATE_LIMIT_WINDOWS
 from app.main import create_app
 from app.worker.registry import create_job_app
+from testbed.workers import eventually
 from tests.conftest import ADMIN_TOKEN, Org, OrgFactory, assert_problem, settings_for
 from tests.statements import statements_of
 
@@ -273,13 +274,17 @@ async def test_the_database_away_answers_503_and_0_turns_the_limit_off(database_
         assert not [a for a in answers if "ratelimit" in a.headers]
 
 
-async def until_listening(app: FastAPI) -> None:
-    """Until the app listens to the changes of keys (`app.gateway.principal_changes`)."""
-    for _ in range(200):
-        if app.state.grants.listening:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the app does not listen to the changes of keys")
+# A limit high enough for the process to reserve requests (`app.gateway.grants`).
+RESERVING_LIMIT = 1000
+
+
+@asynccontextmanager
+async def reserving_app(database_url: str) -> AsyncIterator[FastAPI]:
+    """An API process whose limit lets it reserve requests, listening to the changes of keys
+    (`app.kit.notifications`)."""
+    async with limited_app(database_url, rate_limit_requests=RESERVING_LIMIT) as app:
+        await eventually(lambda: app.state.grants.listening, within_s=10)
+        yield app
 
 
 def counts_of(statements: list[str]) -> int:
@@ -290,17 +295,13 @@ async def test_a_busy_key_is_served_from_a_reserve_counted_ahead(
     database_url: str, make_org: OrgFactory
 ) -> None:
     org = await make_org()
-    async with (
-        limited_app(database_url, rate_limit_requests=1000) as app,
-        client_of(app) as client,
-    ):
-        await until_listening(app)
+    async with reserving_app(database_url) as app, client_of(app) as client:
         subject = f"key:{await key_id(app, org)}"
         with statements_of(app) as statements:
             answers = [await client.get(ME, headers=org.headers) for _ in range(12)]
             await asyncio.sleep(0.05)  # asyncpg calls its query loggers soon after
         assert [a.status_code for a in answers] == [200] * 12
-        assert [fields(a, 1000)[1] for a in answers] == [999 - n for n in range(12)]
+        assert [fields(a, RESERVING_LIMIT)[1] for a in answers] == [999 - n for n in range(12)]
         # The first request is counted alone; the second counts itself and reserves 10 more,
         # which the next ten use without a statement.
         assert counts_of(statements) == 2, statements
@@ -309,14 +310,14 @@ async def test_a_busy_key_is_served_from_a_reserve_counted_ahead(
         # The thirteenth asks again and reserves 10 more: the count runs ahead of the
         # requests served, never behind them.
         answer = await client.get(ME, headers=org.headers)
-        assert answer.status_code == 200 and fields(answer, 1000)[1] == 987
+        assert answer.status_code == 200 and fields(answer, RESERVING_LIMIT)[1] == 987
         assert [row.count for row in await sql(app, counted, subject=subject)] == [23]
 
         # Requests at once, some reserving together: each serves a count of its own, and
         # every count served is counted.
         together = await asyncio.gather(*(client.get(ME, headers=org.headers) for _ in range(40)))
         assert [a.status_code for a in together] == [200] * 40
-        served = sorted(1000 - fields(a, 1000)[1] for a in together)
+        served = sorted(RESERVING_LIMIT - fields(a, RESERVING_LIMIT)[1] for a in together)
         assert len(set(served)) == 40 and served[0] == 14, served
         [row] = await sql(app, counted, subject=subject)
         assert row.count >= served[-1]
@@ -327,13 +328,11 @@ async def test_a_revoked_key_is_refused_by_every_process_that_kept_it(
 ) -> None:
     org = await make_org()
     async with (
-        limited_app(database_url, rate_limit_requests=1000) as first,
-        limited_app(database_url, rate_limit_requests=1000) as second,
+        reserving_app(database_url) as first,
+        reserving_app(database_url) as second,
         client_of(first) as one,
         client_of(second) as two,
     ):
-        await until_listening(first)
-        await until_listening(second)
         made = await one.post(f"{ME}/keys", json={"name": "kept"}, headers=org.headers)
         assert made.status_code == 201, made.text
         kept = {"Authorization": f"Bearer {made.json()['api_key']}"}
@@ -347,11 +346,7 @@ async def test_a_revoked_key_is_refused_by_every_process_that_kept_it(
         # The process that revoked it forgot it before the revocation committed.
         assert (await one.get(ME, headers=kept)).status_code == 401
         # The other forgets it on the database's notification, and then asks.
-        for _ in range(100):
-            if second.state.grants.generation != heard:
-                break
-            await asyncio.sleep(0.05)
-        assert second.state.grants.generation != heard, "no notification of the revocation"
+        await eventually(lambda: second.state.grants.generation != heard, within_s=5)
         assert (await two.get(ME, headers=kept)).status_code == 401
         assert (await two.get(ME, headers=org.headers)).status_code == 200
 
@@ -360,22 +355,14 @@ async def test_a_process_that_cannot_listen_keeps_nothing(
     database_url: str, make_org: OrgFactory
 ) -> None:
     org = await make_org()
-    async with (
-        limited_app(database_url, rate_limit_requests=1000) as app,
-        client_of(app) as client,
-    ):
-        await until_listening(app)
+    async with reserving_app(database_url) as app, client_of(app) as client:
         # Its listening connection ended (as a restart or a failover would end it).
         await sql(
             app,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE query LIKE 'LISTEN%' AND datname = current_database()",
         )
-        for _ in range(100):
-            if not app.state.grants.listening:
-                break
-            await asyncio.sleep(0.05)
-        assert not app.state.grants.listening
+        await eventually(lambda: not app.state.grants.listening, within_s=5)
         with statements_of(app) as statements:
             answers = [await client.get(ME, headers=org.headers) for _ in range(4)]
             await asyncio.sleep(0.05)
@@ -384,4 +371,4 @@ async def test_a_process_that_cannot_listen_keeps_nothing(
         # after the loss: these four took a few milliseconds.)
         assert counts_of(statements) == 4, statements
         # And it listens again.
-        await until_listening(app)
+        await eventually(lambda: app.state.grants.listening, within_s=10)
