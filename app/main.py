@@ -17,6 +17,7 @@ from app.db import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
+from app.deliveries.router import router as deliveries_router
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fleet_router,
         shipments_router,
         route_plans_router,
+        deliveries_router,
         hubs_router,
         stats_router,
     ):
