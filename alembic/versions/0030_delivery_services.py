@@ -98,8 +98,7 @@ def upgrade() -> None:
         ),
     )
     op.execute(
-        "CREATE INDEX ix_delivery_services_zone ON delivery_services USING gist (zone)"
-        " WHERE active"
+        "CREATE INDEX ix_delivery_services_zone ON delivery_services USING gist (zone) WHERE active"
     )
     op.create_table(
         "delivery_slots",
