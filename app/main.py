@@ -17,6 +17,7 @@ from app.db import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
+from app.districts.router import router as districts_router
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_plans_router,
         hubs_router,
         stats_router,
+        districts_router,
     ):
         app.include_router(router)
     mount_docs(app)

@@ -75,9 +75,10 @@ ADDRESS_STREET_M = 200
 NEAREST_STREET_M = 100
 # A district is named after the street most of its shopfronts face: the street their address
 # names, counted twice (what a shop says of itself, where the nearest street is a guess), else
-# their nearest street. A tie goes to the street most of them lie within this reach of: in
-# 2013 the nine shopfronts of Rue Neuve's district face Boulevard Adolphe Max (two, by
-# nearness) as often as Rue Neuve (one, by its address), and eight of them lie along both.
+# their nearest street. A tie goes to the street more of them name in their address, then to
+# the one most of them lie within this reach of: in 2013 the nine shopfronts of Rue Neuve's
+# district face Boulevard Adolphe Max (two, by nearness) as often as Rue Neuve (one, by its
+# address), and six of them lie along each.
 SHOPPING_STREET_REACH_M = 60
 LAMBERT_2008 = 3812
 
@@ -225,6 +226,7 @@ _CLUSTERED = [
              ORDER BY cluster,
                       count(*) FILTER (WHERE coalesce(addressed_street, nearest_street) = street)
                       + count(*) FILTER (WHERE addressed_street = street) DESC,
+                      count(*) FILTER (WHERE addressed_street = street) DESC,
                       count(*) DESC, street
         ), majority AS (
             SELECT DISTINCT ON (cluster) cluster, commune
