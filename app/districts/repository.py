@@ -14,14 +14,12 @@ _DISTRICT_ANSWER = select(
 ).join(Commune, Commune.nis_code == District.commune)
 
 
-async def all_districts(session: AsyncSession) -> list[Row[tuple[District, str, str]]]:
+async def all_districts(session: AsyncSession) -> list[Row[District, str, str]]:
     rows = await session.execute(_DISTRICT_ANSWER.order_by(District.name, District.slug))
     return list(rows.all())
 
 
-async def district_by_slug(
-    session: AsyncSession, slug: str
-) -> Row[tuple[District, str, str]] | None:
+async def district_by_slug(session: AsyncSession, slug: str) -> Row[District, str, str] | None:
     return (await session.execute(_DISTRICT_ANSWER.where(District.slug == slug))).first()
 
 

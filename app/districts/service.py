@@ -17,7 +17,7 @@ from app.kit.problems import NotFound
 from app.models import District
 
 
-def _feature(row: Row[tuple[District, str, str]]) -> DistrictFeature:
+def _feature(row: Row[District, str, str]) -> DistrictFeature:
     district, commune_name, outline = row
     return DistrictFeature(
         id=str(district.id),
