@@ -157,6 +157,7 @@ async def test_every_district_as_one_geojson_collection(
     for feature in features:
         properties = feature["properties"]
         assert feature["geometry"]["type"] == "MultiPolygon"
+        assert properties["distance_m"] is None
         assert properties["shopfront_count"] >= 3
         assert 0 <= properties["shop_count"] <= properties["shopfront_count"]
         assert len(properties["commune"]) == 5 and properties["commune"].startswith("21")
@@ -165,6 +166,32 @@ async def test_every_district_as_one_geojson_collection(
     exterior = features[0]["geometry"]["coordinates"][0][0]
     assert exterior[0] == exterior[-1]
     assert all(4.2 < lon < 4.5 and 50.7 < lat < 51.0 for lon, lat in exterior)
+
+
+async def test_the_districts_near_a_point_nearest_first(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    reader = await make_org("carrier")
+    lon, lat = shopping_streets()["shop-flagey"]
+    answer = await client.get(
+        "/v1/districts", params={"near": f"{lon},{lat}", "radius_km": 1}, headers=reader.headers
+    )
+    assert answer.status_code == 200, answer.text
+    features = answer.json()["features"]
+    distances = [f["properties"]["distance_m"] for f in features]
+    assert features[0]["properties"]["slug"] == "place-eugene-flagey"
+    assert distances[0] == 0 and distances == sorted(distances) and distances[-1] <= 1000
+    # Bailli's and Chaussée d'Ixelles' districts are within a kilometre of Flagey; the Rue
+    # Neuve's, 2.8 km away, is not.
+    assert len(features) >= 3
+    slugs = {f["properties"]["slug"] for f in features}
+    assert "rue-neuve-nieuwstraat" not in slugs
+    swapped = await client.get(
+        "/v1/districts", params={"near": f"{lat},{lon}"}, headers=reader.headers
+    )
+    assert_problem(swapped, 422, "near", "lon_lat_order")
+    alone = await client.get("/v1/districts", params={"radius_km": 1}, headers=reader.headers)
+    assert_problem(alone, 422, "radius_km", "requires_near")
 
 
 async def test_the_district_a_delivery_point_lies_in(app: FastAPI, database_url: str) -> None:

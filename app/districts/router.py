@@ -8,6 +8,7 @@ from app.districts.schemas import DistrictFeature, DistrictFeatureCollection
 from app.kit.geo import GeoJSONResponse
 from app.kit.problem_docs import AUTHENTICATED, problems
 from app.kit.request_session import Session
+from app.kit.spatial import Near
 
 router = APIRouter(prefix="/v1/districts", tags=["districts"])
 
@@ -22,12 +23,13 @@ SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
     description="Every shopping district of the Region as a GeoJSON FeatureCollection "
     "(`application/geo+json`), by name: the outline of a cluster of shops of the OpenStreetMap "
     "extract, named after the street most of them face, with its commune and how many shops "
-    "it holds. The shared cargo-bike rounds (COMM 12) serve them. Any organization may read "
-    "them. © OpenStreetMap contributors (ODbL).",
-    responses=problems(*AUTHENTICATED),
+    "it holds. With `near`, nearest first (0 m: the point lies in it), each with its "
+    "`distance_m`, and within `radius_km` of it when given. The shared cargo-bike rounds "
+    "(COMM 12) serve them. Any organization may read them. © OpenStreetMap contributors (ODbL).",
+    responses=problems(*AUTHENTICATED, 422),
 )
-async def list_districts(_: CurrentPrincipal, session: Session) -> GeoJSONResponse:
-    return GeoJSONResponse(await service.list_districts(session))
+async def list_districts(_: CurrentPrincipal, session: Session, near: Near) -> GeoJSONResponse:
+    return GeoJSONResponse(await service.list_districts(session, near))
 
 
 @router.get(

@@ -57,6 +57,11 @@ class DistrictProperties(BaseModel):
         examples=[9],
     )
     area_m2: float = Field(description="Its area in square metres.", ge=0, examples=[31250.4])
+    distance_m: float | None = Field(
+        description="Metres from `near` to its outline (0 inside it; to the decimetre, on the "
+        "ellipsoid) when the list is ordered by distance; null otherwise.",
+        examples=[0.0],
+    )
 
 
 class DistrictFeature(GeoFeature[DistrictOutline, DistrictProperties]):
@@ -71,7 +76,9 @@ class DistrictFeatureCollection(BaseModel):
     type: Literal["FeatureCollection"] = Field(
         default="FeatureCollection", description="Always `FeatureCollection`."
     )
-    features: list[DistrictFeature] = Field(description="The districts, by name then slug.")
+    features: list[DistrictFeature] = Field(
+        description="The districts by name, or nearest first from `near`."
+    )
     numberReturned: int = Field(description="How many features the collection holds.", ge=0)
     attribution: str = Field(
         default=OSM_ATTRIBUTION, description="The credit the districts' source needs."

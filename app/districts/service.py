@@ -3,10 +3,10 @@
 import json
 import math
 
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.districts import repository
+from app.districts.repository import DistrictRow
 from app.districts.schemas import (
     DistrictFeature,
     DistrictFeatureCollection,
@@ -14,11 +14,12 @@ from app.districts.schemas import (
     DistrictProperties,
 )
 from app.kit.problems import NotFound
+from app.kit.spatial import NearParams
 from app.models import District
 
 
-def _feature(row: Row[District, str, str]) -> DistrictFeature:
-    district, commune_name, outline = row
+def _feature(row: DistrictRow) -> DistrictFeature:
+    district, commune_name, outline, distance_m = row
     return DistrictFeature(
         id=str(district.id),
         geometry=DistrictOutline.model_validate(json.loads(outline)),
@@ -32,12 +33,13 @@ def _feature(row: Row[District, str, str]) -> DistrictFeature:
             shop_count=district.shop_count,
             shopfront_count=district.shopfront_count,
             area_m2=district.area_m2,
+            distance_m=None if distance_m is None else round(distance_m, 1),
         ),
     )
 
 
-async def list_districts(session: AsyncSession) -> DistrictFeatureCollection:
-    features = [_feature(row) for row in await repository.all_districts(session)]
+async def list_districts(session: AsyncSession, near: NearParams) -> DistrictFeatureCollection:
+    features = [_feature(row) for row in await repository.all_districts(session, near)]
     return DistrictFeatureCollection(features=features, numberReturned=len(features))
 
 
