@@ -54,11 +54,11 @@ NOT_A_SHOPPING_STREET = (
     "track",
 )
 
-# DBSCAN's parameters, measured on the 2013 extract (1 991 shopfronts in the 19 communes)
+# DBSCAN's parameters, measured on the 2013 extract (some 1 990 shopfronts in the 19 communes)
 # against the demo's twelve shopping streets (`brussels_demo_sites.csv`), each street's point
 # counted as in a district when within 150 m of one:
 #   eps 80 m,  3 points: 136 districts, 10 streets in 10 districts (Place Dumon 1.3 km off)
-#   eps 100 m, 3 points: 146 districts, 11 streets in 11 districts, the largest 165
+#   eps 100 m, 3 points: 145 districts, 11 streets in 11 districts, the largest 165
 #                        shopfronts and 0.51 km² (Grand-Place and Bourse, not the Pentagon)
 #   eps 120 m, 3 points: 137 districts, 11 in 11, the largest 0.64 km² (clusters merge)
 #   eps 100 m, 4 points:  91 districts, 8 in 8 (Marie-Christine, Dumon, Jeu de Balle lost)
@@ -66,8 +66,8 @@ NOT_A_SHOPPING_STREET = (
 # has four shopfronts within 400 m of it.
 CLUSTER_EPS_M = 100
 CLUSTER_MIN_SHOPFRONTS = 3
-# Half of eps around the hull: the outline reaches as far as a shopfront's own pavement and
-# no district's outline reaches another's shopfronts.
+# Half of eps around the hull: the outline reaches a shopfront's own pavement, and two
+# districts' outlines seldom meet (one pair of the 145 overlaps).
 OUTLINE_BUFFER_M = CLUSTER_EPS_M / 2
 # How far a shop's `addr:street` is looked for among the streets' names, and how far the
 # nearest street is taken for a shopfront without one.
