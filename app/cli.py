@@ -1,4 +1,4 @@
-"""Operator commands: `python -m app.cli openapi|database|reference|roads|admin-token`. The
+"""Operator commands: `python -m app.cli openapi|database|reference|roads|districts|admin-token`. The
 demo's are `python -m demo`'s."""
 
 import argparse
@@ -21,6 +21,7 @@ from app.database_roles import (
     write_password_file,
 )
 from app.db import create_engine, create_sessionmaker
+from app.districts.loader import load_districts
 from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
 from app.roads.loader import load_road_network
@@ -82,6 +83,21 @@ async def load_roads(force: bool) -> int:
     return 0
 
 
+async def load_shopping_districts() -> int:
+    settings = get_settings()
+    engine = create_engine(settings, url=settings.migration_url)
+    try:
+        loaded = await load_districts(engine, settings.shared_dir)
+    finally:
+        await engine.dispose()
+    print(
+        f"shopping districts (© OpenStreetMap contributors): {loaded.districts} districts of "
+        f"{loaded.shopfronts} shopfronts ({loaded.shops} shops); {loaded.written} written, "
+        f"{loaded.removed} removed, in {loaded.seconds} s"
+    )
+    return 0
+
+
 async def make_database(admin_url: str, name: str, password_file: Path, fresh: bool) -> int:
     """The roles and database `name` (app.database_roles), their passwords kept in
     `password_file`; prints the three URLs as shell assignments (they carry no password)."""
@@ -114,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("reference", help="load the EWC list, the region outline and the communes")
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
     roads.add_argument("--force", action="store_true", help="load it again")
+    commands.add_parser(
+        "districts", help="derive the shopping districts from the OSM extract (osmium-tool)"
+    )
     database = commands.add_parser(
         "database", help="make the database and its roles, as the cluster's superuser"
     )
@@ -130,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load_reference())
     if args.command == "roads":
         return asyncio.run(load_roads(args.force))
+    if args.command == "districts":
+        return asyncio.run(load_shopping_districts())
     if args.command == "database":
         return asyncio.run(make_database(args.admin_url, args.name, args.password_file, args.fresh))
     return admin_token(args.file)

@@ -18,6 +18,7 @@ from app.db import (
     create_sessionmaker,
 )
 from app.deliveries.router import router as deliveries_router
+from app.districts.router import router as districts_router
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliveries_router,
         hubs_router,
         stats_router,
+        districts_router,
     ):
         app.include_router(router)
     mount_docs(app)

@@ -595,3 +595,25 @@ class Delivery(OrganizationRow, Base):
     co2e_g: Mapped[float] = mapped_column(Float, nullable=False)
     van_co2e_g: Mapped[float] = mapped_column(Float, nullable=False)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class District(Base):
+    """A shopping district: the outline of a cluster of shopfronts of the OSM extract, named
+    after the street most of them lie on (reference data, app.districts.loader)."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    # Made from the name, so that it stays the same each time the extract is loaded.
+    slug: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_fr: Mapped[str | None] = mapped_column(Text)
+    name_nl: Mapped[str | None] = mapped_column(Text)
+    commune: Mapped[str] = mapped_column(ForeignKey("communes.nis_code"), nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
+    shop_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    shopfront_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float, nullable=False)
+    source: Mapped[str] = mapped_column(String(10), nullable=False, default="osm")

@@ -242,6 +242,7 @@ class _Seeder:
         }
         KNOWN["plan_id"] = [self.post("/v1/route-plans", plan, fuzzer, 202)["id"]]
         KNOWN["run_id"] = [self.post("/v1/matching/runs", {"material": "17"}, fuzzer, 202)["id"]]
+        KNOWN["slug"] = ["rue-neuve-nieuwstraat", "place-eugene-flagey"]
         return fuzzer
 
 
@@ -249,7 +250,7 @@ class _Seeder:
 async def fuzz_database_url(server_url: str) -> str:
     url = await create_database(server_url, "boucle_fuzz")
     migrate(url)
-    load_reference(url, "reference")
+    load_reference(url, "reference", "districts")
     return url
 
 

@@ -71,6 +71,7 @@ TABLES = {
     "procrastinate_events",
     "procrastinate_periodic_defers",
     "procrastinate_workers",
+    "districts",
 }
 
 

@@ -8,7 +8,7 @@ slot's round; each slot keeps the round its bookings were inserted into (`plan`)
 the lock every booking of the slot holds, so that nothing is booked beyond what it can carry.
 
 Revision ID: 0030
-Revises: 0027
+Revises: 0029
 Create Date: 2026-12-08
 """
 
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = "0030"
-down_revision: str | None = "0027"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
