@@ -72,6 +72,10 @@ TABLES = {
     "procrastinate_periodic_defers",
     "procrastinate_workers",
     "districts",
+    "delivery_services",
+    "delivery_slots",
+    "delivery_quotes",
+    "deliveries",
 }
 
 
