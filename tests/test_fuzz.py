@@ -60,7 +60,7 @@ from tests.live_server import Served
 EXAMPLES = int(os.environ.get("BOUCLE_FUZZ_EXAMPLES", "50"))
 SEED = 15
 # Every role, so that every operation runs past its role check.
-FUZZER_ROLES = ("supplier", "consumer", "hub_operator", "carrier", "admin")
+FUZZER_ROLES = ("supplier", "consumer", "hub_operator", "carrier", "admin", "shop")
 EVENTS = [event.value for event in EventType]
 MATERIALS = ["170504", "1705", "17", "170201", "200110"]
 

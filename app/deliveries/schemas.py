@@ -4,7 +4,7 @@ service, a quote with its options, a delivery booked into a slot's round."""
 import uuid
 from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
@@ -31,11 +31,18 @@ class ZoneIn(InputModel):
     )
 
     @model_validator(mode="after")
-    def _sized(self) -> "ZoneIn":
-        polygons = [self.coordinates] if self.type == "Polygon" else self.coordinates
-        points = sum(len(ring) for polygon in polygons for ring in polygon)
-        if points > MAX_ZONE_POINTS:
+    def _rings(self) -> "ZoneIn":
+        polygons: Any = [self.coordinates] if self.type == "Polygon" else self.coordinates
+        rings = [ring for polygon in polygons for ring in polygon]
+        if not polygons or any(not polygon for polygon in polygons):
+            raise ValueError("each polygon has an outer ring")
+        if sum(len(ring) for ring in rings) > MAX_ZONE_POINTS:
             raise ValueError(f"at most {MAX_ZONE_POINTS:,} points in all")
+        for ring in rings:
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise ValueError("each ring has 4 points at least and ends where it starts")
+            if any(not (-180 <= lon <= 180 and -90 <= lat <= 90) for lon, lat in ring):
+                raise ValueError("longitudes lie in [-180, 180], latitudes in [-90, 90]")
         return self
 
 
