@@ -16,15 +16,10 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.deliveries import repository
 from app.deliveries.cutoff import plan_slots_past_cutoff, settle_planned_slots
-from app.deliveries.quoting import service_hub
-from app.deliveries.rounds import round_inputs, round_problem, steps_of_plan
-from app.deliveries.slots import SlotTime
+from app.deliveries.recheck import round_problems
 from app.kit.local_time import BRUSSELS
-from app.models import DeliveryService, DeliverySlot
-from logistics.check import route_problems
-from logistics.schedule import route_along
+from app.models import DeliverySlot
 from testbed.database import connect_raw
 from tests.conftest import Org, OrgFactory, WorkerRun, assert_problem, point
 
@@ -237,29 +232,12 @@ async def test_a_slot_takes_what_its_round_can_carry_and_racing_shops_never_over
     assert statuses == [201] * room + [409] * room, statuses
     plan, booked = await _round_rows(database_url, racing.service_id, tomorrow_at(9))
     assert booked == room
-    await _assert_round_keeps_the_rules(app, racing.service_id)
-
-
-async def _assert_round_keeps_the_rules(app: FastAPI, service_id: str) -> None:
-    """The slot's round, timed again from its stops, keeps every rule (`logistics.check`)."""
     async with app.state.sessionmaker() as session:
-        service = await session.get(DeliveryService, uuid.UUID(service_id))
-        assert service is not None
         slot = await session.scalar(
-            select(DeliverySlot).where(DeliverySlot.service_id == service.id)
+            select(DeliverySlot).where(DeliverySlot.service_id == uuid.UUID(racing.service_id))
         )
         assert slot is not None
-        vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
-        booked = await repository.booked_in(session, slot.id)
-        hub = await service_hub(session, service)
-    slot_time = SlotTime(slot.starts_at, slot.ends_at, slot.cutoff_at)
-    problem = round_problem(slot_time, round_inputs(slot_time, hub, vehicles, booked)).problem
-    shipments = {s.id: s for s in problem.shipments}
-    steps = steps_of_plan(problem, slot.plan)
-    assert sum(len(route) for route in steps.values()) == 2 * len(booked)
-    for vehicle in problem.vehicles:
-        route = route_along(problem, vehicle, steps.get(vehicle.id, []))
-        assert route_problems(problem, shipments, vehicle, route) == []
+        assert await round_problems(session, slot) == []
 
 
 async def test_a_cancellation_until_the_cut_off_gives_the_room_back(
