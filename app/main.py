@@ -22,6 +22,7 @@ from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
 from app.gateway.idempotency import IdempotencyMiddleware
 from app.gateway.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
+from app.geocoding.router import router as geocoding_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.hubs.router import router as hubs_router
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_plans_router,
         hubs_router,
         stats_router,
+        geocoding_router,
     ):
         app.include_router(router)
     mount_docs(app)

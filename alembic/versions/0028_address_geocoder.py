@@ -92,7 +92,9 @@ def upgrade() -> None:
         )
         """
     )
-    op.execute("CREATE INDEX addresses_street_number_idx ON geocoding.addresses (street_id, number_key)")
+    op.execute(
+        "CREATE INDEX addresses_street_number_idx ON geocoding.addresses (street_id, number_key)"
+    )
     op.execute(
         """
         CREATE TABLE geocoding.postcodes (

@@ -56,7 +56,9 @@ class LoadReport:
     house_numbers: int  # the OSM features with a house number on a street of the communes
     without_street: int
     unmatched_street: int
-    postcode_tagged: int  # the addresses whose postcode is their own tag's; the others, their street's
+    postcode_tagged: (
+        int  # the addresses whose postcode is their own tag's; the others, their street's
+    )
     seconds: float
 
 
@@ -89,7 +91,9 @@ async def _stage(connection: AsyncConnection, extract: Extract) -> None:
     raw: asyncpg.Connection = (await connection.get_raw_connection()).driver_connection
     await raw.copy_records_to_table(
         "osm_ways",
-        records=[(w.osm_id, w.name, w.name_fr, w.name_nl, w.plain, w.geojson) for w in extract.ways],
+        records=[
+            (w.osm_id, w.name, w.name_fr, w.name_nl, w.plain, w.geojson) for w in extract.ways
+        ],
         columns=["osm_id", "name", "name_fr", "name_nl", "plain", "geojson"],
     )
     await raw.copy_records_to_table(
@@ -98,7 +102,15 @@ async def _stage(connection: AsyncConnection, extract: Extract) -> None:
             (a.osm_type, a.osm_id, a.housenumber, a.number_key, a.street, a.postcode, a.geojson)
             for a in extract.addresses
         ],
-        columns=["osm_type", "osm_id", "housenumber", "number_key", "street", "postcode", "geojson"],
+        columns=[
+            "osm_type",
+            "osm_id",
+            "housenumber",
+            "number_key",
+            "street",
+            "postcode",
+            "geojson",
+        ],
     )
     await raw.copy_records_to_table(
         "osm_postal_areas",
@@ -106,9 +118,10 @@ async def _stage(connection: AsyncConnection, extract: Extract) -> None:
         columns=["osm_id", "postcodes", "geojson"],
     )
     await connection.execute(
-        text("INSERT INTO commune_postcodes VALUES " + ", ".join(
-            f"('{nis}', '{postcode}')" for nis, postcode in COMMUNE_POSTCODES.items()
-        ))
+        text(
+            "INSERT INTO commune_postcodes VALUES "
+            + ", ".join(f"('{nis}', '{postcode}')" for nis, postcode in COMMUNE_POSTCODES.items())
+        )
     )
 
 

@@ -60,13 +60,17 @@ def read_extract(shared_dir: Path) -> Extract:
         filtered = Path(folder) / "geocoding.osm.pbf"
         features = Path(folder) / "geocoding.geojsonseq"
         subprocess.run(
-            ["osmium", "tags-filter", str(shared_dir / OSM_FILE), *_FILTERS]
-            + ["-o", str(filtered), "--overwrite"],
+            [
+                *("osmium", "tags-filter", str(shared_dir / OSM_FILE), *_FILTERS),
+                *("-o", str(filtered), "--overwrite"),
+            ],
             check=True,
         )
         subprocess.run(
-            ["osmium", "export", str(filtered), "-f", "geojsonseq", "-a", "type,id"]
-            + ["-o", str(features), "--overwrite"],
+            [
+                *("osmium", "export", str(filtered), "-f", "geojsonseq", "-a", "type,id"),
+                *("-o", str(features), "--overwrite"),
+            ],
             check=True,
             stderr=subprocess.DEVNULL,
         )
@@ -105,13 +109,13 @@ def _classify(features: Iterator[dict[str, Any]]) -> Extract:
         if not tags.get("addr:street"):
             extract.without_street += 1
             continue
-        for key in tagged_keys(tags["addr:housenumber"]):
+        for number in tagged_keys(tags["addr:housenumber"]):
             extract.addresses.append(
                 AddressFeature(
                     osm_type=kind,
                     osm_id=osm_id,
                     housenumber=tags["addr:housenumber"].strip(),
-                    number_key=key,
+                    number_key=number,
                     street=tags["addr:street"].strip(),
                     postcode=tags.get("addr:postcode") or tags.get("postal_code"),
                     geojson=json.dumps(feature["geometry"]),

@@ -1,0 +1,118 @@
+"""The geocoder's queries over the `geocoding` schema (migration 0028)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# A street of another postcode than the one asked for ranks as if it matched this much less.
+OTHER_POSTCODE = 0.85
+
+
+@dataclass(frozen=True)
+class StreetRow:
+    street_id: int
+    spelling: str
+    language: str | None  # of the spelling: fr, nl, or None when it is the street's only name
+    score: float
+    name: str
+    name_fr: str | None
+    name_nl: str | None
+    postcode: str | None
+    commune_fr: str | None
+    commune_nl: str | None
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class AddressRow:
+    street_id: int
+    number_key: str
+    postcode: str | None
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class PostcodeRow:
+    postcode: str
+    commune_fr: str | None
+    commune_nl: str | None
+    lon: float
+    lat: float
+
+
+# pg_trgm's `%` (similarity above pg_trgm.similarity_threshold, 0.3) lets the trigram index
+# find the spellings.
+_STREETS = text(
+    """
+    SELECT s.id AS street_id, n.name AS spelling, n.language,
+           score, s.name, s.name_fr, s.name_nl, s.postcode,
+           c.name_fr AS commune_fr, c.name_nl AS commune_nl,
+           ST_X(s.point) AS lon, ST_Y(s.point) AS lat
+      FROM (SELECT geocoding.normalised(:street) AS search) q
+      JOIN geocoding.street_names n ON n.search % q.search
+      JOIN geocoding.streets s ON s.id = n.street_id
+      LEFT JOIN public.communes c ON c.nis_code = s.commune
+     CROSS JOIN LATERAL (
+           SELECT similarity(n.search, q.search)
+                  * CASE WHEN CAST(:postcode AS text) IS NULL OR s.postcode = :postcode THEN 1.0
+                         ELSE CAST(:other_postcode AS float8) END AS score) ranked
+     ORDER BY score DESC, s.id, n.language NULLS FIRST
+     LIMIT :limit
+    """
+)
+
+
+async def streets_like(
+    session: AsyncSession, street: str, postcode: str | None, limit: int
+) -> list[StreetRow]:
+    """The streets whose names are most like `street`, best first, each once by its best
+    spelling; one of `postcode` ranks above a street as like it elsewhere."""
+    rows = await session.execute(
+        _STREETS,
+        {"street": street, "postcode": postcode, "other_postcode": OTHER_POSTCODE, "limit": limit},
+    )
+    best: dict[int, StreetRow] = {}
+    for row in rows:
+        if row.street_id not in best:
+            best[row.street_id] = StreetRow(**row._asdict())
+    return list(best.values())
+
+
+_NUMBERS = text(
+    """
+    SELECT DISTINCT ON (street_id) street_id, number_key, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat
+      FROM geocoding.addresses
+     WHERE street_id IN :street_ids AND number_key = :key
+     ORDER BY street_id, id
+    """
+).bindparams(bindparam("street_ids", expanding=True))
+
+
+async def numbers_on(
+    session: AsyncSession, street_ids: Sequence[int], key: str
+) -> dict[int, AddressRow]:
+    """The door of this house number on each of these streets that has one."""
+    if not street_ids:
+        return {}
+    rows = await session.execute(_NUMBERS, {"street_ids": list(street_ids), "key": key})
+    return {row.street_id: AddressRow(**row._asdict()) for row in rows}
+
+
+_POSTCODE = text(
+    """
+    SELECT p.postcode, c.name_fr AS commune_fr, c.name_nl AS commune_nl,
+           ST_X(p.point) AS lon, ST_Y(p.point) AS lat
+      FROM geocoding.postcodes p
+      LEFT JOIN public.communes c ON c.nis_code = p.commune
+     WHERE p.postcode = :postcode
+    """
+)
+
+
+async def postcode_place(session: AsyncSession, postcode: str) -> PostcodeRow | None:
+    row = (await session.execute(_POSTCODE, {"postcode": postcode})).first()
+    return None if row is None else PostcodeRow(**row._asdict())
