@@ -122,7 +122,9 @@ async def test_the_postcode_chooses_between_streets_of_one_name(
     woluwe = await geocoded(client, shop_headers, "Bosstraat, 1150 Sint-Pieters-Woluwe")
     assert ganshoren["label"] == "Rue au Bois, 1083 Ganshoren"
     assert woluwe["match"]["label"] == "Bosstraat, 1150 Sint-Pieters-Woluwe"
-    assert metres(ganshoren["point"]["coordinates"], woluwe["match"]["point"]["coordinates"]) > 10_000
+    assert (
+        metres(ganshoren["point"]["coordinates"], woluwe["match"]["point"]["coordinates"]) > 10_000
+    )
     # The other one is still offered, below.
     assert any(s["postcode"] == "1083" for s in woluwe["suggestions"])
     assert all(s["score"] < 1 for s in woluwe["suggestions"])

@@ -34,7 +34,10 @@ class Place(BaseModel):
     """One place an address may mean."""
 
     point: Point = Field(description="Where: the door, the street's middle or the postcode's.")
-    precision: Precision
+    precision: Precision = Field(
+        description="`house_number`: the door; `street`: the street's middle (its number unknown "
+        "on it, or none given); `postcode`: a point on the postcode's streets (no street known)."
+    )
     label: str = Field(
         description="The place as a delivery label, in the language of the street's name that "
         "matched (French when it has one name).",
@@ -42,7 +45,9 @@ class Place(BaseModel):
     )
     street: str | None = Field(description="The street's name in that language.")
     housenumber: str | None = Field(description="The house number found on the street.")
-    postcode: str | None = Field(examples=["1000"])
+    postcode: str | None = Field(
+        description="The door's postcode, else the street's.", examples=["1000"]
+    )
     commune: str | None = Field(description="The commune's name in that language.")
     language: Literal["fr", "nl"] | None = Field(
         description="The language of the street's name that matched; null when the street has "
@@ -60,7 +65,7 @@ class GeocodeResult(BaseModel):
     """What an address means: the best place found, and the others it may mean."""
 
     query: str = Field(description="The text asked for.")
-    read: ReadAddress
+    read: ReadAddress = Field(description="How the text was read: street, number, postcode.")
     match: Place | None = Field(
         description="The best place, when the text names a known street (score at least 0.5) "
         "or at least a known postcode; null otherwise."
