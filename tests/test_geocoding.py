@@ -93,6 +93,25 @@ async def test_a_street_without_its_number_is_found_to_the_street(
         assert body["needs_attention"] is False
 
 
+async def test_a_number_between_known_doors_is_placed_between_them(
+    client: httpx.AsyncClient, shop_headers: dict[str, str]
+) -> None:
+    """Chaussée d'Ixelles has doors 280 and 324 on its even side in the extract, none between."""
+    below = (await geocoded(client, shop_headers, "Chaussée d'Ixelles 280"))["match"]
+    above = (await geocoded(client, shop_headers, "Chaussée d'Ixelles 324"))["match"]
+    between = (await geocoded(client, shop_headers, "Chaussée d'Ixelles 300"))["match"]
+    assert below["precision"] == above["precision"] == "house_number"
+    assert between["precision"] == "interpolated"
+    assert between["label"] == "Chaussée d'Ixelles 300, 1050 Ixelles"
+    (x0, y0), (x1, y1) = below["point"]["coordinates"], above["point"]["coordinates"]
+    expected = (x0 + (x1 - x0) * 20 / 44, y0 + (y1 - y0) * 20 / 44)
+    assert metres(between["point"]["coordinates"], expected) < 1
+    # A number below every known door of its side is known to the street only.
+    assert (await geocoded(client, shop_headers, "Chaussée d'Ixelles 2"))["match"][
+        "precision"
+    ] == "street"
+
+
 async def test_a_misspelt_street_is_suggested(
     client: httpx.AsyncClient, shop_headers: dict[str, str]
 ) -> None:

@@ -102,6 +102,54 @@ async def numbers_on(
     return {row.street_id: AddressRow(**row._asdict()) for row in rows}
 
 
+# Between the nearest doors below and above a number, of its side of the street (same
+# parity), when they stand close enough for the street to run straight between them.
+_BETWEEN = text(
+    """
+    WITH doors AS (
+        SELECT id, street_id, CAST(number_key AS integer) AS n, postcode, geom
+          FROM geocoding.addresses
+         WHERE street_id IN :street_ids AND number_key ~ '^[0-9]+$'
+    ), below AS (
+        SELECT DISTINCT ON (street_id) * FROM doors
+         WHERE n < :number AND n % 2 = :parity ORDER BY street_id, n DESC, id
+    ), above AS (
+        SELECT DISTINCT ON (street_id) * FROM doors
+         WHERE n > :number AND n % 2 = :parity ORDER BY street_id, n, id
+    )
+    SELECT b.street_id, CAST(:number AS text) AS number_key, b.postcode,
+           ST_X(i.point) AS lon, ST_Y(i.point) AS lat
+      FROM below b
+      JOIN above a USING (street_id)
+     CROSS JOIN LATERAL (
+           SELECT ST_LineInterpolatePoint(ST_MakeLine(b.geom, a.geom),
+                                          CAST(:number - b.n AS float8) / (a.n - b.n)) AS point) i
+     WHERE ST_DWithin(CAST(b.geom AS geography), CAST(a.geom AS geography), :max_gap_m)
+    """
+).bindparams(bindparam("street_ids", expanding=True))
+# Doors further apart than this may stand on two stretches of a street that bends between.
+MAX_INTERPOLATION_GAP_M = 300
+
+
+async def between_numbers_on(
+    session: AsyncSession, street_ids: Sequence[int], number: int
+) -> dict[int, AddressRow]:
+    """Where this number would be on each of these streets that has doors of its side below
+    and above it, interpolated between them; the postcode is the lower door's."""
+    if not street_ids:
+        return {}
+    rows = await session.execute(
+        _BETWEEN,
+        {
+            "street_ids": list(street_ids),
+            "number": number,
+            "parity": number % 2,
+            "max_gap_m": MAX_INTERPOLATION_GAP_M,
+        },
+    )
+    return {row.street_id: AddressRow(**row._asdict()) for row in rows}
+
+
 _POSTCODE = text(
     """
     SELECT p.postcode, c.name_fr AS commune_fr, c.name_nl AS commune_nl,

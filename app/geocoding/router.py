@@ -18,8 +18,8 @@ router = APIRouter(prefix="/v1/geocode", tags=["geocoding"])
     '"Nieuwstraat 111 1000 Brussel", "111 rue neuve": French or Dutch, with or without '
     "accents, postcode or commune, `Av.`, `Bd`, `Chée`, `str.` written out) and answers the "
     "place it means: a point (GeoJSON, [lon, lat]) and its `precision`: `house_number` "
-    "(the door), `street` (the street's middle: the number is not known on it, or none was "
-    "given) or `postcode`. A postcode narrows the search to its streets: a street of the same "
+    "(the door), `interpolated` (between the known doors of its side of the street), `street` "
+    "(the street's middle: the number is not known on it, or none was given) or `postcode`. A postcode narrows the search to its streets: a street of the same "
     "name in another commune ranks lower.\n\n"
     "An address that matches nothing well is not an error: the answer is 200 with `match` "
     "null (or the postcode's point, when only the postcode is known), `needs_attention` true "

@@ -9,11 +9,13 @@ ATTRIBUTION = "© OpenStreetMap contributors (ODbL), the Brussels extract of 201
 
 
 class Precision(StrEnum):
-    """What the point stands for: the door of the house number, the street (its middle, when
-    the number is unknown or none was given) or the postcode (a point on its streets, when no
-    street was recognised)."""
+    """What the point stands for, from the most precise: the door of the house number; where
+    the number falls between the known doors of its side of the street; the street (its middle,
+    when the number is unknown or none was given); the postcode (a point on its streets, when
+    no street was recognised)."""
 
     house_number = "house_number"
+    interpolated = "interpolated"
     street = "street"
     postcode = "postcode"
 
@@ -35,8 +37,10 @@ class Place(BaseModel):
 
     point: Point = Field(description="Where: the door, the street's middle or the postcode's.")
     precision: Precision = Field(
-        description="`house_number`: the door; `street`: the street's middle (its number unknown "
-        "on it, or none given); `postcode`: a point on the postcode's streets (no street known)."
+        description="`house_number`: the door; `interpolated`: between the nearest known doors "
+        "of the number's side of the street, below and above it (at most 300 m apart); "
+        "`street`: the street's middle (its number unknown on it, or none given); `postcode`: a "
+        "point on the postcode's streets (no street known)."
     )
     label: str = Field(
         description="The place as a delivery label, in the language of the street's name that "
@@ -44,7 +48,9 @@ class Place(BaseModel):
         examples=["Rue Neuve 111, 1000 Bruxelles"],
     )
     street: str | None = Field(description="The street's name in that language.")
-    housenumber: str | None = Field(description="The house number found on the street.")
+    housenumber: str | None = Field(
+        description="The house number found on the street (or placed between its neighbours)."
+    )
     postcode: str | None = Field(
         description="The door's postcode, else the street's.", examples=["1000"]
     )

@@ -38,19 +38,32 @@ async def geocode(session: AsyncSession, text: str) -> GeocodeResult:
         streets = await repository.streets_like(
             session, address.street, address.postcode, CANDIDATES
         )
+        ids = [s.street_id for s in streets]
         doors: dict[int, AddressRow] = {}
+        between: dict[int, AddressRow] = {}
         if address.housenumber is not None:
-            doors = await repository.numbers_on(
-                session, [s.street_id for s in streets], address.housenumber
-            )
-        # Of streets as like the text, the one with the door asked for first: a street cut in
-        # two by a postcode boundary has its numbers on one of its parts.
-        streets.sort(key=lambda s: (-round(s.score, 6), s.street_id not in doors))
+            doors = await repository.numbers_on(session, ids, address.housenumber)
+            if address.housenumber.isdigit():
+                missing = [i for i in ids if i not in doors]
+                between = await repository.between_numbers_on(
+                    session, missing, int(address.housenumber)
+                )
+        # Of streets as like the text, the one with the door asked for first, then the one
+        # where it falls between known doors: a street cut in two by a postcode boundary has
+        # its numbers on one of its parts.
+        streets.sort(
+            key=lambda s: (-round(s.score, 6), s.street_id not in doors, s.street_id not in between)
+        )
         # Two parts of one street (cut by a commune's boundary, or spelt two ways in Dutch)
         # read the same to a customer: the best stands for both.
         labels: set[str] = set()
         for street in streets:
-            place = _street_place(street, doors.get(street.street_id))
+            if street.street_id in doors:
+                place = _street_place(street, doors[street.street_id], Precision.house_number)
+            elif street.street_id in between:
+                place = _street_place(street, between[street.street_id], Precision.interpolated)
+            else:
+                place = _street_place(street, None, Precision.street)
             if place.label not in labels:
                 labels.add(place.label)
                 places.append(place)
@@ -70,7 +83,7 @@ async def geocode(session: AsyncSession, text: str) -> GeocodeResult:
     )
 
 
-def _street_place(street: StreetRow, door: AddressRow | None) -> Place:
+def _street_place(street: StreetRow, door: AddressRow | None, precision: Precision) -> Place:
     language = street.language if street.language in ("fr", "nl") else None
     name = {"fr": street.name_fr, "nl": street.name_nl}.get(language or "") or street.spelling
     commune = street.commune_nl if language == "nl" else street.commune_fr
@@ -81,7 +94,7 @@ def _street_place(street: StreetRow, door: AddressRow | None) -> Place:
     label = f"{name} {number}" if number else name
     return Place(
         point=Point.model_validate(Point.fields_of(lon, lat)),
-        precision=Precision.house_number if door is not None else Precision.street,
+        precision=precision,
         label=f"{label}, {where}" if where else label,
         street=name,
         housenumber=number,
