@@ -17,6 +17,7 @@ from tests.conftest import OrgFactory, assert_problem
 
 RUE_NEUVE_111 = (4.3569015, 50.853064)
 CHAUSSEE_D_IXELLES_280 = (4.3703088, 50.8292779)
+AVENUE_D_AUDERGHEM_101 = (4.3867742, 50.8368483)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +78,22 @@ async def test_accents_apostrophes_and_case_do_not_matter(
     assert match["precision"] == "house_number"
     assert match["point"]["coordinates"] == list(CHAUSSEE_D_IXELLES_280)
     assert match["commune"] in ("Ixelles", "Elsene")
+
+
+@pytest.mark.parametrize(
+    ("q", "door"),
+    [
+        ("Chée d'Ixelles 280", CHAUSSEE_D_IXELLES_280),
+        ("Av. d'Auderghem 101", AVENUE_D_AUDERGHEM_101),
+        ("Oudergem ln 101", AVENUE_D_AUDERGHEM_101),
+    ],
+)
+async def test_abbreviated_street_kinds_are_written_out(
+    client: httpx.AsyncClient, shop_headers: dict[str, str], q: str, door: tuple[float, float]
+) -> None:
+    match = (await geocoded(client, shop_headers, q))["match"]
+    assert match["precision"] == "house_number" and match["score"] == 1.0
+    assert match["point"]["coordinates"] == list(door)
 
 
 async def test_a_street_without_its_number_is_found_to_the_street(

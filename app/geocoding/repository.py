@@ -3,8 +3,11 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Commune, GeocodingAddress, GeocodingPostcode
 
 # A street of another postcode than the one asked for ranks as if it matched this much less.
 OTHER_POSTCODE = 0.85
@@ -82,23 +85,25 @@ async def streets_like(
     return list(best.values())
 
 
-_NUMBERS = text(
-    """
-    SELECT DISTINCT ON (street_id) street_id, number_key, postcode, ST_X(geom) AS lon, ST_Y(geom) AS lat
-      FROM geocoding.addresses
-     WHERE street_id IN :street_ids AND number_key = :key
-     ORDER BY street_id, id
-    """
-).bindparams(bindparam("street_ids", expanding=True))
-
-
 async def numbers_on(
     session: AsyncSession, street_ids: Sequence[int], key: str
 ) -> dict[int, AddressRow]:
     """The door of this house number on each of these streets that has one."""
     if not street_ids:
         return {}
-    rows = await session.execute(_NUMBERS, {"street_ids": list(street_ids), "key": key})
+    door = GeocodingAddress
+    rows = await session.execute(
+        select(
+            door.street_id,
+            door.number_key,
+            door.postcode,
+            func.ST_X(door.geom).label("lon"),
+            func.ST_Y(door.geom).label("lat"),
+        )
+        .where(door.street_id.in_(street_ids), door.number_key == key)
+        .ext(distinct_on(door.street_id))
+        .order_by(door.street_id, door.id)
+    )
     return {row.street_id: AddressRow(**row._asdict()) for row in rows}
 
 
@@ -150,17 +155,19 @@ async def between_numbers_on(
     return {row.street_id: AddressRow(**row._asdict()) for row in rows}
 
 
-_POSTCODE = text(
-    """
-    SELECT p.postcode, c.name_fr AS commune_fr, c.name_nl AS commune_nl,
-           ST_X(p.point) AS lon, ST_Y(p.point) AS lat
-      FROM geocoding.postcodes p
-      LEFT JOIN public.communes c ON c.nis_code = p.commune
-     WHERE p.postcode = :postcode
-    """
-)
-
-
 async def postcode_place(session: AsyncSession, postcode: str) -> PostcodeRow | None:
-    row = (await session.execute(_POSTCODE, {"postcode": postcode})).first()
+    place = GeocodingPostcode
+    row = (
+        await session.execute(
+            select(
+                place.postcode,
+                Commune.name_fr.label("commune_fr"),
+                Commune.name_nl.label("commune_nl"),
+                func.ST_X(place.point).label("lon"),
+                func.ST_Y(place.point).label("lat"),
+            )
+            .outerjoin(Commune, Commune.nis_code == place.commune)
+            .where(place.postcode == postcode)
+        )
+    ).first()
     return None if row is None else PostcodeRow(**row._asdict())
