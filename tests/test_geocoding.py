@@ -6,13 +6,15 @@ Chaussée d'Ixelles 280, Rue au Bois in Ganshoren (1083) and in Woluwe-Saint-Pie
 import math
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.database_roles import APPLICATION
 from app.geocoding.schemas import Precision
 from app.geocoding.service import geocode
-from testbed.database import connect_raw, load_reference
+from testbed.database import as_role, connect_raw, load_reference
 from tests.conftest import OrgFactory, assert_problem
 
 RUE_NEUVE_111 = (4.3569015, 50.853064)
@@ -235,3 +237,18 @@ async def test_loading_again_makes_the_same_rows(geocoder_database: str) -> None
     load_reference(geocoder_database, "addresses")
     assert await fingerprint() == before
     assert all(before)
+
+
+async def test_the_service_reads_the_geocoder_and_cannot_change_it(geocoder_database: str) -> None:
+    connection = await connect_raw(as_role(geocoder_database, APPLICATION))
+    try:
+        assert await connection.fetchval("SELECT count(*) FROM geocoding.addresses") > 5000
+        for statement in (
+            "DELETE FROM geocoding.streets",
+            "UPDATE geocoding.addresses SET number_key = '1'",
+            "INSERT INTO geocoding.postcodes VALUES ('1999', NULL, 'POINT(4.35 50.85)')",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await connection.execute(statement)
+    finally:
+        await connection.close()
