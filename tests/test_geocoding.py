@@ -83,6 +83,28 @@ async def test_accents_apostrophes_and_case_do_not_matter(
 
 
 @pytest.mark.parametrize(
+    ("q", "read"),
+    [
+        ("Rue de Brabant 62, 1210 Saint-Josse", ("rue de brabant", "62", "1210")),
+        ("Brabantstraat 62 1210 Sint-Joost-ten-Node", ("brabantstraat", "62", "1210")),
+        ("62 rue de brabant", ("rue de brabant", "62", None)),
+        ("Rue des 3 Tilleuls 5 B", ("rue des 3 tilleuls", "5b", None)),
+        ("Chaussée de Louvain 1200", ("chaussee de louvain", "1200", None)),
+        ("1000 Bruxelles", (None, None, "1000")),
+        ("Bd Anspach 43, B-1000 Bruxelles", ("boulevard anspach", "43", "1000")),
+    ],
+)
+async def test_the_text_is_read_into_street_number_and_postcode(
+    client: httpx.AsyncClient,
+    shop_headers: dict[str, str],
+    q: str,
+    read: tuple[str | None, str | None, str | None],
+) -> None:
+    body = await geocoded(client, shop_headers, q)
+    assert body["read"] == dict(zip(("street", "housenumber", "postcode"), read, strict=True))
+
+
+@pytest.mark.parametrize(
     ("q", "door"),
     [
         ("Chée d'Ixelles 280", CHAUSSEE_D_IXELLES_280),

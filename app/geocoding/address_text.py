@@ -101,20 +101,25 @@ def _street_and_number(stretches: list[list[str]]) -> tuple[list[str], str | Non
 
 
 def _split_number(stretch: list[str]) -> tuple[list[str], str | None]:
-    """The street's words and the house number of one stretch: the number comes first ("62 rue
-    de brabant") or after the street ("rue de brabant 62 a", and then what follows it is not the
-    street's)."""
-    for index, token in enumerate(stretch):
-        if not _HOUSE_NUMBER.match(token):
-            continue
-        written = token
-        if index + 1 < len(stretch) and _NUMBER_SUFFIX.match(stretch[index + 1]):
-            written += stretch[index + 1]
-        if index == 0:
-            rest = stretch[2:] if written != token else stretch[1:]
-            return rest, number_key(written)
-        return stretch[:index], number_key(written)
-    return stretch, None
+    """The street's words and the house number of one stretch. The number ends the stretch
+    ("rue de brabant 62 a"), and a number inside the name stays the name's ("Rue des 3
+    Tilleuls 5"); else it comes first ("62 rue de brabant"); else it is followed by the
+    commune ("Rue de Brabant 62 Saint-Josse")."""
+    numbers = [i for i, token in enumerate(stretch) if _HOUSE_NUMBER.match(token)]
+    if not numbers or len(stretch) == 1:
+        return stretch, None
+    last = numbers[-1]
+    ends_with_number = last == len(stretch) - 1 or (
+        last == len(stretch) - 2 and _NUMBER_SUFFIX.match(stretch[-1]) is not None
+    )
+    if ends_with_number and last > 0:
+        return stretch[:last], number_key("".join(stretch[last:]))
+    first = numbers[0]
+    suffixed = first + 1 < len(stretch) and _NUMBER_SUFFIX.match(stretch[first + 1]) is not None
+    written = "".join(stretch[first : first + 2]) if suffixed else stretch[first]
+    if first == 0:
+        return stretch[2 if suffixed else 1 :], number_key(written)
+    return stretch[:first], number_key(written)
 
 
 def _expanded(words: list[str]) -> list[str]:
