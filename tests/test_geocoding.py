@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from app.database_roles import APPLICATION
 from app.geocoding.schemas import Precision
 from app.geocoding.service import geocode
+from app.kit.problems import FieldError, ValidationFailed
 from testbed.database import as_role, connect_raw, load_reference
 from tests.conftest import OrgFactory, assert_problem
 
@@ -240,6 +241,13 @@ async def test_other_domains_call_geocode_directly(app: FastAPI, geocoder_databa
     assert result.match is not None and result.match.precision is Precision.house_number
     assert result.match.point.coordinates == RUE_NEUVE_111
     assert result.match.language == "nl" and not result.needs_attention
+    # A caller that took the address from a body names its own field.
+    async with app.state.read_sessionmaker() as session:
+        with pytest.raises(ValidationFailed) as refused:
+            await geocode(session, "???", field="delivery.address", location="body")
+    assert refused.value.extensions["errors"] == [
+        FieldError("delivery.address", "address", refused.value.detail.split(": ", 1)[1], "body")
+    ]
 
 
 async def test_loading_again_makes_the_same_rows(geocoder_database: str) -> None:

@@ -49,7 +49,7 @@ class AddressText:
 
 def plain(text: str) -> str:
     """Unaccented, lower case, with letters, digits, commas and single spaces only."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("œ", "oe").replace("æ", "ae"))
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("œ", "oe").replace("æ", "ae"))
     ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
     return " ".join(re.sub(r"[^a-z0-9,]+", " ", _COUNTRY_PREFIX.sub(r"\1", ascii_only)).split())
 

@@ -18,17 +18,21 @@ SUGGESTIONS = 5
 CANDIDATES = 40
 
 
-async def geocode(session: AsyncSession, text: str) -> GeocodeResult:
+async def geocode(
+    session: AsyncSession, text: str, *, field: str = "q", location: str = "query"
+) -> GeocodeResult:
     """The best place for `text`, its suggestions, and whether a delivery there needs a look.
-    Raises ValidationFailed (field `q`) for a text that names no street and no postcode."""
+    Raises ValidationFailed with the rule `address` on `field` (where the caller took the text
+    from: `q` of the query here, a delivery's address in a body elsewhere) for a text that
+    names no street and no postcode."""
     address = read_address(text)
     if not address.street and address.postcode is None:
         raise ValidationFailed.field(
-            "q",
+            field,
             "address",
-            "q names no street and no postcode: write a Brussels address, e.g. "
+            f"{field} names no street and no postcode: write a Brussels address, e.g. "
             "'Rue Neuve 111, 1000 Bruxelles'.",
-            location="query",
+            location=location,
         )
     read = ReadAddress(
         street=address.street or None, housenumber=address.housenumber, postcode=address.postcode
