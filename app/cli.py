@@ -98,7 +98,7 @@ async def load_geocoder() -> int:
         f"{report.streets} streets ({report.street_names} names), {report.house_numbers} "
         f"features with a house number ({report.addresses} numbers; {report.postcode_tagged} "
         f"with their own postcode, the others their street's); left out: "
-        f"{report.without_street} without addr:street, {report.unmatched_street} whose street "
+        f"{report.without_street} with no street (no addr:street nor street relation), {report.unmatched_street} whose street "
         f"is not in the communes"
     )
     return 0

@@ -2,6 +2,7 @@
 house number, and the administrative areas that carry postcodes; as plain rows."""
 
 import json
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +14,11 @@ from app.geocoding.housenumbers import tagged_keys
 
 OSM_FILE = Path("data/osm/brussels_capital_region_2013-01-01.osm.pbf")
 _FILTERS = ("w/highway", "nwr/addr:housenumber", "r/boundary=administrative,postal_code")
+# An associatedStreet relation names the street of its `house` members, which then need no
+# addr:street of their own (the way some of the extract's buildings were mapped).
+_STREET_RELATIONS = "r/type=associatedStreet,street"
+_OPL_ESCAPE = re.compile(r"%([0-9a-f]+)%")
+_KIND_OF_MEMBER = {"n": "node", "w": "way", "r": "relation"}
 # Brussels streets are named "<French> - <Dutch>" when name:fr and name:nl are missing.
 _BILINGUAL = " - "
 
@@ -50,8 +56,8 @@ class Extract:
     ways: list[StreetWay]
     addresses: list[AddressFeature]
     areas: list[PostalArea]
-    # Features with a house number but no addr:street, left out: the nearest street is the
-    # wrong one at every corner.
+    # Features with a house number but no street (no addr:street, no street relation), left
+    # out: the nearest street is the wrong one at every corner.
     without_street: int = 0
 
 
@@ -74,7 +80,17 @@ def read_extract(shared_dir: Path) -> Extract:
             check=True,
             stderr=subprocess.DEVNULL,
         )
-        return _classify(_features(features))
+        # Relations are exported only as areas: the streets' relations are read as OPL.
+        relations = subprocess.run(
+            [
+                *("osmium", "tags-filter", "--omit-referenced", str(shared_dir / OSM_FILE)),
+                *(_STREET_RELATIONS, "-f", "opl", "-o", "-"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return _classify(_features(features), _streets_of_houses(relations))
 
 
 def _features(path: Path) -> Iterator[dict[str, Any]]:
@@ -86,7 +102,26 @@ def _features(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-def _classify(features: Iterator[dict[str, Any]]) -> Extract:
+def _streets_of_houses(opl: str) -> dict[tuple[str, int], str]:
+    """The street named by a street relation of each of its `house` members, from osmium's
+    OPL: `r<id> ... T<key>=<value>,... M<n|w|r><id>@<role>,...`, text escaped as %<hex>%."""
+    streets: dict[tuple[str, int], str] = {}
+    for line in opl.splitlines():
+        fields = {field[:1]: field[1:] for field in line.split(" ")}
+        tags = dict(tag.split("=", 1) for tag in fields.get("T", "").split(",") if "=" in tag)
+        name = _OPL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), tags.get("name", "")).strip()
+        if not name:
+            continue
+        for member in fields.get("M", "").split(","):
+            reference, _, role = member.partition("@")
+            if role == "house" and reference[:1] in _KIND_OF_MEMBER:
+                streets.setdefault((_KIND_OF_MEMBER[reference[:1]], int(reference[1:])), name)
+    return streets
+
+
+def _classify(
+    features: Iterator[dict[str, Any]], streets_of_houses: dict[tuple[str, int], str]
+) -> Extract:
     extract = Extract([], [], [])
     # A closed building way comes out twice, as a line and as an area: the area is kept.
     addresses: dict[tuple[str, int], dict[str, Any]] = {}
@@ -106,7 +141,8 @@ def _classify(features: Iterator[dict[str, Any]]) -> Extract:
             )
     for (kind, osm_id), feature in sorted(addresses.items()):
         tags = feature["properties"]
-        if not tags.get("addr:street"):
+        street = tags.get("addr:street") or streets_of_houses.get((kind, osm_id))
+        if not street:
             extract.without_street += 1
             continue
         for number in tagged_keys(tags["addr:housenumber"]):
@@ -116,7 +152,7 @@ def _classify(features: Iterator[dict[str, Any]]) -> Extract:
                     osm_id=osm_id,
                     housenumber=tags["addr:housenumber"].strip(),
                     number_key=number,
-                    street=tags["addr:street"].strip(),
+                    street=street.strip(),
                     postcode=tags.get("addr:postcode") or tags.get("postal_code"),
                     geojson=json.dumps(feature["geometry"]),
                 )
