@@ -98,8 +98,8 @@ async def load_geocoder() -> int:
         f"{report.streets} streets ({report.street_names} names), {report.house_numbers} "
         f"features with a house number ({report.addresses} numbers; {report.postcode_tagged} "
         f"with their own postcode, the others their street's); left out: "
-        f"{report.without_street} with no street (no addr:street nor street relation), {report.unmatched_street} whose street "
-        f"is not in the communes"
+        f"{report.without_street} naming no street, {report.unmatched_street} whose street is "
+        f"not one of the communes'"
     )
     return 0
 
