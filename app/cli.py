@@ -1,5 +1,5 @@
-"""Operator commands: `python -m app.cli openapi|database|reference|roads|addresses|admin-token`. The
-demo's are `python -m demo`'s."""
+"""Operator commands: `python -m app.cli <command>`, one of openapi, database, reference, roads,
+districts, addresses and admin-token. The demo's are `python -m demo`'s."""
 
 import argparse
 import asyncio
@@ -21,6 +21,7 @@ from app.database_roles import (
     write_password_file,
 )
 from app.db import create_engine, create_sessionmaker
+from app.districts.loader import load_districts
 from app.geocoding.loader import load_addresses
 from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
@@ -83,6 +84,21 @@ async def load_roads(force: bool) -> int:
     return 0
 
 
+async def load_shopping_districts() -> int:
+    settings = get_settings()
+    engine = create_engine(settings, url=settings.migration_url)
+    try:
+        loaded = await load_districts(engine, settings.shared_dir)
+    finally:
+        await engine.dispose()
+    print(
+        f"shopping districts (© OpenStreetMap contributors): {loaded.districts} districts of "
+        f"{loaded.shopfronts} shopfronts ({loaded.shops} shops); {loaded.written} written, "
+        f"{loaded.removed} removed, in {loaded.seconds} s"
+    )
+    return 0
+
+
 async def load_geocoder() -> int:
     settings = get_settings()
     engine = create_engine(settings, url=settings.migration_url)
@@ -137,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     roads = commands.add_parser("roads", help="load the road network (osmium-tool, osm2pgrouting)")
     roads.add_argument("--force", action="store_true", help="load it again")
     commands.add_parser(
+        "districts", help="derive the shopping districts from the OSM extract (osmium-tool)"
+    )
+    commands.add_parser(
         "addresses", help="load the geocoder's streets and house numbers (osmium-tool)"
     )
     database = commands.add_parser(
@@ -155,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load_reference())
     if args.command == "roads":
         return asyncio.run(load_roads(args.force))
+    if args.command == "districts":
+        return asyncio.run(load_shopping_districts())
     if args.command == "addresses":
         return asyncio.run(load_geocoder())
     if args.command == "database":

@@ -17,6 +17,8 @@ from app.db import (
     create_read_sessionmaker,
     create_sessionmaker,
 )
+from app.deliveries.router import router as deliveries_router
+from app.districts.router import router as districts_router
 from app.docs.pages import mount_docs
 from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
@@ -149,8 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fleet_router,
         shipments_router,
         route_plans_router,
+        deliveries_router,
         hubs_router,
         stats_router,
+        districts_router,
         geocoding_router,
     ):
         app.include_router(router)

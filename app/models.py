@@ -506,6 +506,121 @@ class RateLimitCounter(Base):
     count: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
+class DeliveryService(OrganizationRow, Base):
+    """A carrier's shared delivery rounds: where, from which hub, when, with what, at what
+    price (migration 0030)."""
+
+    __tablename__ = "delivery_services"
+
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    hub_site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    zone: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
+    # ISO weekdays, 1 (Monday) to 7.
+    weekdays: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+    # Each slot: its local start and end ("09:00") and its cut-off before the start, in seconds.
+    slots: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    vehicle_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)), nullable=False)
+    price_per_delivery: Mapped[float] = mapped_column(Numeric(12, 4, asdecimal=False))
+    price_per_kg: Mapped[float] = mapped_column(Numeric(12, 4, asdecimal=False))
+    included_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    vat_rate: Mapped[float] = mapped_column(Numeric(5, 4, asdecimal=False), nullable=False)
+    max_parcel_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    max_parcel_m3: Mapped[float] = mapped_column(Float, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+class DeliverySlot(Base):
+    """One slot of a service on one day, and the round its bookings were inserted into; its
+    row is the lock of every booking into it."""
+
+    __tablename__ = "delivery_slots"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    service_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_services.id", ondelete="CASCADE"), nullable=False
+    )
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    cutoff_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
+    # Each vehicle's stops in order: {"<vehicle id>": [["pickup", "<delivery id>"], ...]}.
+    plan: Mapped[dict[str, list[list[str]]]] = mapped_column(JSONB, nullable=False, default=dict)
+    route_plan_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("route_plans.id", ondelete="SET NULL")
+    )
+
+
+class DeliveryQuote(OrganizationRow, Base):
+    """What a shop asked and the options it was answered, until they expire."""
+
+    __tablename__ = "delivery_quotes"
+
+    asked: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Delivery(OrganizationRow, Base):
+    """A shop's delivery booked into a slot's round."""
+
+    __tablename__ = "deliveries"
+
+    service_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("delivery_services.id"), nullable=False
+    )
+    slot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("delivery_slots.id"), nullable=False)
+    quote_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("delivery_quotes.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    pickup_site_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sites.id", ondelete="SET NULL")
+    )
+    pickup_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    dropoff_location: Mapped[WKBElement | WKTElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+    dropoff_address: Mapped[str | None] = mapped_column(Text)
+    parcels: Mapped[int] = mapped_column(Integer, nullable=False)
+    weight_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    volume_m3: Mapped[float] = mapped_column(Float, nullable=False)
+    deliver_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    deliver_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    price_excl_vat: Mapped[float] = mapped_column(Numeric(12, 4, asdecimal=False))
+    price_incl_vat: Mapped[float] = mapped_column(Numeric(12, 4, asdecimal=False))
+    vat_rate: Mapped[float] = mapped_column(Numeric(5, 4, asdecimal=False), nullable=False)
+    co2e_g: Mapped[float] = mapped_column(Float, nullable=False)
+    van_co2e_g: Mapped[float] = mapped_column(Float, nullable=False)
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class District(Base):
+    """A shopping district: the outline of a cluster of shopfronts of the OSM extract, named
+    after the street most of them lie on (reference data, app.districts.loader)."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    # Made from the name, so that it stays the same each time the extract is loaded.
+    slug: Mapped[str] = mapped_column(String(120), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_fr: Mapped[str | None] = mapped_column(Text)
+    name_nl: Mapped[str | None] = mapped_column(Text)
+    commune: Mapped[str] = mapped_column(ForeignKey("communes.nis_code"), nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
+    )
+    shop_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    shopfront_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    area_m2: Mapped[float] = mapped_column(Float, nullable=False)
+    source: Mapped[str] = mapped_column(String(10), nullable=False, default="osm")
+
+
 # The address geocoder (migration 0028): the streets and house numbers of the OSM extract,
 # written by its loader (app.geocoding.loader, as the owner) and only read by the service.
 

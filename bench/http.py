@@ -39,6 +39,12 @@ from app.kit.local_time import brussels_today
 from app.settings import PROJECT_ROOT, Settings
 from app.stats.months import last_ended_month, month_text
 from bench.matching import FAMILIES
+from bench.statements_alone import (
+    NUMBERED_REQUESTS_SQL,
+    candidates_script,
+    near_search_script,
+    statements_per_s,
+)
 from bench.support import CODES, free_port, fresh_database, server_url, stop_server
 from testbed.api import Org, create_org
 from testbed.database import connect_raw, role_environment
@@ -116,6 +122,7 @@ async def seed(client: httpx.AsyncClient, database_url: str, offers: int, reques
         # As autovacuum leaves a table in use: its visibility map set, its statistics known.
         await conn.execute("VACUUM ANALYZE offers, material_requests")
         await conn.execute("ANALYZE")
+        await conn.execute(NUMBERED_REQUESTS_SQL)
     finally:
         await conn.close()
     last = last_ended_month(brussels_today())
@@ -139,6 +146,8 @@ class Route:
     target: str = ""
     min_ratio: float | None = None
     max_p95_ms: float | None = None
+    # Its statement alone, as a pgbench script (`bench.statements_alone`).
+    statement_alone: str | None = None
 
 
 def routes(data: DataSet) -> list[Route]:
@@ -154,7 +163,14 @@ def routes(data: DataSet) -> list[Route]:
             ">= 0.5 x",
             min_ratio=0.5,
         ),
-        Route(f"GET {near}", "near", [(near, key) for key in keys], ">= 0.3 x", min_ratio=0.3),
+        Route(
+            f"GET {near}",
+            "near",
+            [(near, key) for key in keys],
+            ">= 0.3 x",
+            min_ratio=0.3,
+            statement_alone=near_search_script((4.35, 50.85), radius_km=5, limit=20),
+        ),
         Route(
             "GET /v1/requests/{id}/candidates",
             "candidates",
@@ -162,6 +178,7 @@ def routes(data: DataSet) -> list[Route]:
             ">= 0.2 x, p95 <= 20 ms",
             min_ratio=0.2,
             max_p95_ms=20,
+            statement_alone=candidates_script(len(data.requests), limit=20),
         ),
         Route(
             f"GET /v1/stats/flows?group_by=commune ({STATS_MONTHS} months)",
@@ -511,6 +528,23 @@ async def bench(args: argparse.Namespace, database_url: str, workdir: Path) -> N
         )
     for route, answer in unmeasured:
         print(f"| `{route.name}` | not measured: its first request {answer[:60]} | | | | | |")
+    alone = [
+        (route, statements_per_s(database_url, sql, args.seconds, args.connections, workdir))
+        for route, _ in results
+        if (sql := route.statement_alone) is not None
+    ]
+    if alone:
+        print()
+        print(
+            f"Each route's statement alone on PostgreSQL, the API stopped (pgbench, prepared, "
+            f"{args.connections} connections as the service's role, {args.seconds:g} s): the most "
+            "the route could answer if the API's work cost nothing"
+        )
+        print()
+        print("| route | statements/s | ratio to /healthz |")
+        print("|---|---|---|")
+        for route, rate in alone:
+            print(f"| `{route.name}` | {rate:,.1f} | {rate / baseline:.3f} x |")
 
 
 async def main() -> None:

@@ -21,7 +21,7 @@ def plan_problems(problem: Problem, solution: Solution) -> list[str]:
             )
             continue
         used.add(route.vehicle_id)
-        found += _route_problems(problem, shipments, vehicle, route)
+        found += route_problems(problem, shipments, vehicle, route)
         for shipment_id in route.shipment_ids:
             served[shipment_id] = served.get(shipment_id, 0) + 1
     unassigned = {u.shipment_id for u in solution.unassigned}
@@ -33,7 +33,7 @@ def plan_problems(problem: Problem, solution: Solution) -> list[str]:
     return found
 
 
-def _route_problems(
+def route_problems(
     problem: Problem, shipments: dict[str, Shipment], vehicle: Vehicle, route: Route
 ) -> list[str]:
     stops = route.stops

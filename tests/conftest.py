@@ -125,10 +125,11 @@ async def date_in_month(database_url: str, month: str, organization_ids: list[st
 
 @pytest.fixture(scope="session")
 async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
-    """The suite's database: migrated to head, with the reference data and the road network."""
+    """The suite's database: migrated to head, with the reference data, the road network and
+    the shopping districts."""
     url = await make_database("boucle_test")
     migrate(url)
-    load_reference(url, "reference", "roads")
+    load_reference(url, "reference", "roads", "districts")
     return url
 
 

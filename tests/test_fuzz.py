@@ -60,7 +60,7 @@ from tests.live_server import Served
 EXAMPLES = int(os.environ.get("BOUCLE_FUZZ_EXAMPLES", "50"))
 SEED = 15
 # Every role, so that every operation runs past its role check.
-FUZZER_ROLES = ("supplier", "consumer", "hub_operator", "carrier", "admin")
+FUZZER_ROLES = ("supplier", "consumer", "hub_operator", "carrier", "admin", "shop")
 EVENTS = [event.value for event in EventType]
 MATERIALS = ["170504", "1705", "17", "170201", "200110"]
 
@@ -242,6 +242,7 @@ class _Seeder:
         }
         KNOWN["plan_id"] = [self.post("/v1/route-plans", plan, fuzzer, 202)["id"]]
         KNOWN["run_id"] = [self.post("/v1/matching/runs", {"material": "17"}, fuzzer, 202)["id"]]
+        KNOWN["slug"] = ["rue-neuve-nieuwstraat", "place-eugene-flagey"]
         return fuzzer
 
 
@@ -249,7 +250,7 @@ class _Seeder:
 async def fuzz_database_url(server_url: str) -> str:
     url = await create_database(server_url, "boucle_fuzz")
     migrate(url)
-    load_reference(url, "reference")
+    load_reference(url, "reference", "districts")
     return url
 
 

@@ -71,6 +71,11 @@ TABLES = {
     "procrastinate_events",
     "procrastinate_periodic_defers",
     "procrastinate_workers",
+    "districts",
+    "delivery_services",
+    "delivery_slots",
+    "delivery_quotes",
+    "deliveries",
 }
 
 

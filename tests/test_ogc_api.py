@@ -38,7 +38,14 @@ OUTSIDE = [4.4600, 50.7700]
 BBOX = [4.4300, 50.7800, 4.4340, 50.7830]
 # A month the Region reads here, and so publishes: one commune feature per commune per month.
 PUBLISHED_MONTH = "2024-02"
-COLLECTIONS = {"ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes", "ogc.roads"}
+COLLECTIONS = {
+    "ogc.offers",
+    "ogc.requests",
+    "ogc.hubs",
+    "ogc.communes",
+    "ogc.roads",
+    "ogc.districts",
+}
 OFFER_FIELDS = set(OPEN_OFFER_FIELDS)
 REQUEST_FIELDS = set(OPEN_REQUEST_FIELDS)
 PRIVATE = {"notes", "site_id", "organization_id", "price_per_unit", "max_price_per_unit"}

@@ -21,6 +21,7 @@ from sqlalchemy import text
 from app.auth import hash_credential
 from app.gateway.rate_limit import purge_ended_windows
 from app.gateway.rate_limit_purge import PURGE_ENDED_RATE_LIMIT_WINDOWS
+from app.kit import notifications
 from app.main import create_app
 from app.worker.registry import create_job_app
 from testbed.workers import eventually
@@ -352,23 +353,27 @@ async def test_a_revoked_key_is_refused_by_every_process_that_kept_it(
 
 
 async def test_a_process_that_cannot_listen_keeps_nothing(
-    database_url: str, make_org: OrgFactory
+    database_url: str, make_org: OrgFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     org = await make_org()
+    end_listening = (
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+    )
     async with reserving_app(database_url) as app, client_of(app) as client:
-        # Its listening connection ended (as a restart or a failover would end it).
-        await sql(
-            app,
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE query LIKE 'LISTEN%' AND datname = current_database()",
-        )
+        # Its listening connection ended (as a restart or a failover would end it): it
+        # listens again.
+        await sql(app, end_listening)
+        await eventually(lambda: not app.state.grants.listening, within_s=5)
+        await eventually(lambda: app.state.grants.listening, within_s=10)
+
+        # Ended again, and this time it waits long before listening again: meanwhile every
+        # request asks the database, nothing is reserved.
+        monkeypatch.setattr(notifications, "RETRY_SECONDS", 3600.0)
+        await sql(app, end_listening)
         await eventually(lambda: not app.state.grants.listening, within_s=5)
         with statements_of(app) as statements:
             answers = [await client.get(ME, headers=org.headers) for _ in range(4)]
             await asyncio.sleep(0.05)
         assert [a.status_code for a in answers] == [200] * 4
-        if not app.state.grants.listening:
-            # Every request asked the database: nothing was reserved.
-            assert counts_of(statements) == 4, statements
-        # And it listens again.
-        await eventually(lambda: app.state.grants.listening, within_s=10)
+        assert counts_of(statements) == 4, statements

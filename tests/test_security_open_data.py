@@ -27,7 +27,7 @@ from tests.conftest import (
 )
 from tests.live_server import Served
 
-COLLECTIONS = ["ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes"]
+COLLECTIONS = ["ogc.offers", "ogc.requests", "ogc.hubs", "ogc.communes", "ogc.districts"]
 
 # What would tell an outsider about the database or the machine.
 LEAKS = [

@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from app.kit.local_time import BRUSSELS
 from app.webhooks.schemas import EventType
 from tests.conftest import (
     ADMIN_TOKEN,
@@ -36,7 +38,7 @@ from tests.conftest import (
 # The callers. A owns the rows the paths name; B has the same roles; H is a third yard
 # operator; S, C, K have one role each (supplier, consumer, carrier); R owns the matching run
 # and R2 is another region (both role admin).
-FULL_ROLES = ("supplier", "consumer", "hub_operator", "carrier")
+FULL_ROLES = ("supplier", "consumer", "hub_operator", "carrier", "shop")
 ROLES: dict[str, tuple[str, ...]] = {
     "A": FULL_ROLES,
     "B": FULL_ROLES,
@@ -64,6 +66,26 @@ GYPSUM = "170802"
 PLAN_DAY = "2027-03-02"
 ADDRESS = "Rue Privée 1, 1180 Uccle"
 ACCESS_NOTES = "Code 4711 at the back gate"
+
+
+# A's delivery service rides this corner every day, tomorrow included.
+DELIVERY_ZONE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[4.33, 50.785], [4.355, 50.785], [4.355, 50.805], [4.33, 50.805], [4.33, 50.785]]
+    ],
+}
+
+
+def delivery_ask() -> dict[str, Any]:
+    tomorrow = datetime.now(BRUSSELS).date() + timedelta(days=1)
+    return {
+        "pickup": point(SITE_B),
+        "dropoff": point(YARD_S),
+        "parcels": {"count": 1, "weight_kg": 2, "volume_m3": 0.01},
+        "earliest": datetime.combine(tomorrow, time(9), BRUSSELS).isoformat(),
+        "latest": datetime.combine(tomorrow, time(12), BRUSSELS).isoformat(),
+    }
 
 
 def window(start: str, end: str) -> dict[str, str]:
@@ -342,6 +364,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         "vehicle": lambda: one("/v1/vehicles", VEHICLE_BODY),
         "shipment": lambda: one("/v1/shipments", shipment_at(SITE_A, HUB_A)),
         "shipped": shipped,
+        "delivery": lambda: one("/v1/deliveries", {"ask": delivery_ask()}),
     }
 
     proposed = await w.post(
@@ -379,7 +402,29 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         "R", "/v1/matching/runs", {"material": "1708", "near": SITE_A, "radius_km": 3}
     )
     ids["run_r"] = str(run["id"])
+
+    # A's shared rounds, and a delivery A's shop booked into them.
+    ids["hub_site_a"] = await site("A", "hub", HUB_A)
+    service = await w.post("A", "/v1/delivery-services", delivery_service_of(ids))
+    ids["service_a"] = str(service["id"])
+    ids["quote_a"] = str((await w.post("A", "/v1/delivery-quotes", delivery_ask()))["id"])
+    booked = await w.post("A", "/v1/deliveries", {"quote_id": ids["quote_a"], "option_id": "opt-1"})
+    ids["delivery_a"] = str(booked["id"])
     return w
+
+
+def delivery_service_of(ids: dict[str, str]) -> dict[str, Any]:
+    return {
+        "name": "Uccle rounds",
+        "hub_site_id": ids["hub_site_a"],
+        "zone": DELIVERY_ZONE,
+        "weekdays": [1, 2, 3, 4, 5, 6, 7],
+        "slots": [{"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"}],
+        "vehicle_ids": [ids["vehicle_a"]],
+        "prices": {"per_delivery_eur": 6},
+        "max_parcel_kg": 20,
+        "max_parcel_m3": 0.2,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -785,6 +830,11 @@ CASES: list[Case] = [
     ),
     *route("GET", "/v1/materials?q=gypsum", {"*": 200}),
     *route("GET", f"/v1/materials/{GYPSUM}", {"*": 200}),
+    # The shopping districts: reference data, read by every organization.
+    *route("GET", "/v1/districts", {"*": 200}),
+    *route("GET", "/v1/districts/rue-neuve-nieuwstraat", {"*": 200}),
+    # The geocoder: the OSM extract's addresses, checked by every organization.
+    *route("GET", "/v1/geocode?q=Rue%20Neuve%20111%2C%201000%20Bruxelles", {"*": 200}),
     # Sites: private to their organization
     *route("POST", "/v1/sites", {"*": 201}, body=SITE_BODY, check=created_by_caller),
     *route("GET", "/v1/sites?limit=500", {"*": 200}, check=own_only("site_a", "features")),
@@ -1023,6 +1073,31 @@ CASES: list[Case] = [
         name="from A's site",
     ),
     *route("GET", "/v1/vehicles", {"*": 200}, check=own_only("vehicle_a")),
+    # Delivery services and deliveries: private to the carrier and to the shop
+    *route(
+        "POST",
+        "/v1/delivery-services",
+        {"*": 403, "A": 201, "B": 422, "H": 403, "K": 422},
+        body=delivery_service_of({"hub_site_a": "{hub_site_a}", "vehicle_a": "{vehicle_a}"}),
+    ),
+    *route("GET", "/v1/delivery-services", {"*": 200}, check=own_only("service_a")),
+    *route("GET", "/v1/delivery-services/{service_a}", {"*": 404, "A": 200}),
+    *route("POST", "/v1/delivery-quotes", {"*": 403, "A": 201, "B": 201}, body=delivery_ask()),
+    *route(
+        "POST",
+        "/v1/deliveries",
+        {"*": 403, "A": 201, "B": 404},
+        body={"quote_id": "{quote_a}", "option_id": "opt-1"},
+    ),
+    *route("GET", "/v1/deliveries", {"*": 200}, check=own_only("delivery_a")),
+    *route("GET", "/v1/deliveries/{delivery_a}", {"*": 404, "A": 200}),
+    *route(
+        "POST",
+        "/v1/deliveries/{delivery_a}/cancel",
+        {"*": 404, "A": 200},
+        allowed_path="/v1/deliveries/{new:delivery:id}/cancel",
+        watch=("/v1/deliveries/{delivery_a}",),
+    ),
     *route("GET", "/v1/vehicles/{vehicle_a}", {"*": 404, "A": 200}),
     *route(
         "POST",

@@ -177,7 +177,7 @@ def listing_from_row(row: dict[str, Any], kind: ListingKind[Any]) -> SimpleNames
 
 
 # Made once: text() searches its whole text for parameters, and these run to tens of kB.
-_OFFERS_FOR_REQUEST = text(_with_listings(CANDIDATES_FOR_REQUEST, OFFERS, "offer"))
+OFFERS_FOR_REQUEST = text(_with_listings(CANDIDATES_FOR_REQUEST, OFFERS, "offer"))
 _REQUESTS_FOR_OFFER = text(_with_listings(CANDIDATES_FOR_OFFER, REQUESTS, "request"))
 # A new offer's requests, to announce it: their listings are not shown.
 _REQUESTS_FOR_NEW_OFFER = text(CANDIDATES_FOR_OFFER)
@@ -207,7 +207,7 @@ async def best_offers_for_request(
     """The `limit` offers that can best serve this request, best first (`matching.scoring.rank`),
     each with its offer (`listing_from_row`)."""
     await session.execute(_GENERIC_PLAN)
-    rows = await _ranked(session, _OFFERS_FOR_REQUEST, request_id, limit)
+    rows = await _ranked(session, OFFERS_FOR_REQUEST, request_id, limit)
     return [(pair_from_row(row), listing_from_row(row, OFFERS)) for row in rows]
 
 

@@ -30,7 +30,7 @@ from app.settings import Settings
 
 OGC_PATH = "/ogc"
 OGC_SCHEMA = "ogc"
-TITLE = "boucle open data (© OpenStreetMap contributors for the roads and communes)"
+TITLE = "boucle open data (© OpenStreetMap contributors for the roads, communes and districts)"
 
 log = logging.getLogger(__name__)
 

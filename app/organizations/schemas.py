@@ -16,13 +16,16 @@ class Role(StrEnum):
     admin = "admin"
     # The Region's analysts: read the statistics, change nothing.
     observer = "observer"
+    # Shops and e-shops: quote and book deliveries into shared rounds.
+    shop = "shop"
 
 
 _NAME = "The organization's name, 1 to 200 characters."
 _ROLES = (
     "What it may do: supplier (offers), consumer (requests), hub_operator (yards and hubs: "
     "stock, offers and requests), carrier (vehicles, shipments, route plans), admin (matching "
-    "runs, statistics), observer (the Region's analysts: statistics, read-only)."
+    "runs, statistics), observer (the Region's analysts: statistics, read-only), shop (quotes "
+    "and deliveries into the carriers' shared rounds)."
 )
 
 

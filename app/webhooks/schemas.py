@@ -20,13 +20,16 @@ class EventType(StrEnum):
     offer_candidate_found = "offer.candidate_found"
     route_plan_completed = "route_plan.completed"
     hub_threshold_reached = "hub.threshold_reached"
+    delivery_booked = "delivery.booked"
+    delivery_cancelled = "delivery.cancelled"
 
 
 _EVENTS = (
     "The events delivered: match.proposed, match.accepted, match.rejected, match.expired "
     "(a match of one of your listings), offer.candidate_found (a new request fits one of your "
     "offers), route_plan.completed (one of your plans is done or failed), "
-    "hub.threshold_reached (a pool of one of your hubs reached its threshold)."
+    "hub.threshold_reached (a pool of one of your hubs reached its threshold), "
+    "delivery.booked and delivery.cancelled (a delivery of your shop)."
 )
 
 

@@ -1,0 +1,106 @@
+"""The queries of shared delivery rounds: the services whose zone holds a delivery's ends, a
+slot's row (made when first booked, locked by every booking into it), what is booked in it."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.deliveries.slots import SlotTime
+from app.kit.owned import OwnedRows
+from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Vehicle
+
+SERVICES = OwnedRows(DeliveryService, "delivery service")
+QUOTES = OwnedRows(DeliveryQuote, "quote")
+DELIVERIES = OwnedRows(Delivery, "delivery")
+
+
+async def services_reaching(
+    session: AsyncSession, pickup: Any, dropoff: Any
+) -> list[tuple[DeliveryService, bool, bool]]:
+    """The active services whose zone holds the pickup or the drop-off, each with whether it
+    holds either (on the zones' index)."""
+    holds_pickup = func.ST_Covers(DeliveryService.zone, pickup)
+    holds_dropoff = func.ST_Covers(DeliveryService.zone, dropoff)
+    rows = await session.execute(
+        select(DeliveryService, holds_pickup, holds_dropoff)
+        .where(DeliveryService.active, holds_pickup | holds_dropoff)
+        .order_by(DeliveryService.created_at, DeliveryService.id)
+    )
+    return [(service, bool(p), bool(d)) for service, p, d in rows.all()]
+
+
+async def slot_rows(
+    session: AsyncSession, service_id: uuid.UUID, starts: list[datetime]
+) -> dict[datetime, DeliverySlot]:
+    """The service's slots made so far among these starts."""
+    if not starts:
+        return {}
+    rows = await session.scalars(
+        select(DeliverySlot).where(
+            DeliverySlot.service_id == service_id, DeliverySlot.starts_at.in_(starts)
+        )
+    )
+    return {row.starts_at: row for row in rows}
+
+
+async def locked_slot(session: AsyncSession, service_id: uuid.UUID, slot: SlotTime) -> DeliverySlot:
+    """The slot's row, made if it is its first booking, locked until the transaction ends:
+    bookings into one slot follow one another."""
+    await session.execute(
+        insert(DeliverySlot)
+        .values(
+            id=uuid.uuid4(),
+            service_id=service_id,
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            cutoff_at=slot.cutoff_at,
+            status="open",
+            plan={},
+        )
+        .on_conflict_do_nothing(constraint="one_slot_a_start")
+    )
+    row = (
+        await session.execute(
+            select(DeliverySlot)
+            .where(DeliverySlot.service_id == service_id, DeliverySlot.starts_at == slot.starts_at)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    return row
+
+
+async def locked_slot_by_id(session: AsyncSession, slot_id: uuid.UUID) -> DeliverySlot:
+    row = await session.get(DeliverySlot, slot_id, with_for_update=True, populate_existing=True)
+    assert row is not None, "a delivery's slot is kept (ON DELETE RESTRICT)"
+    return row
+
+
+async def booked_in(session: AsyncSession, slot_id: uuid.UUID) -> list[Delivery]:
+    """The deliveries booked into a slot, in the order they were booked."""
+    rows = await session.scalars(
+        select(Delivery)
+        .where(Delivery.slot_id == slot_id, Delivery.status == "booked")
+        .order_by(Delivery.created_at, Delivery.id)
+    )
+    return list(rows)
+
+
+async def vehicles_by_id(session: AsyncSession, ids: list[uuid.UUID]) -> list[Vehicle]:
+    rows = await session.scalars(select(Vehicle).where(Vehicle.id.in_(ids)).order_by(Vehicle.id))
+    return list(rows)
+
+
+async def with_slots(
+    session: AsyncSession, deliveries: list[Delivery]
+) -> list[tuple[Delivery, DeliverySlot]]:
+    """Each delivery with its slot."""
+    ids = {d.slot_id for d in deliveries}
+    slots = {
+        s.id: s for s in await session.scalars(select(DeliverySlot).where(DeliverySlot.id.in_(ids)))
+    }
+    return [(d, slots[d.slot_id]) for d in deliveries]

@@ -1,0 +1,174 @@
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.auth import CurrentPrincipal
+from app.deliveries import repository, service
+from app.deliveries.schemas import (
+    DeliveryAsk,
+    DeliveryCreate,
+    DeliveryService,
+    DeliveryServiceCreate,
+    DeliveryServicePage,
+    Quote,
+    ShopDelivery,
+    ShopDeliveryPage,
+)
+from app.deliveries.views import delivery_view, quote_view, service_view
+from app.gateway.idempotency import IdempotencyKey
+from app.kit.owned import answer
+from app.kit.pagination import Page, creation_key, page_links
+from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
+from app.kit.request_session import Session
+from app.settings import AppSettings
+
+router = APIRouter(tags=["deliveries"])
+
+_NO_SERVICE = "No delivery service of yours has this id (another organization's answers so too)"
+_NO_DELIVERY = "No delivery of yours has this id (another organization's answers so too)"
+
+
+@router.post(
+    "/v1/delivery-services",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Publish a delivery service (role carrier)",
+    description="Your shared rounds, for shops to book into: the zone where they pick up and "
+    "deliver, the hub they ride from and back to (a site of yours of kind hub), the weekdays "
+    "and slots with their cut-offs, the vehicles of your fleet that ride them, the prices and "
+    "the largest delivery taken. 422 names each field that breaks a rule (a zone that is not a "
+    "valid polygon, a hub or a vehicle that is not yours).",
+    responses=problems(*AUTHENTICATED, *WRITE, 403),
+)
+async def publish_service(
+    data: DeliveryServiceCreate, principal: CurrentPrincipal, session: Session, response: Response
+) -> DeliveryService:
+    row = await service.publish_service(session, principal, data)
+    response.headers["Location"] = f"/v1/delivery-services/{row.id}"
+    return answer(response, row, service_view)
+
+
+@router.get(
+    "/v1/delivery-services",
+    summary="Your delivery services, oldest first",
+    description="Your organization's delivery services, oldest first, a page at a time: "
+    "follow the `next` link while there is one.",
+    responses=problems(*AUTHENTICATED, 422),
+)
+async def list_services(
+    request: Request, principal: CurrentPrincipal, session: Session, page: Page
+) -> DeliveryServicePage:
+    rows = await service.list_services(session, principal, page)
+    return DeliveryServicePage(
+        items=[service_view(r) for r in rows], links=page_links(request, page, rows, creation_key)
+    )
+
+
+@router.get(
+    "/v1/delivery-services/{service_id}",
+    summary="One of your delivery services",
+    description="The service with its `ETag`. Another organization's service answers 404, as "
+    "a missing one does.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NO_SERVICE}),
+)
+async def read_service(
+    service_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> DeliveryService:
+    return answer(response, await service.get_service(session, principal, service_id), service_view)
+
+
+@router.post(
+    "/v1/delivery-quotes",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="What a delivery would cost, and when (role shop)",
+    description="The options of a delivery from your shop (a site of yours, or a point) to a "
+    "customer's door, between `earliest` and `latest`: for each slot of the services whose zone "
+    "holds both ends, not past its cut-off, whose round can take it as booked so far without "
+    "breaking a capacity, a window, a shift or a range, its price with and without VAT and its "
+    "CO2e against the same delivery by van alone; cheapest first, then soonest. Book one with "
+    "`POST /v1/deliveries` before `expires_at`. None: 422 `outside_every_zone` or "
+    "`larger_than_every_service_takes` (naming the field), 409 `no_slot_left` (every slot "
+    "full or past its cut-off).",
+    responses=problems(*AUTHENTICATED, 400, 403, 409, 413, 422),
+)
+async def ask_quote(
+    data: DeliveryAsk, principal: CurrentPrincipal, session: Session, settings: AppSettings
+) -> Quote:
+    return quote_view(await service.quote(session, settings, principal, data))
+
+
+@router.post(
+    "/v1/deliveries",
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[IdempotencyKey],
+    summary="Book a delivery (role shop)",
+    description="Books an option of an unexpired quote (`quote_id` and `option_id`) at its "
+    "price, or the first option of an `ask` directly, into the slot's round. When the slot "
+    "filled up since the quote: 409 `slot_full` with the `options` that fit now, and nothing "
+    "booked. Send an `Idempotency-Key` so that a retried booking books once. Your webhooks "
+    "hear `delivery.booked`.",
+    responses=problems(
+        *AUTHENTICATED, *WRITE, 403, 404, says={404: "No quote of yours has this id"}
+    ),
+)
+async def book_delivery(
+    data: DeliveryCreate,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+    response: Response,
+) -> ShopDelivery:
+    row = await service.book(session, settings, principal, data)
+    response.headers["Location"] = f"/v1/deliveries/{row.id}"
+    [(row, slot)] = await repository.with_slots(session, [row])
+    return answer(response, row, lambda r: delivery_view(r, slot))
+
+
+@router.get(
+    "/v1/deliveries",
+    summary="Your shop's deliveries, oldest first",
+    description="The deliveries your organization booked, oldest first, each with its slot, "
+    "price and status, a page at a time: follow the `next` link while there is one.",
+    responses=problems(*AUTHENTICATED, 422),
+)
+async def list_shop_deliveries(
+    request: Request, principal: CurrentPrincipal, session: Session, page: Page
+) -> ShopDeliveryPage:
+    rows = await service.list_deliveries(session, principal, page)
+    return ShopDeliveryPage(
+        items=[delivery_view(r, s) for r, s in await repository.with_slots(session, rows)],
+        links=page_links(request, page, rows, creation_key),
+    )
+
+
+@router.get(
+    "/v1/deliveries/{delivery_id}",
+    summary="One of your deliveries",
+    description="The delivery with its status, slot and price. Another organization's "
+    "delivery answers 404, as a missing one does.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NO_DELIVERY}),
+)
+async def read_delivery(
+    delivery_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> ShopDelivery:
+    row = await service.get_delivery(session, principal, delivery_id)
+    [(row, slot)] = await repository.with_slots(session, [row])
+    return answer(response, row, lambda r: delivery_view(r, slot))
+
+
+@router.post(
+    "/v1/deliveries/{delivery_id}/cancel",
+    dependencies=[IdempotencyKey],
+    summary="Cancel a delivery until its slot's cut-off",
+    description="Takes the delivery out of its slot's round; cancelling it again answers it "
+    "as it is. Past the cut-off (the round is planned): 409 `past_cutoff`. Your webhooks hear "
+    "`delivery.cancelled`.",
+    responses=problems(*AUTHENTICATED, 404, 409, 422, says={404: _NO_DELIVERY}),
+)
+async def cancel_delivery(
+    delivery_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
+) -> ShopDelivery:
+    row = await service.cancel(session, principal, delivery_id)
+    [(row, slot)] = await repository.with_slots(session, [row])
+    return answer(response, row, lambda r: delivery_view(r, slot))

@@ -1,0 +1,385 @@
+"""Shops book deliveries into a carrier's shared rounds (COMM 12): a quote lists the slots whose
+round can take the delivery, priced by the service's list; a booking fits it into the slot's
+round under the slot's lock, so that nothing is booked beyond what the round can carry, two
+shops racing for the last room get one booking and one 409 with the options left, and a
+cancellation until the cut-off gives the room back."""
+
+import asyncio
+import itertools
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.deliveries import repository
+from app.deliveries.quoting import service_hub
+from app.deliveries.rounds import round_inputs, round_problem, steps_of_plan
+from app.deliveries.slots import SlotTime
+from app.kit.local_time import BRUSSELS
+from app.models import DeliveryService, DeliverySlot
+from logistics.check import route_problems
+from logistics.schedule import route_along
+from testbed.database import connect_raw
+from tests.conftest import Org, OrgFactory, assert_problem, point
+
+HUB = (4.3430, 50.8330)
+SHOP = (4.3460, 50.8350)
+CUSTOMER = (4.3490, 50.8380)
+ZONE = ((4.33, 50.82), (4.36, 50.82), (4.36, 50.85), (4.33, 50.85), (4.33, 50.82))
+FAR_AWAY = [4.70, 50.88]
+# Each test's round lies apart from the others' (a shop books whichever service rides where it
+# asks): 3 km further north each time.
+_ROUNDS_APART = itertools.count()
+
+
+@dataclass
+class Round:
+    carrier: Org
+    shop: Org
+    service_id: str
+    shop_site_id: str
+    customer: list[float]
+    zone: dict[str, Any]
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> datetime:
+    day = datetime.now(BRUSSELS).date() + timedelta(days=1)
+    return datetime.combine(day, time(hour, minute), BRUSSELS)
+
+
+async def created(client: httpx.AsyncClient, org: Org, path: str, body: Any) -> dict[str, Any]:
+    response = await client.post(path, json=body, headers=org.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def a_round(
+    client: httpx.AsyncClient,
+    make_org: OrgFactory,
+    *,
+    capacity_kg: float = 40,
+    slots: list[dict[str, str]] | None = None,
+) -> Round:
+    """A carrier with a hub, one cargo bike and a service every day, and a shop in its zone,
+    where no other test's round lies."""
+    north = 0.03 * next(_ROUNDS_APART)
+
+    def moved(place: tuple[float, float]) -> list[float]:
+        return [place[0], round(place[1] + north, 6)]
+
+    zone = {"type": "Polygon", "coordinates": [[moved(corner) for corner in ZONE]]}
+    carrier, shop = await make_org("carrier"), await make_org("shop")
+    hub = await created(
+        client, carrier, "/v1/sites", {"name": "Hub", "kind": "hub", "location": point(moved(HUB))}
+    )
+    bike = await created(
+        client,
+        carrier,
+        "/v1/vehicles",
+        {
+            "name": "Bike",
+            "type": "cargo_bike",
+            "capacity_kg": capacity_kg,
+            "start": point(moved(HUB)),
+        },
+    )
+    service = await created(
+        client,
+        carrier,
+        "/v1/delivery-services",
+        {
+            "name": "Saint-Gilles rounds",
+            "hub_site_id": hub["id"],
+            "zone": zone,
+            "weekdays": [1, 2, 3, 4, 5, 6, 7],
+            "slots": slots
+            or [
+                {"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"},
+                {"start": "14:00", "end": "17:00", "cutoff_before": "PT1H"},
+            ],
+            "vehicle_ids": [bike["id"]],
+            "prices": {"per_delivery_eur": 6.5, "per_kg_eur": 0.2, "included_kg": 5},
+            "max_parcel_kg": 50,
+            "max_parcel_m3": 0.5,
+        },
+    )
+    site = await created(
+        client, shop, "/v1/sites", {"name": "Shop", "kind": "shop", "location": point(moved(SHOP))}
+    )
+    return Round(carrier, shop, service["id"], site["id"], moved(CUSTOMER), zone)
+
+
+def ask(round_: Round, weight_kg: float = 8, **fields: Any) -> dict[str, Any]:
+    return {
+        "pickup_site_id": round_.shop_site_id,
+        "dropoff": point(round_.customer),
+        "dropoff_address": "Rue de la Victoire 12, 1060 Saint-Gilles",
+        "parcels": {"count": 2, "weight_kg": weight_kg, "volume_m3": 0.04},
+        "earliest": tomorrow_at(0).isoformat(),
+        "latest": tomorrow_at(23, 59).isoformat(),
+        **fields,
+    }
+
+
+async def test_a_quote_lists_each_slot_that_fits_priced_by_the_service_s_list(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    round_ = await a_round(client, make_org)
+    quote = await created(client, round_.shop, "/v1/delivery-quotes", ask(round_))
+    options = quote["options"]
+    assert [datetime.fromisoformat(o["slot_starts_at"]) for o in options] == [
+        tomorrow_at(9),
+        tomorrow_at(14),
+    ]
+    first = options[0]
+    # 6.50 for the delivery, 0.20 a kg beyond 5 kg: 7.10; 21 % VAT: 1.49.
+    assert (first["price_excl_vat"], first["vat"], first["price_incl_vat"]) == (7.1, 1.49, 8.59)
+    assert first["vehicle_type"] == "cargo_bike" and first["co2e_g"] == 0
+    assert first["van_co2e_g"] > 0
+    assert datetime.fromisoformat(first["cutoff_at"]) == tomorrow_at(8)
+    expires = datetime.fromisoformat(quote["expires_at"]) - datetime.now(BRUSSELS)
+    assert timedelta(minutes=14) < expires <= timedelta(minutes=15)
+
+    booked = await created(
+        client,
+        round_.shop,
+        "/v1/deliveries",
+        {"quote_id": quote["id"], "option_id": first["id"], "reference": "#1042"},
+    )
+    assert booked["status"] == "booked" and booked["reference"] == "#1042"
+    assert booked["price_incl_vat"] == 8.59
+    assert datetime.fromisoformat(booked["slot_starts_at"]) == tomorrow_at(9)
+    read = await client.get(f"/v1/deliveries/{booked['id']}", headers=round_.shop.headers)
+    assert read.status_code == 200 and read.json() == booked
+    listed = await client.get("/v1/deliveries", headers=round_.shop.headers)
+    assert [d["id"] for d in listed.json()["items"]] == [booked["id"]]
+
+
+async def _round_rows(
+    database_url: str, service_id: str, starts_at: datetime
+) -> tuple[dict[str, Any], int]:
+    conn = await connect_raw(database_url)
+    try:
+        slot = await conn.fetchrow(
+            "SELECT id, plan FROM delivery_slots WHERE service_id = $1 AND starts_at = $2",
+            uuid.UUID(service_id),
+            starts_at,
+        )
+        booked = await conn.fetchval(
+            "SELECT count(*) FROM deliveries WHERE slot_id = $1 AND status = 'booked'", slot["id"]
+        )
+    finally:
+        await conn.close()
+    return json.loads(slot["plan"]), booked
+
+
+async def _book_until_full(
+    client: httpx.AsyncClient, round_: Round, morning: dict[str, Any]
+) -> int:
+    booked = 0
+    while True:
+        answer = await client.post(
+            "/v1/deliveries", json={"ask": morning}, headers=round_.shop.headers
+        )
+        if answer.status_code != 201:
+            return booked
+        assert answer.json()["service_id"] == round_.service_id
+        assert datetime.fromisoformat(answer.json()["slot_starts_at"]) == tomorrow_at(9)
+        booked += 1
+        assert booked < 50
+
+
+async def test_a_slot_takes_what_its_round_can_carry_and_racing_shops_never_overbook(
+    app: FastAPI, client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
+) -> None:
+    # The morning only, and a bike that carries 40 kg: 25 kg deliveries go one at a time.
+    window = {"earliest": tomorrow_at(9).isoformat(), "latest": tomorrow_at(10).isoformat()}
+    alone = await a_round(client, make_org)
+    room = await _book_until_full(client, alone, ask(alone, weight_kg=25, **window))
+    assert 1 < room < 20
+    full = await client.post(
+        "/v1/deliveries",
+        json={"ask": ask(alone, weight_kg=25, **window)},
+        headers=alone.shop.headers,
+    )
+    assert_problem(full, 409)
+    assert full.json()["rule"] == "no_slot_left"
+    plan, booked = await _round_rows(database_url, alone.service_id, tomorrow_at(9))
+    assert booked == room == sum(len(stops) for stops in plan.values()) // 2
+
+    # The same round again, and twice as many shops at once as it has room for.
+    racing = await a_round(client, make_org)
+    answers = await asyncio.gather(
+        *(
+            client.post(
+                "/v1/deliveries",
+                json={"ask": ask(racing, weight_kg=25, **window)},
+                headers=racing.shop.headers,
+            )
+            for _ in range(2 * room)
+        )
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] * room + [409] * room, statuses
+    plan, booked = await _round_rows(database_url, racing.service_id, tomorrow_at(9))
+    assert booked == room
+    await _assert_round_keeps_the_rules(app, racing.service_id)
+
+
+async def _assert_round_keeps_the_rules(app: FastAPI, service_id: str) -> None:
+    """The slot's round, timed again from its stops, keeps every rule (`logistics.check`)."""
+    async with app.state.sessionmaker() as session:
+        service = await session.get(DeliveryService, uuid.UUID(service_id))
+        assert service is not None
+        slot = await session.scalar(
+            select(DeliverySlot).where(DeliverySlot.service_id == service.id)
+        )
+        assert slot is not None
+        vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
+        booked = await repository.booked_in(session, slot.id)
+        hub = await service_hub(session, service)
+    slot_time = SlotTime(slot.starts_at, slot.ends_at, slot.cutoff_at)
+    problem = round_problem(slot_time, round_inputs(slot_time, hub, vehicles, booked)).problem
+    shipments = {s.id: s for s in problem.shipments}
+    steps = steps_of_plan(problem, slot.plan)
+    assert sum(len(route) for route in steps.values()) == 2 * len(booked)
+    for vehicle in problem.vehicles:
+        route = route_along(problem, vehicle, steps.get(vehicle.id, []))
+        assert route_problems(problem, shipments, vehicle, route) == []
+
+
+async def test_a_cancellation_until_the_cut_off_gives_the_room_back(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    window = {"earliest": tomorrow_at(9).isoformat(), "latest": tomorrow_at(10).isoformat()}
+    round_ = await a_round(client, make_org)
+    room = await _book_until_full(client, round_, ask(round_, weight_kg=25, **window))
+    listed = (await client.get("/v1/deliveries", headers=round_.shop.headers)).json()["items"]
+    first = listed[0]["id"]
+    cancelled = await client.post(f"/v1/deliveries/{first}/cancel", headers=round_.shop.headers)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = await client.post(f"/v1/deliveries/{first}/cancel", headers=round_.shop.headers)
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
+    # The room it held is booked again, and no more.
+    assert await _book_until_full(client, round_, ask(round_, weight_kg=25, **window)) == 1
+    assert room >= 2
+
+
+async def test_no_option_says_why(client: httpx.AsyncClient, make_org: OrgFactory) -> None:
+    round_ = await a_round(client, make_org)
+    shop = round_.shop.headers
+    outside = await client.post(
+        "/v1/delivery-quotes", json=ask(round_, dropoff=point(FAR_AWAY)), headers=shop
+    )
+    assert_problem(outside, 422, "dropoff", "outside_every_zone")
+    heavy = await client.post("/v1/delivery-quotes", json=ask(round_, weight_kg=60), headers=shop)
+    assert_problem(heavy, 422, "parcels", "larger_than_every_service_takes")
+    # Only a window between the slots: none overlaps it by a quarter of an hour.
+    between: dict[str, Any] = {
+        "earliest": tomorrow_at(12, 5).isoformat(),
+        "latest": tomorrow_at(13, 55).isoformat(),
+    }
+    none = await client.post("/v1/delivery-quotes", json=ask(round_, **between), headers=shop)
+    assert_problem(none, 409)
+    assert none.json()["rule"] == "no_slot_left"
+    backwards = await client.post(
+        "/v1/delivery-quotes",
+        json=ask(round_, earliest=tomorrow_at(12).isoformat(), latest=tomorrow_at(9).isoformat()),
+        headers=shop,
+    )
+    assert_problem(backwards, 422)
+
+
+async def test_only_shops_quote_and_book_and_each_sees_its_own(
+    client: httpx.AsyncClient, make_org: OrgFactory, database_url: str
+) -> None:
+    round_ = await a_round(client, make_org)
+    as_carrier = await client.post(
+        "/v1/delivery-quotes", json=ask(round_), headers=round_.carrier.headers
+    )
+    assert_problem(as_carrier, 403)
+    quote = await created(client, round_.shop, "/v1/delivery-quotes", ask(round_))
+    other_shop = await make_org("shop")
+    stolen = await client.post(
+        "/v1/deliveries",
+        json={"quote_id": quote["id"], "option_id": "opt-1"},
+        headers=other_shop.headers,
+    )
+    assert_problem(stolen, 404)
+    booked = await created(
+        client, round_.shop, "/v1/deliveries", {"quote_id": quote["id"], "option_id": "opt-1"}
+    )
+    for path in (f"/v1/deliveries/{booked['id']}", f"/v1/deliveries/{booked['id']}/cancel"):
+        method = client.get if path.endswith(booked["id"]) else client.post
+        assert_problem(await method(path, headers=other_shop.headers), 404)
+
+    # A quote past its expiry books nothing.
+    later = await created(client, round_.shop, "/v1/delivery-quotes", ask(round_))
+    conn = await connect_raw(database_url)
+    try:
+        await conn.execute(
+            "UPDATE delivery_quotes SET expires_at = now() - interval '1 second' WHERE id = $1",
+            uuid.UUID(later["id"]),
+        )
+    finally:
+        await conn.close()
+    expired = await client.post(
+        "/v1/deliveries",
+        json={"quote_id": later["id"], "option_id": "opt-1"},
+        headers=round_.shop.headers,
+    )
+    assert_problem(expired, 409)
+    assert expired.json()["rule"] == "quote_expired"
+    unknown = await client.post(
+        "/v1/deliveries",
+        json={"quote_id": quote["id"], "option_id": "opt-9"},
+        headers=round_.shop.headers,
+    )
+    assert_problem(unknown, 422, "option_id", "option_of_the_quote")
+
+
+async def test_a_service_s_zone_hub_and_vehicles_are_checked(
+    client: httpx.AsyncClient, make_org: OrgFactory
+) -> None:
+    round_ = await a_round(client, make_org)
+    carrier = round_.carrier
+    service = (
+        await client.get(f"/v1/delivery-services/{round_.service_id}", headers=carrier.headers)
+    ).json()
+    body = {
+        "name": "Again",
+        "hub_site_id": service["hub_site_id"],
+        "zone": round_.zone,
+        "weekdays": [1],
+        "slots": [{"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"}],
+        "vehicle_ids": service["vehicle_ids"],
+        "prices": {"per_delivery_eur": 5},
+        "max_parcel_kg": 20,
+        "max_parcel_m3": 0.2,
+    }
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [[4.33, 50.82], [4.36, 50.85], [4.36, 50.82], [4.33, 50.85], [4.33, 50.82]]
+        ],
+    }
+    bad_zone = await client.post(
+        "/v1/delivery-services", json={**body, "zone": bowtie}, headers=carrier.headers
+    )
+    assert_problem(bad_zone, 422, "zone", "valid_polygon")
+    other = await make_org("carrier")
+    not_theirs = await client.post("/v1/delivery-services", json=body, headers=other.headers)
+    assert_problem(not_theirs, 422, "hub_site_id", "own_hub")
+    backwards = await client.post(
+        "/v1/delivery-services",
+        json={**body, "slots": [{"start": "12:00", "end": "09:00", "cutoff_before": "PT1H"}]},
+        headers=carrier.headers,
+    )
+    assert_problem(backwards, 422)
+    as_shop = await client.post("/v1/delivery-services", json=body, headers=round_.shop.headers)
+    assert_problem(as_shop, 403)
