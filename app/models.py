@@ -375,6 +375,8 @@ class RoutePlan(OrganizationRow, Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # While running: the phase and what it knows so far (see app.route_plans.progress).
     progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # Each vehicle's stops of a plan to start from (a slot's rounds as booked), or none.
+    initial_routes: Mapped[dict[str, list[list[str]]] | None] = mapped_column(JSONB)
 
 
 class HubLimit(Base):

@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     plan_max_vehicles: int = 100
     plan_max_profiles: int = 8
     max_active_jobs_per_organization: int = 2
+    # The search time of the plan of a slot's bookings at its cut-off.
+    delivery_cutoff_plan_s: float = 30.0
 
     @property
     def migration_url(self) -> str:

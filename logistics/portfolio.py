@@ -60,6 +60,10 @@ MEMBERS = (
 ENGINES = tuple(dict.fromkeys(m.engine for m in MEMBERS))
 
 
+# The name of the plan `solve` was given to start from, among the engines' answers.
+INITIAL = "initial"
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -82,11 +86,14 @@ def solve(
     engines: Sequence[str] | None = None,
     processes: int | None = None,
     report: Sink | None = None,
+    initial: Solution | None = None,
 ) -> Solution:
     """The best plan of the portfolio's engines in `time_limit_s`, searching in `processes`
     processes at once (every core by default: a worker running plans side by side gives each
     its share). `report` hears of each better plan an engine finds as it goes
-    (`logistics.progress`), from the engines' processes."""
+    (`logistics.progress`), from the engines' processes. An `initial` plan that keeps every
+    rule (the rounds of a day's bookings, made by insertion) is ranked with the engines'
+    plans, so that the answer never leaves out more than it did."""
     started = time.monotonic()
     unservable: list[Unassigned] = []
     servable = []
@@ -117,6 +124,16 @@ def solve(
                 plans.append((answer, member.engine))
         else:
             runs.append(EngineRun(member.engine, False, 0, 0, len(servable), 0.0, 0.0, (answer,)))
+    if initial is not None:
+        # Those the precheck left out are answered with its reason, once.
+        searched_ids = {s.id for s in servable}
+        initial = replace(
+            initial, unassigned=[u for u in initial.unassigned if u.shipment_id in searched_ids]
+        )
+        problems = tuple(plan_problems(searched, initial))
+        runs.append(_run(INITIAL, searched, initial, not problems, problems))
+        if not problems:
+            plans.append((initial, INITIAL))
     seconds = time.monotonic() - started
     failures = [answer for answer in answers if isinstance(answer, str)]
     if not plans and len(failures) == len(answers):

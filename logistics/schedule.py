@@ -2,10 +2,11 @@
 that order: each stop as early as the travel, the vehicle's stop time and the windows allow,
 and the start as late as the first stop allows, rather than waiting at the depot."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from logistics.model import Problem, Route, Shipment, Stop, Vehicle, Visit
+from logistics.model import Problem, Route, Shipment, Solution, Stop, Unassigned, Vehicle, Visit
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,26 @@ def route_along(problem: Problem, vehicle: Vehicle, steps: list[Step]) -> Route:
         )
         stops[1] = replace(stops[1], arrival=stops[1].arrival + first_wait)
     return Route(vehicle.id, stops)
+
+
+def plan_along(problem: Problem, orders: Mapping[str, Sequence[tuple[str, str]]]) -> Solution:
+    """The plan whose vehicles visit, each in its order, the (`pickup` or `delivery`, shipment
+    id) of `orders`; the shipments of the problem it visits nowhere, or only with a vehicle
+    the problem no longer has, are left out. Its rules are not checked here (see
+    `logistics.check`)."""
+    shipments = {s.id: s for s in problem.shipments}
+    vehicles = {v.id: v for v in problem.vehicles}
+    orders = {v: order for v, order in orders.items() if v in vehicles and order}
+    routes = []
+    for vehicle_id, order in orders.items():
+        steps = steps_of(
+            [("pickup" if kind == "pickup" else "delivery", shipments[sid]) for kind, sid in order]
+        )
+        routes.append(route_along(problem, vehicles[vehicle_id], steps))
+    served = {sid for order in orders.values() for _, sid in order}
+    left_out = [
+        Unassigned(s.id, "no_room", "The plan it started from left it out.")
+        for s in problem.shipments
+        if s.id not in served
+    ]
+    return Solution(routes, left_out, float(sum(r.distance for r in routes)), "solved")

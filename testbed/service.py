@@ -31,6 +31,8 @@ def settings_for(database_url: str, **overrides: Any) -> Settings:
             # Nothing a test does sends a webhook past this machine's loopback.
             "webhook_allowed_hosts": ["127.0.0.1", "localhost"],
             "rate_limit_requests": SUITE_RATE_LIMIT,
+            # The tests' delivery rounds are small: their cut-off's plan searches 2 s.
+            "delivery_cutoff_plan_s": 2,
             **overrides,
         },
     )

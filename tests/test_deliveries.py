@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.deliveries import repository
+from app.deliveries.cutoff import plan_slots_past_cutoff, settle_planned_slots
 from app.deliveries.quoting import service_hub
 from app.deliveries.rounds import round_inputs, round_problem, steps_of_plan
 from app.deliveries.slots import SlotTime
@@ -25,7 +26,7 @@ from app.models import DeliveryService, DeliverySlot
 from logistics.check import route_problems
 from logistics.schedule import route_along
 from testbed.database import connect_raw
-from tests.conftest import Org, OrgFactory, assert_problem, point
+from tests.conftest import Org, OrgFactory, WorkerRun, assert_problem, point
 
 HUB = (4.3430, 50.8330)
 SHOP = (4.3460, 50.8350)
@@ -45,6 +46,7 @@ class Round:
     shop_site_id: str
     customer: list[float]
     zone: dict[str, Any]
+    vehicle_ids: list[str]
 
 
 def tomorrow_at(hour: int, minute: int = 0) -> datetime:
@@ -64,6 +66,7 @@ async def a_round(
     *,
     capacity_kg: float = 40,
     slots: list[dict[str, str]] | None = None,
+    bikes: tuple[dict[str, Any], ...] = ({},),
 ) -> Round:
     """A carrier with a hub, one cargo bike and a service every day, and a shop in its zone,
     where no other test's round lies."""
@@ -77,17 +80,21 @@ async def a_round(
     hub = await created(
         client, carrier, "/v1/sites", {"name": "Hub", "kind": "hub", "location": point(moved(HUB))}
     )
-    bike = await created(
-        client,
-        carrier,
-        "/v1/vehicles",
-        {
-            "name": "Bike",
-            "type": "cargo_bike",
-            "capacity_kg": capacity_kg,
-            "start": point(moved(HUB)),
-        },
-    )
+    fleet = [
+        await created(
+            client,
+            carrier,
+            "/v1/vehicles",
+            {
+                "name": f"Bike {k}",
+                "type": "cargo_bike",
+                "capacity_kg": capacity_kg,
+                "start": point(moved(HUB)),
+                **fields,
+            },
+        )
+        for k, fields in enumerate(bikes, start=1)
+    ]
     service = await created(
         client,
         carrier,
@@ -102,7 +109,7 @@ async def a_round(
                 {"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"},
                 {"start": "14:00", "end": "17:00", "cutoff_before": "PT1H"},
             ],
-            "vehicle_ids": [bike["id"]],
+            "vehicle_ids": [bike["id"] for bike in fleet],
             "prices": {"per_delivery_eur": 6.5, "per_kg_eur": 0.2, "included_kg": 5},
             "max_parcel_kg": 50,
             "max_parcel_m3": 0.5,
@@ -111,7 +118,9 @@ async def a_round(
     site = await created(
         client, shop, "/v1/sites", {"name": "Shop", "kind": "shop", "location": point(moved(SHOP))}
     )
-    return Round(carrier, shop, service["id"], site["id"], moved(CUSTOMER), zone)
+    return Round(
+        carrier, shop, service["id"], site["id"], moved(CUSTOMER), zone, [b["id"] for b in fleet]
+    )
 
 
 def ask(round_: Round, weight_kg: float = 8, **fields: Any) -> dict[str, Any]:
@@ -383,3 +392,74 @@ async def test_a_service_s_zone_hub_and_vehicles_are_checked(
     assert_problem(backwards, 422)
     as_shop = await client.post("/v1/delivery-services", json=body, headers=round_.shop.headers)
     assert_problem(as_shop, 403)
+
+
+async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_moves_on(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    make_org: OrgFactory,
+    run_worker: WorkerRun,
+    database_url: str,
+) -> None:
+    # One bike rides the mornings, the other the afternoons.
+    round_ = await a_round(
+        client,
+        make_org,
+        bikes=({"shift_start": "08:00", "shift_end": "13:00"}, {"shift_start": "13:00"}),
+    )
+    morning = {"earliest": tomorrow_at(9).isoformat(), "latest": tomorrow_at(18).isoformat()}
+    booked = [
+        await created(
+            client, round_.shop, "/v1/deliveries", {"ask": ask(round_, weight_kg=kg, **morning)}
+        )
+        for kg in (25, 25, 5)
+    ]
+    assert {datetime.fromisoformat(b["slot_starts_at"]) for b in booked} == {tomorrow_at(9)}
+    # Then the morning bike is given a smaller box: the 25 kg deliveries no longer fit it.
+    changed = await client.patch(
+        f"/v1/vehicles/{round_.vehicle_ids[0]}",
+        json={"capacity_kg": 10},
+        headers=round_.carrier.headers,
+    )
+    assert changed.status_code == 200, changed.text
+    # The morning's cut-off passes.
+    conn = await connect_raw(database_url)
+    try:
+        await conn.execute(
+            "UPDATE delivery_slots SET cutoff_at = now() - interval '1 second'"
+            " WHERE service_id = $1 AND starts_at = $2",
+            uuid.UUID(round_.service_id),
+            tomorrow_at(9),
+        )
+    finally:
+        await conn.close()
+
+    async with app.state.sessionmaker.begin() as session:
+        assert await plan_slots_past_cutoff(session, app.state.settings) == 1
+    await run_worker()
+    # The worker's sweep may have settled it already, as it does every minute.
+    async with app.state.sessionmaker.begin() as session:
+        await settle_planned_slots(session)
+
+    after = {
+        b["id"]: (await client.get(f"/v1/deliveries/{b['id']}", headers=round_.shop.headers)).json()
+        for b in booked
+    }
+    light = after[booked[2]["id"]]
+    assert light["status"] == "planned"
+    for heavy in (after[booked[0]["id"]], after[booked[1]["id"]]):
+        assert heavy["status"] == "booked"
+        assert datetime.fromisoformat(heavy["slot_starts_at"]) == tomorrow_at(14)
+    # The morning's round is a route plan of the carrier's, as every plan.
+    async with app.state.sessionmaker() as session:
+        slot = await session.scalar(
+            select(DeliverySlot).where(
+                DeliverySlot.service_id == uuid.UUID(round_.service_id),
+                DeliverySlot.starts_at == tomorrow_at(9),
+            )
+        )
+        assert slot is not None and slot.status == "planned"
+    plan = await client.get(f"/v1/route-plans/{slot.route_plan_id}", headers=round_.carrier.headers)
+    assert plan.status_code == 200 and plan.json()["status"] == "done"
+    unassigned = {u["shipment_id"] for u in plan.json()["result"]["unassigned"]}
+    assert unassigned == {booked[0]["id"], booked[1]["id"]}

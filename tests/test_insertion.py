@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from logistics.check import route_problems
+from logistics.check import plan_problems, route_problems
 from logistics.insertion import cheapest_insertion
 from logistics.matrices import Profile, straight_line
 from logistics.model import Problem, Shipment, Vehicle, Visit, Window
-from logistics.schedule import Step, route_along
+from logistics.portfolio import INITIAL, solve
+from logistics.schedule import Step, plan_along, route_along
 
 HOUR = 3600
 
@@ -134,3 +135,20 @@ def test_a_full_round_takes_no_more_and_says_so() -> None:
     assert cheapest_insertion(problem, routes, parcel(5, 101)) is None
     with pytest.raises(ValueError):
         cheapest_insertion(problem, routes, Shipment("x", Visit(2, Window(0, 1)), (1,)))
+
+
+def test_the_portfolio_never_leaves_out_more_than_the_plan_it_starts_from() -> None:
+    problem, shipments = _problem(random.Random(3), visits=14)
+    routes: dict[str, list[Step]] = {}
+    for shipment in shipments:
+        found = cheapest_insertion(problem, routes, shipment)
+        if found is not None:
+            routes[found.vehicle_id] = found.steps
+    orders = {v: [(s.kind, s.shipment.id) for s in steps] for v, steps in routes.items()}
+    initial = plan_along(problem, orders)
+    assert plan_problems(problem, initial) == []
+    # A search far too short to find as much by itself.
+    answer = solve(problem, 0.05, processes=1, initial=initial)
+    assert answer.status == "solved" and plan_problems(problem, answer) == []
+    assert len(answer.unassigned) <= len(initial.unassigned)
+    assert INITIAL in {run.engine for run in answer.runs}

@@ -64,6 +64,8 @@ def _among(column: str, values: tuple[str, ...]) -> str:
 
 
 def upgrade() -> None:
+    # A slot's rounds as booked, where its cut-off's plan starts from.
+    op.add_column("route_plans", sa.Column("initial_routes", postgresql.JSONB))
     op.drop_constraint("roles_known", "organizations", type_="check")
     op.create_check_constraint("roles_known", "organizations", _roles_check(ROLES))
     op.create_table(
@@ -192,3 +194,4 @@ def downgrade() -> None:
     op.execute("UPDATE organizations SET roles = array_remove(roles, 'shop')")
     op.drop_constraint("roles_known", "organizations", type_="check")
     op.create_check_constraint("roles_known", "organizations", _roles_check(ROLES_BEFORE))
+    op.drop_column("route_plans", "initial_routes")

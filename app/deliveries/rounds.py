@@ -125,10 +125,14 @@ def round_problem(slot: SlotTime, inputs: PlanInputs) -> PlanProblem:
 
 
 def steps_of_plan(problem: Problem, plan: StoredPlan) -> dict[str, list[Step]]:
-    """Each vehicle's steps as the plan stores them."""
+    """Each vehicle's steps as the plan stores them, for the vehicles of the problem."""
     shipments = {s.id: s for s in problem.shipments}
+    riding = {v.id for v in problem.vehicles}
     steps: dict[str, list[Step]] = {}
     for vehicle_id, stops in plan.items():
+        if vehicle_id not in riding:
+            # A vehicle that no longer rides the slot: its stops wait for the cut-off's plan.
+            continue
         route = []
         for kind, shipment_id in stops:
             shipment = shipments[shipment_id]

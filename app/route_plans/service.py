@@ -248,6 +248,7 @@ async def _plan(
             baseline,
             plan.matrix,
             processes_per_plan(settings),
+            plan.initial_routes,
             memory_limit_mb=settings.planner_memory_limit_mb,
             on_message=progress.found,
         )

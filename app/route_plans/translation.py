@@ -27,6 +27,7 @@ from logistics import model, solve
 from logistics.kpis import PlanFigures, RouteFigures, plan_figures
 from logistics.model import Matrices, Solution
 from logistics.progress import Sink
+from logistics.schedule import plan_along
 from logistics.two_tier import (
     Tier,
     Transfer,
@@ -48,12 +49,14 @@ def plan_routes(
     baseline: Matrices,
     matrix: str,
     processes: int | None = None,
+    initial_routes: dict[str, list[list[str]]] | None = None,
     report: Sink | None = None,
 ) -> RoutePlanResult:
     """The plan of one day, from the frozen inputs and the matrices of every vehicle profile
     and of the baseline van (rows in `plan_points` order), searched in `processes` processes
     at once (every core by default). `report` hears of the engines' better plans as they
-    go."""
+    go. A direct plan with `initial_routes` (each vehicle's stops, `[kind, shipment id]`) never
+    leaves out more than they do."""
     planned = plan_problem(day, inputs, objective, matrices)
     answer: Solution | TwoTierSolution
     if planned.mode == "two_tier":
@@ -64,7 +67,17 @@ def plan_routes(
             planned.problem, planned.hubs, bikes, time_limit_s, report, processes=processes
         )
     else:
-        answer = solve(planned.problem, time_limit_s, processes=processes, report=report)
+        initial = (
+            None
+            if initial_routes is None
+            else plan_along(
+                planned.problem,
+                {v: [(kind, sid) for kind, sid in stops] for v, stops in initial_routes.items()},
+            )
+        )
+        answer = solve(
+            planned.problem, time_limit_s, processes=processes, report=report, initial=initial
+        )
     return plan_result(planned, answer, baseline, matrix)
 
 

@@ -3,6 +3,7 @@ tell users how they go."""
 
 import procrastinate
 
+from app.deliveries import tasks as delivery_tasks
 from app.gateway import idempotency_purge, rate_limit_purge
 from app.hubs import tasks as hub_tasks
 from app.jobs.queue import ReconnectingPsycopgConnector, RetryInterrupted, psycopg_conninfo
@@ -42,6 +43,7 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         idempotency_purge.register,
         rate_limit_purge.register,
         stats_tasks.register,
+        delivery_tasks.register,
     ):
         register(jobs, retry)
     return jobs
