@@ -11,6 +11,8 @@ and `webhooks` (the outbox and its deliveries). At the top, `main` (the HTTP app
 - `materials`, `sites`: the list of waste; the places of an organization.
 - `districts`: the shopping districts, derived from the OSM extract's shops; the one a
   delivery point lies in.
+- `geocoding`: Brussels addresses to points, over the streets and house numbers of the OSM
+  extract (its loader, its `geocode()` for the domains above it).
 - `listings`: offers and requests, what each kind is (rows, rules, schemas, views), their
   writes and the one router factory that serves both; what else a write makes happen is
   handed in from above (`ListingEffects`).

@@ -1,5 +1,5 @@
-"""Operator commands: `python -m app.cli openapi|database|reference|roads|districts|admin-token`. The
-demo's are `python -m demo`'s."""
+"""Operator commands: `python -m app.cli <command>`, one of openapi, database, reference, roads,
+districts, addresses and admin-token. The demo's are `python -m demo`'s."""
 
 import argparse
 import asyncio
@@ -22,6 +22,7 @@ from app.database_roles import (
 )
 from app.db import create_engine, create_sessionmaker
 from app.districts.loader import load_districts
+from app.geocoding.loader import load_addresses
 from app.kit.private_files import write_private_file
 from app.reference import load_reference_data
 from app.roads.loader import load_road_network
@@ -98,6 +99,27 @@ async def load_shopping_districts() -> int:
     return 0
 
 
+async def load_geocoder() -> int:
+    settings = get_settings()
+    engine = create_engine(settings, url=settings.migration_url)
+    try:
+        report = await load_addresses(engine, settings.shared_dir)
+    finally:
+        await engine.dispose()
+    if report.streets == 0:
+        print("no street loaded: load the communes first (python -m app.cli reference)")
+        return 1
+    print(
+        f"addresses loaded (© OpenStreetMap contributors) in {report.seconds:.1f} s: "
+        f"{report.streets} streets ({report.street_names} names), {report.house_numbers} "
+        f"features with a house number ({report.addresses} numbers; {report.postcode_tagged} "
+        f"with their own postcode, the others their street's); left out: "
+        f"{report.without_street} naming no street, {report.unmatched_street} whose street is "
+        f"not one of the communes'"
+    )
+    return 0
+
+
 async def make_database(admin_url: str, name: str, password_file: Path, fresh: bool) -> int:
     """The roles and database `name` (app.database_roles), their passwords kept in
     `password_file`; prints the three URLs as shell assignments (they carry no password)."""
@@ -133,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "districts", help="derive the shopping districts from the OSM extract (osmium-tool)"
     )
+    commands.add_parser(
+        "addresses", help="load the geocoder's streets and house numbers (osmium-tool)"
+    )
     database = commands.add_parser(
         "database", help="make the database and its roles, as the cluster's superuser"
     )
@@ -151,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(load_roads(args.force))
     if args.command == "districts":
         return asyncio.run(load_shopping_districts())
+    if args.command == "addresses":
+        return asyncio.run(load_geocoder())
     if args.command == "database":
         return asyncio.run(make_database(args.admin_url, args.name, args.password_file, args.fresh))
     return admin_token(args.file)

@@ -24,6 +24,7 @@ from app.fleet.router import router as fleet_router
 from app.gateway.grants import Grants
 from app.gateway.idempotency import IdempotencyMiddleware
 from app.gateway.rate_limit import RATE_LIMIT_FIELDS, RateLimitMiddleware
+from app.geocoding.router import router as geocoding_router
 from app.health.router import router as health_router
 from app.health.service import migration_head
 from app.hubs.router import router as hubs_router
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hubs_router,
         stats_router,
         districts_router,
+        geocoding_router,
     ):
         app.include_router(router)
     mount_docs(app)

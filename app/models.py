@@ -7,7 +7,9 @@ from typing import Any
 
 from geoalchemy2 import Geometry, WKBElement, WKTElement
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -619,3 +621,76 @@ class District(Base):
     shopfront_count: Mapped[int] = mapped_column(Integer, nullable=False)
     area_m2: Mapped[float] = mapped_column(Float, nullable=False)
     source: Mapped[str] = mapped_column(String(10), nullable=False, default="osm")
+
+
+# The address geocoder (migration 0028): the streets and house numbers of the OSM extract,
+# written by its loader (app.geocoding.loader, as the owner) and only read by the service.
+
+
+class GeocodingStreet(Base):
+    """One street of one postcode and commune: its ways merged, its names in both languages."""
+
+    __tablename__ = "streets"
+    __table_args__ = ({"schema": "geocoding"},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    name_fr: Mapped[str | None] = mapped_column(Text)
+    name_nl: Mapped[str | None] = mapped_column(Text)
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    commune: Mapped[str | None] = mapped_column(String(5), ForeignKey("communes.nis_code"))
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("MULTILINESTRING", srid=4326, spatial_index=False), nullable=False
+    )
+    # The point of the street nearest its middle: where a street-precision answer points.
+    point: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+
+
+class GeocodingStreetName(Base):
+    """One spelling of a street, searched by its normalised form's trigrams."""
+
+    __tablename__ = "street_names"
+    __table_args__ = ({"schema": "geocoding"},)
+
+    street_id: Mapped[int] = mapped_column(
+        ForeignKey("geocoding.streets.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    # fr or nl; None when the spelling is the street's only name, or the same in both.
+    language: Mapped[str | None] = mapped_column(String(2))
+    search: Mapped[str] = mapped_column(Text, Computed("geocoding.normalised(name)"))
+
+
+class GeocodingAddress(Base):
+    """One door: a house number on a street, from a node or a building of the extract."""
+
+    __tablename__ = "addresses"
+    __table_args__ = ({"schema": "geocoding"},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_id: Mapped[int] = mapped_column(
+        ForeignKey("geocoding.streets.id", ondelete="CASCADE"), nullable=False
+    )
+    housenumber: Mapped[str] = mapped_column(Text, nullable=False)  # as tagged: "63-67"
+    number_key: Mapped[str] = mapped_column(Text, nullable=False)  # one door of it: "65"
+    postcode: Mapped[str | None] = mapped_column(String(4))
+    osm_type: Mapped[str] = mapped_column(String(8), nullable=False)
+    osm_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    geom: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )
+
+
+class GeocodingPostcode(Base):
+    """A postcode of the streets, with its commune and a point on its streets."""
+
+    __tablename__ = "postcodes"
+    __table_args__ = ({"schema": "geocoding"},)
+
+    postcode: Mapped[str] = mapped_column(String(4), primary_key=True)
+    commune: Mapped[str | None] = mapped_column(String(5), ForeignKey("communes.nis_code"))
+    point: Mapped[WKBElement] = mapped_column(
+        Geometry("POINT", srid=4326, spatial_index=False), nullable=False
+    )

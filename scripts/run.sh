@@ -27,6 +27,7 @@ fi
 .venv/bin/python -m demo seed --keys-file "$DATA/demo-keys.json"
 .venv/bin/python -m app.cli roads
 .venv/bin/python -m app.cli districts
+.venv/bin/python -m app.cli addresses
 echo "database: $BOUCLE_DATABASE_URL (passwords in $PGPASSFILE)"
 # Webhooks go to public addresses, and to one private destination: the README's example
 # receiver on 127.0.0.1:8901. No other address of this machine or its network is reachable.

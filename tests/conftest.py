@@ -134,6 +134,14 @@ async def database_url(make_database: Callable[[str], Awaitable[str]]) -> str:
 
 
 @pytest.fixture(scope="session")
+def geocoder_database(database_url: str) -> str:
+    """The suite's database with the geocoder's streets and house numbers (python -m app.cli
+    addresses, some 5 s), loaded once for the tests that need them."""
+    load_reference(database_url, "addresses")
+    return database_url
+
+
+@pytest.fixture(scope="session")
 async def app(database_url: str) -> AsyncIterator[FastAPI]:
     application = create_app(
         settings_for(

@@ -833,6 +833,8 @@ CASES: list[Case] = [
     # The shopping districts: reference data, read by every organization.
     *route("GET", "/v1/districts", {"*": 200}),
     *route("GET", "/v1/districts/rue-neuve-nieuwstraat", {"*": 200}),
+    # The geocoder: the OSM extract's addresses, checked by every organization.
+    *route("GET", "/v1/geocode?q=Rue%20Neuve%20111%2C%201000%20Bruxelles", {"*": 200}),
     # Sites: private to their organization
     *route("POST", "/v1/sites", {"*": 201}, body=SITE_BODY, check=created_by_caller),
     *route("GET", "/v1/sites?limit=500", {"*": 200}, check=own_only("site_a", "features")),
