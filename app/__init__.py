@@ -24,4 +24,7 @@ and `webhooks` (the outbox and its deliveries). At the top, `main` (the HTTP app
 - `shipments` (a match's shipment included), then `route_plans`; `matching_runs`.
 - `offers`, `requests`: the two kinds wired together: their routers, the effects of their
   writes (reaching candidates, hubs and matches), the offers' announcement job.
+- `deliveries`: carriers' delivery services and the shops' quotes and deliveries, fitted into
+  a slot's rounds by insertion and planned at its cut-off as route plans; on the fleet,
+  geocoding and route plans below.
 """

@@ -441,3 +441,59 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
     assert plan.status_code == 200 and plan.json()["status"] == "done"
     unassigned = {u["shipment_id"] for u in plan.json()["result"]["unassigned"]}
     assert unassigned == {booked[0]["id"], booked[1]["id"]}
+
+
+async def test_a_dropoff_address_is_found_and_one_not_found_says_what_it_may_mean(
+    client: httpx.AsyncClient, make_org: OrgFactory, geocoder_database: str
+) -> None:
+    round_ = await a_round(client, make_org)
+    service = (
+        await client.get(
+            f"/v1/delivery-services/{round_.service_id}", headers=round_.carrier.headers
+        )
+    ).json()
+    # A second service of the carrier's, around Rue Neuve.
+    door = (4.3569015, 50.853064)
+    box = [
+        [door[0] + dx, door[1] + dy]
+        for dx, dy in ((-4e-3, -3e-3), (4e-3, -3e-3), (4e-3, 3e-3), (-4e-3, 3e-3), (-4e-3, -3e-3))
+    ]
+    await created(
+        client,
+        round_.carrier,
+        "/v1/delivery-services",
+        {
+            "name": "Rue Neuve",
+            "hub_site_id": service["hub_site_id"],
+            "zone": {"type": "Polygon", "coordinates": [box]},
+            "weekdays": [1, 2, 3, 4, 5, 6, 7],
+            "slots": [{"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"}],
+            "vehicle_ids": service["vehicle_ids"],
+            "prices": {"per_delivery_eur": 5},
+            "max_parcel_kg": 20,
+            "max_parcel_m3": 0.2,
+        },
+    )
+    by_address = {
+        **ask(round_, pickup=point([door[0] - 0.001, door[1]])),
+        "pickup_site_id": None,
+        "dropoff": None,
+        "dropoff_address": "Nieuwstraat 111, 1000 Brussel",
+    }
+    booked = await created(client, round_.shop, "/v1/deliveries", {"ask": by_address})
+    assert booked["dropoff"]["coordinates"] == [round(c, 7) for c in door]
+    assert booked["dropoff_address"] == "Nieuwstraat 111, 1000 Brussel"
+
+    misspelt = await client.post(
+        "/v1/delivery-quotes",
+        json={**by_address, "dropoff_address": "Rue Nueve 111"},
+        headers=round_.shop.headers,
+    )
+    body = assert_problem(misspelt, 422, "dropoff_address", "address_not_found")
+    assert "Rue Neuve 111" in body["detail"]
+    neither = await client.post(
+        "/v1/delivery-quotes",
+        json={**by_address, "dropoff_address": None},
+        headers=round_.shop.headers,
+    )
+    assert_problem(neither, 422)

@@ -153,9 +153,17 @@ class DeliveryAsk(InputModel):
         default=None, description="Where the parcels wait: one of your sites (or give `pickup`)."
     )
     pickup: PointIn | None = Field(default=None, description="Where, when not a site of yours.")
-    dropoff: PointIn = Field(description="The customer's door.")
+    dropoff: PointIn | None = Field(
+        default=None, description="The customer's door, or give `dropoff_address` alone."
+    )
     dropoff_address: str | None = Field(
-        default=None, max_length=500, description="The address as the customer gave it, kept."
+        default=None,
+        min_length=3,
+        max_length=500,
+        description="The address as the customer gave it, kept; without `dropoff`, found by the "
+        "geocoder (`GET /v1/geocode`), to the door or at least the street, else 422 "
+        "`address_not_found` with what it may mean.",
+        examples=["Rue de la Victoire 120, 1060 Saint-Gilles"],
     )
     parcels: Parcels = Field(description="What is carried.")
     earliest: AwareDatetime = Field(description="Delivered no earlier than this.")
@@ -163,6 +171,8 @@ class DeliveryAsk(InputModel):
 
     @model_validator(mode="after")
     def _window(self) -> "DeliveryAsk":
+        if self.dropoff is None and self.dropoff_address is None:
+            raise ValueError("give dropoff or dropoff_address")
         if self.latest <= self.earliest:
             raise ValueError("latest comes after earliest")
         if self.latest - self.earliest > timedelta(days=MAX_DAYS_AHEAD):

@@ -28,7 +28,8 @@ from app.deliveries.schemas import (
 )
 from app.deliveries.slots import stored_slot
 from app.fleet.service import own_vehicles
-from app.kit.geo import locate
+from app.geocoding.service import geocode
+from app.kit.geo import PointIn, locate
 from app.kit.pagination import PageParams
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, ValidationFailed
@@ -109,8 +110,26 @@ async def _placed(
     pickup = await place_of(
         session, settings, principal, ask.pickup_site_id, ask.pickup, "pickup_site_id", "pickup"
     )
-    dropoff = await locate(session, ask.dropoff, settings.service_area_buffer_km, "dropoff")
+    door = ask.dropoff or await _door_of(session, ask.dropoff_address or "")
+    field = "dropoff" if ask.dropoff is not None else "dropoff_address"
+    dropoff = await locate(session, door, settings.service_area_buffer_km, field)
     return Placed(pickup, dropoff)
+
+
+async def _door_of(session: AsyncSession, address: str) -> PointIn:
+    """The customer's door from the address alone: the geocoder's point, when it knows the
+    street at least."""
+    found = await geocode(session, address, field="dropoff_address", location="body")
+    if found.match is None or found.needs_attention:
+        meant = "; ".join(place.label for place in found.suggestions[:3])
+        raise ValidationFailed.field(
+            "dropoff_address",
+            "address_not_found",
+            f"No Brussels street matches {address!r}"
+            + (f": did you mean {meant}?" if meant else ".")
+            + " Give the street and number, or a dropoff point.",
+        )
+    return PointIn(type="Point", coordinates=found.match.point.coordinates)
 
 
 async def quote(
