@@ -437,6 +437,28 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
             )
         )
         assert slot is not None and slot.status == "planned"
+    # The carrier sees its slots, their rounds and what to carry; the shop, only its own.
+    slots = await client.get(
+        f"/v1/delivery-services/{round_.service_id}/slots",
+        params={"from": str(tomorrow_at(0).date())},
+        headers=round_.carrier.headers,
+    )
+    assert slots.status_code == 200, slots.text
+    by_start = {datetime.fromisoformat(s["starts_at"]): s for s in slots.json()["items"]}
+    assert by_start[tomorrow_at(9)]["status"] == "planned"
+    assert by_start[tomorrow_at(9)]["route_plan_id"] == str(slot.route_plan_id)
+    afternoon = by_start[tomorrow_at(14)]
+    assert afternoon["status"] == "open"
+    assert {d["id"] for d in afternoon["deliveries"]} == {booked[0]["id"], booked[1]["id"]}
+    assert {d["reference"] for d in afternoon["deliveries"]} == {None}
+    stops = [stop for route in afternoon["rounds"].values() for stop in route]
+    assert sorted(delivery for _, delivery in stops) == sorted(
+        2 * [booked[0]["id"], booked[1]["id"]]
+    )
+    not_theirs = await client.get(
+        f"/v1/delivery-services/{round_.service_id}/slots", headers=round_.shop.headers
+    )
+    assert_problem(not_theirs, 404)
     plan = await client.get(f"/v1/route-plans/{slot.route_plan_id}", headers=round_.carrier.headers)
     assert plan.status_code == 200 and plan.json()["status"] == "done"
     unassigned = {u["shipment_id"] for u in plan.json()["result"]["unassigned"]}

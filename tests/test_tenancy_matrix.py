@@ -1082,6 +1082,7 @@ CASES: list[Case] = [
     ),
     *route("GET", "/v1/delivery-services", {"*": 200}, check=own_only("service_a")),
     *route("GET", "/v1/delivery-services/{service_a}", {"*": 404, "A": 200}),
+    *route("GET", "/v1/delivery-services/{service_a}/slots", {"*": 404, "A": 200}),
     *route("POST", "/v1/delivery-quotes", {"*": 403, "A": 201, "B": 201}, body=delivery_ask()),
     *route(
         "POST",

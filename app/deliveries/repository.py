@@ -104,3 +104,30 @@ async def with_slots(
         s.id: s for s in await session.scalars(select(DeliverySlot).where(DeliverySlot.id.in_(ids)))
     }
     return [(d, slots[d.slot_id]) for d in deliveries]
+
+
+async def slots_between(
+    session: AsyncSession, service_id: uuid.UUID, first: datetime, last: datetime
+) -> list[tuple[DeliverySlot, list[Delivery]]]:
+    """The service's slots that start between `first` and `last`, soonest first, each with its
+    deliveries in the order they were booked."""
+    slots = list(
+        await session.scalars(
+            select(DeliverySlot)
+            .where(
+                DeliverySlot.service_id == service_id,
+                DeliverySlot.starts_at >= first,
+                DeliverySlot.starts_at < last,
+            )
+            .order_by(DeliverySlot.starts_at)
+        )
+    )
+    deliveries = await session.scalars(
+        select(Delivery)
+        .where(Delivery.slot_id.in_([s.id for s in slots]))
+        .order_by(Delivery.created_at, Delivery.id)
+    )
+    by_slot: dict[uuid.UUID, list[Delivery]] = {s.id: [] for s in slots}
+    for delivery in deliveries:
+        by_slot[delivery.slot_id].append(delivery)
+    return [(slot, by_slot[slot.id]) for slot in slots]

@@ -1,6 +1,8 @@
 import uuid
+from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth import CurrentPrincipal
 from app.deliveries import repository, service
@@ -11,11 +13,13 @@ from app.deliveries.schemas import (
     DeliveryServiceCreate,
     DeliveryServicePage,
     Quote,
+    ServiceSlotPage,
     ShopDelivery,
     ShopDeliveryPage,
 )
-from app.deliveries.views import delivery_view, quote_view, service_view
+from app.deliveries.views import delivery_view, quote_view, service_slot_view, service_view
 from app.gateway.idempotency import IdempotencyKey
+from app.kit.local_time import brussels_today
 from app.kit.owned import answer
 from app.kit.pagination import Page, creation_key, page_links
 from app.kit.problem_docs import AUTHENTICATED, WRITE, problems
@@ -75,6 +79,31 @@ async def read_service(
     service_id: uuid.UUID, principal: CurrentPrincipal, session: Session, response: Response
 ) -> DeliveryService:
     return answer(response, await service.get_service(session, principal, service_id), service_view)
+
+
+@router.get(
+    "/v1/delivery-services/{service_id}/slots",
+    summary="The slots of one of your services, with their deliveries",
+    description="The slots that have had bookings, starting on `days` days from `from` (a "
+    "Brussels date, today by default), soonest first: each with its status, its rounds as "
+    "booked (each vehicle's stops in order), the route plan made at its cut-off and its "
+    "deliveries, with what to pick up where and where to bring it. Another organization's "
+    "service answers 404.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NO_SERVICE}),
+)
+async def list_service_slots(
+    service_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    first: Annotated[
+        date | None, Query(alias="from", description="The first day, YYYY-MM-DD; today by default.")
+    ] = None,
+    days: Annotated[int, Query(ge=1, le=31, description="How many days, 1 to 31.")] = 7,
+) -> ServiceSlotPage:
+    rows = await service.service_slots(
+        session, principal, service_id, first or brussels_today(), days
+    )
+    return ServiceSlotPage(items=[service_slot_view(slot, found) for slot, found in rows])
 
 
 @router.post(

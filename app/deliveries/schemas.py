@@ -269,3 +269,42 @@ class ShopDelivery(BaseModel):
 class ShopDeliveryPage(BaseModel):
     items: list[ShopDelivery] = Field(description="A page of your deliveries, oldest first.")
     links: list[Link] = Field(description="`next` when the page is full.")
+
+
+class SlotDelivery(BaseModel):
+    """A delivery as its carrier sees it: what to pick up where, and where to bring it."""
+
+    id: uuid.UUID = Field(description="The delivery's id (the shipment's id in the slot's plan).")
+    shop_organization_id: uuid.UUID = Field(description="The shop that booked it.")
+    status: DeliveryStatus = Field(description="As the shop sees it.")
+    reference: str | None = Field(description="The shop's order number.")
+    pickup: Point = Field(description="Where it is picked up.")
+    dropoff: Point = Field(description="Where it is delivered.")
+    dropoff_address: str | None = Field(description="The address as the customer gave it.")
+    parcels: Parcels = Field(description="What is carried.")
+    deliver_from: datetime = Field(description="Delivered no earlier than this.")
+    deliver_until: datetime = Field(description="Delivered no later than this.")
+
+
+class ServiceSlot(BaseModel):
+    """A slot of one of your services that has had bookings, and its rounds."""
+
+    id: uuid.UUID = Field(description="The slot's id.")
+    starts_at: datetime = Field(description="When its rounds start.")
+    ends_at: datetime = Field(description="When its last delivery is due.")
+    cutoff_at: datetime = Field(description="When bookings close and the rounds are planned.")
+    status: Literal["open", "planning", "planned"] = Field(
+        description="open (taking bookings), planning (past the cut-off, its plan running), "
+        "planned."
+    )
+    route_plan_id: uuid.UUID | None = Field(
+        description="The route plan made at the cut-off (`GET /v1/route-plans/{id}`)."
+    )
+    rounds: dict[str, list[tuple[Literal["pickup", "delivery"], uuid.UUID]]] = Field(
+        description="Each vehicle's stops as booked so far, in order: [kind, delivery id]."
+    )
+    deliveries: list[SlotDelivery] = Field(description="Its deliveries, cancelled ones included.")
+
+
+class ServiceSlotPage(BaseModel):
+    items: list[ServiceSlot] = Field(description="The slots, soonest first.")

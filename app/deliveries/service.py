@@ -5,7 +5,7 @@ shops racing for the last room of a slot get one booking and one 409 with the op
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from geoalchemy2 import Geometry
 from sqlalchemy import text
@@ -30,10 +30,11 @@ from app.deliveries.slots import stored_slot
 from app.fleet.service import own_vehicles
 from app.geocoding.service import geocode
 from app.kit.geo import PointIn, locate
+from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
 from app.kit.principal import Principal
 from app.kit.problems import Conflict, ValidationFailed
-from app.models import Delivery, DeliveryQuote, DeliveryService, Site
+from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Site
 from app.settings import Settings
 from app.sites.service import place_of
 from app.webhooks.outbox import emit
@@ -102,6 +103,16 @@ async def get_service(
     session: AsyncSession, principal: Principal, service_id: uuid.UUID
 ) -> DeliveryService:
     return await repository.SERVICES.readable(session, principal, service_id)
+
+
+async def service_slots(
+    session: AsyncSession, principal: Principal, service_id: uuid.UUID, first: date, days: int
+) -> list[tuple[DeliverySlot, list[Delivery]]]:
+    """The slots of one of the carrier's services on `days` days from `first` (Brussels
+    dates), with their deliveries."""
+    service = await repository.SERVICES.readable(session, principal, service_id)
+    start = datetime.combine(first, time(0), BRUSSELS)
+    return await repository.slots_between(session, service.id, start, start + timedelta(days=days))
 
 
 async def _placed(

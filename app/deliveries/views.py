@@ -1,5 +1,6 @@
 """Rows of shared delivery rounds as the API shows them."""
 
+import uuid
 from datetime import time, timedelta
 
 from app.deliveries.schemas import (
@@ -9,8 +10,10 @@ from app.deliveries.schemas import (
     PriceList,
     Quote,
     QuoteOption,
+    ServiceSlot,
     ShopDelivery,
     Slot,
+    SlotDelivery,
 )
 from app.kit.geo import Point
 from app.models import Delivery as DeliveryRow
@@ -78,4 +81,34 @@ def delivery_view(row: DeliveryRow, slot: DeliverySlot) -> ShopDelivery:
         van_co2e_g=row.van_co2e_g,
         created_at=row.created_at,
         cancelled_at=row.cancelled_at,
+    )
+
+
+def service_slot_view(slot: DeliverySlot, deliveries: list[DeliveryRow]) -> ServiceSlot:
+    return ServiceSlot(
+        id=slot.id,
+        starts_at=slot.starts_at,
+        ends_at=slot.ends_at,
+        cutoff_at=slot.cutoff_at,
+        status=slot.status,
+        route_plan_id=slot.route_plan_id,
+        rounds={
+            vehicle: [(kind, uuid.UUID(delivery)) for kind, delivery in stops]
+            for vehicle, stops in slot.plan.items()
+        },
+        deliveries=[
+            SlotDelivery(
+                id=d.id,
+                shop_organization_id=d.organization_id,
+                status=DeliveryStatus(d.status),
+                reference=d.reference,
+                pickup=Point.model_validate(d.pickup_location),
+                dropoff=Point.model_validate(d.dropoff_location),
+                dropoff_address=d.dropoff_address,
+                parcels=Parcels(count=d.parcels, weight_kg=d.weight_kg, volume_m3=d.volume_m3),
+                deliver_from=d.deliver_from,
+                deliver_until=d.deliver_until,
+            )
+            for d in deliveries
+        ],
     )
