@@ -56,20 +56,32 @@ from testbed.api import Org, create_org
 from testbed.database import APPLICATION, as_role
 from testbed.service import ADMIN_TOKEN
 
-HUB = (4.3360, 50.8360)
-# A part of Saint-Gilles and Forest, some 2.5 by 2.2 km.
-WEST, SOUTH, EAST, NORTH = 4.325, 50.820, 4.360, 50.840
-ZONE = {
-    "type": "Polygon",
-    "coordinates": [[[WEST, SOUTH], [EAST, SOUTH], [EAST, NORTH], [WEST, NORTH], [WEST, SOUTH]]],
-}
+# (west, south, east, north) of the quotes' zone, a part of Saint-Gilles and Forest some 2.5 by
+# 2.2 km, and of the race's, around Flagey, apart from it: a shop books whichever service rides
+# where it asks.
+QUOTES_BOX = (4.325, 50.820, 4.360, 50.840)
+RACE_BOX = (4.365, 50.822, 4.385, 50.835)
+
+
+def _zone(box: tuple[float, float, float, float]) -> dict[str, Any]:
+    west, south, east, north = box
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def _hub(box: tuple[float, float, float, float]) -> list[float]:
+    west, south, east, north = box
+    return [round((west + east) / 2, 6), round((south + north) / 2, 6)]
+
+
 SHOPS = 20
 LEVELS = (0, 50, 200)
 LAST_PLACES, RACING_SHOPS = 10, 50
 
 
-def _point(rng: random.Random) -> list[float]:
-    return [round(rng.uniform(WEST, EAST), 6), round(rng.uniform(SOUTH, NORTH), 6)]
+def _point(rng: random.Random, box: tuple[float, float, float, float]) -> list[float]:
+    west, south, east, north = box
+    return [round(rng.uniform(west, east), 6), round(rng.uniform(south, north), 6)]
 
 
 def _day(days_ahead: int, hour: int) -> datetime:
@@ -85,14 +97,18 @@ async def _created(client: httpx.AsyncClient, org: Org, path: str, body: Any) ->
 
 
 async def _service(
-    client: httpx.AsyncClient, bikes: int, slot: dict[str, str], capacity_kg: float = 150
+    client: httpx.AsyncClient,
+    box: tuple[float, float, float, float],
+    bikes: int,
+    slot: dict[str, str],
+    capacity_kg: float = 150,
 ) -> Org:
     carrier = await create_org(client, "carrier", name=f"bench carrier {uuid.uuid4().hex[:6]}")
     hub = await _created(
         client,
         carrier,
         "/v1/sites",
-        {"name": "Hub", "kind": "hub", "location": {"type": "Point", "coordinates": list(HUB)}},
+        {"name": "Hub", "kind": "hub", "location": {"type": "Point", "coordinates": _hub(box)}},
     )
     fleet = [
         await _created(
@@ -117,7 +133,7 @@ async def _service(
         {
             "name": "Saint-Gilles rounds",
             "hub_site_id": hub["id"],
-            "zone": ZONE,
+            "zone": _zone(box),
             "weekdays": [1, 2, 3, 4, 5, 6, 7],
             "slots": [slot],
             "vehicle_ids": [v["id"] for v in fleet],
@@ -150,10 +166,12 @@ async def _timed(client: httpx.AsyncClient, method: str, path: str, **kwargs: An
 
 async def quotes(client: httpx.AsyncClient, bikes: int, count: int) -> None:
     print(f"1. quotes: a service of {bikes} cargo bikes, one slot 09:00-17:00 tomorrow", flush=True)
-    await _service(client, bikes, {"start": "09:00", "end": "17:00", "cutoff_before": "PT1H"})
+    await _service(
+        client, QUOTES_BOX, bikes, {"start": "09:00", "end": "17:00", "cutoff_before": "PT1H"}
+    )
     shop = await create_org(client, "shop", name="bench shops")
     rng = random.Random(29)
-    shops = [_point(rng) for _ in range(SHOPS)]
+    shops = [_point(rng, QUOTES_BOX) for _ in range(SHOPS)]
     booked = 0
     print(
         "| booked in the slot | quote p50 | quote p95 | /healthz p50 | /healthz p95 | quote p95 / /healthz p95 |"
@@ -163,7 +181,7 @@ async def quotes(client: httpx.AsyncClient, bikes: int, count: int) -> None:
         while booked < level:
             answer = await client.post(
                 "/v1/deliveries",
-                json={"ask": _ask(rng.choice(shops), _point(rng), 1)},
+                json={"ask": _ask(rng.choice(shops), _point(rng, QUOTES_BOX), 1)},
                 headers=shop.headers,
             )
             if answer.status_code != 201:
@@ -173,7 +191,7 @@ async def quotes(client: httpx.AsyncClient, bikes: int, count: int) -> None:
             booked += 1
         quoted, health = [], []
         for _ in range(count):
-            body = _ask(rng.choice(shops), _point(rng), 1)
+            body = _ask(rng.choice(shops), _point(rng, QUOTES_BOX), 1)
             quoted.append(
                 await _timed(client, "POST", "/v1/delivery-quotes", json=body, headers=shop.headers)
             )
@@ -192,11 +210,15 @@ async def race(client: httpx.AsyncClient, sessions: Any) -> None:
         f"2. {RACING_SHOPS} shops at once for the last {LAST_PLACES} places of a slot", flush=True
     )
     await _service(
-        client, 1, {"start": "09:00", "end": "10:30", "cutoff_before": "PT1H"}, capacity_kg=100
+        client,
+        RACE_BOX,
+        1,
+        {"start": "09:00", "end": "10:30", "cutoff_before": "PT1H"},
+        capacity_kg=100,
     )
     shop = await create_org(client, "shop", name="bench racing shops")
     rng = random.Random(3)
-    pickup, dropoff = _point(rng), _point(rng)
+    pickup, dropoff = _point(rng, RACE_BOX), _point(rng, RACE_BOX)
 
     async def book(day: int) -> httpx.Response:
         return await client.post(
