@@ -516,6 +516,8 @@ class DeliveryService(OrganizationRow, Base):
 
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     hub_site_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    # The shopping districts its zone was drawn from (their outlines as they were then).
+    district_slugs: Mapped[list[str]] = mapped_column(ARRAY(String(120)), nullable=False)
     zone: Mapped[WKBElement | WKTElement] = mapped_column(
         Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False
     )

@@ -368,6 +368,16 @@ async def test_a_service_s_zone_hub_and_vehicles_are_checked(
         headers=carrier.headers,
     )
     assert_problem(backwards, 422)
+    unknown = await client.post(
+        "/v1/delivery-services",
+        json={**body, "districts": ["rue-neuve-nieuwstraat", "nowhere"]},
+        headers=carrier.headers,
+    )
+    assert_problem(unknown, 422, "districts.1", "known_district")
+    nowhere = await client.post(
+        "/v1/delivery-services", json={**body, "zone": None}, headers=carrier.headers
+    )
+    assert_problem(nowhere, 422)
     as_shop = await client.post("/v1/delivery-services", json=body, headers=round_.shop.headers)
     assert_problem(as_shop, 403)
 
@@ -474,12 +484,8 @@ async def test_a_dropoff_address_is_found_and_one_not_found_says_what_it_may_mea
             f"/v1/delivery-services/{round_.service_id}", headers=round_.carrier.headers
         )
     ).json()
-    # A second service of the carrier's, around Rue Neuve.
+    # A second service of the carrier's, over the Rue Neuve shopping district.
     door = (4.3569015, 50.853064)
-    box = [
-        [door[0] + dx, door[1] + dy]
-        for dx, dy in ((-4e-3, -3e-3), (4e-3, -3e-3), (4e-3, 3e-3), (-4e-3, 3e-3), (-4e-3, -3e-3))
-    ]
     await created(
         client,
         round_.carrier,
@@ -487,7 +493,7 @@ async def test_a_dropoff_address_is_found_and_one_not_found_says_what_it_may_mea
         {
             "name": "Rue Neuve",
             "hub_site_id": service["hub_site_id"],
-            "zone": {"type": "Polygon", "coordinates": [box]},
+            "districts": ["rue-neuve-nieuwstraat"],
             "weekdays": [1, 2, 3, 4, 5, 6, 7],
             "slots": [{"start": "09:00", "end": "12:00", "cutoff_before": "PT1H"}],
             "vehicle_ids": service["vehicle_ids"],
@@ -497,7 +503,7 @@ async def test_a_dropoff_address_is_found_and_one_not_found_says_what_it_may_mea
         },
     )
     by_address = {
-        **ask(round_, pickup=point([door[0] - 0.001, door[1]])),
+        **ask(round_, pickup=point([4.3559, 50.8531])),
         "pickup_site_id": None,
         "dropoff": None,
         "dropoff_address": "Nieuwstraat 111, 1000 Brussel",

@@ -79,6 +79,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "district_slugs", postgresql.ARRAY(sa.String(120)), nullable=False, server_default="{}"
+        ),
+        sa.Column(
             "zone",
             Geometry("MULTIPOLYGON", srid=4326, spatial_index=False),
             nullable=False,

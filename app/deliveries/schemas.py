@@ -89,7 +89,17 @@ class DeliveryServiceCreate(InputModel):
     hub_site_id: uuid.UUID = Field(
         description="The hub the rounds ride from and back to: one of your sites of kind hub."
     )
-    zone: ZoneIn = Field(description="Where the service picks up and delivers.")
+    zone: ZoneIn | None = Field(
+        default=None,
+        description="Where the service picks up and delivers, drawn: with `districts`, both.",
+    )
+    districts: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Shopping districts it serves, by slug (`GET /v1/districts`): with `zone`, "
+        "both. One of them at least.",
+        examples=[["rue-neuve-nieuwstraat"]],
+    )
     weekdays: list[int] = Field(
         min_length=1,
         max_length=7,
@@ -105,6 +115,12 @@ class DeliveryServiceCreate(InputModel):
         gt=0, le=1000, description="The heaviest delivery it takes, in kg."
     )
     max_parcel_m3: float = Field(gt=0, le=10, description="The bulkiest delivery it takes, in m3.")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> "DeliveryServiceCreate":
+        if self.zone is None and not self.districts:
+            raise ValueError("give a zone, districts, or both")
+        return self
 
     @field_validator("weekdays")
     @classmethod
@@ -125,6 +141,7 @@ class DeliveryService(BaseModel):
     organization_id: uuid.UUID = Field(description="The carrier's organization.")
     name: str = Field(description="What shops see it called.")
     hub_site_id: uuid.UUID = Field(description="The hub its rounds ride from and back to.")
+    districts: list[str] = Field(description="The shopping districts its zone takes in.")
     weekdays: list[int] = Field(description="ISO weekdays it rides: 1 Monday to 7 Sunday.")
     slots: list[Slot] = Field(description="Its slots of a day.")
     vehicle_ids: list[uuid.UUID] = Field(description="The vehicles that ride its rounds.")

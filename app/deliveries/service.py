@@ -6,6 +6,7 @@ shops racing for the last room of a slot get one booking and one 409 with the op
 import json
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import text
@@ -29,11 +30,12 @@ from app.deliveries.schemas import (
 from app.deliveries.slots import stored_slot
 from app.fleet.service import own_vehicles
 from app.geocoding.service import geocode
+from app.kit.field_checks import FieldChecks
 from app.kit.geo import PointIn, locate
 from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
 from app.kit.principal import Principal
-from app.kit.problems import Conflict, ValidationFailed
+from app.kit.problems import Conflict, FieldError, ValidationFailed
 from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Site
 from app.settings import Settings
 from app.sites.service import place_of
@@ -44,10 +46,45 @@ CARRIER = "carrier"
 SHOP = "shop"
 # How long a quote's options hold: long enough to fill in a checkout.
 QUOTE_TTL = timedelta(minutes=15)
+_ZONE_VALIDITY = text(
+    "SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS reason"
+    " FROM (SELECT ST_GeomFromGeoJSON(:zone) AS g) given"
+)
+_KNOWN_DISTRICTS = text("SELECT slug FROM districts WHERE slug = ANY(:slugs)")
+# The service's zone: its own outline and its districts' as one.
 _ZONE = text(
-    "SELECT ST_IsValid(g) AS valid, ST_IsValidReason(g) AS reason, ST_Multi(g) AS zone"
-    " FROM (SELECT ST_SetSRID(ST_GeomFromGeoJSON(:zone), 4326) AS g) given"
+    """SELECT ST_Multi(ST_CollectionExtract(ST_Union(g), 3)) AS zone
+         FROM (SELECT geom AS g FROM districts WHERE slug = ANY(:slugs)
+               UNION ALL
+               SELECT ST_SetSRID(ST_GeomFromGeoJSON(CAST(:zone AS text)), 4326)
+                WHERE CAST(:zone AS text) IS NOT NULL) parts"""
 ).columns(zone=Geometry("MULTIPOLYGON", srid=4326))
+
+
+async def _service_zone(session: AsyncSession, data: DeliveryServiceCreate) -> Any:
+    """The zone of a service: its own outline (a valid polygon) and the districts it names."""
+    own = None if data.zone is None else data.zone.model_dump_json()
+    checks = FieldChecks()
+    if own is not None:
+        validity = (await session.execute(_ZONE_VALIDITY, {"zone": own})).one()
+        if not validity.valid:
+            checks.errors.append(
+                FieldError(
+                    "zone", "valid_polygon", f"The zone is not a valid polygon: {validity.reason}."
+                )
+            )
+    known = set((await session.scalars(_KNOWN_DISTRICTS, {"slugs": data.districts})).all())
+    for k, slug in enumerate(data.districts):
+        if slug not in known:
+            checks.errors.append(
+                FieldError(
+                    f"districts.{k}",
+                    "known_district",
+                    f"No district {slug!r}: see GET /v1/districts.",
+                )
+            )
+    checks.raise_failures()
+    return (await session.execute(_ZONE, {"slugs": data.districts, "zone": own})).scalar_one()
 
 
 def _now() -> datetime:
@@ -66,17 +103,14 @@ async def publish_service(
             f"No site of kind hub {data.hub_site_id} in your organization.",
         )
     vehicles = await own_vehicles(session, principal, data.vehicle_ids)
-    zone = (await session.execute(_ZONE, {"zone": data.zone.model_dump_json()})).one()
-    if not zone.valid:
-        raise ValidationFailed.field(
-            "zone", "valid_polygon", f"The zone is not a valid polygon: {zone.reason}."
-        )
+    zone = await _service_zone(session, data)
     service = DeliveryService(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
         name=data.name,
         hub_site_id=hub.id,
-        zone=zone.zone,
+        zone=zone,
+        district_slugs=data.districts,
         weekdays=data.weekdays,
         slots=[stored_slot(s.start, s.end, s.cutoff_before) for s in data.slots],
         vehicle_ids=[v.id for v in vehicles],

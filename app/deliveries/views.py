@@ -27,6 +27,7 @@ def service_view(row: DeliveryServiceRow) -> DeliveryService:
         organization_id=row.organization_id,
         name=row.name,
         hub_site_id=row.hub_site_id,
+        districts=row.district_slugs,
         weekdays=row.weekdays,
         slots=[
             Slot(
