@@ -21,7 +21,15 @@ from app.deliveries.recheck import round_problems
 from app.kit.local_time import BRUSSELS
 from app.models import DeliverySlot
 from testbed.database import connect_raw
-from tests.conftest import Org, OrgFactory, WorkerRun, assert_problem, point
+from tests.conftest import (
+    Org,
+    OrgFactory,
+    Receiver,
+    WorkerRun,
+    assert_problem,
+    point,
+    subscribe,
+)
 
 HUB = (4.3430, 50.8330)
 SHOP = (4.3460, 50.8350)
@@ -388,6 +396,7 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
     make_org: OrgFactory,
     run_worker: WorkerRun,
     database_url: str,
+    receiver: Receiver,
 ) -> None:
     # One bike rides the mornings, the other the afternoons.
     round_ = await a_round(
@@ -395,6 +404,8 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
         make_org,
         bikes=({"shift_start": "08:00", "shift_end": "13:00"}, {"shift_start": "13:00"}),
     )
+    events = ["delivery.booked", "delivery.planned", "delivery.moved"]
+    hook = await subscribe(client, round_.shop, receiver.url, events)
     morning = {"earliest": tomorrow_at(9).isoformat(), "latest": tomorrow_at(18).isoformat()}
     booked = [
         await created(
@@ -469,6 +480,11 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
         f"/v1/delivery-services/{round_.service_id}/slots", headers=round_.shop.headers
     )
     assert_problem(not_theirs, 404)
+    # The shop heard of each booking, of the delivery planned and of the two moved.
+    await run_worker()
+    log = await client.get(f"/v1/webhooks/{hook}/deliveries", headers=round_.shop.headers)
+    heard = sorted(d["event_type"] for d in log.json()["items"])
+    assert heard == sorted(3 * ["delivery.booked"] + ["delivery.planned"] + 2 * ["delivery.moved"])
     plan = await client.get(f"/v1/route-plans/{slot.route_plan_id}", headers=round_.carrier.headers)
     assert plan.status_code == 200 and plan.json()["status"] == "done"
     unassigned = {u["shipment_id"] for u in plan.json()["result"]["unassigned"]}

@@ -97,6 +97,13 @@ async def settle_planned_slots(session: AsyncSession) -> int:
                 await _move_to_a_later_slot(session, delivery, slot)
             else:
                 delivery.status = DeliveryStatus.planned.value
+                await emit(
+                    session,
+                    {delivery.organization_id},
+                    EventType.delivery_planned.value,
+                    {"delivery_id": str(delivery.id), "route_plan_id": str(plan.id)},
+                    fact=[delivery.id, plan.id],
+                )
         slot.status = "planned"
         settled += 1
     return settled

@@ -22,6 +22,7 @@ class EventType(StrEnum):
     hub_threshold_reached = "hub.threshold_reached"
     delivery_booked = "delivery.booked"
     delivery_cancelled = "delivery.cancelled"
+    delivery_planned = "delivery.planned"
     delivery_moved = "delivery.moved"
     delivery_needs_attention = "delivery.needs_attention"
 
@@ -31,8 +32,9 @@ _EVENTS = (
     "(a match of one of your listings), offer.candidate_found (a new request fits one of your "
     "offers), route_plan.completed (one of your plans is done or failed), "
     "hub.threshold_reached (a pool of one of your hubs reached its threshold), "
-    "delivery.booked, delivery.cancelled, delivery.moved (to a later slot at the cut-off) and "
-    "delivery.needs_attention (a delivery of your shop)."
+    "delivery.booked, delivery.cancelled, delivery.planned (in its slot's round at the "
+    "cut-off), delivery.moved (to a later slot at the cut-off) and delivery.needs_attention "
+    "(a delivery of your shop)."
 )
 
 
