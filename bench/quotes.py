@@ -30,7 +30,6 @@ from sqlalchemy import select
 
 from app.db import create_engine, create_sessionmaker
 from app.deliveries import repository
-from app.deliveries.quoting import service_hub
 from app.deliveries.recheck import round_problems
 from app.deliveries.rounds import round_inputs, round_problem
 from app.deliveries.slots import SlotTime
@@ -260,14 +259,13 @@ async def cutoff(sessions: Any, settings: Settings, pyvrp_s: float) -> None:
         assert slot is not None
         service = await session.get(DeliveryService, slot.service_id)
         assert service is not None
-        vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
+        fleet = await repository.service_fleet(session, service)
         booked = await repository.booked_in(session, slot.id)
-        hub = await service_hub(session, service)
     slot_time = SlotTime(slot.starts_at, slot.ends_at, slot.cutoff_at)
-    inputs = round_inputs(slot_time, hub, vehicles, booked)
+    inputs = round_inputs(slot_time, fleet.hub, fleet.vehicles, booked)
     problem = round_problem(slot_time, inputs).problem
     print(
-        f"3. the cut-off of the slot of part 1: {len(booked)} deliveries, {len(vehicles)} bikes",
+        f"3. the cut-off of the slot of part 1: {len(booked)} deliveries, {len(fleet.vehicles)} bikes",
         flush=True,
     )
     initial = plan_along(problem, {v: [(k, s) for k, s in stops] for v, stops in slot.plan.items()})

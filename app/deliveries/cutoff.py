@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deliveries import repository
-from app.deliveries.quoting import fit_in_slot, service_hub
+from app.deliveries.quoting import fit_in_slot
 from app.deliveries.rounds import AskedDelivery, asked_of, booked_as, round_inputs
 from app.deliveries.schemas import MAX_DAYS_AHEAD, DeliveryStatus
 from app.deliveries.slots import SlotTime, slot_times
@@ -52,9 +52,8 @@ async def plan_slots_past_cutoff(session: AsyncSession, settings: Settings) -> i
         if not booked:
             slot.status = "planned"
             continue
-        vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
-        hub = await service_hub(session, service)
-        inputs = round_inputs(_slot_time(slot), hub, vehicles, booked)
+        fleet = await repository.service_fleet(session, service)
+        inputs = round_inputs(_slot_time(slot), fleet.hub, fleet.vehicles, booked)
         defaults = RoutePlanCreate.model_fields
         plan = RoutePlan(
             id=uuid.uuid4(),
@@ -133,7 +132,9 @@ async def _move_to_a_later_slot(
             asked.weight_kg,
             asked.volume_m3,
         )
-        fit = await fit_in_slot(session, service, slot_time, slot, moved)
+        fit = await fit_in_slot(
+            session, await repository.service_fleet(session, service), slot_time, slot, moved
+        )
         if fit is None:
             continue
         delivery.slot_id = slot.id

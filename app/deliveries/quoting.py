@@ -13,7 +13,7 @@ from app.deliveries.rounds import AskedDelivery, Fit, fit_asked, round_inputs, r
 from app.deliveries.schemas import DeliveryAsk, QuoteOption
 from app.deliveries.slots import SlotTime, slot_times
 from app.kit.problems import Conflict, ValidationFailed
-from app.models import DeliveryService, DeliverySlot, Site
+from app.models import DeliveryService, DeliverySlot
 from app.route_plans.inputs import lonlat
 
 # The narrowest delivery window worth offering: the part of a slot within the asked window.
@@ -55,25 +55,17 @@ def asked_in_slot(ask: DeliveryAsk, placed: Placed, slot: SlotTime) -> AskedDeli
 
 async def fit_in_slot(
     session: AsyncSession,
-    service: DeliveryService,
+    fleet: repository.ServiceFleet,
     slot: SlotTime,
     row: DeliverySlot | None,
     asked: AskedDelivery,
 ) -> Fit | None:
     """Where the ask fits in the slot's round as booked so far (none booked without `row`)."""
     booked = [] if row is None else await repository.booked_in(session, row.id)
-    vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
-    hub = await service_hub(session, service)
-    inputs = round_inputs(slot, hub, vehicles, booked, asked)
+    inputs = round_inputs(slot, fleet.hub, fleet.vehicles, booked, asked)
     if not inputs.vehicles:
         return None
     return fit_asked(round_problem(slot, inputs), {} if row is None else row.plan)
-
-
-async def service_hub(session: AsyncSession, service: DeliveryService) -> tuple[float, float]:
-    site = await session.get(Site, service.hub_site_id)
-    assert site is not None, "a service's hub is kept (ON DELETE RESTRICT)"
-    return lonlat(site.location)
 
 
 def option_of(
@@ -143,7 +135,7 @@ async def delivery_options(
     for service in taking:
         times = slot_times(service.weekdays, service.slots, ask.earliest, ask.latest)
         rows = await repository.slot_rows(session, service.id, [t.starts_at for t in times])
-        hub = await service_hub(session, service)
+        fleet = await repository.service_fleet(session, service)
         served = 0
         for slot in times:
             if served >= MAX_OPTIONS:
@@ -155,11 +147,11 @@ async def delivery_options(
             asked = asked_in_slot(ask, placed, slot)
             if asked is None:
                 continue
-            fit = await fit_in_slot(session, service, slot, row, asked)
+            fit = await fit_in_slot(session, fleet, slot, row, asked)
             if fit is None:
                 full += 1
                 continue
-            option = option_of("", service, slot, asked, fit, hub)
+            option = option_of("", service, slot, asked, fit, fleet.hub)
             found.append((option.price_incl_vat, slot.starts_at, option))
             served += 1
     if not found:

@@ -4,7 +4,6 @@ what a booking must never break, for the tests and the benchmark to see."""
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deliveries import repository
-from app.deliveries.quoting import service_hub
 from app.deliveries.rounds import round_inputs, round_problem, steps_of_plan
 from app.deliveries.slots import SlotTime
 from app.models import DeliveryService, DeliverySlot
@@ -17,11 +16,11 @@ async def round_problems(session: AsyncSession, slot: DeliverySlot) -> list[str]
     them, or in one twice. Empty when they keep them all."""
     service = await session.get(DeliveryService, slot.service_id)
     assert service is not None
-    vehicles = await repository.vehicles_by_id(session, service.vehicle_ids)
+    fleet = await repository.service_fleet(session, service)
     booked = await repository.booked_in(session, slot.id)
-    hub = await service_hub(session, service)
     slot_time = SlotTime(slot.starts_at, slot.ends_at, slot.cutoff_at)
-    problem = round_problem(slot_time, round_inputs(slot_time, hub, vehicles, booked)).problem
+    inputs = round_inputs(slot_time, fleet.hub, fleet.vehicles, booked)
+    problem = round_problem(slot_time, inputs).problem
     shipments = {s.id: s for s in problem.shipments}
     steps = steps_of_plan(problem, slot.plan)
     found = []

@@ -2,6 +2,7 @@
 slot's row (made when first booked, locked by every booking into it), what is booked in it."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deliveries.slots import SlotTime
 from app.kit.owned import OwnedRows
-from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Vehicle
+from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Site, Vehicle
+from app.route_plans.inputs import lonlat
 
 SERVICES = OwnedRows(DeliveryService, "delivery service")
 QUOTES = OwnedRows(DeliveryQuote, "quote")
@@ -90,9 +92,21 @@ async def booked_in(session: AsyncSession, slot_id: uuid.UUID) -> list[Delivery]
     return list(rows)
 
 
-async def vehicles_by_id(session: AsyncSession, ids: list[uuid.UUID]) -> list[Vehicle]:
-    rows = await session.scalars(select(Vehicle).where(Vehicle.id.in_(ids)).order_by(Vehicle.id))
-    return list(rows)
+@dataclass(frozen=True)
+class ServiceFleet:
+    """What a service's rounds ride with: its vehicles as they are now, from its hub."""
+
+    vehicles: list[Vehicle]
+    hub: tuple[float, float]
+
+
+async def service_fleet(session: AsyncSession, service: DeliveryService) -> ServiceFleet:
+    rows = await session.scalars(
+        select(Vehicle).where(Vehicle.id.in_(service.vehicle_ids)).order_by(Vehicle.id)
+    )
+    hub = await session.get(Site, service.hub_site_id)
+    assert hub is not None, "a service's hub is kept (ON DELETE RESTRICT)"
+    return ServiceFleet(list(rows), lonlat(hub.location))
 
 
 async def with_slots(

@@ -279,7 +279,8 @@ async def _book_option(
     asked = asked_in_slot(ask, placed, slot_time)
     if asked is None:
         return None
-    fit = await fit_in_slot(session, service, slot_time, slot, asked)
+    fleet = await repository.service_fleet(session, service)
+    fit = await fit_in_slot(session, fleet, slot_time, slot, asked)
     if fit is None:
         return None
     delivery = Delivery(
