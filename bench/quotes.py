@@ -29,12 +29,9 @@ import httpx
 from sqlalchemy import select
 
 from app.db import create_engine, create_sessionmaker
-from app.deliveries import repository
-from app.deliveries.recheck import round_problems
-from app.deliveries.rounds import round_inputs, round_problem
-from app.deliveries.slots import SlotTime
+from app.deliveries.booked_rounds import booked_round, round_problems
 from app.kit.local_time import BRUSSELS
-from app.models import DeliveryService, DeliverySlot
+from app.models import DeliverySlot
 from app.route_plans.inputs import BASELINE_VAN, plan_points, vehicle_profile
 from app.route_plans.schemas import RoutePlanCreate
 from app.route_plans.translation import plan_routes
@@ -257,15 +254,11 @@ async def cutoff(sessions: Any, settings: Settings, pyvrp_s: float) -> None:
             select(DeliverySlot).where(DeliverySlot.starts_at == _day(1, 9))
         )
         assert slot is not None
-        service = await session.get(DeliveryService, slot.service_id)
-        assert service is not None
-        fleet = await repository.service_fleet(session, service)
-        booked = await repository.booked_in(session, slot.id)
-    slot_time = SlotTime(slot.starts_at, slot.ends_at, slot.cutoff_at)
-    inputs = round_inputs(slot_time, fleet.hub, fleet.vehicles, booked)
-    problem = round_problem(slot_time, inputs).problem
+        booked = await booked_round(session, slot)
+    slot_time, inputs, problem = booked.slot, booked.inputs, booked.problem.problem
     print(
-        f"3. the cut-off of the slot of part 1: {len(booked)} deliveries, {len(fleet.vehicles)} bikes",
+        f"3. the cut-off of the slot of part 1: {len(booked.booked)} deliveries, "
+        f"{len(inputs.vehicles)} bikes",
         flush=True,
     )
     initial = plan_along(problem, {v: [(k, s) for k, s in stops] for v, stops in slot.plan.items()})

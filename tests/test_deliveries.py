@@ -16,8 +16,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
+from app.deliveries.booked_rounds import round_problems
 from app.deliveries.cutoff import plan_slots_past_cutoff, settle_planned_slots
-from app.deliveries.recheck import round_problems
 from app.kit.local_time import BRUSSELS
 from app.models import DeliverySlot
 from testbed.database import connect_raw

@@ -14,8 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deliveries import repository
+from app.deliveries.booked_rounds import booked_round
 from app.deliveries.quoting import fit_in_slot
-from app.deliveries.rounds import AskedDelivery, asked_of, booked_as, round_inputs
+from app.deliveries.rounds import AskedDelivery, asked_of, booked_as
 from app.deliveries.schemas import MAX_DAYS_AHEAD, DeliveryStatus
 from app.deliveries.slots import SlotTime, slot_times
 from app.kit.local_time import BRUSSELS
@@ -48,12 +49,10 @@ async def plan_slots_past_cutoff(session: AsyncSession, settings: Settings) -> i
     for slot in list(due):
         service = await session.get(DeliveryService, slot.service_id)
         assert service is not None
-        booked = await repository.booked_in(session, slot.id)
-        if not booked:
+        booked = await booked_round(session, slot)
+        if not booked.booked:
             slot.status = "planned"
             continue
-        fleet = await repository.service_fleet(session, service)
-        inputs = round_inputs(_slot_time(slot), fleet.hub, fleet.vehicles, booked)
         defaults = RoutePlanCreate.model_fields
         plan = RoutePlan(
             id=uuid.uuid4(),
@@ -64,7 +63,7 @@ async def plan_slots_past_cutoff(session: AsyncSession, settings: Settings) -> i
             objective=defaults["objective"].default,
             time_limit_s=settings.delivery_cutoff_plan_s,
             mode="direct",
-            inputs=inputs.model_dump(mode="json"),
+            inputs=booked.inputs.model_dump(mode="json"),
             initial_routes=slot.plan,
         )
         await PLAN_JOB.queue(session, plan)
