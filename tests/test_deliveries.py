@@ -541,3 +541,31 @@ async def test_a_dropoff_address_is_found_and_one_not_found_says_what_it_may_mea
         headers=round_.shop.headers,
     )
     assert_problem(neither, 422)
+
+
+async def test_a_carrier_closes_a_slot_early_and_its_rounds_are_planned(
+    client: httpx.AsyncClient, make_org: OrgFactory, run_worker: WorkerRun, app: FastAPI
+) -> None:
+    round_ = await a_round(client, make_org)
+    booked = await created(client, round_.shop, "/v1/deliveries", {"ask": ask(round_)})
+    slots = await client.get(
+        f"/v1/delivery-services/{round_.service_id}/slots",
+        params={"from": str(tomorrow_at(0).date())},
+        headers=round_.carrier.headers,
+    )
+    [slot] = [s for s in slots.json()["items"] if s["deliveries"]]
+    close = f"/v1/delivery-services/{round_.service_id}/slots/{slot['id']}/close"
+    assert_problem(await client.post(close, headers=round_.shop.headers), 404)
+    closed = await client.post(close, headers=round_.carrier.headers)
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["status"] == "planning" and closed.json()["route_plan_id"]
+    # Closed: no booking goes in any more, and the shop can no longer cancel.
+    cancel = await client.post(f"/v1/deliveries/{booked['id']}/cancel", headers=round_.shop.headers)
+    assert_problem(cancel, 409)
+    await run_worker()
+    async with app.state.sessionmaker.begin() as session:
+        await settle_planned_slots(session)
+    read = await client.get(f"/v1/deliveries/{booked['id']}", headers=round_.shop.headers)
+    assert read.json()["status"] == "planned"
+    again = await client.post(close, headers=round_.carrier.headers)
+    assert again.status_code == 200 and again.json()["status"] == "planned"

@@ -77,8 +77,8 @@ DELIVERY_ZONE = {
 }
 
 
-def delivery_ask() -> dict[str, Any]:
-    tomorrow = datetime.now(BRUSSELS).date() + timedelta(days=1)
+def delivery_ask(days_ahead: int = 1) -> dict[str, Any]:
+    tomorrow = datetime.now(BRUSSELS).date() + timedelta(days=days_ahead)
     return {
         "pickup": point(SITE_B),
         "dropoff": point(YARD_S),
@@ -340,6 +340,21 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
     async def one(path: str, body: dict[str, Any]) -> dict[str, str]:
         return {"id": str((await w.post("A", path, body))["id"])}
 
+    later_days = iter(range(2, 14))
+
+    async def new_slot() -> dict[str, str]:
+        """A slot of A's service on a day of its own, with a booking in it."""
+        booked = await w.post("A", "/v1/deliveries", {"ask": delivery_ask(next(later_days))})
+        return {"id": await slot_of(booked["id"])}
+
+    async def slot_of(delivery_id: str) -> str:
+        first = datetime.now(BRUSSELS).date()
+        path = f"/v1/delivery-services/{ids['service_a']}/slots?from={first}&days=15"
+        slots = (await w.read("A", path))[1]["items"]
+        return next(
+            str(s["id"]) for s in slots if any(d["id"] == delivery_id for d in s["deliveries"])
+        )
+
     w.factories = {
         "site": lambda: one(
             "/v1/sites", {"name": "Spare", "kind": "production", "location": point(SITE_A)}
@@ -365,6 +380,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         "shipment": lambda: one("/v1/shipments", shipment_at(SITE_A, HUB_A)),
         "shipped": shipped,
         "delivery": lambda: one("/v1/deliveries", {"ask": delivery_ask()}),
+        "slot": new_slot,
     }
 
     proposed = await w.post(
@@ -410,6 +426,7 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
     ids["quote_a"] = str((await w.post("A", "/v1/delivery-quotes", delivery_ask()))["id"])
     booked = await w.post("A", "/v1/deliveries", {"quote_id": ids["quote_a"], "option_id": "opt-1"})
     ids["delivery_a"] = str(booked["id"])
+    ids["slot_a"] = await slot_of(ids["delivery_a"])
     return w
 
 
@@ -1083,6 +1100,12 @@ CASES: list[Case] = [
     *route("GET", "/v1/delivery-services", {"*": 200}, check=own_only("service_a")),
     *route("GET", "/v1/delivery-services/{service_a}", {"*": 404, "A": 200}),
     *route("GET", "/v1/delivery-services/{service_a}/slots", {"*": 404, "A": 200}),
+    *route(
+        "POST",
+        "/v1/delivery-services/{service_a}/slots/{slot_a}/close",
+        {"*": 404, "A": 200},
+        allowed_path="/v1/delivery-services/{service_a}/slots/{new:slot:id}/close",
+    ),
     *route("POST", "/v1/delivery-quotes", {"*": 403, "A": 201, "B": 201}, body=delivery_ask()),
     *route(
         "POST",

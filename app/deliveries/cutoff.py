@@ -37,7 +37,7 @@ def _slot_time(slot: DeliverySlot) -> SlotTime:
 
 
 async def plan_slots_past_cutoff(session: AsyncSession, settings: Settings) -> int:
-    """Queues the plan of each slot whose cut-off has passed; answers how many."""
+    """Queues the plan of each slot whose cut-off has passed; answers how many slots."""
     due = await session.scalars(
         select(DeliverySlot)
         .where(DeliverySlot.status == "open", DeliverySlot.cutoff_at <= datetime.now(UTC))
@@ -45,31 +45,35 @@ async def plan_slots_past_cutoff(session: AsyncSession, settings: Settings) -> i
         .limit(SLOTS_A_SWEEP)
         .with_for_update(skip_locked=True)
     )
-    planned = 0
-    for slot in list(due):
-        service = await session.get(DeliveryService, slot.service_id)
-        assert service is not None
-        booked = await booked_round(session, slot)
-        if not booked.booked:
-            slot.status = "planned"
-            continue
-        defaults = RoutePlanCreate.model_fields
-        plan = RoutePlan(
-            id=uuid.uuid4(),
-            organization_id=service.organization_id,
-            date=slot.starts_at.astimezone(BRUSSELS).date(),
-            status=PlanStatus.queued.value,
-            matrix=defaults["matrix"].default,
-            objective=defaults["objective"].default,
-            time_limit_s=settings.delivery_cutoff_plan_s,
-            mode="direct",
-            inputs=booked.inputs.model_dump(mode="json"),
-            initial_routes=slot.plan,
-        )
-        await PLAN_JOB.queue(session, plan)
-        slot.status, slot.route_plan_id = "planning", plan.id
-        planned += 1
-    return planned
+    slots = list(due)
+    for slot in slots:
+        await plan_slot(session, settings, slot)
+    return len(slots)
+
+
+async def plan_slot(session: AsyncSession, settings: Settings, slot: DeliverySlot) -> None:
+    """Closes the slot (locked by the caller) to bookings and queues the plan of its rounds."""
+    service = await session.get(DeliveryService, slot.service_id)
+    assert service is not None
+    booked = await booked_round(session, slot)
+    if not booked.booked:
+        slot.status = "planned"
+        return
+    defaults = RoutePlanCreate.model_fields
+    plan = RoutePlan(
+        id=uuid.uuid4(),
+        organization_id=service.organization_id,
+        date=slot.starts_at.astimezone(BRUSSELS).date(),
+        status=PlanStatus.queued.value,
+        matrix=defaults["matrix"].default,
+        objective=defaults["objective"].default,
+        time_limit_s=settings.delivery_cutoff_plan_s,
+        mode="direct",
+        inputs=booked.inputs.model_dump(mode="json"),
+        initial_routes=slot.plan,
+    )
+    await PLAN_JOB.queue(session, plan)
+    slot.status, slot.route_plan_id = "planning", plan.id
 
 
 async def settle_planned_slots(session: AsyncSession) -> int:

@@ -13,6 +13,7 @@ from app.deliveries.schemas import (
     DeliveryServiceCreate,
     DeliveryServicePage,
     Quote,
+    ServiceSlot,
     ServiceSlotPage,
     ShopDelivery,
     ShopDeliveryPage,
@@ -104,6 +105,27 @@ async def list_service_slots(
         session, principal, service_id, first or brussels_today(), days
     )
     return ServiceSlotPage(items=[service_slot_view(slot, found) for slot, found in rows])
+
+
+@router.post(
+    "/v1/delivery-services/{service_id}/slots/{slot_id}/close",
+    dependencies=[IdempotencyKey],
+    summary="Close a slot now and plan its rounds",
+    description="The cut-off now rather than at the slot's time (a full slot, riders ready): "
+    "bookings close, and the slot's rounds are planned as at its cut-off (its `route_plan_id`; "
+    "its deliveries are `planned` once the plan is done). A slot already closed is answered as "
+    "it is. Another organization's service or slot answers 404.",
+    responses=problems(*AUTHENTICATED, 404, 422, says={404: _NO_SERVICE}),
+)
+async def close_slot(
+    service_id: uuid.UUID,
+    slot_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: Session,
+    settings: AppSettings,
+) -> ServiceSlot:
+    slot, deliveries = await service.close_slot(session, settings, principal, service_id, slot_id)
+    return service_slot_view(slot, deliveries)
 
 
 @router.post(

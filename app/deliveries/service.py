@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deliveries import repository
+from app.deliveries.cutoff import plan_slot
 from app.deliveries.quoting import (
     Placed,
     asked_in_slot,
@@ -35,7 +36,7 @@ from app.kit.geo import PointIn, locate
 from app.kit.local_time import BRUSSELS
 from app.kit.pagination import PageParams
 from app.kit.principal import Principal
-from app.kit.problems import Conflict, FieldError, ValidationFailed
+from app.kit.problems import Conflict, FieldError, NotFound, ValidationFailed
 from app.models import Delivery, DeliveryQuote, DeliveryService, DeliverySlot, Site
 from app.settings import Settings
 from app.sites.service import place_of
@@ -147,6 +148,29 @@ async def service_slots(
     service = await repository.SERVICES.readable(session, principal, service_id)
     start = datetime.combine(first, time(0), BRUSSELS)
     return await repository.slots_between(session, service.id, start, start + timedelta(days=days))
+
+
+async def close_slot(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    service_id: uuid.UUID,
+    slot_id: uuid.UUID,
+) -> tuple[DeliverySlot, list[Delivery]]:
+    """The carrier's cut-off now rather than at the slot's time (a full slot, a rider ready):
+    bookings close and the rounds are planned; a slot already closed is answered as it is."""
+    service = await repository.SERVICES.readable(session, principal, service_id)
+    slot = await repository.locked_slot_by_id(session, slot_id)
+    if slot.service_id != service.id:
+        raise NotFound(f"No slot {slot_id} in this service.")
+    if slot.status == "open":
+        slot.cutoff_at = min(slot.cutoff_at, _now())
+        await plan_slot(session, settings, slot)
+        await session.flush()
+    [(found, deliveries)] = await repository.slots_between(
+        session, service.id, slot.starts_at, slot.starts_at + timedelta(seconds=1)
+    )
+    return found, deliveries
 
 
 async def _placed(
