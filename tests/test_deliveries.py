@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from app.deliveries.booked_rounds import round_problems
-from app.deliveries.cutoff import plan_slots_past_cutoff, settle_planned_slots
+from app.deliveries.cutoff import plan_slots_past_cutoff
 from app.kit.local_time import BRUSSELS
 from app.models import DeliverySlot
 from testbed.database import connect_raw
@@ -435,10 +435,8 @@ async def test_at_the_cut_off_the_bookings_are_planned_and_what_no_longer_fits_m
 
     async with app.state.sessionmaker.begin() as session:
         assert await plan_slots_past_cutoff(session, app.state.settings) == 1
+    # The plan settles the slot's deliveries as it is done.
     await run_worker()
-    # The worker's sweep may have settled it already, as it does every minute.
-    async with app.state.sessionmaker.begin() as session:
-        await settle_planned_slots(session)
 
     after = {
         b["id"]: (await client.get(f"/v1/deliveries/{b['id']}", headers=round_.shop.headers)).json()
@@ -563,8 +561,6 @@ async def test_a_carrier_closes_a_slot_early_and_its_rounds_are_planned(
     cancel = await client.post(f"/v1/deliveries/{booked['id']}/cancel", headers=round_.shop.headers)
     assert_problem(cancel, 409)
     await run_worker()
-    async with app.state.sessionmaker.begin() as session:
-        await settle_planned_slots(session)
     read = await client.get(f"/v1/deliveries/{booked['id']}", headers=round_.shop.headers)
     assert read.json()["status"] == "planned"
     again = await client.post(close, headers=round_.carrier.headers)

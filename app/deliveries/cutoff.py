@@ -4,11 +4,13 @@ plan never serves fewer of: `logistics.portfolio.solve`'s `initial`). Once the p
 its deliveries are `planned`; one it leaves out (the carrier's fleet changed since the booking)
 is moved into the next slot that can take it, or needs attention, and its shop hears either.
 
-A sweep every minute does both, for the slots whose cut-off has passed and the plans that have
-ended; each slot is taken by one sweep at a time (SKIP LOCKED)."""
+A sweep every minute plans the slots whose cut-off has passed (each taken by one sweep at a
+time, SKIP LOCKED); a slot is settled as its plan is done, in the plan's transaction
+(`settle_slot_of_plan`, handed to the route plans' job), or by the sweep when its plan failed."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,8 +79,8 @@ async def plan_slot(session: AsyncSession, settings: Settings, slot: DeliverySlo
 
 
 async def settle_planned_slots(session: AsyncSession) -> int:
-    """Marks the deliveries of each slot whose plan has ended: planned, or moved to a later
-    slot when the plan left them out; answers how many slots."""
+    """Settles each slot whose plan has ended and was not settled as it ended (a plan that
+    failed or was cancelled, a worker that stopped in between); answers how many slots."""
     ended = await session.execute(
         select(DeliverySlot, RoutePlan)
         .join(RoutePlan, RoutePlan.id == DeliverySlot.route_plan_id)
@@ -86,29 +88,44 @@ async def settle_planned_slots(session: AsyncSession) -> int:
         .limit(SLOTS_A_SWEEP)
         .with_for_update(of=DeliverySlot, skip_locked=True)
     )
-    settled = 0
-    for slot, plan in list(ended.all()):
+    rows = list(ended.all())
+    for slot, plan in rows:
         # A plan that failed leaves the rounds as booked, which keep every rule.
-        left_out = (
-            {u["shipment_id"] for u in plan.result["unassigned"]}
-            if plan.status == PlanStatus.done.value and plan.result is not None
-            else set()
+        done = plan.status == PlanStatus.done.value
+        await _settle(session, slot, plan, plan.result if done else None)
+    return len(rows)
+
+
+async def settle_slot_of_plan(session: AsyncSession, plan: RoutePlan) -> None:
+    """As a slot's plan is done, in its transaction: the slot's deliveries are settled."""
+    slot = await session.scalar(
+        select(DeliverySlot)
+        .where(DeliverySlot.route_plan_id == plan.id, DeliverySlot.status == "planning")
+        .with_for_update()
+    )
+    if slot is not None:
+        await _settle(session, slot, plan, plan.result)
+
+
+async def _settle(
+    session: AsyncSession, slot: DeliverySlot, plan: RoutePlan, result: dict[str, Any] | None
+) -> None:
+    """Marks the slot's deliveries planned, or moved to a later slot when the plan's `result`
+    left them out (none without a result)."""
+    left_out = set() if result is None else {u["shipment_id"] for u in result["unassigned"]}
+    for delivery in await repository.booked_in(session, slot.id):
+        if str(delivery.id) in left_out:
+            await _move_to_a_later_slot(session, delivery, slot)
+            continue
+        delivery.status = DeliveryStatus.planned.value
+        await emit(
+            session,
+            {delivery.organization_id},
+            EventType.delivery_planned.value,
+            {"delivery_id": str(delivery.id), "route_plan_id": str(plan.id)},
+            fact=[delivery.id, plan.id],
         )
-        for delivery in await repository.booked_in(session, slot.id):
-            if str(delivery.id) in left_out:
-                await _move_to_a_later_slot(session, delivery, slot)
-            else:
-                delivery.status = DeliveryStatus.planned.value
-                await emit(
-                    session,
-                    {delivery.organization_id},
-                    EventType.delivery_planned.value,
-                    {"delivery_id": str(delivery.id), "route_plan_id": str(plan.id)},
-                    fact=[delivery.id, plan.id],
-                )
-        slot.status = "planned"
-        settled += 1
-    return settled
+    slot.status = "planned"
 
 
 async def _move_to_a_later_slot(

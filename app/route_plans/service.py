@@ -4,6 +4,7 @@ measures the travel matrices, plans the day in a process of its own
 
 import time as clock_time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -185,11 +186,17 @@ async def list_plans(
     return await PLANS.page(session, principal, page, *filters)
 
 
+# What else a plan's completion makes happen, handed in from the layers above (a delivery
+# slot's plan settles its deliveries): called in the plan's transaction, its result stored.
+PlanDone = Callable[[AsyncSession, RoutePlan], Awaitable[None]]
+
+
 async def execute_plan(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
     plan_id: uuid.UUID,
     attempt: int,
+    on_done: PlanDone | None = None,
 ) -> None:
     """The job: matrices, the search, the figures; or why it failed."""
 
@@ -197,6 +204,8 @@ async def execute_plan(
 
     async def plan_day(session: AsyncSession, plan: RoutePlan) -> None:
         await _plan(session, settings, plan, progress)
+        if on_done is not None:
+            await on_done(session, plan)
 
     await run_tracked(sessionmaker, PLAN_JOB, plan_id, attempt, settings.job_max_attempts, plan_day)
 

@@ -4,6 +4,7 @@ tell users how they go."""
 import procrastinate
 
 from app.deliveries import tasks as delivery_tasks
+from app.deliveries.cutoff import settle_slot_of_plan
 from app.gateway import idempotency_purge, rate_limit_purge
 from app.hubs import tasks as hub_tasks
 from app.jobs.queue import ReconnectingPsycopgConnector, RetryInterrupted, psycopg_conninfo
@@ -37,7 +38,6 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         matching_tasks.register,
         match_tasks.register,
         webhook_tasks.register,
-        route_plan_tasks.register,
         hub_tasks.register,
         offer_tasks.register,
         idempotency_purge.register,
@@ -46,4 +46,6 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         delivery_tasks.register,
     ):
         register(jobs, retry)
+    # A delivery slot's plan settles its deliveries as it is done.
+    route_plan_tasks.register(jobs, retry, on_done=settle_slot_of_plan)
     return jobs
