@@ -3,8 +3,9 @@
 Suppliers post offers (timber, bricks, excavated soil, textiles, food surplus) at demo sites,
 consumers and the Recy-K yard post requests, the Region runs the matching, both sides accept,
 the accepted matches become shipments, the yard takes its lots in, and a carrier plans the day
-in two tiers: vans feed the TIR hub, cargo bikes serve the shopping streets from it. It ends
-with a short report and the plan as GeoJSON."""
+in two tiers: vans feed the TIR hub, cargo bikes serve the shopping streets from it. Then the
+shops of two shopping districts book deliveries into the carrier's shared rounds
+(`demo.shopping`). It ends with a short report and the plan as GeoJSON."""
 
 import csv
 import json
@@ -24,6 +25,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.worker.process import work_until_idle
 from demo.seed import SITES_FILE
+from demo.shopping import play_shopping_day
 from logistics.matrices import haversine_m
 
 OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
@@ -276,6 +278,8 @@ async def _play(
     )
     geojson["attribution"] = OSM_CREDIT
 
+    shopping = await play_shopping_day(api, app, day, site_ids["carrier"], run_tag)
+
     kpis = result["kpis"]
     return {
         "day": day.isoformat(),
@@ -295,6 +299,7 @@ async def _play(
         "baseline": result["baseline"],
         "saving": result["saving"],
         "compared_costs_eur": result["compared_costs_eur"],
+        "shopping": shopping,
     }, geojson
 
 
@@ -349,6 +354,7 @@ def write_geojson(path: Path, geojson: dict[str, Any]) -> None:
 
 def print_report(report: dict[str, Any], geojson_path: Path) -> None:
     kpis, baseline, saving = report["kpis"], report["baseline"], report["saving"]
+    shop = report["shopping"]
     tiers = kpis["by_tier"]
     lines = [
         f"boucle: a day in Brussels, {report['day']} ({report['matrix']} matrix)",
@@ -366,6 +372,12 @@ def print_report(report: dict[str, Any], geojson_path: Path) -> None:
         f"and {baseline['co2_kg']} kg CO2e by vans door to door "
         f"(-{saving['km_pct']} % km, -{saving['co2_pct']} % CO2e)",
         f"    costs compared (EUR): {report['compared_costs_eur']}",
+        f"  shopping (COMM 12): {shop['deliveries']} deliveries booked by {shop['shops']} shops "
+        f"of {', '.join(shop['districts'])} into shared cargo-bike rounds "
+        f"({shop['paid_eur']} EUR VAT included); the morning slot closed and planned: "
+        f"{shop['planned']} planned, {shop['bikes_riding']} bikes riding {shop['round_km']} km "
+        f"({shop['round_co2_kg']} kg CO2e) against {shop['vans_alone_km']} km and "
+        f"{shop['vans_alone_co2_kg']} kg CO2e by vans alone",
         f"  plan as GeoJSON: {geojson_path} (map data {OSM_CREDIT})",
     ]
     print("\n".join(lines))

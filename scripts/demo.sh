@@ -16,4 +16,6 @@ set +a
 .venv/bin/alembic upgrade head
 .venv/bin/python -m app.cli reference
 .venv/bin/python -m app.cli roads
+.venv/bin/python -m app.cli districts
+.venv/bin/python -m app.cli addresses
 .venv/bin/python -m demo day --geojson .data/demo-day.geojson "$@"

@@ -12,7 +12,7 @@ async def test_a_day_in_brussels_matches_pools_and_rounds_through_the_hub(
 ) -> None:
     url = await make_database("boucle_demo_day_played")
     migrate(url)
-    load_reference(url)
+    load_reference(url, "reference", "districts", "addresses")
     report, geojson = await run_demo_day(settings_for(url), date(2027, 3, 2), "straight_line", 6)
 
     # Every offer finds its taker; the excavated soil is too heavy for the rounds.
@@ -31,6 +31,12 @@ async def test_a_day_in_brussels_matches_pools_and_rounds_through_the_hub(
     assert report["kpis"]["km"] < report["baseline"]["km"]
     assert report["kpis"]["co2_kg"] < report["baseline"]["co2_kg"]
     assert report["kpis"]["by_tier"]["last_mile"]["km"] > 0
+    # The shops of two districts book their deliveries into the shared rounds, which the
+    # carrier closes and plans: every delivery planned, fewer km than vans would drive alone.
+    shopping = report["shopping"]
+    assert shopping["deliveries"] == shopping["planned"] == 12
+    assert 0 < shopping["round_km"] < shopping["vans_alone_km"]
+    assert shopping["round_co2_kg"] < shopping["vans_alone_co2_kg"]
     assert geojson["attribution"] == OSM_CREDIT
     kinds = {f["properties"]["feature"] for f in geojson["features"]}
     assert kinds == {"route", "stop", "transfer"}
