@@ -24,6 +24,7 @@ class EventType(StrEnum):
     delivery_cancelled = "delivery.cancelled"
     delivery_moved = "delivery.moved"
     delivery_needs_attention = "delivery.needs_attention"
+    shop_order_needs_attention = "shop_order.needs_attention"
 
 
 _EVENTS = (
@@ -31,8 +32,9 @@ _EVENTS = (
     "(a match of one of your listings), offer.candidate_found (a new request fits one of your "
     "offers), route_plan.completed (one of your plans is done or failed), "
     "hub.threshold_reached (a pool of one of your hubs reached its threshold), "
-    "delivery.booked, delivery.cancelled, delivery.moved (to a later slot at the cut-off) and "
-    "delivery.needs_attention (a delivery of your shop)."
+    "delivery.booked, delivery.cancelled, delivery.moved (to a later slot at the cut-off), "
+    "delivery.needs_attention (a delivery of your shop) and shop_order.needs_attention (an "
+    "order your web shop sent could not be booked: the reason is in the event)."
 )
 
 
