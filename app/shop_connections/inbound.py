@@ -171,6 +171,8 @@ async def shopify_rates(
         options = await delivery_options(session, ask, Placed(site.location, dropoff), now)
     except Problem:
         return []
+    # The cheapest option of each slot: a rate's code names its slot, whichever service rides it.
+    slots = {o.slot_starts_at: o for o in reversed(options)}
     return [
         {
             "service_name": f"Boucle cargo bike, {_local(o.slot_starts_at)}",
@@ -182,7 +184,7 @@ async def shopify_rates(
             "min_delivery_date": o.deliver_from.isoformat(),
             "max_delivery_date": o.deliver_until.isoformat(),
         }
-        for o in options
+        for o in sorted(slots.values(), key=lambda o: o.slot_starts_at)
     ]
 
 

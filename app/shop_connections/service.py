@@ -100,7 +100,7 @@ async def retry(
         raise Conflict(
             f"This order is {order.status}: only an order that needs attention is booked again.",
             rule="not_held",
-            status=order.status,
+            order_status=order.status,
         )
     asked = OrderAsked.model_validate(order.asked)
     if fix.dropoff is not None:
