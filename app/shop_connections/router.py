@@ -1,7 +1,8 @@
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Request, Response, Security, status
+from fastapi.security import APIKeyHeader
 
 from app.auth import CurrentPrincipal
 from app.gateway.idempotency import IdempotencyKey
@@ -32,6 +33,28 @@ _RAW_BODY: dict[str, Any] = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+
+
+# How the platforms authenticate, documented as the operations' security: their signature
+# headers, checked on the raw body in app.shop_connections.inbound (not here: a header alone
+# proves nothing).
+WOOCOMMERCE_SIGNATURE = Security(
+    APIKeyHeader(
+        name="X-WC-Webhook-Signature",
+        scheme_name="WooCommerceSignature",
+        description="Base64 HMAC-SHA256 of the raw body with the connection's secret.",
+        auto_error=False,
+    )
+)
+SHOPIFY_SIGNATURE = Security(
+    APIKeyHeader(
+        name="X-Shopify-Hmac-Sha256",
+        scheme_name="ShopifySignature",
+        description="Base64 HMAC-SHA256 of the raw body with the secret of the connection "
+        "of `X-Shopify-Shop-Domain`.",
+        auto_error=False,
+    )
+)
 
 
 def _headers(request: Request) -> dict[str, str]:
@@ -137,7 +160,7 @@ async def list_orders(
     description="An order that `needs_attention`, booked again with what you correct (the "
     "address, the door, the weight; nothing: as it is). 200 with the order, `booked` or held "
     "again with the new reason. An order in another state: 409 `not_held`.",
-    responses=problems(*AUTHENTICATED, 404, 409, 413, 422, says={404: "No such order of yours"}),
+    responses=problems(*AUTHENTICATED, *WRITE, 404, says={404: "No such order of yours"}),
 )
 async def retry_order(
     connection_id: uuid.UUID,
@@ -166,6 +189,7 @@ async def retry_order(
     "once; an order is booked once. One that cannot be booked is held: see its orders.",
     responses=problems(400, 401, 413, 422),
     openapi_extra=_RAW_BODY,
+    dependencies=[WOOCOMMERCE_SIGNATURE],
 )
 async def woocommerce_webhook(
     connection_id: uuid.UUID, request: Request, session: Session, settings: AppSettings
@@ -186,6 +210,7 @@ async def woocommerce_webhook(
     "A delivery sent again (`X-Shopify-Webhook-Id`) is taken once.",
     responses=problems(400, 401, 413, 422),
     openapi_extra=_RAW_BODY,
+    dependencies=[SHOPIFY_SIGNATURE],
 )
 async def shopify_orders(request: Request, session: Session) -> dict[str, str]:
     await inbound.shopify_webhook(session, _headers(request), await request.body())
@@ -202,6 +227,7 @@ async def shopify_orders(request: Request, session: Session) -> dict[str, str]:
     "the slot; none: `rates` is empty.",
     responses=problems(400, 401, 413, 422),
     openapi_extra=_RAW_BODY,
+    dependencies=[SHOPIFY_SIGNATURE],
 )
 async def shopify_rates(
     request: Request, session: Session, settings: AppSettings
