@@ -389,6 +389,13 @@ async def test_a_connection_is_refused_what_it_cannot_be(
     assert_problem(
         await client.post("/v1/shop-connections", json=no_domain, headers=shop.org.headers), 422
     )
+    prestashop = {"platform": "prestashop", "pickup_site_id": shop.site_id}
+    assert_problem(
+        await client.post("/v1/shop-connections", json=prestashop, headers=shop.org.headers),
+        422,
+        "platform",
+        "supported_platform",
+    )
     carrier = await make_org("carrier")
     assert_problem(
         await client.post("/v1/shop-connections", json=site_of_another, headers=carrier.headers),

@@ -25,7 +25,10 @@ class OrderStatus(StrEnum):
 
 
 class ShopConnectionCreate(InputModel):
-    platform: Platform = Field(description="The web shop's platform.", examples=["woocommerce"])
+    platform: Platform = Field(
+        description="The web shop's platform (`prestashop`: 422 `supported_platform` for now).",
+        examples=["woocommerce"],
+    )
     pickup_site_id: uuid.UUID = Field(
         description="Where the orders' parcels wait for the round: one of your sites."
     )

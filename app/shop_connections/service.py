@@ -17,6 +17,7 @@ from app.shop_connections.schemas import (
     OrderAsked,
     OrderFix,
     OrderStatus,
+    Platform,
     ShopConnectionCreate,
 )
 
@@ -27,6 +28,14 @@ async def connect(
     session: AsyncSession, principal: Principal, data: ShopConnectionCreate
 ) -> ShopConnection:
     principal.require_role(SHOP)
+    if data.platform == Platform.prestashop:
+        # PrestaShop sends no webhooks: its orders must be polled, which is not built yet.
+        raise ValidationFailed.field(
+            "platform",
+            "supported_platform",
+            "PrestaShop is not connected yet (its orders must be polled): book its orders "
+            "with POST /v1/deliveries meanwhile.",
+        )
     site = await session.get(Site, data.pickup_site_id)
     if site is None or site.organization_id != principal.organization_id:
         raise ValidationFailed.field(
