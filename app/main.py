@@ -50,6 +50,7 @@ from app.route_plans.router import router as route_plans_router
 from app.settings import Settings, get_settings
 from app.shipments.match_router import router as match_shipments_router
 from app.shipments.router import router as shipments_router
+from app.shop_connections.router import router as shop_connections_router
 from app.sites.router import router as sites_router
 from app.stats.kept import KeptAnswers
 from app.stats.router import router as stats_router
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shipments_router,
         route_plans_router,
         deliveries_router,
+        shop_connections_router,
         hubs_router,
         stats_router,
         districts_router,

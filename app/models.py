@@ -696,3 +696,52 @@ class GeocodingPostcode(Base):
     point: Mapped[WKBElement] = mapped_column(
         Geometry("POINT", srid=4326, spatial_index=False), nullable=False
     )
+
+
+class ShopConnection(OrganizationRow, Base):
+    """A shop's web shop (WooCommerce, Shopify, PrestaShop) that sends its orders to be booked
+    into shared delivery rounds."""
+
+    __tablename__ = "shop_connections"
+
+    platform: Mapped[str] = mapped_column(String(20), nullable=False)
+    pickup_site_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), nullable=False
+    )
+    shop_domain: Mapped[str | None] = mapped_column(String(255))
+    # Kept as it is, like a webhook subscription's: checking the platform's HMAC needs it.
+    secret: Mapped[str] = mapped_column(Text, nullable=False)
+    default_weight_kg: Mapped[float] = mapped_column(Float, nullable=False)
+    default_volume_m3: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class ShopOrder(OrganizationRow, Base):
+    """An order a web shop sent: booked, or held with the reason until the shop fixes it."""
+
+    __tablename__ = "shop_orders"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shop_connections.id", ondelete="CASCADE"), nullable=False
+    )
+    platform_order_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    asked: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    delivery_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL")
+    )
+
+
+class ShopWebhookReceipt(Base):
+    """A platform's webhook delivery taken, so that the same delivery sent again is not."""
+
+    __tablename__ = "shop_webhook_receipts"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("shop_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    delivery_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, default=_now
+    )

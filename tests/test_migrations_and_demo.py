@@ -76,6 +76,9 @@ TABLES = {
     "delivery_slots",
     "delivery_quotes",
     "deliveries",
+    "shop_connections",
+    "shop_orders",
+    "shop_webhook_receipts",
 }
 
 

@@ -10,6 +10,8 @@ The world is built once for the module; a write that is allowed works on a row m
 (`{new:...}` in a path), so that the rows every other case reads stay as built."""
 
 import base64
+import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -381,6 +383,9 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
         "shipped": shipped,
         "delivery": lambda: one("/v1/deliveries", {"ask": delivery_ask()}),
         "slot": new_slot,
+        "connection": lambda: one(
+            "/v1/shop-connections", {**WOO_CONNECTION, "pickup_site_id": ids["site_a"]}
+        ),
     }
 
     proposed = await w.post(
@@ -427,7 +432,36 @@ async def build_world(client: httpx.AsyncClient, app: FastAPI, receiver: Receive
     booked = await w.post("A", "/v1/deliveries", {"quote_id": ids["quote_a"], "option_id": "opt-1"})
     ids["delivery_a"] = str(booked["id"])
     ids["slot_a"] = await slot_of(ids["delivery_a"])
+
+    # A's web shop, and an order it sent that is held (no street of Brussels is called so).
+    connection = await w.post(
+        "A", "/v1/shop-connections", {**WOO_CONNECTION, "pickup_site_id": ids["site_a"]}
+    )
+    ids["connection_a"] = str(connection["id"])
+    order = json.dumps(
+        {
+            "id": 77,
+            "status": "processing",
+            "shipping": {"address_1": "Qzxwv 12", "postcode": "1180", "city": "Uccle"},
+            "shipping_lines": [{"id": 1, "method_id": "boucle"}],
+        }
+    ).encode()
+    digest = hmac.new(connection["secret"].encode(), order, hashlib.sha256).digest()
+    sent = await client.post(
+        connection["webhook_url"],
+        content=order,
+        headers={
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Signature": base64.b64encode(digest).decode(),
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    [held] = (await w.read("A", f"/v1/shop-connections/{ids['connection_a']}/orders"))[1]["items"]
+    ids["shop_order_a"] = str(held["id"])
     return w
+
+
+WOO_CONNECTION = {"platform": "woocommerce", "pickup_site_id": "{site_a}"}
 
 
 def delivery_service_of(ids: dict[str, str]) -> dict[str, Any]:
@@ -1122,6 +1156,40 @@ CASES: list[Case] = [
         allowed_path="/v1/deliveries/{new:delivery:id}/cancel",
         watch=("/v1/deliveries/{delivery_a}",),
     ),
+    # Web shop connections and their orders: private to the shop; the platforms' own calls
+    # are refused unless signed with the connection's secret, whoever's key comes with them
+    *route(
+        "POST",
+        "/v1/shop-connections",
+        {"*": 403, "A": 201, "B": 422},
+        body=WOO_CONNECTION,
+    ),
+    *route("GET", "/v1/shop-connections", {"*": 200}, check=own_only("connection_a")),
+    *route("GET", "/v1/shop-connections/{connection_a}", {"*": 404, "A": 200}),
+    *route(
+        "DELETE",
+        "/v1/shop-connections/{connection_a}",
+        {"*": 404, "A": 204},
+        allowed_path="/v1/shop-connections/{new:connection:id}",
+        watch=("/v1/shop-connections/{connection_a}",),
+    ),
+    *route("GET", "/v1/shop-connections/{connection_a}/orders", {"*": 404, "A": 200}),
+    *route(
+        "POST",
+        "/v1/shop-connections/{connection_a}/orders/{shop_order_a}/retry",
+        {"*": 404, "A": 200},
+        body={},
+        watch=("/v1/shop-connections/{connection_a}/orders",),
+    ),
+    *route(
+        "POST",
+        "/v1/shop-connections/{connection_a}/woocommerce",
+        {"*": 401},
+        body={"id": 78, "status": "processing"},
+        watch=("/v1/shop-connections/{connection_a}/orders",),
+    ),
+    *route("POST", "/v1/shopify/orders", {"*": 401}, body={"id": 79}),
+    *route("POST", "/v1/shopify/rates", {"*": 401}, body={"rate": {}}),
     *route("GET", "/v1/vehicles/{vehicle_a}", {"*": 404, "A": 200}),
     *route(
         "POST",

@@ -25,6 +25,7 @@ class EventType(StrEnum):
     delivery_planned = "delivery.planned"
     delivery_moved = "delivery.moved"
     delivery_needs_attention = "delivery.needs_attention"
+    shop_order_needs_attention = "shop_order.needs_attention"
 
 
 _EVENTS = (
@@ -33,8 +34,9 @@ _EVENTS = (
     "offers), route_plan.completed (one of your plans is done or failed), "
     "hub.threshold_reached (a pool of one of your hubs reached its threshold), "
     "delivery.booked, delivery.cancelled, delivery.planned (in its slot's round at the "
-    "cut-off), delivery.moved (to a later slot at the cut-off) and delivery.needs_attention "
-    "(a delivery of your shop)."
+    "cut-off), delivery.moved (to a later slot at the cut-off), delivery.needs_attention (a "
+    "delivery of your shop) and shop_order.needs_attention (an order your web shop sent could "
+    "not be booked: the reason is in the event)."
 )
 
 

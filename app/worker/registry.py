@@ -16,6 +16,7 @@ from app.offers import tasks as offer_tasks
 from app.route_plans import tasks as route_plan_tasks
 from app.route_plans.service import PLAN_JOB
 from app.settings import Settings
+from app.shop_connections import tasks as shop_connection_tasks
 from app.stats import tasks as stats_tasks
 from app.webhooks import tasks as webhook_tasks
 
@@ -44,6 +45,7 @@ def create_job_app(settings: Settings) -> procrastinate.App:
         rate_limit_purge.register,
         stats_tasks.register,
         delivery_tasks.register,
+        shop_connection_tasks.register,
     ):
         register(jobs, retry)
     # A delivery slot's plan settles its deliveries as it is done.
