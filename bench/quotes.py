@@ -5,11 +5,13 @@ run (the machines are noisy: the ratios are the figures).
    service of `--bikes` cargo bikes over a part of Saint-Gilles, twenty shops, customers at
    random in the zone; a quote's p50 and p95 with 0, 50 and 200 deliveries booked in its slot,
    beside `GET /healthz` measured in turn with them.
-2. 50 shops booking at once for the last 10 places of a slot: a slot of one bike is filled
+2. Shopify's CarrierService rate callback for a shop of part 1's zone, signed as Shopify signs
+   it: its p50 and p95 beside `/healthz` (target: p95 at most 1 s).
+3. 50 shops booking at once for the last 10 places of a slot: a slot of one bike is filled
    alone first, to learn how many identical deliveries it takes; the same slot of another day
    is filled but 10, then 50 bookings are sent at once. Exactly 10 must be booked, every other
    answer 409 with options, and the round must keep every rule when checked again.
-3. The cut-off of the 200 deliveries of part 1: the plan the cut-off makes
+4. The cut-off of the 200 deliveries of part 1: the plan the cut-off makes
    (`route_plans.translation.plan_routes` with the slot's rounds as booked, the settings'
    `delivery_cutoff_plan_s`), its km against the rounds as booked (the insertions) and against
    PyVRP alone for `--pyvrp-s` seconds on the same problem (target: at most 1.05 x).
@@ -19,6 +21,10 @@ run (the machines are noisy: the ratios are the figures).
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
 import random
 import time
 import uuid
@@ -201,9 +207,76 @@ async def quotes(client: httpx.AsyncClient, bikes: int, count: int) -> None:
         )
 
 
+async def shopify_rates(client: httpx.AsyncClient, count: int) -> None:
+    """Shopify's CarrierService rate callback for a shop of part 1's zone, whose slot of
+    tomorrow holds the 200 deliveries booked there: signed as Shopify signs it."""
+    print(
+        "2. the Shopify rate callback, the zone of part 1 (its slot of tomorrow full of bookings)"
+    )
+    shop = await create_org(client, "shop", name="bench shopify shop")
+    rng = random.Random(4)
+    site = await _created(
+        client,
+        shop,
+        "/v1/sites",
+        {
+            "name": "Shop",
+            "kind": "shop",
+            "location": {"type": "Point", "coordinates": _point(rng, QUOTES_BOX)},
+        },
+    )
+    domain, secret = f"bench-{uuid.uuid4().hex[:8]}.myshopify.com", "shpss_" + uuid.uuid4().hex
+    connection = await _created(
+        client,
+        shop,
+        "/v1/shop-connections",
+        {
+            "platform": "shopify",
+            "pickup_site_id": site["id"],
+            "shop_domain": domain,
+            "secret": secret,
+        },
+    )
+    timed, health = [], []
+    for _ in range(count):
+        lon, lat = _point(rng, QUOTES_BOX)
+        body = json.dumps(
+            {
+                "rate": {
+                    "origin": {"country": "BE", "postal_code": "1060"},
+                    "destination": {
+                        "country": "BE",
+                        "postal_code": "1060",
+                        "latitude": lat,
+                        "longitude": lon,
+                    },
+                    "items": [{"name": "Parcel", "quantity": 1, "grams": 2500, "price": 1500}],
+                    "currency": "EUR",
+                    "locale": "fr",
+                }
+            }
+        ).encode()
+        digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Shop-Domain": domain,
+            "X-Shopify-Hmac-Sha256": digest,
+        }
+        timed.append(
+            await _timed(client, "POST", connection["rates_url"], content=body, headers=headers)
+        )
+        health.append(await _timed(client, "GET", "/healthz"))
+    r95, h95 = percentile(timed, 95), percentile(health, 95)
+    print(
+        f"   p50 {percentile(timed, 50):.1f} ms, p95 {r95:.1f} ms (target at most 1,000 ms: "
+        f"{'met' if r95 <= 1000 else 'NOT met'}); /healthz p95 {h95:.1f} ms: {r95 / h95:.1f} x",
+        flush=True,
+    )
+
+
 async def race(client: httpx.AsyncClient, sessions: Any) -> None:
     print(
-        f"2. {RACING_SHOPS} shops at once for the last {LAST_PLACES} places of a slot", flush=True
+        f"3. {RACING_SHOPS} shops at once for the last {LAST_PLACES} places of a slot", flush=True
     )
     await _service(
         client,
@@ -257,7 +330,7 @@ async def cutoff(sessions: Any, settings: Settings, pyvrp_s: float) -> None:
         booked = await booked_round(session, slot)
     slot_time, inputs, problem = booked.slot, booked.inputs, booked.problem.problem
     print(
-        f"3. the cut-off of the slot of part 1: {len(booked.booked)} deliveries, "
+        f"4. the cut-off of the slot of part 1: {len(booked.booked)} deliveries, "
         f"{len(inputs.vehicles)} bikes",
         flush=True,
     )
@@ -318,6 +391,7 @@ async def main() -> None:
             ) as client:
                 await until_up(client, api)
                 await quotes(client, args.bikes, args.quotes)
+                await shopify_rates(client, args.quotes)
                 await race(client, sessions)
             await cutoff(sessions, settings, args.pyvrp_s)
         finally:
