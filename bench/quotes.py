@@ -38,7 +38,7 @@ from app.db import create_engine, create_sessionmaker
 from app.deliveries.booked_rounds import booked_round, round_problems
 from app.kit.local_time import BRUSSELS
 from app.models import DeliverySlot
-from app.route_plans.inputs import BASELINE_VAN, plan_points, vehicle_profile
+from app.route_plans.inputs import BASELINE_VAN, plan_points, straight_line_matrices
 from app.route_plans.schemas import RoutePlanCreate
 from app.route_plans.translation import plan_routes
 from app.settings import Settings
@@ -335,9 +335,7 @@ async def cutoff(sessions: Any, settings: Settings, pyvrp_s: float) -> None:
         flush=True,
     )
     initial = plan_along(problem, {v: [(k, s) for k, s in stops] for v, stops in slot.plan.items()})
-    points = plan_points(inputs)
-    profiles = {p.name: p for p in map(vehicle_profile, inputs.vehicles)}
-    matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
+    matrices = straight_line_matrices(inputs)
     started = time.perf_counter()
     planned = plan_routes(
         slot_time.starts_at.astimezone(BRUSSELS).date(),
@@ -345,7 +343,7 @@ async def cutoff(sessions: Any, settings: Settings, pyvrp_s: float) -> None:
         RoutePlanCreate.model_fields["objective"].default,
         settings.delivery_cutoff_plan_s,
         matrices,
-        straight_line(points, BASELINE_VAN),
+        straight_line(plan_points(inputs), BASELINE_VAN),
         "straight_line",
         initial_routes=slot.plan,
     )

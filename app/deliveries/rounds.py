@@ -11,11 +11,10 @@ from typing import Literal
 from app.deliveries.slots import SlotTime
 from app.kit.local_time import BRUSSELS
 from app.models import Delivery, Vehicle
-from app.route_plans.inputs import lonlat, plan_points, plan_vehicle, vehicle_profile
+from app.route_plans.inputs import lonlat, plan_vehicle, straight_line_matrices
 from app.route_plans.plan_inputs import LonLat, PlanInputs, PlanShipment, PlanVehicle, PlanVisit
 from app.route_plans.problem import PlanProblem, plan_problem
 from logistics.insertion import Insertion, cheapest_insertion
-from logistics.matrices import straight_line
 from logistics.model import Problem
 from logistics.schedule import Step
 
@@ -117,11 +116,8 @@ def round_inputs(
 def round_problem(slot: SlotTime, inputs: PlanInputs) -> PlanProblem:
     """The round's problem, on the straight line with Brussels' detour (as a route plan's
     `straight_line` matrix), each vehicle at its own speed."""
-    points = plan_points(inputs)
-    profiles = {p.name: p for p in map(vehicle_profile, inputs.vehicles)}
-    matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
     day = slot.starts_at.astimezone(BRUSSELS).date()
-    return plan_problem(day, inputs, "distance", matrices)
+    return plan_problem(day, inputs, "distance", straight_line_matrices(inputs))
 
 
 def steps_of_plan(problem: Problem, plan: StoredPlan) -> dict[str, list[Step]]:

@@ -9,7 +9,8 @@ from app.fleet.schemas import DEFAULTS, VehicleType
 from app.kit.geo import Point
 from app.models import ShipmentRow, Vehicle
 from app.route_plans.plan_inputs import LonLat, PlanInputs, PlanShipment, PlanVehicle, PlanVisit
-from logistics.matrices import Profile
+from logistics.matrices import Profile, straight_line
+from logistics.model import Matrices
 
 BIKE_TYPES = (VehicleType.cargo_bike, VehicleType.cargo_trike)
 
@@ -78,6 +79,13 @@ def vehicle_profile(vehicle: PlanVehicle) -> Profile:
     """Bikes and trikes ride the bike network, the others drive the van network."""
     mode = "bike" if is_bike(vehicle) else "van"
     return Profile(f"{mode}@{float(vehicle.speed_kmh)}", float(vehicle.speed_kmh))
+
+
+def straight_line_matrices(inputs: PlanInputs) -> dict[str, Matrices]:
+    """Each vehicle profile's matrices on the straight line with Brussels' detour (a plan's
+    `straight_line` matrix), rows in `plan_points` order."""
+    points = plan_points(inputs)
+    return {p.name: straight_line(points, p) for p in map(vehicle_profile, inputs.vehicles)}
 
 
 # The van of the baseline every plan is compared with, at the default speed of a van.

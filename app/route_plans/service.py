@@ -31,6 +31,7 @@ from app.route_plans.inputs import (
     plan_points,
     plan_shipment,
     plan_vehicle,
+    straight_line_matrices,
     vehicle_profile,
 )
 from app.route_plans.plan_inputs import PlanInputs, PlanTransferHub, PlanVehicle
@@ -239,7 +240,7 @@ async def _plan(
                 "straight_line matrix."
             ) from exc
     else:
-        matrices = {name: straight_line(points, profile) for name, profile in profiles.items()}
+        matrices = straight_line_matrices(inputs)
         baseline = straight_line(points, BASELINE_VAN)
     search_s = max(plan.time_limit_s - (clock_time.monotonic() - started), plan.time_limit_s / 2)
     await progress.phase(PlanPhase.searching.value, search_s=round(search_s, 1))
